@@ -1,0 +1,29 @@
+# Drift Inward. `make render` and `make test` set everything up on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: render test bench lint clean
+
+render: $(STAMP)  ## Render every script in scripts/ into build/
+	$(BIN)/drift render scripts -o build
+
+test: $(STAMP)  ## Run the test suite
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)  ## Run the benchmarks; results go to bench/results/
+	$(BIN)/python -m bench
+
+lint: $(STAMP)  ## Check every script without rendering
+	$(BIN)/drift lint scripts
+
+# Reinstall whenever the project's dependencies change.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,202 @@
+"""Ambient beds: presets made of layers, generated procedurally in blocks.
+
+This module owns the bed under the voice. A preset (``ambience/*.toml``) is a
+list of layers — coloured, filtered noise and slowly moving drones — rendered
+for any length in fixed-size blocks, so memory does not grow with the track and
+the same seed always gives the same samples whatever the caller's block size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from scipy import signal
+
+from . import presets
+from .audio import SAMPLE_RATE
+from .errors import ConfigError, Source
+
+BLOCK = 1 << 16
+"""Frames per generated block; noise is drawn per block, so this is part of the sound."""
+
+NOISE_COLORS = ("white", "pink", "brown")
+
+
+@dataclass(frozen=True)
+class NoiseLayer:
+    color: str
+    level_db: float
+    """RMS level of the layer in dBFS (per channel)."""
+    lowpass_hz: float
+    highpass_hz: float
+    width: float
+    """0 = mono, 1 = fully decorrelated left and right."""
+
+
+@dataclass(frozen=True)
+class DroneLayer:
+    notes_hz: tuple[float, ...]
+    level_db: float
+    """RMS level of the whole chord in dBFS (per channel), at the middle of its swell."""
+    detune_cents: float
+    """Each note is a pair of oscillators this far either side of pitch: a slow beating chorus."""
+    swell_s: float
+    """Period of the slowest level movement; each note moves at its own related rate."""
+    width: float
+
+
+Layer = NoiseLayer | DroneLayer
+
+
+@dataclass(frozen=True)
+class BedPreset:
+    name: str
+    path: str
+    description: str
+    layers: tuple[Layer, ...]
+
+
+def load_bed(name: str, where: Source | None = None) -> BedPreset:
+    path = presets.find("ambience", name, where)
+    table = presets.read_toml(path)
+    description = presets.take(table, path, "description", str, "")
+    raw_layers = table.pop("layers", [])
+    presets.reject_unknown(table, path)
+    if not raw_layers:
+        raise ConfigError("an ambience preset needs at least one [[layers]] table", Source(str(path)))
+    layers = tuple(_layer(dict(raw), path, f"layers[{i}].") for i, raw in enumerate(raw_layers))
+    return BedPreset(name, str(path), description, layers)
+
+
+def _layer(table: dict, path: Path, prefix: str) -> Layer:
+    take = presets.take
+    kind = take(table, path, "type", str, None, prefix)
+    if kind == "noise":
+        layer = NoiseLayer(
+            color=take(table, path, "color", str, "pink", prefix),
+            level_db=take(table, path, "level_db", float, -20.0, prefix),
+            lowpass_hz=take(table, path, "lowpass_hz", float, 0.0, prefix),
+            highpass_hz=take(table, path, "highpass_hz", float, 0.0, prefix),
+            width=take(table, path, "width", float, 1.0, prefix),
+        )
+        if layer.color not in NOISE_COLORS:
+            raise ConfigError(f"'{prefix}color' must be one of {', '.join(NOISE_COLORS)}, got '{layer.color}'", Source(str(path)))
+    elif kind == "drone":
+        notes = take(table, path, "notes_hz", list, None, prefix)
+        if not notes or not all(isinstance(n, (int, float)) and 20 <= n <= 4000 for n in notes):
+            raise ConfigError(f"'{prefix}notes_hz' must be a list of frequencies in 20–4000 Hz", Source(str(path)))
+        layer = DroneLayer(
+            notes_hz=tuple(float(n) for n in notes),
+            level_db=take(table, path, "level_db", float, -26.0, prefix),
+            detune_cents=take(table, path, "detune_cents", float, 3.0, prefix),
+            swell_s=take(table, path, "swell_s", float, 30.0, prefix),
+            width=take(table, path, "width", float, 0.6, prefix),
+        )
+    else:
+        raise ConfigError(f"unknown layer type '{kind}' in '{prefix}type' (available: noise, drone)", Source(str(path)))
+    presets.reject_unknown(table, path, prefix)
+    return layer
+
+
+# --- generation ------------------------------------------------------------------
+
+
+def bed_blocks(preset: BedPreset, n_frames: int, seed: int) -> Iterator[np.ndarray]:
+    """Yield the bed as consecutive (≤BLOCK, 2) float32 blocks totalling ``n_frames``."""
+    voices = [_LAYER_VOICES[type(layer)](layer, seed, index) for index, layer in enumerate(preset.layers)]
+    for start in range(0, n_frames, BLOCK):
+        count = min(BLOCK, n_frames - start)
+        block = np.zeros((count, 2), dtype=np.float64)
+        for voice in voices:
+            block += voice.render(start, count)
+        yield block.astype(np.float32)
+
+
+def render_bed(preset: BedPreset, n_frames: int, seed: int) -> np.ndarray:
+    out = np.empty((n_frames, 2), dtype=np.float32)
+    position = 0
+    for block in bed_blocks(preset, n_frames, seed):
+        out[position : position + len(block)] = block
+        position += len(block)
+    return out
+
+
+# Noise colour as an IIR filter on white noise (reference level ≈ unit RMS at 1 kHz).
+_PINK = ([0.049922035, -0.095993537, 0.050612699, -0.004408786], [1.0, -2.494956002, 2.017265875, -0.522189400])
+_BROWN_POLE = 1.0 - 2 * np.pi * 20.0 / SAMPLE_RATE  # leaky integrator: −6 dB/oct above 20 Hz
+_BROWN = ([1.0 - _BROWN_POLE], [1.0, -_BROWN_POLE])
+
+
+class _Noise:
+    """Stateful noise source: filter state carries across blocks so seams are inaudible."""
+
+    def __init__(self, layer: NoiseLayer, seed: int, index: int):
+        self.rng = np.random.default_rng([seed, index, 1])
+        self.width = float(np.clip(layer.width, 0.0, 1.0))
+        sections = []
+        if layer.color != "white":
+            b, a = _PINK if layer.color == "pink" else _BROWN
+            sections.append(signal.tf2sos(b, a))
+        if layer.lowpass_hz > 0:
+            sections.append(signal.butter(2, layer.lowpass_hz, "lowpass", fs=SAMPLE_RATE, output="sos"))
+        if layer.highpass_hz > 0:
+            sections.append(signal.butter(2, layer.highpass_hz, "highpass", fs=SAMPLE_RATE, output="sos"))
+        self.sos = np.vstack(sections) if sections else None
+        self.state = np.zeros((len(self.sos), 2, 2)) if self.sos is not None else None
+        self.gain = 10 ** (layer.level_db / 20) / self._filter_rms()
+
+    def _filter_rms(self) -> float:
+        """RMS of the filtered noise, so ``level_db`` means the same for every colour."""
+        if self.sos is None:
+            return 1.0
+        impulse = np.zeros(4 * SAMPLE_RATE)
+        impulse[0] = 1.0
+        return float(np.sqrt(np.sum(signal.sosfilt(self.sos, impulse) ** 2)))
+
+    def render(self, start: int, count: int) -> np.ndarray:
+        white = self.rng.standard_normal((count, 2))
+        if self.sos is not None:
+            white, self.state = signal.sosfilt(self.sos, white, axis=0, zi=self.state)
+        mid = (white[:, 0] + white[:, 1]) / np.sqrt(2)
+        side = (white[:, 0] - white[:, 1]) / np.sqrt(2) * self.width
+        return np.stack([mid + side, mid - side], axis=1) * (self.gain / np.sqrt(1 + self.width**2))
+
+
+class _Drone:
+    """Detuned sine pairs whose level and place in the stereo field drift slowly.
+
+    Every value is a function of the absolute frame number, so blocks join
+    exactly and the result does not depend on where blocks start.
+    """
+
+    def __init__(self, layer: DroneLayer, seed: int, index: int):
+        rng = np.random.default_rng([seed, index, 2])
+        self.layer = layer
+        # Each note's pair of unit sines at half amplitude (+ harmonic) has RMS ≈ 0.46 at mid-swell.
+        self.gain = 10 ** (layer.level_db / 20) / (0.46 * np.sqrt(len(layer.notes_hz)))
+        count = len(layer.notes_hz)
+        self.phases = rng.uniform(0, 2 * np.pi, size=(count, 4))
+        # Incommensurate periods so the notes never swell in lockstep.
+        self.swell_periods = layer.swell_s * (1 + 0.37 * np.arange(count)) * rng.uniform(0.9, 1.1, count)
+        self.pan_periods = self.swell_periods * 1.618
+
+    def render(self, start: int, count: int) -> np.ndarray:
+        t = (start + np.arange(count, dtype=np.float64)) / SAMPLE_RATE
+        out = np.zeros((count, 2))
+        spread = 2 ** (self.layer.detune_cents / 1200)
+        for i, freq in enumerate(self.layer.notes_hz):
+            ph = self.phases[i]
+            tone = np.sin(2 * np.pi * freq * spread * t + ph[0]) + np.sin(2 * np.pi * freq / spread * t + ph[1])
+            tone += 0.15 * np.sin(4 * np.pi * freq * t + ph[0])  # a touch of second harmonic: warmth
+            swell = 0.65 + 0.35 * np.sin(2 * np.pi * t / self.swell_periods[i] + ph[2])
+            pan = 0.5 + 0.5 * self.layer.width * np.sin(2 * np.pi * t / self.pan_periods[i] + ph[3])
+            voice = tone * swell * 0.5
+            out[:, 0] += voice * np.cos(pan * np.pi / 2)
+            out[:, 1] += voice * np.sin(pan * np.pi / 2)
+        return out * self.gain * np.sqrt(2)  # undo the constant-power pan's −3 dB at centre
+
+
+_LAYER_VOICES = {NoiseLayer: _Noise, DroneLayer: _Drone}

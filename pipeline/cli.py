@@ -1,0 +1,188 @@
+"""The ``drift`` command: translates arguments into library calls and results into lines.
+
+No rendering logic lives here. Every ``DriftError`` becomes one line on
+stderr (``file:line:col: message``) and a non-zero exit; ``--quiet`` silences
+everything but errors.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+
+from . import __version__, presets
+from .audio import SAMPLE_RATE, db_to_gain, frames
+from .beds import load_bed, render_bed
+from .errors import DriftError
+from .export import FORMATS, write_audio
+from .library import RenderOptions, TrackResult, discover, lint, render_track
+from .master import PROFILES, integrated_loudness
+from .parse import parse_duration
+from .speech import default_cache_dir, load_voice
+
+
+AUDITION_LUFS = -23.0
+"""Beds auditioned alone play at about the level they sit at under a voice."""
+
+
+def _fail(errors) -> None:
+    for error in errors:
+        click.echo(str(error), err=True)
+
+
+def _split_formats(ctx, param, value: str | None):
+    return tuple(part.strip().lower() for part in value.split(",") if part.strip()) if value else None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="drift")
+def main() -> None:
+    """Render guided-meditation scripts into finished, loudness-normalised tracks.
+
+    \b
+    Quick start:
+      drift render scripts/            # every script in a folder, into build/
+      drift lint scripts/              # check scripts without rendering
+      drift voices                     # the voice presets you can name
+      drift ambience list              # the ambient beds you can name
+    """
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("build"),
+              show_default=True, help="Folder for tracks and manifests.")
+@click.option("--format", "formats", callback=_split_formats, metavar="LIST",
+              help=f"Comma-separated formats to write (from {', '.join(FORMATS)}; default flac,mp3).")
+@click.option("--profile", type=click.Choice(sorted(PROFILES)), help="Loudness profile for every track, overriding each script's own.")
+@click.option("--force", is_flag=True, help="Render even tracks whose outputs are up to date.")
+@click.option("--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Clip cache folder (default: $DRIFT_CACHE or ~/.cache/drift-inward).")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+def render(paths, out_dir, formats, profile, force, cache_dir, quiet) -> None:
+    """Render scripts (files or folders of .txt scripts) into audio tracks.
+
+    Each track gets one file per format plus a JSON manifest with its measured
+    loudness. Tracks whose script, presets and settings are unchanged since
+    their last render are skipped.
+
+    \b
+    Example:
+      drift render scripts/ -o build --format flac,mp3 --profile podcast
+    """
+    try:
+        scripts = discover(list(paths))
+    except DriftError as error:
+        raise click.ClickException(str(error)) from None
+    options = RenderOptions(out_dir, formats, profile, force, cache_dir or default_cache_dir())
+    results = [_render_one(path, options, quiet) for path in scripts]
+    if not quiet:
+        _summary(results)
+    failed = [r for r in results if r.status == "failed"]
+    for result in failed:
+        _fail(result.errors)
+    if failed:
+        sys.exit(1)
+
+
+def _render_one(path: Path, options: RenderOptions, quiet: bool) -> TrackResult:
+    with click.progressbar(length=1, label=f"{path.name:<32}", file=sys.stderr, hidden=quiet) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        return render_track(path, options, progress)
+
+
+def _summary(results: list[TrackResult]) -> None:
+    click.echo(f"{'track':<40} {'status':<11} {'length':>8} {'LUFS':>7} {'dBTP':>7}")
+    for r in results:
+        loud = r.manifest.get("loudness", {})
+        length = r.manifest.get("duration_s")
+        click.echo(f"{Path(r.script).name:<40} {r.status:<11} "
+                   f"{(f'{length // 60:.0f}:{length % 60:04.1f}' if length else ''):>8} "
+                   f"{loud.get('integrated_lufs', ''):>7} {loud.get('true_peak_dbtp', ''):>7}")
+
+
+@main.command(name="lint")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+def lint_command(paths) -> None:
+    """Check scripts for mistakes without rendering anything.
+
+    Reports every problem as file:line:col: message and exits 1 if any.
+
+    \b
+    Example:
+      drift lint scripts/
+    """
+    try:
+        scripts = discover(list(paths))
+    except DriftError as error:
+        raise click.ClickException(str(error)) from None
+    errors = [error for path in scripts for error in lint(path)]
+    _fail(errors)
+    if errors:
+        sys.exit(1)
+    click.echo(f"{len(scripts)} script(s) OK")
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def voices(ctx) -> None:
+    """List the voice presets a script can name in its 'voice:' line."""
+    if ctx.invoked_subcommand:
+        return
+    for name in presets.available("voices"):
+        try:
+            preset = load_voice(name)
+            click.echo(f"{name:<16} {preset.engine:<7} rate {preset.rate:<5} {preset.description}")
+        except DriftError as error:
+            click.echo(f"{name:<16} (broken: {error})")
+
+
+@main.group()
+def ambience() -> None:
+    """Ambient beds: list them, or render one alone to audition it."""
+
+
+@ambience.command(name="list")
+def ambience_list() -> None:
+    """List the bed presets a script can name in its 'ambience:' line."""
+    for name in presets.available("ambience"):
+        try:
+            preset = load_bed(name)
+            click.echo(f"{name:<16} {len(preset.layers)} layer(s)  {preset.description}")
+        except DriftError as error:
+            click.echo(f"{name:<16} (broken: {error})")
+
+
+@ambience.command(name="render")
+@click.argument("name")
+@click.option("--duration", default="1m", show_default=True, help="Length, like 90s or 5m.")
+@click.option("--seed", default=0, show_default=True, help="Same seed, same bed.")
+@click.option("-o", "--out", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="Output file; the format follows its extension (.flac, .wav, .mp3).")
+def ambience_render(name, duration, seed, out) -> None:
+    """Render one bed alone, to listen to it.
+
+    \b
+    Example:
+      drift ambience render hearth --duration 5m -o hearth.flac
+    """
+    seconds = parse_duration(duration)
+    fmt = out.suffix.lstrip(".").lower()
+    if seconds is None or seconds <= 0:
+        raise click.BadParameter(f"'{duration}' is not a length like 90s or 5m", param_hint="--duration")
+    if fmt not in FORMATS:
+        raise click.BadParameter(f"unknown extension '.{fmt}' (use {', '.join(FORMATS)})", param_hint="--out")
+    try:
+        audio = render_bed(load_bed(name), frames(seconds), seed)
+        audio *= np.float32(db_to_gain(AUDITION_LUFS - integrated_loudness(audio)))
+        write_audio(out, audio, SAMPLE_RATE, fmt)
+    except DriftError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"wrote {out}")

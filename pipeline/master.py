@@ -1,0 +1,165 @@
+"""Mix → ``Master``: loudness profiles, BS.1770 measurement, one gain, a true-peak limiter.
+
+This module owns delivery loudness. Measuring and changing gain are separate
+(as in pyloudnorm): the programme is measured once as a whole, given one
+linear gain to its profile's target, then passed through a look-ahead limiter
+that works on the 4× oversampled peak envelope so inter-sample peaks respect
+the ceiling too. Every figure is kept for the manifest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyloudnorm
+from scipy import signal
+
+from .audio import SAMPLE_RATE, db_to_gain
+from .errors import ConfigError, Source
+
+OVERSAMPLE = 4
+"""BS.1770-4 Annex 2: at least 4× oversampling for true peak below 96 kHz."""
+_INTERPOLATOR = signal.firwin(96 + 1, 1.0 / OVERSAMPLE, window=("kaiser", 8.0))
+"""Cut at the original Nyquist: a lower cutoff under-reads peaks of bright material by up to 1 dB
+(measured on white noise against ffmpeg's ebur128); 97 taps agree with it within 0.05 dB."""
+_TP_BLOCK = 1 << 18
+_TP_PAD = 64
+
+LIMITER_MARGIN_DB = 0.5
+"""Headroom under the ceiling: lossy encoders raise inter-sample peaks by a few tenths of a dB."""
+ATTACK_DB_PER_S = 1500.0
+"""Gain falls at most this fast ahead of a peak (6 dB in 4 ms)."""
+RELEASE_DB_PER_S = 20.0
+"""Gain recovers at most this fast after one (6 dB in 300 ms): slow enough not to pump."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    target_lufs: float
+    ceiling_dbtp: float
+    description: str
+
+
+PROFILES = {
+    p.name: p
+    for p in (
+        Profile("podcast", -16.0, -1.0, "Apple Podcasts: −16 LUFS, −1 dBTP (the default)"),
+        Profile("streaming", -14.0, -1.0, "Spotify-style streaming: −14 LUFS, −1 dBTP"),
+        Profile("meditation", -19.0, -1.5, "Quiet listening: −19 LUFS, −1.5 dBTP"),
+        Profile("broadcast", -23.0, -1.0, "EBU R128: −23 LUFS, −1 dBTP"),
+    )
+}
+
+
+def profile_named(name: str, where: Source | None = None) -> Profile:
+    if name not in PROFILES:
+        raise ConfigError(f"unknown loudness profile '{name}' (available: {', '.join(PROFILES)})", where)
+    return PROFILES[name]
+
+
+@dataclass(frozen=True)
+class Loudness:
+    integrated_lufs: float
+    range_lu: float
+    true_peak_dbtp: float
+    sample_peak_dbfs: float
+
+
+@dataclass(frozen=True)
+class Master:
+    audio: np.ndarray
+    sample_rate: int
+    profile: Profile
+    before: Loudness
+    after: Loudness
+    gain_db: float
+    limiter_max_reduction_db: float
+
+
+def integrated_loudness(audio: np.ndarray, rate: int = SAMPLE_RATE) -> float:
+    value = pyloudnorm.Meter(rate).integrated_loudness(audio.astype(np.float64))
+    return float(value) if np.isfinite(value) else -70.0
+
+
+def measure(audio: np.ndarray, rate: int = SAMPLE_RATE) -> Loudness:
+    meter = pyloudnorm.Meter(rate)
+    data = audio.astype(np.float64)
+    integrated = meter.integrated_loudness(data)
+    loudness_range = meter.loudness_range(data)
+    return Loudness(
+        integrated_lufs=round(float(integrated) if np.isfinite(integrated) else -70.0, 2),
+        range_lu=round(float(loudness_range) if np.isfinite(loudness_range) else 0.0, 2),
+        true_peak_dbtp=round(true_peak_db(audio), 2),
+        sample_peak_dbfs=round(_db(float(np.max(np.abs(audio))) if len(audio) else 0.0), 2),
+    )
+
+
+def true_peak_db(audio: np.ndarray) -> float:
+    peaks = oversampled_peaks(audio)
+    return _db(float(peaks.max()) if len(peaks) else 0.0)
+
+
+def oversampled_peaks(audio: np.ndarray) -> np.ndarray:
+    """Per input frame: the largest magnitude of the 4× oversampled signal (any channel) in it.
+
+    Done in overlapping blocks so memory stays bounded and block edges are exact.
+    """
+    total = len(audio)
+    out = np.empty(total, dtype=np.float32)
+    for start in range(0, total, _TP_BLOCK):
+        count = min(_TP_BLOCK, total - start)
+        lo, hi = max(0, start - _TP_PAD), min(total, start + count + _TP_PAD)
+        up = signal.resample_poly(audio[lo:hi], OVERSAMPLE, 1, axis=0, window=_INTERPOLATOR)
+        per_frame = np.abs(up).max(axis=1).reshape(-1, OVERSAMPLE).max(axis=1)
+        out[start : start + count] = per_frame[start - lo : start - lo + count]
+    return out
+
+
+def limit(audio: np.ndarray, ceiling_db: float, rate: int = SAMPLE_RATE) -> tuple[np.ndarray, float]:
+    """Look-ahead true-peak limiter. Returns the limited audio and its largest gain reduction (dB)."""
+    peaks = oversampled_peaks(audio)
+    peaks = np.maximum(peaks, np.concatenate([peaks[1:], peaks[-1:]]))  # the span to the next frame too
+    required = np.minimum(0.0, ceiling_db - 20 * np.log10(np.maximum(peaks, 1e-12)))
+    if required.min() >= 0:
+        return audio, 0.0
+    gain_db = smooth_gain_db(required, ATTACK_DB_PER_S / rate, RELEASE_DB_PER_S / rate)
+    limited = audio * db_to_gain(gain_db).astype(np.float32)[:, None]
+    return limited, round(float(-gain_db.min()), 2)
+
+
+def smooth_gain_db(required_db: np.ndarray, attack_db: float, release_db: float) -> np.ndarray:
+    """The highest gain curve that never exceeds ``required_db`` and moves at most
+    ``attack_db`` per frame going down and ``release_db`` per frame coming back up.
+
+    The programme is known in advance, so the curve can fall ahead of each peak
+    (look-ahead for free): it is two running minimums, with no per-frame loop.
+    """
+    n = np.arange(len(required_db), dtype=np.float64)
+    after_peak = np.minimum.accumulate(required_db - n * release_db) + n * release_db
+    before_peak = np.minimum.accumulate((required_db + n * attack_db)[::-1])[::-1] - n * attack_db
+    return np.minimum(after_peak, before_peak)
+
+
+def master(mix: np.ndarray, profile: Profile, rate: int = SAMPLE_RATE) -> Master:
+    """Gain the mix to the profile's target, then limit to its ceiling.
+
+    Limiting lowers the loudness a little; if it cost more than a tenth of a
+    LU the gain is corrected and the limiter run again (once is nearly always
+    enough, as the voice chain has already tamed the speech peaks).
+    """
+    before = measure(mix, rate)
+    gain_db = profile.target_lufs - before.integrated_lufs
+    for _ in range(3):
+        audio = (mix * np.float32(db_to_gain(gain_db))).astype(np.float32)
+        audio, reduction = limit(audio, profile.ceiling_dbtp - LIMITER_MARGIN_DB, rate)
+        shortfall = profile.target_lufs - integrated_loudness(audio, rate)
+        if reduction == 0.0 or abs(shortfall) < 0.1:
+            break
+        gain_db += shortfall
+    return Master(audio, rate, profile, before, measure(audio, rate), round(gain_db, 2), reduction)
+
+
+def _db(value: float) -> float:
+    return 20 * np.log10(max(value, 1e-12))

@@ -1,0 +1,126 @@
+"""Timeline + clips + bed → ``Stems``: voice and bed, levelled, ducked and faded.
+
+This module owns the balance. The voice is levelled once over the whole
+programme; the bed is set a fixed number of dB under it during speech and
+ducked by an envelope computed from the timeline itself (not by a detector on
+the audio), which lets it duck ahead of the first syllable and hold through
+short pauses so slow speech never pumps. The stems are sample-aligned and
+their sum is the mix that mastering receives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyloudnorm
+
+from .audio import SAMPLE_RATE, apply_fades, db_to_gain, frames
+from .beds import BedPreset, render_bed
+from .master import smooth_gain_db
+from .pacing import Timeline
+from .speech import Clip
+
+VOICE_LUFS = -20.0
+"""Where the voice stem is levelled to before the bed is set under it."""
+
+
+@dataclass(frozen=True)
+class MixSettings:
+    voice_to_bed_db: float = 15.0
+    """How far the ducked bed sits under the voice while words are spoken."""
+    duck_db: float = 8.0
+    duck_attack_s: float = 0.25
+    duck_release_s: float = 0.6
+    duck_hold_s: float = 0.85
+    """Gaps in speech shorter than this keep the bed ducked (no pumping)."""
+    voice_peak_above_lufs_db: float = 9.0
+    """Voice peaks more than this above its loudness are compressed: TTS is spiky on plosives."""
+    voice_ratio: float = 3.0
+    fade_in_s: float = 4.0
+    fade_out_s: float = 8.0
+
+
+@dataclass(frozen=True)
+class Stems:
+    """Sample-aligned stereo stems; ``mix`` is exactly their sum."""
+
+    voice: np.ndarray
+    bed: np.ndarray
+    sample_rate: int = SAMPLE_RATE
+    voice_gain_db: float = 0.0
+    bed_gain_db: float = 0.0
+
+    @property
+    def mix(self) -> np.ndarray:
+        return self.voice + self.bed
+
+    def named(self) -> dict[str, np.ndarray]:
+        return {"voice": self.voice, "bed": self.bed}
+
+
+def mix(timeline: Timeline, clips: tuple[Clip, ...], bed: BedPreset, seed: int,
+        settings: MixSettings = MixSettings()) -> Stems:
+    voice = lay_voice(timeline, clips)
+    voice_gain_db = VOICE_LUFS - speech_loudness(voice, timeline)
+    voice *= np.float32(db_to_gain(voice_gain_db))
+    voice = tame_peaks(voice, VOICE_LUFS + settings.voice_peak_above_lufs_db, settings.voice_ratio)
+
+    bed_audio = render_bed(bed, timeline.frames, seed)
+    bed_gain_db = VOICE_LUFS - settings.voice_to_bed_db + settings.duck_db - speech_loudness(bed_audio, timeline)
+    envelope_db = duck_envelope_db(timeline, settings) + bed_gain_db
+    bed_audio *= db_to_gain(envelope_db).astype(np.float32)[:, None]
+    apply_fades(bed_audio, frames(settings.fade_in_s), frames(settings.fade_out_s))
+    return Stems(voice, bed_audio, timeline.sample_rate, voice_gain_db, bed_gain_db)
+
+
+def lay_voice(timeline: Timeline, clips: tuple[Clip, ...]) -> np.ndarray:
+    """Write each clip into a preallocated stereo stem at its place (centre-panned)."""
+    voice = np.zeros((timeline.frames, 2), dtype=np.float32)
+    for placed in timeline.phrases:
+        voice[placed.start : placed.end] += clips[placed.clip].audio
+    return voice
+
+
+def tame_peaks(audio: np.ndarray, threshold_db: float, ratio: float) -> np.ndarray:
+    """A look-ahead peak compressor: above ``threshold_db`` the level rises 1/ratio as fast.
+
+    Fast enough (5 ms down) to catch plosives, slow enough (200 ms up) not to
+    flutter within a syllable; it leaves the body of the voice untouched.
+    """
+    level_db = 20 * np.log10(np.maximum(np.abs(audio).max(axis=1), 1e-9))
+    required = -np.maximum(level_db - threshold_db, 0.0) * (1 - 1 / ratio)
+    gain_db = smooth_gain_db(required, 6.0 / frames(0.005), 6.0 / frames(0.2))
+    return audio * db_to_gain(gain_db).astype(np.float32)[:, None]
+
+
+def speech_loudness(audio: np.ndarray, timeline: Timeline) -> float:
+    """Integrated loudness (LUFS) of ``audio`` over the spans where words are spoken."""
+    spans = [audio[start:end] for start, end in timeline.speech_intervals()]
+    joined = np.concatenate(spans) if spans else audio
+    if len(joined) < frames(0.5):  # BS.1770 gating needs at least one 400 ms block
+        joined = np.concatenate([joined] * (frames(0.5) // max(len(joined), 1) + 1))
+    loudness = pyloudnorm.Meter(SAMPLE_RATE).integrated_loudness(joined.astype(np.float64))
+    return float(loudness) if np.isfinite(loudness) else -70.0
+
+
+def duck_envelope_db(timeline: Timeline, settings: MixSettings) -> np.ndarray:
+    """Bed gain in dB per frame: 0 between passages, −duck_db under speech.
+
+    Spans closer than the hold time merge, so short pauses stay ducked. The
+    ramps start ``attack`` before the first word, since the timeline is known.
+    """
+    attack, release = frames(settings.duck_attack_s), frames(settings.duck_release_s)
+    merge_gap = max(frames(settings.duck_hold_s), attack + release)
+    spans: list[list[int]] = []
+    for start, end in timeline.speech_intervals():
+        if spans and start - spans[-1][1] < merge_gap:
+            spans[-1][1] = end
+        else:
+            spans.append([start, end])
+    xs, ys = [0.0], [0.0]
+    for start, end in spans:
+        xs += [start - attack, start, end, end + release]
+        ys += [0.0, -settings.duck_db, -settings.duck_db, 0.0]
+    xs = np.maximum.accumulate(np.maximum(xs, 0.0))  # a word at frame 0 has nothing to duck ahead of
+    return np.interp(np.arange(timeline.frames), xs, ys).astype(np.float32)

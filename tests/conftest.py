@@ -1,0 +1,54 @@
+"""Shared fixtures: an independent loudness meter (ffmpeg's ebur128) and one real render."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import imageio_ffmpeg
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@dataclass(frozen=True)
+class Ebur128:
+    integrated_lufs: float
+    true_peak_dbtp: float
+    range_lu: float
+
+
+def ebur128(path: Path) -> Ebur128:
+    """Measure a file with ffmpeg's ebur128 filter (libavfilter's own BS.1770 meter)."""
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostats", "-hide_banner", "-i", str(path),
+               "-filter_complex", "ebur128=peak=true:framelog=verbose", "-f", "null", "-"]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stderr
+    summary = output[output.rindex("Summary:"):]
+
+    def number(label: str) -> float:
+        return float(re.search(rf"{label}:\s+(-?[\d.]+|-inf)", summary).group(1))
+
+    return Ebur128(number("I"), number("Peak"), number("LRA"))
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("clip-cache")
+
+
+@pytest.fixture(scope="session")
+def short_render(cache_dir, tmp_path_factory):
+    """The short fixture rendered once through every stage, with the intermediate values kept."""
+    from pipeline.library import RenderOptions, prepare
+    from pipeline.master import master
+    from pipeline.mix import mix
+    from pipeline.pacing import place
+    from pipeline.speech import ClipCache, synthesize
+
+    job = prepare(FIXTURES / "short.txt", RenderOptions(out_dir=tmp_path_factory.mktemp("build")))
+    clips = synthesize(job.script, job.voice, ClipCache(cache_dir))
+    timeline = place(job.script, clips, job.voice)
+    stems = mix(timeline, clips, job.bed, job.script.meta.seed)
+    return {"job": job, "clips": clips, "timeline": timeline, "stems": stems, "master": master(stems.mix, job.profile)}

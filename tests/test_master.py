@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+import soundfile
+
+from conftest import ebur128
+from pipeline.audio import SAMPLE_RATE
+from pipeline.master import PROFILES, limit, master, measure, true_peak_db
+
+
+def sine(freq, seconds, amplitude, phase=0.0):
+    t = np.arange(int(SAMPLE_RATE * seconds)) / SAMPLE_RATE
+    return (amplitude * np.sin(2 * np.pi * freq * t + phase)).astype(np.float32)
+
+
+def test_true_peak_finds_the_peak_between_samples():
+    # A quarter-rate sine sampled 45° off its crest: samples reach 0.707, the wave reaches 1.0.
+    wave = np.stack([sine(SAMPLE_RATE / 4, 1, 1.0, np.pi / 4)] * 2, axis=1)
+    assert np.abs(wave).max() == pytest.approx(0.7071, abs=1e-3)
+    assert true_peak_db(wave) == pytest.approx(0.0, abs=0.3)
+
+
+def test_limiter_holds_the_ceiling_and_leaves_quiet_parts_alone():
+    quiet = sine(440, 2, 0.1)
+    loud = sine(440, 0.5, 1.0)
+    audio = np.stack([np.concatenate([quiet, loud, quiet])] * 2, axis=1)
+    limited, reduction = limit(audio, -3.0)
+    assert true_peak_db(limited) <= -3.0 + 0.05
+    assert reduction == pytest.approx(3.0, abs=0.3)
+    assert np.allclose(limited[: SAMPLE_RATE], audio[: SAMPLE_RATE])
+
+
+@pytest.mark.parametrize("name, needs_limiting", [("podcast", True), ("broadcast", False)])
+def test_master_reaches_target_as_ffmpeg_measures_it(name, needs_limiting, tmp_path):
+    rng = np.random.default_rng(0)
+    programme = (rng.standard_normal((SAMPLE_RATE * 12, 2)) * 0.05).astype(np.float32)
+    burst = sine(1000, 0.01, 0.8)[:, None]
+    for start in range(SAMPLE_RATE, len(programme) - len(burst), 2 * SAMPLE_RATE):
+        programme[start : start + len(burst)] += burst  # short peaks far above the body: the limiter must act
+    profile = PROFILES[name]
+    result = master(programme, profile)
+    path = tmp_path / "m.flac"
+    soundfile.write(path, result.audio, SAMPLE_RATE, subtype="PCM_24")
+    independent = ebur128(path)
+    assert independent.integrated_lufs == pytest.approx(profile.target_lufs, abs=0.5)
+    assert independent.true_peak_dbtp <= profile.ceiling_dbtp
+    assert result.after.integrated_lufs == pytest.approx(independent.integrated_lufs, abs=0.2)
+    assert result.after.true_peak_dbtp == pytest.approx(independent.true_peak_dbtp, abs=0.3)
+    assert (result.limiter_max_reduction_db > 0) == needs_limiting
+
+
+def test_our_meter_agrees_with_ffmpeg_on_a_tone(tmp_path):
+    tone = np.stack([sine(997, 10, 0.25)] * 2, axis=1)
+    path = tmp_path / "tone.wav"
+    soundfile.write(path, tone, SAMPLE_RATE, subtype="FLOAT")
+    ours, theirs = measure(tone), ebur128(path)
+    assert ours.integrated_lufs == pytest.approx(theirs.integrated_lufs, abs=0.1)
+    assert ours.true_peak_dbtp == pytest.approx(theirs.true_peak_dbtp, abs=0.1)
