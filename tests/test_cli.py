@@ -1,0 +1,77 @@
+import pytest
+from click.testing import CliRunner
+
+from conftest import FIXTURES
+from pipeline.cli import main
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+@pytest.mark.parametrize("command", [[], ["render"], ["lint"], ["voices"], ["ambience"], ["ambience", "list"], ["ambience", "render"]])
+def test_every_command_teaches_with_help(command):
+    result = invoke(*command, "--help")
+    assert result.exit_code == 0
+    assert "Usage: " in result.output and len(result.output.splitlines()) > 4
+
+
+def test_voices_and_ambience_list_the_bundled_presets():
+    assert "default" in invoke("voices").output
+    assert "hearth" in invoke("ambience", "list").output
+
+
+BAD_SCRIPTS = {
+    "no-text.txt": ("---\ntitle: Empty\n---\n\n", "no-text.txt:4:1: script has no text to speak"),
+    "bad-voice.txt": ("---\nvoice: nobody\n---\nHello.\n", "bad-voice.txt:2:8: unknown voice 'nobody'"),
+    "bad-bed.txt": ("---\nambience: hearht\n---\nHello.\n", "bad-bed.txt:2:11: unknown ambience 'hearht' (did you mean 'hearth'?)"),
+    "bad-cue.txt": ("Hello. [pause soon] There.\n", "bad-cue.txt:1:15: bad pause length 'soon'"),
+    "bad-profile.txt": ("---\nprofile: loud\n---\nHello.\n", "bad-profile.txt:2:10: unknown loudness profile 'loud'"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_SCRIPTS))
+def test_bad_script_is_one_line_a_failure_exit_and_no_output(tmp_path, name):
+    text, expected = BAD_SCRIPTS[name]
+    script = tmp_path / name
+    script.write_text(text)
+    out = tmp_path / "build"
+    result = invoke("render", str(script), "-o", str(out), "--quiet")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"{script.parent}/{expected}")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_missing_folder_is_a_clear_error(tmp_path):
+    result = invoke("render", str(tmp_path / "nowhere"), "-o", str(tmp_path / "build"))
+    assert result.exit_code != 0
+    assert "nowhere: no such script or folder" in result.output
+    assert not (tmp_path / "build").exists()
+
+
+def test_lint_reports_every_problem_and_fails(tmp_path):
+    (tmp_path / "a.txt").write_text("One [pause] two [nope].\n")
+    (tmp_path / "b.txt").write_text("Fine.\n")
+    result = invoke("lint", str(tmp_path))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{tmp_path}/a.txt:1:5: pause needs a length, for example [pause 2s] or [pause 750ms]",
+        f"{tmp_path}/a.txt:1:17: unknown cue '[nope]' (known cues: pause)",
+    ]
+
+
+def test_lint_passes_good_scripts():
+    result = invoke("lint", str(FIXTURES / "short.txt"))
+    assert result.exit_code == 0 and "1 script(s) OK" in result.output
+
+
+def test_ambience_render_writes_an_audition_file(tmp_path):
+    out = tmp_path / "hearth.flac"
+    result = invoke("ambience", "render", "hearth", "--duration", "3s", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    import soundfile
+
+    info = soundfile.info(out)
+    assert (info.samplerate, info.channels) == (48_000, 2) and info.duration == pytest.approx(3.0)

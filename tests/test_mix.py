@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+
+from pipeline.audio import SAMPLE_RATE, frames
+from pipeline.master import integrated_loudness
+from pipeline.mix import MixSettings, duck_envelope_db, tame_peaks
+from pipeline.pacing import PlacedPhrase, Timeline
+from pipeline.errors import Source
+
+
+def timeline_with(spans_s, total_s=30.0):
+    phrases = tuple(PlacedPhrase(frames(a), frames(b - a), "x", Source("t"), i) for i, (a, b) in enumerate(spans_s))
+    return Timeline(SAMPLE_RATE, frames(total_s), phrases, ())
+
+
+def test_ducking_holds_through_short_gaps_and_releases_in_long_ones():
+    settings = MixSettings()
+    short_gap = settings.duck_hold_s * 0.7
+    envelope = duck_envelope_db(timeline_with([(6, 8), (8 + short_gap, 10), (16, 18)]), settings)
+    held = envelope[frames(8) : frames(8 + short_gap)]
+    assert np.all(held == -settings.duck_db)  # the bed does not move between close words
+    assert envelope[frames(13)] == 0.0  # it comes back up in a long pause
+    assert envelope[frames(3)] == 0.0
+
+
+def test_ducking_is_down_before_the_first_syllable():
+    settings = MixSettings()
+    envelope = duck_envelope_db(timeline_with([(6, 8)]), settings)
+    assert envelope[frames(6)] == -settings.duck_db
+    assert envelope[frames(6 - settings.duck_attack_s) - 1] == 0.0
+
+
+def test_peak_tamer_lowers_spikes_but_not_the_body():
+    rng = np.random.default_rng(0)
+    body = (rng.standard_normal((SAMPLE_RATE * 4, 2)) * 0.05).astype(np.float32)
+    body[SAMPLE_RATE * 2 : SAMPLE_RATE * 2 + 100] = 0.9
+    tamed = tame_peaks(body, threshold_db=-12.0, ratio=3.0)
+    assert np.abs(tamed[SAMPLE_RATE * 2 : SAMPLE_RATE * 2 + 100]).max() < 0.9 * 0.6
+    assert np.allclose(tamed[: SAMPLE_RATE], body[: SAMPLE_RATE])
+
+
+def test_stems_are_aligned_and_sum_to_the_mix(short_render):
+    stems, timeline = short_render["stems"], short_render["timeline"]
+    assert stems.voice.shape == stems.bed.shape == (timeline.frames, 2)
+    assert np.array_equal(stems.mix, stems.voice + stems.bed)
+
+
+def test_bed_sits_12_to_18_db_under_the_voice_during_speech(short_render):
+    stems, timeline = short_render["stems"], short_render["timeline"]
+    speech = np.concatenate([np.arange(s, e) for s, e in timeline.speech_intervals()])
+    ratio = integrated_loudness(stems.voice[speech]) - integrated_loudness(stems.bed[speech])
+    assert 12.0 <= ratio <= 18.0
+
+
+def test_bed_fades_in_and_out(short_render):
+    bed = short_render["stems"].bed
+    edge = frames(0.05)
+    assert np.abs(bed[:edge]).max() < 0.05 * np.abs(bed).max()
+    assert np.abs(bed[-edge:]).max() < 0.05 * np.abs(bed).max()

@@ -1,0 +1,93 @@
+"""End to end: real Piper speech, real encoders, measured by an independent meter."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import FIXTURES, ebur128
+from pipeline.audio import SAMPLE_RATE, frames
+from pipeline.cli import main
+from pipeline.files import file_sha256
+from pipeline.parse import Pause, Phrase
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory, cache_dir):
+    out = tmp_path_factory.mktemp("build")
+    result = CliRunner().invoke(main, ["render", str(FIXTURES / "short.txt"), "-o", str(out), "--cache", str(cache_dir)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.mark.parametrize("suffix", ["flac", "mp3"])
+def test_track_meets_podcast_loudness_by_ffmpegs_meter(rendered, suffix):
+    measured = ebur128(rendered / f"short.{suffix}")
+    assert measured.integrated_lufs == pytest.approx(-16.0, abs=0.5)
+    assert measured.true_peak_dbtp < -1.0
+
+
+def test_manifest_describes_the_track_and_its_files(rendered):
+    manifest = json.loads((rendered / "short.json").read_text())
+    assert manifest["title"] == "Short fixture"
+    assert manifest["voice"] == "default" and manifest["ambience"] == "hearth"
+    assert manifest["loudness"]["integrated_lufs"] == pytest.approx(-16.0, abs=0.3)
+    assert manifest["loudness"]["true_peak_dbtp"] <= -1.0
+    assert [s["name"] for s in manifest["sections"]] == ["Arrival", "Rest"]
+    for entry in manifest["files"].values():
+        assert file_sha256(rendered / entry["path"]) == entry["sha256"]
+    assert len(manifest["input_hash"]) == 64
+
+
+def test_nothing_but_finished_files_is_left_in_the_output(rendered):
+    assert sorted(p.name for p in rendered.iterdir()) == ["short.flac", "short.json", "short.mp3"]
+
+
+def test_unchanged_track_is_skipped_and_force_renders_it_again(rendered, cache_dir):
+    runner = CliRunner()
+    again = runner.invoke(main, ["render", str(FIXTURES / "short.txt"), "-o", str(rendered), "--cache", str(cache_dir)])
+    assert again.exit_code == 0 and "up to date" in again.output
+    forced = runner.invoke(main, ["render", str(FIXTURES / "short.txt"), "-o", str(rendered), "--cache", str(cache_dir), "--force"])
+    assert forced.exit_code == 0 and "rendered" in forced.output
+
+
+WINDOW_S = 0.01
+
+
+def voice_activity(voice: np.ndarray) -> np.ndarray:
+    """Per 10 ms window: is the voice sounding (above −45 dBFS RMS)?"""
+    window = frames(WINDOW_S)
+    usable = len(voice) // window * window
+    rms = np.sqrt(np.square(voice[:usable].mean(axis=1)).reshape(-1, window).mean(axis=1))
+    return rms > 10 ** (-45 / 20)
+
+
+def silence_after(active: np.ndarray, index: int) -> float:
+    """Seconds of silence in the first silent run at or after window ``index``."""
+    while active[index]:
+        index += 1
+    end = index
+    while not active[end]:
+        end += 1
+    return (end - index) * WINDOW_S
+
+
+def test_voice_sounds_where_the_script_speaks_and_is_silent_for_each_pause(short_render):
+    timeline, stems, script = short_render["timeline"], short_render["stems"], short_render["job"].script
+    active = voice_activity(stems.voice)
+    window = frames(WINDOW_S)
+    for phrase in timeline.phrases:
+        middle = (phrase.start + phrase.end) // 2 // window
+        assert active[middle - 10 : middle + 10].any(), phrase.text
+    spoken = 0
+    pauses_checked = 0
+    for event in script.events:
+        if isinstance(event, Pause):
+            last_word_tail = (timeline.phrases[spoken - 1].end - frames(0.1)) // window
+            assert silence_after(active, last_word_tail) == pytest.approx(event.seconds, abs=0.05)
+            pauses_checked += 1
+        spoken += isinstance(event, Phrase)
+    assert pauses_checked == 2
