@@ -79,9 +79,12 @@ def test_voice_sounds_where_the_script_speaks_and_is_silent_for_each_pause(short
     timeline, stems, script = short_render["timeline"], short_render["stems"], short_render["job"].script
     active = voice_activity(stems.voice)
     window = frames(WINDOW_S)
+    edge = round(0.05 / WINDOW_S)
     for phrase in timeline.phrases:
-        middle = (phrase.start + phrase.end) // 2 // window
-        assert active[middle - 10 : middle + 10].any(), phrase.text
+        span = active[phrase.start // window : phrase.end // window]
+        sounding = np.flatnonzero(span)
+        assert span.mean() > 0.5, phrase.text  # mostly voiced; commas leave short gaps
+        assert sounding[0] <= edge and sounding[-1] >= len(span) - 1 - edge, phrase.text
     spoken = 0
     pauses_checked = 0
     for event in script.events:
