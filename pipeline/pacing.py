@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from .audio import SAMPLE_RATE, frames
 from .errors import Source
 from .parse import Break, Pause, Phrase, Script, Section
-from .speech import Clip, VoicePreset
+from .speech import EDGE_PAD_S, Clip, VoicePreset
 
 LEAD_IN_S = 6.0
 """Bed alone before the first word: time to arrive and settle."""
@@ -73,6 +73,11 @@ def _clock(frame: int, rate: int) -> str:
     return f"{int(total // 60):d}:{total % 60:06.3f}"
 
 
+def _silence_frames(gap_s: float) -> int:
+    """Frames between two clips so the *heard* silence is ``gap_s``: each clip edge carries a quiet pad."""
+    return max(frames(gap_s) - 2 * frames(EDGE_PAD_S), 0)
+
+
 def place(script: Script, clips: tuple[Clip, ...], voice: VoicePreset) -> Timeline:
     """Lay the clips end to end with the script's silences between them."""
     implicit = {"sentence": voice.sentence_pause_s, "paragraph": voice.paragraph_pause_s}
@@ -91,7 +96,7 @@ def place(script: Script, clips: tuple[Clip, ...], voice: VoicePreset) -> Timeli
             implicit_s = max(implicit_s, implicit["paragraph"])
         elif isinstance(event, Phrase):
             gap_s = explicit_s if explicit_s > 0 else (implicit_s if phrases else 0.0)
-            start = cursor + frames(gap_s)
+            start = cursor + (_silence_frames(gap_s) if phrases else frames(gap_s))
             for section in pending_sections:
                 section_start = 0 if not phrases else max(cursor, start - frames(SECTION_LEAD_S))
                 sections.append(Marker(section_start, section.name, section.source))

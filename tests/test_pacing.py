@@ -4,7 +4,7 @@ import pytest
 from pipeline.audio import SAMPLE_RATE, frames
 from pipeline.pacing import LEAD_IN_S, SECTION_LEAD_S, TAIL_S, place
 from pipeline.parse import parse_text
-from pipeline.speech import Clip, load_voice
+from pipeline.speech import EDGE_PAD_S, Clip, load_voice
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +17,9 @@ def fake_clips(script, seconds=1.0):
 
 
 def gaps(timeline):
-    return [(b.start - a.end) / SAMPLE_RATE for a, b in zip(timeline.phrases, timeline.phrases[1:])]
+    """Heard silence between phrases: the gap plus the quiet pad at each clip edge."""
+    pads = 2 * frames(EDGE_PAD_S)
+    return [(b.start - a.end + pads) / SAMPLE_RATE for a, b in zip(timeline.phrases, timeline.phrases[1:])]
 
 
 def test_implicit_pauses_come_from_the_voice_preset(voice):
