@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import bench_master, bench_render
+
+RESULTS = Path(__file__).parent / "results"
+BENCHMARKS = {"master": bench_master.run, "render": bench_render.run}
+
+
+def main(names: list[str]) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    for name in names or list(BENCHMARKS):
+        started = time.strftime("%Y-%m-%dT%H:%M:%S")
+        result = {"benchmark": name, "started": started, **BENCHMARKS[name]()}
+        (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result, indent=2))
+
+
+main(sys.argv[1:])
