@@ -8,7 +8,8 @@ from scipy import signal
 from pipeline.audio import SAMPLE_RATE, frames
 from pipeline.beds import load_bed
 from pipeline.errors import Source
-from pipeline.master import PROFILES, master, true_peak_db
+from pipeline.loudness import true_peak_db
+from pipeline.master import PROFILES, master
 from pipeline.mix import mix
 from pipeline.pacing import PlacedPhrase, Timeline
 from pipeline.speech import Clip

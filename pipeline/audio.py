@@ -63,3 +63,11 @@ def apply_fades(audio: np.ndarray, fade_in: int, fade_out: int) -> np.ndarray:
     if fade_out:
         audio[len(audio) - fade_out :] *= fade_curve(fade_out, rising=False)
     return audio
+
+
+def frame_peaks(audio: np.ndarray) -> np.ndarray:
+    """|sample| of the loudest channel per frame (numpy's max over a 2-wide axis is ~10× slower)."""
+    peaks = np.abs(audio[:, 0])
+    for channel in range(1, audio.shape[1]):
+        np.maximum(peaks, np.abs(audio[:, channel]), out=peaks)
+    return peaks

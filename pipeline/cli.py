@@ -19,7 +19,8 @@ from .beds import load_bed, render_bed
 from .errors import DriftError
 from .export import FORMATS, write_audio
 from .library import RenderOptions, TrackResult, discover, lint, render_track
-from .master import PROFILES, integrated_loudness
+from .loudness import integrated_loudness
+from .master import PROFILES
 from .parse import parse_duration
 from .speech import default_cache_dir, load_voice
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pyloudnorm
 
-from .audio import SAMPLE_RATE, apply_fades, db_to_gain, frames
+from .audio import SAMPLE_RATE, apply_fades, db_to_gain, frame_peaks, frames
 from .beds import BedPreset, render_bed
+from .loudness import integrated_loudness
 from .master import smooth_gain_db
 from .pacing import Timeline
 from .speech import Clip
@@ -88,7 +88,7 @@ def tame_peaks(audio: np.ndarray, threshold_db: float, ratio: float) -> np.ndarr
     Fast enough (5 ms down) to catch plosives, slow enough (200 ms up) not to
     flutter within a syllable; it leaves the body of the voice untouched.
     """
-    level_db = 20 * np.log10(np.maximum(np.abs(audio).max(axis=1), 1e-9))
+    level_db = 20 * np.log10(np.maximum(frame_peaks(audio), 1e-9))
     required = -np.maximum(level_db - threshold_db, 0.0) * (1 - 1 / ratio)
     gain_db = smooth_gain_db(required, 6.0 / frames(0.005), 6.0 / frames(0.2))
     return audio * db_to_gain(gain_db).astype(np.float32)[:, None]
@@ -100,8 +100,7 @@ def speech_loudness(audio: np.ndarray, timeline: Timeline) -> float:
     joined = np.concatenate(spans) if spans else audio
     if len(joined) < frames(0.5):  # BS.1770 gating needs at least one 400 ms block
         joined = np.concatenate([joined] * (frames(0.5) // max(len(joined), 1) + 1))
-    loudness = pyloudnorm.Meter(SAMPLE_RATE).integrated_loudness(joined.astype(np.float64))
-    return float(loudness) if np.isfinite(loudness) else -70.0
+    return integrated_loudness(joined)
 
 
 def duck_envelope_db(timeline: Timeline, settings: MixSettings) -> np.ndarray:

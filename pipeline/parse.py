@@ -1,76 +1,50 @@
-"""Script text → ``Script``: front matter, sections, phrases, pauses and breaks.
+"""Script text → ``Script``: front matter, sections, phrases and every cue.
 
-This module owns the script language. It knows nothing about audio: it turns
-a file into a flat sequence of events, each carrying the place in the file it
-came from, and reports *every* mistake it finds (not just the first) as
-``ScriptError``s naming file:line:col.
+This module owns the script language (reference: docs/script-format.md). It
+knows nothing about audio: it turns a file into a flat sequence of events,
+each carrying the place in the file it came from, resolves how each phrase
+is to be voiced (voice, rate, pitch, volume, pan), and reports *every*
+mistake it finds as ``ScriptError``s naming file:line:col.
 """
 
 from __future__ import annotations
 
 import bisect
-import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Union
+from typing import Union
 
-import yaml
-
+from . import cues, meta as meta_module
+from .cues import (At, BedCue, Break, BreathCue, BreathPace, Insert, Mark, Pause, Ramp, Section, ToneCue,
+                   VoicingCue, did_you_mean, parse_duration)
 from .errors import ScriptError, Source
+from .meta import Meta
 
-SCRIPT_SUFFIXES = (".txt",)
+__all__ = ["Script", "Phrase", "Event", "ScriptErrors", "parse_text", "parse_file", "parse_duration", "SCRIPT_SUFFIXES",
+           "Pause", "Break", "Section", "BreathCue", "BreathPace", "BedCue", "ToneCue", "At", "Mark", "Insert", "Ramp", "Meta"]
 
-
-# --- the model ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Meta:
-    """Front matter. Every field has a default so a bare text file is a script."""
-
-    title: str
-    voice: str = "default"
-    ambience: str = "hearth"
-    profile: str = "podcast"
-    seed: int = 0
-    sources: dict[str, Source] = field(default_factory=dict, compare=False, repr=False)
-    """Where each key was written, so later stages can point at a bad value."""
+SCRIPT_SUFFIXES = (".txt", ".ssml")
 
 
 @dataclass(frozen=True)
 class Phrase:
-    """One sentence to speak: the unit of synthesis, caching and captions."""
+    """One sentence to speak, with how to speak it: the unit of synthesis, caching and captions."""
 
     text: str
     source: Source
+    voice: str = "default"
+    rate: float = 1.0
+    """Relative to the voice preset's own rate (front-matter ``rate`` × ``[rate]`` cues)."""
+    pitch_st: float = 0.0
+    volume_db: float = 0.0
+    pan: float = 0.0
+    """−1 is hard left, +1 hard right."""
+    together: bool = False
+    """Starts with the previous phrase instead of after it (layered voices)."""
 
 
-@dataclass(frozen=True)
-class Pause:
-    """An explicit silence the writer asked for, in seconds of no speech."""
-
-    seconds: float
-    source: Source
-
-
-@dataclass(frozen=True)
-class Break:
-    """An implicit boundary whose length comes from the voice's pause defaults."""
-
-    kind: str  # "sentence" | "paragraph"
-    source: Source
-
-
-@dataclass(frozen=True)
-class Section:
-    """A heading: starts a named part of the session (a chapter)."""
-
-    name: str
-    source: Source
-
-
-Event = Union[Phrase, Pause, Break, Section]
+Event = Union[Phrase, Pause, Break, Section, BreathCue, BreathPace, BedCue, ToneCue, At, Mark, Insert]
 
 
 @dataclass(frozen=True)
@@ -83,103 +57,29 @@ class Script:
     def phrases(self) -> tuple[Phrase, ...]:
         return tuple(e for e in self.events if isinstance(e, Phrase))
 
+    @property
+    def sections(self) -> tuple[Section, ...]:
+        return tuple(e for e in self.events if isinstance(e, Section))
+
 
 class ScriptErrors(ScriptError):
     """Several problems in one script; ``errors`` holds each, in file order."""
 
     def __init__(self, errors: list[ScriptError]):
+        errors = sorted(errors, key=lambda e: (e.source.line, e.source.col) if e.source else (0, 0))
         super().__init__(errors[0].message, errors[0].source)
         self.errors = errors
-
-
-# --- front matter ------------------------------------------------------------
-
-_META_TYPES: dict[str, type] = {"title": str, "voice": str, "ambience": str, "profile": str, "seed": int}
-
-
-def _split_front_matter(lines: list[str]) -> tuple[list[str], int, bool]:
-    """Return the front-matter lines, the index of the first body line, and whether it was closed."""
-    if not lines or lines[0].strip() != "---":
-        return [], 0, True
-    for i in range(1, len(lines)):
-        if lines[i].strip() == "---":
-            return lines[1:i], i + 1, True
-    return lines[1:], len(lines), False
-
-
-def _parse_meta(path: str, lines: list[str], errors: list[ScriptError]) -> Meta:
-    title = Path(path).stem.replace("-", " ").replace("_", " ").capitalize()
-    if not lines:
-        return Meta(title=title)
-    text = "\n".join(lines)
-    try:
-        node = yaml.compose(text)
-        values = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = Source(path, mark.line + 2, mark.column + 1) if mark else Source(path, 1, 1)
-        errors.append(ScriptError(f"front matter is not valid YAML: {getattr(exc, 'problem', exc)}", where))
-        return Meta(title=title)
-    if values is None:
-        return Meta(title=title)
-    if not isinstance(values, dict):
-        errors.append(ScriptError("front matter must be 'key: value' lines", Source(path, 2, 1)))
-        return Meta(title=title)
-    sources = {
-        key.value: Source(path, value.start_mark.line + 2, value.start_mark.column + 1)
-        for key, value in node.value
-    }
-    key_sources = {key.value: Source(path, key.start_mark.line + 2, key.start_mark.column + 1) for key, _ in node.value}
-    fields: dict[str, object] = {"title": title}
-    for key, value in values.items():
-        where = sources.get(key, Source(path, 2, 1))
-        if key not in _META_TYPES:
-            hint = _did_you_mean(key, _META_TYPES)
-            errors.append(ScriptError(f"unknown front-matter key '{key}'{hint}", key_sources.get(key, where)))
-        elif not isinstance(value, _META_TYPES[key]) or isinstance(value, bool):
-            errors.append(ScriptError(f"'{key}' must be {_META_TYPES[key].__name__}, got {value!r}", where))
-        else:
-            fields[key] = value.strip() if isinstance(value, str) else value
-    return Meta(**fields, sources=sources)
-
-
-def _did_you_mean(word: str, choices) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-# --- cues ----------------------------------------------------------------------
-
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min)$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0}
-
-
-def parse_duration(text: str) -> float | None:
-    """'750ms' → 0.75, '3s' → 3.0, '2m' → 120.0; None if it is not a duration."""
-    match = _DURATION.match(text.strip())
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)] if match else None
-
-
-def _cue_pause(args: str, where: Source, arg_where: Source) -> Event:
-    if not args:
-        raise ScriptError("pause needs a length, for example [pause 2s] or [pause 750ms]", where)
-    seconds = parse_duration(args)
-    if seconds is None:
-        raise ScriptError(f"bad pause length '{args}': write it like 2s, 1.5s or 750ms", arg_where)
-    if seconds <= 0 or seconds > 600:
-        raise ScriptError(f"pause length {args} is outside 0–10 minutes", arg_where)
-    return Pause(seconds, where)
-
-
-CUES: dict[str, Callable[[str, Source, Source], Event]] = {"pause": _cue_pause}
-"""Cue name → handler(args, cue source, argument source). New cues register here."""
 
 
 # --- body ----------------------------------------------------------------------
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s+(?=[\"'“‘(]?[A-Z0-9])")
+_ELLIPSIS = re.compile(r"(?:\.\.\.|…)[\"'”’)]*\s+(?=\S)")
+_COMMA = re.compile(r",\s+")
 _ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "st", "prof", "e.g", "i.e", "etc", "vs", "no"}
+_VARIABLE = re.compile(r"\{([^{}]*)\}")
+_VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class _Paragraph:
@@ -191,144 +91,270 @@ class _Paragraph:
         self.sources: list[Source] = []
 
     def add(self, text: str, source: Source) -> None:
-        if not text.strip():
+        if not text:
             return
-        if self.text:
-            self.text += " "
-        lead = len(text) - len(text.lstrip())
         self.starts.append(len(self.text))
-        self.sources.append(Source(source.path, source.line, source.col + lead))
-        self.text += text.strip()
+        self.sources.append(source)
+        self.text += text
 
     def source_at(self, offset: int) -> Source:
-        i = bisect.bisect_right(self.starts, offset) - 1
+        i = max(bisect.bisect_right(self.starts, offset) - 1, 0)
         base = self.sources[i]
         return Source(base.path, base.line, base.col + offset - self.starts[i])
 
-    def flush(self) -> list[Event]:
-        events: list[Event] = []
-        for start, sentence in _sentences(self.text):
+    def flush(self, split_commas: bool) -> list:
+        events: list = []
+        for start, piece, kind in _pieces(self.text, split_commas):
             if events:
-                events.append(Break("sentence", self.source_at(start)))
-            events.append(Phrase(sentence, self.source_at(start)))
+                events.append(Break(kind, self.source_at(start)))
+            events.append(Phrase(piece, self.source_at(start)))
         self.__init__()
         return events
 
 
-def _sentences(text: str) -> list[tuple[int, str]]:
-    """Split at sentence ends, keeping abbreviations like 'Dr.' inside the sentence."""
-    pieces, start = [], 0
+def _pieces(text: str, split_commas: bool) -> list[tuple[int, str, str]]:
+    """Split into (offset, phrase, kind of break before it): at sentence ends, ellipses and, if asked, commas."""
+    cuts: list[tuple[int, int, str]] = []
     for match in _SENTENCE_END.finditer(text):
-        word = text[start : match.start()].rsplit(None, 1)[-1].rstrip(".").lower()
-        if word in _ABBREVIATIONS:
+        word = text[: match.start()].rsplit(None, 1)[-1].rstrip(".").lower() if text[: match.start()].strip() else ""
+        if word not in _ABBREVIATIONS and not text[: match.start()].endswith(("...", "…")):
+            cuts.append((match.start(), match.end(), "sentence"))
+    cuts += [(m.start() + len(m.group(0).rstrip()), m.end(), "ellipsis") for m in _ELLIPSIS.finditer(text)]
+    if split_commas:
+        cuts += [(m.start() + 1, m.end(), "comma") for m in _COMMA.finditer(text)]
+    pieces, start, kind = [], 0, "sentence"
+    for cut_start, cut_end, cut_kind in sorted(cuts):
+        if cut_start < start:
             continue
-        pieces.append((start, text[start : match.start()].strip()))
-        start = match.end()
-    if text[start:].strip():
-        pieces.append((start, text[start:].strip()))
-    return [(s, t) for s, t in pieces if t]
+        pieces.append((start, text[start:cut_start], kind))
+        start, kind = cut_end, cut_kind
+    pieces.append((start, text[start:], kind))
+    result = []
+    for offset, piece, piece_kind in pieces:
+        stripped = piece.strip()
+        if stripped and re.search(r"\w", stripped):
+            result.append((offset + len(piece) - len(piece.lstrip()), stripped, piece_kind))
+    return result
 
 
 class _BodyParser:
-    def __init__(self, path: str, errors: list[ScriptError]):
+    def __init__(self, path: str, meta: Meta, variables: dict[str, str], errors: list[ScriptError]):
         self.path = path
+        self.meta = meta
+        self.variables = variables
         self.errors = errors
-        self.events: list[Event] = []
+        self.events: list = []
         self.paragraph = _Paragraph()
 
     def line(self, number: int, text: str) -> None:
         stripped = text.strip()
         if not stripped:
-            self._flush()
-            self._add_break("paragraph", Source(self.path, number, 1))
+            self.add_break("paragraph", Source(self.path, number, 1))
         elif stripped.startswith("//"):
             return
         elif heading := _HEADING.match(stripped):
             self._flush()
             col = text.index("#") + 1
-            name = heading.group(2)
-            if not name:
-                self.errors.append(ScriptError("a heading needs a name, for example '## Induction'", Source(self.path, number, col)))
+            if not heading.group(2):
+                self._error("a heading needs a name, for example '## Induction'", number, col)
             else:
-                self.events.append(Section(name, Source(self.path, number, col)))
+                self.events.append(Section(heading.group(2), Source(self.path, number, col)))
         else:
             self._text_line(number, text)
 
+    def _error(self, message: str, line: int, col: int) -> None:
+        self.errors.append(ScriptError(message, Source(self.path, line, col)))
+
     def _text_line(self, number: int, text: str) -> None:
-        pos = 0
+        pos, first = 0, True
         while pos < len(text):
             open_at = text.find("[", pos)
             close_at = text.find("]", pos)
             if close_at != -1 and (open_at == -1 or close_at < open_at):
-                self.errors.append(ScriptError("']' without a matching '['", Source(self.path, number, close_at + 1)))
+                self._error("']' without a matching '['", number, close_at + 1)
                 text = text[:close_at] + " " + text[close_at + 1 :]
                 continue
+            end_of_text = len(text) if open_at == -1 else open_at
+            self.add_text(text[pos:end_of_text], number, pos + 1, first)
+            first = False
             if open_at == -1:
-                self.paragraph.add(text[pos:], Source(self.path, number, pos + 1))
                 return
-            self.paragraph.add(text[pos:open_at], Source(self.path, number, pos + 1))
             end = text.find("]", open_at)
             if end == -1:
-                self.errors.append(ScriptError("'[' starts a cue that is never closed with ']'", Source(self.path, number, open_at + 1)))
+                self._error("'[' starts a cue that is never closed with ']'", number, open_at + 1)
                 return
             self._cue(number, open_at, text[open_at + 1 : end])
             pos = end + 1
 
+    def add_text(self, text: str, number: int, col: int, new_line: bool) -> None:
+        """Add literal text, replacing {variables} with their (plain-text) values."""
+        pos = 0
+        if new_line:
+            lead = len(text) - len(text.lstrip())
+            text, col = text[lead:], col + lead
+            if self.paragraph.text and text:
+                self.paragraph.text += " "
+        for match in _VARIABLE.finditer(text):
+            self.paragraph.add(text[pos : match.start()], Source(self.path, number, col + pos))
+            value = self._variable(match.group(1).strip(), number, col + match.start())
+            self.paragraph.add(value, Source(self.path, number, col + match.start()))
+            pos = match.end()
+        rest = text[pos:]
+        for brace in ("{", "}"):
+            if brace in rest:
+                self._error(f"unmatched '{brace}' (variables are written {{name}})", number, col + pos + rest.index(brace))
+                rest = rest.replace(brace, " ")
+        self.paragraph.add(rest, Source(self.path, number, col + pos))
+
+    def _variable(self, name: str, number: int, col: int) -> str:
+        if not _VARIABLE_NAME.match(name):
+            self._error(f"'{{{name}}}' is not a variable name (letters, digits and _)", number, col)
+            return ""
+        if name not in self.variables:
+            known = ", ".join(sorted(self.variables)) or "none"
+            self._error(f"variable '{name}' has no value: give it a default under 'vars:' or pass --vars (known: {known})",
+                        number, col)
+            return ""
+        return " ".join(str(self.variables[name]).replace("[", "(").replace("]", ")").split())
+
     def _cue(self, number: int, open_at: int, body: str) -> None:
         where = Source(self.path, number, open_at + 1)
+        lead = len(body) - len(body.lstrip())
         name, _, args = body.strip().partition(" ")
-        handler = CUES.get(name.lower())
-        if handler is None:
-            hint = _did_you_mean(name.lower(), CUES) or f" (known cues: {', '.join(sorted(CUES))})"
+        parser = cues.CUES.get(name.lower())
+        if parser is None:
+            hint = did_you_mean(name.lower(), cues.CUES) or f" (known cues: {', '.join(sorted(cues.CUES))})"
             self.errors.append(ScriptError(f"unknown cue '[{body.strip()}]'{hint}", where))
             return
-        arg_col = open_at + 2 + body.find(args) if args else open_at + 2
+        stripped_args = args.strip()
+        arg_col = open_at + 2 + lead + len(name) + (len(args) - len(args.lstrip())) + 1 if stripped_args else open_at + 1
         try:
-            event = handler(args.strip(), where, Source(self.path, number, arg_col))
+            event = parser(stripped_args, where, Source(self.path, number, arg_col))
         except ScriptError as error:
             self.errors.append(error)
             return
+        self.add_event(event)
+
+    def add_event(self, event) -> None:
+        """Cues end the phrase being gathered: what follows is spoken after (and as) they say."""
         self._flush()
         self.events.append(event)
 
     def _flush(self) -> None:
-        self.events.extend(self.paragraph.flush())
+        pieces = self.paragraph.flush(split_commas=self.meta.pauses.get("comma") is not None)
+        if pieces and self._ended_a_sentence():
+            self.events.append(Break("sentence", pieces[0].source))  # a cue between two sentences
+        self.events.extend(pieces)
 
-    def _add_break(self, kind: str, source: Source) -> None:
+    def _ended_a_sentence(self) -> bool:
+        for event in reversed(self.events):
+            if isinstance(event, Phrase):
+                return event.text.rstrip("\"'”’)").endswith((".", "!", "?", "…"))
+            if isinstance(event, (Break, Pause)):
+                return False
+        return False
+
+    def add_break(self, kind: str, source: Source) -> None:
+        self._flush()
         if self.events and isinstance(self.events[-1], Phrase):
             self.events.append(Break(kind, source))
 
-    def finish(self) -> list[Event]:
+    def finish(self) -> list:
         self._flush()
         while self.events and isinstance(self.events[-1], Break):
             self.events.pop()
         return self.events
 
 
+# --- voicing: rate, pitch, volume, voice, pan resolved onto each phrase ---------
+
+
+def resolve_voicing(events: list, meta: Meta, errors: list[ScriptError]) -> list:
+    """Replace voicing cues by their effect on each following phrase.
+
+    Ramps are spread over the phrases they span: ``until SECTION`` reaches
+    its end value at that section's first phrase; ``over 3m`` at the first
+    phrase estimated to start 3 minutes later (speech at a nominal pace).
+    """
+    estimated = _estimated_starts(events)
+    state = {"voice": meta.voice, "rate": Ramp(1.0), "pitch_st": Ramp(0.0), "volume_db": Ramp(0.0), "pan": Ramp(0.0)}
+    spans: dict[str, tuple[float, float]] = {}
+    together = False
+    out: list = []
+    for index, event in enumerate(events):
+        if isinstance(event, VoicingCue):
+            if event.kind == "together":
+                together = True
+            elif event.kind == "voice":
+                state["voice"] = event.value
+            else:
+                state[event.kind] = event.value
+                spans[event.kind] = _ramp_span(event, index, events, estimated, errors)
+            continue
+        if isinstance(event, Phrase):
+            values = {k: _ramp_value(state[k], spans.get(k), estimated[index]) for k in ("rate", "pitch_st", "volume_db", "pan")}
+            values["rate"] *= meta.rate
+            event = replace(event, voice=state["voice"], together=together and bool(out), **values)
+            together = False
+        out.append(event)
+    return out
+
+
+def _estimated_starts(events: list) -> list[float]:
+    """A rough start time for each event, from word counts at 150 wpm and written pauses."""
+    clock, starts = 0.0, []
+    for event in events:
+        starts.append(clock)
+        if isinstance(event, Phrase):
+            clock += len(event.text.split()) / 2.5 + 1.0
+        elif isinstance(event, Pause):
+            clock += event.seconds + event.breaths * 7.5
+    return starts
+
+
+def _ramp_span(cue: VoicingCue, index: int, events: list, estimated: list[float], errors) -> tuple[float, float]:
+    ramp = cue.value
+    start = estimated[index]
+    if ramp.until is None:
+        return start, start + (ramp.over_s or 0.0)
+    for later in range(index + 1, len(events)):
+        if isinstance(events[later], Section) and events[later].name.lower() == ramp.until.lower():
+            return start, estimated[later]
+    names = [e.name for e in events if isinstance(e, Section)]
+    errors.append(ScriptError(f"no section '{ramp.until}' after this cue{did_you_mean(ramp.until, names)}", cue.source))
+    return start, start
+
+
+def _ramp_value(ramp: Ramp, span: tuple[float, float] | None, at: float) -> float:
+    if ramp.end is None or span is None or span[1] <= span[0]:
+        return ramp.end if ramp.end is not None and span is not None and at >= span[1] else ramp.start
+    return ramp.at((at - span[0]) / (span[1] - span[0]))
+
+
 # --- entry points --------------------------------------------------------------
 
 
-def parse_text(text: str, path: str = "<script>") -> Script:
-    """Parse script text; raise ``ScriptErrors`` listing every problem found."""
+def parse_text(text: str, path: str = "<script>", variables: dict[str, str] | None = None) -> Script:
+    """Parse script text; raise ``ScriptErrors`` listing every problem found.
+
+    ``variables`` (for example from ``--vars``) override the front matter's ``vars`` defaults.
+    """
     errors: list[ScriptError] = []
     lines = text.splitlines()
-    meta_lines, body_start, closed = _split_front_matter(lines)
-    if not closed:
-        errors.append(ScriptError("front matter opened with '---' is never closed", Source(path, 1, 1)))
-    meta = _parse_meta(path, meta_lines, errors)
-    body = _BodyParser(path, errors)
+    meta, body_start = meta_module.parse_front_matter(lines, path, errors)
+    values = {**meta.vars, **{k: str(v) for k, v in (variables or {}).items()}}
+    body = _BodyParser(path, meta, values, errors)
     for number in range(body_start, len(lines)):
         body.line(number + 1, lines[number])
-    events = body.finish()
-    if not any(isinstance(e, Phrase) for e in events) and not errors:
+    events = resolve_voicing(body.finish(), meta, errors)
+    if not any(isinstance(e, (Phrase, Insert)) for e in events) and not errors:
         errors.append(ScriptError("script has no text to speak", Source(path, body_start + 1, 1)))
     if errors:
-        errors.sort(key=lambda e: (e.source.line, e.source.col) if e.source else (0, 0))
         raise ScriptErrors(errors)
     return Script(path=path, meta=meta, events=tuple(events))
 
 
-def parse_file(path: str | Path) -> Script:
+def parse_file(path: str | Path, variables: dict[str, str] | None = None) -> Script:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -338,4 +364,8 @@ def parse_file(path: str | Path) -> Script:
         raise ScriptError(f"script is not UTF-8 text (byte {exc.start})", Source(str(path))) from None
     except OSError as exc:
         raise ScriptError(f"cannot read script: {exc.strerror}", Source(str(path))) from None
-    return parse_text(text, str(path))
+    if path.suffix == ".ssml":
+        from .ssml import parse_ssml
+
+        return parse_ssml(text, str(path), variables)
+    return parse_text(text, str(path), variables)

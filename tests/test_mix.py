@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from pipeline.audio import SAMPLE_RATE, frames
-from pipeline.master import integrated_loudness
+from pipeline.loudness import integrated_loudness
 from pipeline.mix import MixSettings, duck_envelope_db, tame_peaks
 from pipeline.pacing import PlacedPhrase, Timeline
 from pipeline.errors import Source

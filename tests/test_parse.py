@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from pipeline.errors import ScriptError
@@ -28,9 +30,10 @@ def test_sentences_become_phrases_with_sentence_breaks_between():
     assert [b.kind for b in events_of(script, Break)] == ["sentence"] * 3
 
 
-def test_abbreviations_and_trailing_ellipses_do_not_split_sentences():
+def test_abbreviations_do_not_split_sentences_and_ellipses_are_short_pauses():
     script = parse_text("Dr. Lee is here... and so are you. Rest.", "s.txt")
-    assert [p.text for p in script.phrases] == ["Dr. Lee is here... and so are you.", "Rest."]
+    assert [p.text for p in script.phrases] == ["Dr. Lee is here...", "and so are you.", "Rest."]
+    assert [b.kind for b in events_of(script, Break)] == ["ellipsis", "sentence"]
 
 
 def test_lines_of_one_paragraph_join_and_blank_lines_are_paragraph_breaks():
@@ -71,7 +74,7 @@ def test_comment_lines_are_never_spoken():
         ("Hi [pause 2s there.", 1, 4, "never closed"),
         ("Hi ] there.", 1, 4, "without a matching '['"),
         ("---\ntitel: x\n---\nHi.", 2, 1, "did you mean 'title'"),
-        ("---\nseed: soon\n---\nHi.", 2, 7, "'seed' must be int"),
+        ("---\nseed: soon\n---\nHi.", 2, 7, "'seed' must be a whole number"),
         ("---\ntitle: [unclosed\n---\nHi.", 2, 17, "not valid YAML"),
         ("---\ntitle: x\nHi.", 1, 1, "never closed"),
         ("---\ntitle: x\n---\n\n// only a comment\n", 4, 1, "no text to speak"),
@@ -96,3 +99,92 @@ def test_durations():
     assert parse_duration("750ms") == 0.75
     assert parse_duration("2m") == 120.0
     assert parse_duration("2 parsecs") is None
+
+
+# --- the full language -----------------------------------------------------------
+
+FULL = """---
+title: Full
+author: Ada
+vars: {name: friend}
+pauses: {comma: 300ms, sentence: 1.2s}
+breath: {pace: 6, ratio: "4:6", sync: true}
+rate: 0.9
+duration: 20m
+formats: [flac, opus]
+---
+## Induction
+[rate 1.0 -> 0.5 until Deepening] Hello {name}, welcome. Stay.
+[pause 2 breaths] [exhale] Breathe. [voice deep] [pan left] Left. [together] [pan right] Right.
+[bed ocean 8s] [bed -6dB 4s] [tone binaural 10Hz -> 6Hz over 5m carrier 180Hz] [tone off 10s] [at 2:00]
+## Deepening
+Deep now. [pitch -1st] [volume -3dB] Lower. [breath pace 6 -> 5 over 3m] [breath] [inhale] [mark here]
+"""
+
+
+def test_front_matter_covers_every_setting():
+    meta = parse_text(FULL, "f.txt").meta
+    assert (meta.author, meta.rate, meta.duration_s, meta.formats) == ("Ada", 0.9, 1200.0, ("flac", "opus"))
+    assert (meta.breath.pace, meta.breath.inhale, meta.breath.exhale, meta.breath.sync) == (6.0, 4.0, 6.0, True)
+    assert meta.pauses == {"comma": 0.3, "sentence": 1.2} and meta.vars == {"name": "friend"}
+
+
+def test_variables_are_plain_text_and_override_defaults():
+    script = parse_text(FULL, "f.txt", variables={"name": "Sam [pause 9s]"})
+    assert script.phrases[0].text == "Hello Sam (pause 9s),"
+    assert not any(isinstance(e, Pause) and e.seconds == 9 for e in script.events)
+
+
+def test_unset_variable_is_named():
+    with pytest.raises(ScriptError, match=r"variable 'who' has no value") as caught:
+        parse_text("Hello {who}.", "v.txt")
+    assert (caught.value.source.line, caught.value.source.col) == (1, 7)
+
+
+def test_rate_ramp_reaches_its_end_at_the_named_section():
+    phrases = {p.text: p for p in parse_text(FULL, "f.txt").phrases}
+    assert phrases["Hello friend,"].rate == pytest.approx(0.9)  # 1.0 × front-matter rate 0.9
+    assert phrases["Right."].rate < phrases["Breathe."].rate < phrases["Hello friend,"].rate
+    assert phrases["Deep now."].rate == pytest.approx(0.45)
+
+
+def test_voicing_cues_apply_to_following_phrases():
+    phrases = {p.text: p for p in parse_text(FULL, "f.txt").phrases}
+    assert (phrases["Breathe."].voice, phrases["Left."].voice) == ("default", "deep")
+    assert (phrases["Left."].pan, phrases["Right."].pan, phrases["Right."].together) == (-0.8, 0.8, True)
+    assert (phrases["Lower."].pitch_st, phrases["Lower."].volume_db) == (-1.0, -3.0)
+    assert (phrases["Deep now."].pitch_st, phrases["Deep now."].volume_db) == (0.0, 0.0)
+
+
+def test_time_cues_become_events():
+    script = parse_text(FULL, "f.txt")
+    kinds = [type(e).__name__ for e in script.events if not isinstance(e, (Phrase, Break))]
+    assert kinds == ["Section", "Pause", "BreathCue", "BedCue", "BedCue", "ToneCue", "ToneCue", "At",
+                     "Section", "BreathPace", "BreathCue", "BreathCue", "Mark"]
+
+
+@pytest.mark.parametrize(
+    "cue, fragment",
+    [
+        ("[rate 0.9 -> 0.7]", "needs 'until SECTION' or 'over DURATION'"),
+        ("[rate 5]", "outside 0.3…2"),
+        ("[rate 0.9 -> 0.7 until Nowhere]", "no section 'Nowhere' after this cue"),
+        ("[breath pace 40]", "outside 3…30"),
+        ("[tone binaural 45Hz]", "outside 0.5…30"),
+        ("[tone binaural 10Hz carrier 5000Hz]", "outside 50–1000 Hz"),
+        ("[tone gamma 40Hz]", "binaural, isochronic or off"),
+        ("[bed -60dB]", "outside -40…+12 dB"),
+        ("[at soon]", "bad time 'soon'"),
+        ("[inhale deeply]", "takes no arguments"),
+        ("[pan 3]", "outside -1…1"),
+    ],
+)
+def test_bad_cue_arguments_are_explained(cue, fragment):
+    with pytest.raises(ScriptError, match=re.escape(fragment)):
+        parse_text(f"Hi. {cue} There.", "c.txt")
+
+
+def test_a_cue_between_sentences_keeps_the_sentence_pause():
+    script = parse_text("One. [voice deep] Two. Three [rate 0.8] four.", "s.txt")
+    kinds = [e.kind for e in script.events if isinstance(e, Break)]
+    assert kinds == ["sentence", "sentence"]  # not between 'Three' and 'four.': that is one sentence, split by a cue

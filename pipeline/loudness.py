@@ -1,0 +1,148 @@
+"""Measuring audio as the field does: BS.1770-4 loudness, EBU 3342 loudness range, true peak.
+
+This module owns measurement and nothing else (gain is applied elsewhere).
+``LoudnessMeter`` is fed audio in blocks, so hours of programme are measured
+in bounded memory: K-weighting keeps its filter state across blocks and only
+one energy value per 100 ms is kept. Tests hold it to pyloudnorm and to
+ffmpeg's ebur128 filter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import signal
+
+from .audio import SAMPLE_RATE, frame_peaks
+
+ABSOLUTE_GATE_LUFS = -70.0
+SILENCE_LUFS = -70.0
+"""What a silent or too-short programme reads as (instead of −∞)."""
+
+# BS.1770-4 K-weighting at 48 kHz: the head's high shelf, then the RLB high-pass.
+_K_WEIGHTING = np.vstack([
+    signal.tf2sos([1.53512485958697, -2.69169618940638, 1.19839281085285], [1.0, -1.69065929318241, 0.73248077421585]),
+    signal.tf2sos([1.0, -2.0, 1.0], [1.0, -1.99004745483398, 0.99007225036621]),
+])
+_STEP_S = 0.1
+"""Energies are kept per 100 ms; 400 ms momentary blocks (75 % overlap) and 3 s short-term windows are built from them."""
+
+OVERSAMPLE = 4
+"""BS.1770-4 Annex 2: at least 4× oversampling for true peak below 96 kHz."""
+_INTERPOLATOR = signal.firwin(96 + 1, 1.0 / OVERSAMPLE, window=("kaiser", 8.0))
+"""Cut at the original Nyquist: a lower cutoff under-reads peaks of bright material by up to 1 dB
+(measured on white noise against ffmpeg's ebur128); 97 taps agree with it within 0.05 dB."""
+_TP_BLOCK = 1 << 18
+_TP_PAD = 64
+
+
+@dataclass(frozen=True)
+class Loudness:
+    integrated_lufs: float
+    range_lu: float
+    true_peak_dbtp: float
+    sample_peak_dbfs: float
+
+
+class LoudnessMeter:
+    """Streaming BS.1770 meter: ``feed`` blocks of (frames, channels), then read the figures."""
+
+    def __init__(self, channels: int, rate: int = SAMPLE_RATE):
+        if rate != SAMPLE_RATE:
+            raise ValueError("the K-weighting coefficients here are for 48 kHz")
+        self.state = np.zeros((_K_WEIGHTING.shape[0], 2, channels))
+        self.step = int(rate * _STEP_S)
+        self.leftover = np.zeros(0)
+        self.energies: list[np.ndarray] = []
+
+    def feed(self, block: np.ndarray) -> None:
+        weighted, self.state = signal.sosfilt(_K_WEIGHTING, block.astype(np.float64), axis=0, zi=self.state)
+        power = np.concatenate([self.leftover, np.square(weighted).sum(axis=1)])
+        whole = len(power) // self.step * self.step
+        self.energies.append(power[:whole].reshape(-1, self.step).mean(axis=1))
+        self.leftover = power[whole:]
+
+    def _steps(self) -> np.ndarray:
+        return np.concatenate(self.energies) if self.energies else np.zeros(0)
+
+    def _windows(self, steps_per_window: int) -> np.ndarray:
+        steps = self._steps()
+        if len(steps) < steps_per_window:
+            return np.zeros(0)
+        cumulative = np.concatenate([[0.0], np.cumsum(steps)])
+        return (cumulative[steps_per_window:] - cumulative[:-steps_per_window]) / steps_per_window
+
+    def integrated(self) -> float:
+        """Gated integrated loudness (LUFS) of everything fed so far."""
+        blocks = self._windows(4)
+        blocks = blocks[_lufs(blocks) > ABSOLUTE_GATE_LUFS]
+        if not len(blocks):
+            return SILENCE_LUFS
+        relative_gate = _lufs(blocks.mean()) - 10.0
+        gated = blocks[_lufs(blocks) > relative_gate]
+        return float(_lufs(gated.mean()))
+
+    def range(self) -> float:
+        """Loudness range (LU): spread between the 10th and 95th percentiles of gated short-term loudness."""
+        windows = self._windows(30)
+        windows = windows[_lufs(windows) > ABSOLUTE_GATE_LUFS]
+        if not len(windows):
+            return 0.0
+        relative_gate = _lufs(windows.mean()) - 20.0
+        loudness = _lufs(windows)
+        loudness = loudness[loudness > relative_gate]
+        return float(np.percentile(loudness, 95) - np.percentile(loudness, 10))
+
+
+def _lufs(mean_square):
+    return -0.691 + 10 * np.log10(np.maximum(mean_square, 1e-20))
+
+
+def _blocks(audio: np.ndarray, size: int = 1 << 20):
+    for start in range(0, len(audio), size):
+        yield audio[start : start + size]
+
+
+def integrated_loudness(audio: np.ndarray, rate: int = SAMPLE_RATE) -> float:
+    meter = LoudnessMeter(audio.shape[1], rate)
+    for block in _blocks(audio):
+        meter.feed(block)
+    return round(meter.integrated(), 3)
+
+
+def measure(audio: np.ndarray, rate: int = SAMPLE_RATE) -> Loudness:
+    meter = LoudnessMeter(audio.shape[1], rate)
+    for block in _blocks(audio):
+        meter.feed(block)
+    return Loudness(
+        integrated_lufs=round(meter.integrated(), 2),
+        range_lu=round(meter.range(), 2),
+        true_peak_dbtp=round(true_peak_db(audio), 2),
+        sample_peak_dbfs=round(to_db(float(np.max(np.abs(audio))) if len(audio) else 0.0), 2),
+    )
+
+
+def true_peak_db(audio: np.ndarray) -> float:
+    peaks = oversampled_peaks(audio)
+    return to_db(float(peaks.max()) if len(peaks) else 0.0)
+
+
+def oversampled_peaks(audio: np.ndarray) -> np.ndarray:
+    """Per input frame: the largest magnitude of the 4× oversampled signal (any channel) in it.
+
+    Done in overlapping blocks so memory stays bounded and block edges are exact.
+    """
+    total = len(audio)
+    out = np.empty(total, dtype=np.float32)
+    for start in range(0, total, _TP_BLOCK):
+        count = min(_TP_BLOCK, total - start)
+        lo, hi = max(0, start - _TP_PAD), min(total, start + count + _TP_PAD)
+        up = signal.resample_poly(audio[lo:hi], OVERSAMPLE, 1, axis=0, window=_INTERPOLATOR).astype(np.float32)
+        per_frame = frame_peaks(frame_peaks(up).reshape(-1, OVERSAMPLE))
+        out[start : start + count] = per_frame[start - lo : start - lo + count]
+    return out
+
+
+def to_db(value: float) -> float:
+    return 20 * float(np.log10(max(value, 1e-12)))

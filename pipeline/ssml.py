@@ -1,0 +1,188 @@
+"""SSML import: ``.ssml`` files mapped onto the same events as the script language.
+
+Supported: speak, p, s, break (time, strength), prosody (rate, pitch,
+volume), emphasis, sub, say-as, mark, audio and voice. Any other element is an
+error with its line and column: nothing is silently dropped. A ``.ssml`` file
+may start with the same YAML front matter as a script.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.sax
+from xml.sax.handler import ContentHandler
+
+from .cues import Insert, Mark, Pause, Ramp, VoicingCue, parse_duration
+from .errors import ScriptError, Source
+from .meta import parse_front_matter
+
+SUPPORTED = ("speak", "p", "s", "break", "prosody", "emphasis", "sub", "say-as", "mark", "audio", "voice")
+_STRENGTH_S = {"none": 0.0, "x-weak": 0.25, "weak": 0.5, "medium": 1.0, "strong": 2.0, "x-strong": 3.0}
+_RATE_WORDS = {"x-slow": 0.6, "slow": 0.8, "medium": 1.0, "default": 1.0, "fast": 1.2, "x-fast": 1.4}
+_PITCH_WORDS = {"x-low": -4.0, "low": -2.0, "medium": 0.0, "default": 0.0, "high": 2.0, "x-high": 4.0}
+_VOLUME_WORDS = {"silent": -40.0, "x-soft": -9.0, "soft": -4.5, "medium": 0.0, "default": 0.0, "loud": 3.0, "x-loud": 6.0}
+_EMPHASIS_DB = {"strong": 2.0, "moderate": 1.0, "none": 0.0, "reduced": -3.0}
+
+
+def parse_ssml(text: str, path: str, variables: dict[str, str] | None = None):
+    from .parse import Script, ScriptErrors, _BodyParser, resolve_voicing
+
+    errors: list[ScriptError] = []
+    lines = text.splitlines()
+    meta, body_start = parse_front_matter(lines, path, errors)
+    body = _BodyParser(path, meta, {**meta.vars, **(variables or {})}, errors)
+    handler = _Handler(body, path, body_start)
+    try:
+        xml.sax.parseString("\n".join(lines[body_start:]).encode("utf-8"), handler)
+    except xml.sax.SAXParseException as exc:
+        where = Source(path, exc.getLineNumber() + body_start, exc.getColumnNumber() + 1)
+        errors.append(ScriptError(f"not well-formed SSML: {exc.getMessage()}", where))
+    except ScriptError as error:
+        errors.append(error)
+    events = resolve_voicing(body.finish(), meta, errors)
+    if not errors and not events:
+        errors.append(ScriptError("script has no text to speak", Source(path, body_start + 1, 1)))
+    if errors:
+        raise ScriptErrors(errors)
+    return Script(path=path, meta=meta, events=tuple(events))
+
+
+class _Handler(ContentHandler):
+    """Streams SAX events into the body parser, keeping a stack of prosody to restore."""
+
+    def __init__(self, body, path: str, line_offset: int):
+        super().__init__()
+        self.body = body
+        self.path = path
+        self.line_offset = line_offset
+        self.stack: list[tuple[str, list]] = []
+        self.skip_text = 0
+        self.prosody = {"rate": 1.0, "pitch_st": 0.0, "volume_db": 0.0}
+        self.voice = body.meta.voice
+
+    def _where(self) -> Source:
+        return Source(self.path, self._locator.getLineNumber() + self.line_offset, self._locator.getColumnNumber() + 1)
+
+    def startElement(self, name: str, attrs) -> None:
+        where = self._where()
+        if name not in SUPPORTED:
+            raise ScriptError(f"SSML element <{name}> is not supported (supported: {', '.join(SUPPORTED)})", where)
+        restore: list = []
+        getattr(self, f"_start_{name.replace('-', '_')}", lambda a, w, r: None)(attrs, where, restore)
+        self.stack.append((name, restore))
+
+    def endElement(self, name: str) -> None:
+        _, restore = self.stack.pop()
+        where = self._where()
+        for event in restore:
+            self.body.add_event(event)
+        if name in ("p", "speak"):
+            self.body.add_break("paragraph", where)
+        elif name == "s":
+            self.body.add_break("sentence", where)
+        if name in ("sub", "audio"):
+            self.skip_text -= 1
+
+    def characters(self, content: str) -> None:
+        if self.skip_text:
+            return
+        where = self._where()
+        for i, line in enumerate(content.split("\n")):
+            self.body.add_text(line, where.line + i, where.col if i == 0 else 1, new_line=True)
+
+    # --- elements ---
+
+    def _start_p(self, attrs, where, restore) -> None:
+        self.body.add_break("paragraph", where)
+
+    def _start_s(self, attrs, where, restore) -> None:
+        self.body.add_break("sentence", where)
+
+    def _start_break(self, attrs, where, restore) -> None:
+        if "time" in attrs:
+            seconds = parse_duration(attrs["time"])
+            if seconds is None or not 0 <= seconds <= 600:
+                raise ScriptError(f"break time '{attrs['time']}' is not a length like 2s or 500ms", where)
+        else:
+            strength = attrs.get("strength", "medium")
+            if strength not in _STRENGTH_S:
+                raise ScriptError(f"break strength '{strength}' is not one of {', '.join(_STRENGTH_S)}", where)
+            seconds = _STRENGTH_S[strength]
+        self.body.add_event(Pause(seconds, where)) if seconds > 0 else self.body.add_break("sentence", where)
+
+    def _start_prosody(self, attrs, where, restore) -> None:
+        readers = {"rate": _rate, "pitch": _pitch, "volume": _volume}
+        for attribute in attrs.keys():
+            if attribute not in readers:
+                raise ScriptError(f"prosody attribute '{attribute}' is not supported (rate, pitch, volume)", where)
+        for attribute, reader in readers.items():
+            if attribute in attrs:
+                kind = {"rate": "rate", "pitch": "pitch_st", "volume": "volume_db"}[attribute]
+                self._set(kind, reader(attrs[attribute], where), where, restore)
+
+    def _start_emphasis(self, attrs, where, restore) -> None:
+        level = attrs.get("level", "moderate")
+        if level not in _EMPHASIS_DB:
+            raise ScriptError(f"emphasis level '{level}' is not one of {', '.join(_EMPHASIS_DB)}", where)
+        self._set("volume_db", self.prosody["volume_db"] + _EMPHASIS_DB[level], where, restore)
+
+    def _set(self, kind: str, value: float, where: Source, restore: list) -> None:
+        restore.append(VoicingCue(kind, Ramp(self.prosody[kind]), where))
+        self.prosody[kind] = value
+        self.body.add_event(VoicingCue(kind, Ramp(value), where))
+
+    def _start_voice(self, attrs, where, restore) -> None:
+        if "name" not in attrs:
+            raise ScriptError("<voice> needs a name attribute naming a voice preset", where)
+        restore.append(VoicingCue("voice", self.voice, where))
+        self.voice = attrs["name"]
+        self.body.add_event(VoicingCue("voice", attrs["name"], where))
+
+    def _start_sub(self, attrs, where, restore) -> None:
+        if "alias" not in attrs:
+            raise ScriptError("<sub> needs an alias attribute: the words to speak", where)
+        self.body.add_text(attrs["alias"], where.line, where.col, new_line=True)
+        self.skip_text += 1
+
+    def _start_mark(self, attrs, where, restore) -> None:
+        if "name" not in attrs:
+            raise ScriptError("<mark> needs a name attribute", where)
+        self.body.add_event(Mark(attrs["name"], where))
+
+    def _start_audio(self, attrs, where, restore) -> None:
+        if "src" not in attrs:
+            raise ScriptError("<audio> needs a src attribute naming a local audio file", where)
+        self.body.add_event(Insert(attrs["src"], where))
+        self.skip_text += 1  # fallback text inside <audio> is for engines that cannot play it
+
+
+def _percent_or_number(value: str) -> float | None:
+    if match := re.match(r"^([+-]?\d+(?:\.\d+)?)%$", value):
+        return float(match.group(1)) / 100
+    if re.match(r"^\d+(?:\.\d+)?$", value):
+        return float(value)
+    return None
+
+
+def _rate(value: str, where: Source) -> float:
+    rate = _RATE_WORDS.get(value, _percent_or_number(value))
+    if rate is None or not 0.3 <= rate <= 2.0:
+        raise ScriptError(f"prosody rate '{value}' must be x-slow…x-fast or 30%–200%", where)
+    return rate
+
+
+def _pitch(value: str, where: Source) -> float:
+    if value in _PITCH_WORDS:
+        return _PITCH_WORDS[value]
+    if match := re.match(r"^([+-]?\d+(?:\.\d+)?)st$", value):
+        return float(match.group(1))
+    raise ScriptError(f"prosody pitch '{value}' must be x-low…x-high or semitones like -2st", where)
+
+
+def _volume(value: str, where: Source) -> float:
+    if value in _VOLUME_WORDS:
+        return _VOLUME_WORDS[value]
+    if match := re.match(r"^([+-]?\d+(?:\.\d+)?)dB$", value, re.IGNORECASE):
+        return float(match.group(1))
+    raise ScriptError(f"prosody volume '{value}' must be silent…x-loud or decibels like -3dB", where)
+
