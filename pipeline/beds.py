@@ -217,3 +217,66 @@ def _upsample_lfo(values: np.ndarray, count: int) -> np.ndarray:
 
 
 _LAYER_VOICES = {NoiseLayer: _Noise, DroneLayer: _Drone}
+
+
+# --- entrainment tones --------------------------------------------------------------
+
+
+def render_tones(changes: tuple, n_frames: int) -> np.ndarray:
+    """The tones stem (unit peak amplitude) for the timeline's tone changes.
+
+    Binaural: a carrier a half-beat below in the left ear and above in the
+    right, so the ears hear their difference. Isochronic: one carrier pulsed
+    at the beat rate with smooth (raised-cosine) pulses. The beat's phase is
+    integrated exactly over each ramp, so frequency glides never click.
+    """
+    out = np.zeros((n_frames, 2), dtype=np.float32)
+    beat_cycles = 0.0
+    for index, change in enumerate(changes):
+        cue = change.cue
+        following = changes[index + 1] if index + 1 < len(changes) else None
+        end = following.start if following else n_frames
+        if cue.kind == "off" or end <= change.start:
+            beat_cycles = 0.0
+            continue
+        fade_out = _fade_frames(following.cue.fade_s, n_frames - end) if following and following.cue.kind == "off" else 0
+        t = np.arange(end + fade_out - change.start, dtype=np.float64) / SAMPLE_RATE
+        beat_phase = beat_cycles + _beat_cycles(cue.beat, change.ramp_frames / SAMPLE_RATE, t)
+        carrier_phase = change.start / SAMPLE_RATE * cue.carrier_hz + cue.carrier_hz * t
+        segment = _tone(cue.kind, carrier_phase, beat_phase)
+        if index == 0 or changes[index - 1].cue.kind == "off":
+            fade_in = _fade_frames(cue.fade_s, len(segment))
+            segment[:fade_in] *= _raised_sine(fade_in)
+        if fade_out:
+            segment[-fade_out:] *= _raised_sine(fade_out)[::-1]
+        out[change.start : change.start + len(segment)] += segment
+        beat_cycles = float(beat_phase[end - change.start - 1])
+    return out
+
+
+def _tone(kind: str, carrier_phase: np.ndarray, beat_phase: np.ndarray) -> np.ndarray:
+    if kind == "binaural":
+        left = np.sin(2 * np.pi * np.mod(carrier_phase - beat_phase / 2, 1.0))
+        right = np.sin(2 * np.pi * np.mod(carrier_phase + beat_phase / 2, 1.0))
+        return np.stack([left, right], axis=1).astype(np.float32)
+    gate = (0.5 - 0.5 * np.cos(2 * np.pi * np.mod(beat_phase, 1.0))) ** 2
+    return np.repeat((np.sin(2 * np.pi * np.mod(carrier_phase, 1.0)) * gate)[:, None], 2, axis=1).astype(np.float32)
+
+
+def _beat_cycles(beat, ramp_s: float, t: np.ndarray) -> np.ndarray:
+    """∫ beat frequency dt from the segment start: quadratic while ramping, linear after."""
+    start = beat.start
+    end = beat.end if beat.end is not None else beat.start
+    if ramp_s <= 0:
+        return end * t
+    during = start * t + (end - start) * t**2 / (2 * ramp_s)
+    at_end = start * ramp_s + (end - start) * ramp_s / 2
+    return np.where(t < ramp_s, during, at_end + end * (t - ramp_s))
+
+
+def _fade_frames(seconds: float, limit: int) -> int:
+    return max(min(int(round(seconds * SAMPLE_RATE)), limit), 0)
+
+
+def _raised_sine(n: int) -> np.ndarray:
+    return (np.sin(0.5 * np.pi * (np.arange(n) + 0.5) / max(n, 1)) ** 2).astype(np.float32)[:, None]

@@ -7,6 +7,7 @@ everything but errors.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -111,24 +112,50 @@ def _summary(results: list[TrackResult]) -> None:
 
 @main.command(name="lint")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-def lint_command(paths) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the problems as a JSON list (for editors and CI).")
+def lint_command(paths, as_json) -> None:
     """Check scripts for mistakes without rendering anything.
 
-    Reports every problem as file:line:col: message and exits 1 if any.
+    Reports every problem, each as file:line:col: message followed by the
+    offending line and a caret under the place, and exits 1 if there are any.
 
     \b
     Example:
       drift lint scripts/
+      drift lint --json scripts/ > problems.json
     """
     try:
         scripts = discover(list(paths))
     except DriftError as error:
         raise click.ClickException(str(error)) from None
     errors = [error for path in scripts for error in lint(path)]
-    _fail(errors)
+    if as_json:
+        click.echo(json.dumps([_as_record(e) for e in errors], indent=2))
+    else:
+        for error in errors:
+            click.echo(str(error) + _excerpt(error), err=True)
+        if not errors:
+            click.echo(f"{len(scripts)} script(s) OK")
     if errors:
         sys.exit(1)
-    click.echo(f"{len(scripts)} script(s) OK")
+
+
+def _as_record(error: DriftError) -> dict:
+    source = error.source
+    return {"file": source.path if source else None, "line": source.line if source else None,
+            "col": source.col if source else None, "message": error.message}
+
+
+def _excerpt(error: DriftError) -> str:
+    """The offending line with a caret under the column, as compilers show it."""
+    source = error.source
+    if not source or source.line <= 0:
+        return ""
+    try:
+        line = Path(source.path).read_text(encoding="utf-8").splitlines()[source.line - 1]
+    except (OSError, UnicodeDecodeError, IndexError):
+        return ""
+    return f"\n    {line}\n    {' ' * (max(source.col, 1) - 1)}^"
 
 
 @main.group(invoke_without_command=True)

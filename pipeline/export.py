@@ -20,6 +20,7 @@ FORMATS: dict[str, dict] = {
     "flac": {"format": "FLAC", "subtype": "PCM_24"},
     "wav": {"format": "WAV", "subtype": "PCM_24"},
     # libsndfile's LAME: constant bitrate, compression_level 0.2 ≈ 256 kbps at 48 kHz.
+    "opus": {"format": "OGG", "subtype": "OPUS"},
     "mp3": {"format": "MP3", "subtype": "MPEG_LAYER_III", "bitrate_mode": "CONSTANT", "compression_level": 0.2},
 }
 DEFAULT_FORMATS = ("flac", "mp3")

