@@ -34,6 +34,9 @@ class NoiseLayer:
     highpass_hz: float
     width: float
     """0 = mono, 1 = fully decorrelated left and right."""
+    swell_s: float = 0.0
+    """Period of a slow rise and fall in level (waves); 0 = steady."""
+    swell_depth: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,8 @@ def _layer(table: dict, path: Path, prefix: str) -> Layer:
             lowpass_hz=take(table, path, "lowpass_hz", float, 0.0, prefix),
             highpass_hz=take(table, path, "highpass_hz", float, 0.0, prefix),
             width=take(table, path, "width", float, 1.0, prefix),
+            swell_s=take(table, path, "swell_s", float, 0.0, prefix),
+            swell_depth=take(table, path, "swell_depth", float, 0.0, prefix),
         )
         if layer.color not in NOISE_COLORS:
             raise ConfigError(f"'{prefix}color' must be one of {', '.join(NOISE_COLORS)}, got '{layer.color}'", Source(str(path)))
@@ -136,6 +141,8 @@ class _Noise:
     def __init__(self, layer: NoiseLayer, seed: int, index: int):
         self.rng = np.random.default_rng([seed, index, 1])
         self.width = float(np.clip(layer.width, 0.0, 1.0))
+        self.swell_s, self.swell_depth = layer.swell_s, float(np.clip(layer.swell_depth, 0.0, 1.0))
+        self.swell_phase = self.rng.uniform(0, 2 * np.pi)
         sections = []
         if layer.color != "white":
             b, a = _PINK if layer.color == "pink" else _BROWN
@@ -162,7 +169,12 @@ class _Noise:
             white, self.state = signal.sosfilt(self.sos, white, axis=0, zi=self.state)
         mid = (white[:, 0] + white[:, 1]) / np.sqrt(2)
         side = (white[:, 0] - white[:, 1]) / np.sqrt(2) * self.width
-        return (np.stack([mid + side, mid - side], axis=1) * (self.gain / np.sqrt(1 + self.width**2))).astype(np.float32)
+        out = np.stack([mid + side, mid - side], axis=1) * (self.gain / np.sqrt(1 + self.width**2))
+        if self.swell_s > 0:
+            t = (start + np.arange(count)) / SAMPLE_RATE
+            wave = 0.5 - 0.5 * np.cos(2 * np.pi * t / self.swell_s + self.swell_phase)
+            out *= ((1 - self.swell_depth) + self.swell_depth * wave ** 1.5)[:, None]
+        return out.astype(np.float32)
 
 
 class _Drone:

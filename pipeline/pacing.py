@@ -228,7 +228,7 @@ class _Placer:
         elif isinstance(event, At):
             self._anchor(event)
         elif isinstance(event, Mark):
-            self.marks.append(Marker(self._gap_end(), event.name, event.source))
+            self.marks.append(Marker(self.cursor, event.name, event.source))
         elif isinstance(event, BedCue):
             self.beds.append(BedChange(self.cursor, event))
         elif isinstance(event, ToneCue):
