@@ -19,7 +19,7 @@ from .audio import SAMPLE_RATE, db_to_gain, frames
 from .beds import load_bed, render_bed
 from .errors import DriftError
 from .export import FORMATS, write_audio
-from .library import RenderOptions, TrackResult, discover, lint, render_track
+from .library import RenderOptions, TrackResult, discover, lint, load_variables, render_track
 from .loudness import integrated_loudness
 from .master import PROFILES
 from .parse import parse_duration
@@ -63,8 +63,11 @@ def main() -> None:
 @click.option("--force", is_flag=True, help="Render even tracks whose outputs are up to date.")
 @click.option("--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Clip cache folder (default: $DRIFT_CACHE or ~/.cache/drift-inward).")
+@click.option("--vars", "vars_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="YAML file of values for the scripts' {variables}.")
+@click.option("--timeline", "show_timeline", is_flag=True, help="Print each rendered track's timeline.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-def render(paths, out_dir, formats, profile, force, cache_dir, quiet) -> None:
+def render(paths, out_dir, formats, profile, force, cache_dir, vars_file, show_timeline, quiet) -> None:
     """Render scripts (files or folders of .txt scripts) into audio tracks.
 
     Each track gets one file per format plus a JSON manifest with its measured
@@ -77,10 +80,14 @@ def render(paths, out_dir, formats, profile, force, cache_dir, quiet) -> None:
     """
     try:
         scripts = discover(list(paths))
+        variables = load_variables(vars_file) if vars_file else None
     except DriftError as error:
         raise click.ClickException(str(error)) from None
-    options = RenderOptions(out_dir, formats, profile, force, cache_dir or default_cache_dir())
+    options = RenderOptions(out_dir, formats, profile, force, cache_dir or default_cache_dir(), variables)
     results = [_render_one(path, options, quiet) for path in scripts]
+    if show_timeline:
+        for result in results:
+            click.echo(f"\n{result.script}\n{result.timeline or '(not rendered: up to date or failed; use --force)'}")
     if not quiet:
         _summary(results)
     failed = [r for r in results if r.status == "failed"]

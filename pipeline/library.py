@@ -9,6 +9,8 @@ manifest last, so a manifest on disk always describes complete outputs.
 from __future__ import annotations
 
 import json
+
+import yaml
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -39,6 +41,8 @@ class RenderOptions:
     """None: each script's own profile."""
     force: bool = False
     cache_dir: Path | None = None
+    variables: dict[str, str] | None = None
+    """Values for the scripts' {variables} (from --vars), over their front-matter defaults."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class TrackResult:
     outputs: tuple[str, ...] = ()
     errors: tuple[DriftError, ...] = ()
     manifest: dict = field(default_factory=dict)
+    timeline: str = ""
 
 
 def discover(paths: list[Path]) -> list[Path]:
@@ -95,12 +100,16 @@ def discover(paths: list[Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def prepare(path: Path, options: RenderOptions, variables: dict[str, str] | None = None) -> Job:
+def prepare(path: Path, options: RenderOptions) -> Job:
     """Parse a script and resolve everything it names; every input is hashed into ``input_hash``."""
+    variables = options.variables
     script = parse_file(path, variables)
     meta = script.meta
     voices = {meta.voice: load_voice(meta.voice, meta.sources.get("voice"))}
     voices.update({name: load_voice(name, where) for name, where in script.voices.items() if name not in voices})
+    for event in script.events:
+        if isinstance(event, Insert) and not (Path(path).parent / event.path).is_file():
+            raise ConfigError(f"sound file '{event.path}' not found beside the script", event.source)
     beds = {meta.ambience: load_bed(meta.ambience, meta.sources.get("ambience"))}
     for event in script.events:
         if isinstance(event, BedCue) and event.name and event.name not in beds:
@@ -118,16 +127,12 @@ def prepare(path: Path, options: RenderOptions, variables: dict[str, str] | None
         "variables": variables or {},
         "voices": {name: file_sha256(Path(v.path)) for name, v in sorted(voices.items())},
         "beds": {name: file_sha256(Path(b.path)) for name, b in sorted(beds.items())},
-        "sounds": {e.path: _sound_hash(Path(path).parent / e.path) for e in script.events if isinstance(e, Insert)},
+        "sounds": {e.path: file_sha256(Path(path).parent / e.path) for e in script.events if isinstance(e, Insert)},
         "profile": profile.name,
         "formats": formats,
     }
     input_hash = text_sha256(json.dumps(inputs, sort_keys=True))
     return Job(script, voices, beds, profile, formats, Path(options.out_dir) / Path(path).stem, input_hash)
-
-
-def _sound_hash(path: Path) -> str:
-    return file_sha256(path) if path.is_file() else "missing"
 
 
 def is_up_to_date(job: Job) -> bool:
@@ -146,7 +151,8 @@ def render_job(job: Job, cache: ClipCache, progress: Progress | None = None) -> 
     outputs = [write_audio(job.output_path(f), mastered.audio, mastered.sample_rate, f) for f in job.formats]
     manifest = build_manifest(job, timeline, stems, mastered, outputs)
     write_json(job.manifest_path, manifest)
-    return TrackResult(job.script.path, "rendered", tuple(str(p) for p in outputs + [job.manifest_path]), (), manifest)
+    paths = tuple(str(p) for p in outputs + [job.manifest_path])
+    return TrackResult(job.script.path, "rendered", paths, (), manifest, timeline.describe())
 
 
 def render_track(path: Path, options: RenderOptions, progress: Progress | None = None) -> TrackResult:
@@ -160,10 +166,25 @@ def render_track(path: Path, options: RenderOptions, progress: Progress | None =
         return TrackResult(str(path), "failed", errors=tuple(getattr(error, "errors", [error])))
 
 
-def lint(path: Path) -> list[DriftError]:
+def load_variables(path: Path) -> dict[str, str]:
+    """A --vars file: YAML mapping variable names to plain text."""
+    try:
+        values = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read variables file: {exc}", Source(str(path))) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = Source(str(path), mark.line + 1, mark.column + 1) if mark else Source(str(path))
+        raise ConfigError(f"variables file is not valid YAML: {getattr(exc, 'problem', exc)}", where) from None
+    if not isinstance(values, dict) or any(isinstance(v, (dict, list)) or v is None for v in values.values()):
+        raise ConfigError("a variables file maps names to plain text, like 'name: Sam'", Source(str(path)))
+    return {str(k): str(v) for k, v in values.items()}
+
+
+def lint(path: Path, options: RenderOptions = RenderOptions()) -> list[DriftError]:
     """Every problem that would stop ``path`` from rendering, found without rendering it."""
     try:
-        prepare(path, RenderOptions())
+        prepare(path, options)
     except DriftError as error:
         return list(getattr(error, "errors", [error]))
     return []

@@ -87,3 +87,22 @@ def test_ambience_render_writes_an_audition_file(tmp_path):
 
     info = soundfile.info(out)
     assert (info.samplerate, info.channels) == (48_000, 2) and info.duration == pytest.approx(3.0)
+
+
+def test_vars_file_personalises_and_timeline_shows_it(tmp_path, cache_dir):
+    script = tmp_path / "hello.txt"
+    script.write_text("---\nvars: {name: friend}\n---\nHello {name}.\n")
+    (tmp_path / "sam.yaml").write_text("name: Sam\n")
+    result = invoke("render", str(script), "-o", str(tmp_path / "build"), "--cache", str(cache_dir),
+                    "--vars", str(tmp_path / "sam.yaml"), "--timeline", "--format", "flac")
+    assert result.exit_code == 0, result.output
+    assert "Hello Sam." in result.stdout and "friend" not in result.stdout
+    assert sorted(p.name for p in (tmp_path / "build").iterdir()) == ["hello.flac", "hello.json"]
+
+
+def test_bad_vars_file_is_one_line(tmp_path):
+    (tmp_path / "s.txt").write_text("Hi.\n")
+    (tmp_path / "v.yaml").write_text("name: [unclosed\n")
+    result = invoke("render", str(tmp_path / "s.txt"), "--vars", str(tmp_path / "v.yaml"), "-o", str(tmp_path / "b"))
+    assert result.exit_code != 0 and "v.yaml:2:1: variables file is not valid YAML" in result.output
+    assert not (tmp_path / "b").exists()
