@@ -188,3 +188,11 @@ def test_a_cue_between_sentences_keeps_the_sentence_pause():
     script = parse_text("One. [voice deep] Two. Three [rate 0.8] four.", "s.txt")
     kinds = [e.kind for e in script.events if isinstance(e, Break)]
     assert kinds == ["sentence", "sentence"]  # not between 'Three' and 'four.': that is one sentence, split by a cue
+
+
+def test_emphasis_is_its_own_slower_louder_phrase():
+    script = parse_text("---\nrate: 1\n---\nYou are *safe* here.", "e.txt")
+    before, safe, after = script.phrases
+    assert (safe.text, safe.rate, safe.volume_db, safe.source.col) == ("safe", 0.9, 2.0, 10)
+    assert (before.rate, after.rate, before.volume_db) == (1.0, 1.0, 0.0)
+    assert not any(isinstance(e, Break) for e in script.events)  # one sentence: no pause inside it
