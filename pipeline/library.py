@@ -110,6 +110,8 @@ def prepare(path: Path, options: RenderOptions) -> Job:
     for event in script.events:
         if isinstance(event, Insert) and not (Path(path).parent / event.path).is_file():
             raise ConfigError(f"sound file '{event.path}' not found beside the script", event.source)
+    if meta.cover and not (Path(path).parent / meta.cover).is_file():
+        raise ConfigError(f"cover image '{meta.cover}' not found beside the script", meta.sources.get("cover"))
     beds = {meta.ambience: load_bed(meta.ambience, meta.sources.get("ambience"))}
     for event in script.events:
         if isinstance(event, BedCue) and event.name and event.name not in beds:
@@ -128,6 +130,7 @@ def prepare(path: Path, options: RenderOptions) -> Job:
         "voices": {name: file_sha256(Path(v.path)) for name, v in sorted(voices.items())},
         "beds": {name: file_sha256(Path(b.path)) for name, b in sorted(beds.items())},
         "sounds": {e.path: file_sha256(Path(path).parent / e.path) for e in script.events if isinstance(e, Insert)},
+        "cover": file_sha256(Path(path).parent / meta.cover) if meta.cover else None,
         "profile": profile.name,
         "formats": formats,
     }

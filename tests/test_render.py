@@ -46,12 +46,14 @@ def test_nothing_but_finished_files_is_left_in_the_output(rendered):
     assert sorted(p.name for p in rendered.iterdir()) == ["short.flac", "short.json", "short.mp3"]
 
 
-def test_unchanged_track_is_skipped_and_force_renders_it_again(rendered, cache_dir):
+def test_unchanged_track_is_skipped_and_a_forced_render_is_byte_identical(rendered, cache_dir):
+    before = json.loads((rendered / "short.json").read_text())["files"]
     runner = CliRunner()
     again = runner.invoke(main, ["render", str(FIXTURES / "short.txt"), "-o", str(rendered), "--cache", str(cache_dir)])
     assert again.exit_code == 0 and "up to date" in again.output
     forced = runner.invoke(main, ["render", str(FIXTURES / "short.txt"), "-o", str(rendered), "--cache", str(cache_dir), "--force"])
     assert forced.exit_code == 0 and "rendered" in forced.output
+    assert json.loads((rendered / "short.json").read_text())["files"] == before  # same cache → same bytes
 
 
 WINDOW_S = 0.01
