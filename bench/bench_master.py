@@ -32,8 +32,9 @@ def synthetic_session(minutes: float):
 def run() -> dict:
     timeline, clips = synthetic_session(MINUTES)
     bed = load_bed("hearth")
-    stems = mix(timeline, clips, bed, 0)
-    seconds_mix = best_of(2, lambda: mix(timeline, clips, bed, 0))
+    beds = {'hearth': bed}
+    stems = mix(timeline, clips, {}, beds, 'hearth', 0)
+    seconds_mix = best_of(2, lambda: mix(timeline, clips, {}, beds, 'hearth', 0))
     seconds_master = best_of(2, lambda: master(stems.mix, PROFILES["podcast"]))
     audio = stems.mix
     ours = best_of(2, lambda: true_peak_db(audio))

@@ -149,7 +149,7 @@ def is_up_to_date(job: Job) -> bool:
 def render_job(job: Job, cache: ClipCache, progress: Progress | None = None) -> TrackResult:
     clips = synthesize(job.script, job.voices, cache, progress)
     timeline = place(job.script, clips, job.voice)
-    stems = mix(timeline, clips, job.beds, job.script.meta.ambience, job.script.meta.seed)
+    stems = mix(timeline, clips, job.voices, job.beds, job.script.meta.ambience, job.script.meta.seed)
     mastered = master(stems.mix, job.profile)
     outputs = [write_audio(job.output_path(f), mastered.audio, mastered.sample_rate, f) for f in job.formats]
     manifest = build_manifest(job, timeline, stems, mastered, outputs)

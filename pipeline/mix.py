@@ -19,7 +19,7 @@ from .beds import BedPreset, render_bed, render_tones
 from .loudness import integrated_loudness
 from .master import smooth_gain_db
 from .pacing import Timeline
-from .speech import Clip
+from .speech import Clip, VoiceChain, VoicePreset
 
 VOICE_LUFS = -20.0
 """Where the voice stem is levelled to before the bed is set under it."""
@@ -62,10 +62,13 @@ class Stems:
         return {"voice": self.voice, "bed": self.bed, "tones": self.tones}
 
 
-def mix(timeline: Timeline, clips: tuple[Clip, ...], beds: dict[str, BedPreset], first_bed: str, seed: int,
-        settings: MixSettings = MixSettings()) -> Stems:
-    """Level the voice, set the bed under it and duck it, add tones under the bed, fade the ends."""
-    voice = lay_voice(timeline, clips)
+def mix(timeline: Timeline, clips: tuple[Clip, ...], voices: dict[str, VoicePreset], beds: dict[str, BedPreset],
+        first_bed: str, seed: int, settings: MixSettings = MixSettings()) -> Stems:
+    """Voice through its chain and levelled; the bed set under it and ducked; tones under the bed; ends faded."""
+    voice = np.zeros((timeline.frames, 2), dtype=np.float32)
+    for name in sorted({p.voice for p in timeline.phrases}):  # sorted: the same sum, bit for bit, every run
+        part = lay_voice(timeline, clips, name)
+        voice += apply_chain(part, voices[name].chain) if name in voices else part
     voice_gain_db = VOICE_LUFS - speech_loudness(voice, timeline)
     voice *= np.float32(db_to_gain(voice_gain_db))
     voice = tame_peaks(voice, VOICE_LUFS + settings.voice_peak_above_lufs_db, settings.voice_ratio)
@@ -84,10 +87,12 @@ def mix(timeline: Timeline, clips: tuple[Clip, ...], beds: dict[str, BedPreset],
     return Stems(voice, bed, tones, timeline.sample_rate, voice_gain_db, bed_gain_db)
 
 
-def lay_voice(timeline: Timeline, clips: tuple[Clip, ...]) -> np.ndarray:
-    """Write each clip into a preallocated stereo stem at its place, with its volume and pan."""
+def lay_voice(timeline: Timeline, clips: tuple[Clip, ...], voice_name: str | None = None) -> np.ndarray:
+    """Write each clip (of one voice, or all) into a preallocated stereo stem at its place, with its volume and pan."""
     voice = np.zeros((timeline.frames, 2), dtype=np.float32)
     for placed in timeline.phrases:
+        if voice_name is not None and placed.voice != voice_name:
+            continue
         left, right = min(1.0, 1.0 - placed.pan), min(1.0, 1.0 + placed.pan)  # balance law: centre is 0 dB
         gains = np.array([left, right], dtype=np.float32) * np.float32(db_to_gain(placed.volume_db))
         voice[placed.start : placed.end] += clips[placed.clip].audio * gains
@@ -120,6 +125,27 @@ def lay_beds(timeline: Timeline, beds: dict[str, BedPreset], first: str, seed: i
         out[start:end] += audio
     level_x = np.maximum.accumulate(level_x)  # a level change cut short by the next one still ends in order
     return out, np.interp(np.arange(total), level_x, level_y).astype(np.float32)
+
+
+def apply_chain(audio: np.ndarray, chain: VoiceChain) -> np.ndarray:
+    """The voice preset's gentle chain (pedalboard): warmth, de-harsh, soft compression, a small room."""
+    import pedalboard
+
+    plugins = []
+    if chain.warmth_db:
+        plugins.append(pedalboard.LowShelfFilter(cutoff_frequency_hz=180, gain_db=chain.warmth_db))
+    if chain.deess_db:
+        plugins.append(pedalboard.HighShelfFilter(cutoff_frequency_hz=6500, gain_db=chain.deess_db))
+    if chain.compress_ratio > 1:
+        plugins.append(pedalboard.Compressor(threshold_db=chain.compress_threshold_db, ratio=chain.compress_ratio,
+                                             attack_ms=15, release_ms=200))
+    if chain.room_wet > 0:
+        plugins.append(pedalboard.Reverb(room_size=chain.room_size, damping=0.6, wet_level=chain.room_wet,
+                                         dry_level=1.0, width=0.8))
+    if not plugins:
+        return audio
+    processed = pedalboard.Pedalboard(plugins)(np.ascontiguousarray(audio.T), SAMPLE_RATE)
+    return np.ascontiguousarray(processed.T, dtype=np.float32)
 
 
 def tame_peaks(audio: np.ndarray, threshold_db: float, ratio: float) -> np.ndarray:

@@ -38,6 +38,8 @@ class PlacedPhrase:
     """Index into the clips the speech stage returned."""
     volume_db: float = 0.0
     pan: float = 0.0
+    voice: str = ""
+    """The voice preset that spoke it ("" for a sound): its chain is applied to it in the mix."""
 
     @property
     def end(self) -> int:
@@ -243,9 +245,10 @@ class _Placer:
         for section in self.pending_sections:
             lead = start - frames(SECTION_LEAD_S)
             self.sections.append(Marker(0 if not self.placed else max(self.cursor, lead), section.name, section.source))
-        volume, pan = (event.volume_db, event.pan) if isinstance(event, Phrase) else (0.0, 0.0)
-        text = event.text if isinstance(event, Phrase) else ""
-        self.placed.append(PlacedPhrase(start, clip.frames, text, event.source, len(self.placed), volume, pan))
+        spoken = isinstance(event, Phrase)
+        volume, pan, voice = (event.volume_db, event.pan, event.voice) if spoken else (0.0, 0.0, "")
+        text = event.text if spoken else clip.text
+        self.placed.append(PlacedPhrase(start, clip.frames, text, event.source, len(self.placed), volume, pan, voice))
         self.cursor = max(self.cursor, start + clip.frames)
         self.last_start = start
         self.explicit_s = self.implicit_s = 0.0

@@ -50,5 +50,5 @@ def short_render(cache_dir, tmp_path_factory):
     job = prepare(FIXTURES / "short.txt", RenderOptions(out_dir=tmp_path_factory.mktemp("build")))
     clips = synthesize(job.script, job.voices, ClipCache(cache_dir))
     timeline = place(job.script, clips, job.voice)
-    stems = mix(timeline, clips, job.beds, job.script.meta.ambience, job.script.meta.seed)
+    stems = mix(timeline, clips, job.voices, job.beds, job.script.meta.ambience, job.script.meta.seed)
     return {"job": job, "clips": clips, "timeline": timeline, "stems": stems, "master": master(stems.mix, job.profile)}

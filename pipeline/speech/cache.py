@@ -1,0 +1,119 @@
+"""The clip cache: every synthesised phrase stored once, keyed by everything that shaped it.
+
+Entries are ``.npy`` files named by a SHA-256 of the engine identity (name,
+version, model hash), the voice's synthesis settings, the rate and the exact
+text sent. Writes are atomic, so parallel renders and kills never leave a
+corrupt entry under a real name; an unreadable entry is discarded and
+re-synthesised. Reading an entry touches it, so pruning can drop the least
+recently used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..files import atomic_path
+
+CACHE_VERSION = 2
+"""Bump when what is stored changes, so old entries are never misread."""
+
+log = logging.getLogger(__name__)
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("DRIFT_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "drift-inward"
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    root: str
+    entries: int
+    bytes: int
+    oldest_use_s: float | None
+    newest_use_s: float | None
+
+
+class ClipCache:
+    """Content-addressed store of raw engine output; ``ClipCache(None)`` caches nothing."""
+
+    def __init__(self, root: Path | None):
+        self.root = Path(root) / "clips" if root else None
+        self.hits = self.misses = 0
+
+    def key(self, identity: dict, settings: dict, text: str, rate: float) -> str:
+        material = {"v": CACHE_VERSION, "engine": identity, "settings": settings, "rate": round(rate, 4), "text": text}
+        return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
+    def get(self, key: str) -> np.ndarray | None:
+        if self.root is None:
+            return None
+        path = self._path(key)
+        try:
+            samples = np.load(path, allow_pickle=False)
+            if samples.dtype != np.float32 or samples.ndim != 1:
+                raise ValueError(f"unexpected array {samples.dtype} {samples.shape}")
+        except FileNotFoundError:
+            self.misses += 1
+            return None
+        except (ValueError, OSError, EOFError) as exc:
+            log.warning("discarding corrupt cache entry %s (%s); it will be synthesised again", path.name, exc)
+            path.unlink(missing_ok=True)
+            self.misses += 1
+            return None
+        os.utime(path)  # mark as used, for pruning
+        self.hits += 1
+        return samples
+
+    def put(self, key: str, samples: np.ndarray) -> None:
+        if self.root is None:
+            return
+        path = self._path(key)
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            np.save(handle, np.asarray(samples, dtype=np.float32), allow_pickle=False)
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.npy"
+
+    def _entries(self) -> list[Path]:
+        return sorted(self.root.glob("*/*.npy")) if self.root and self.root.is_dir() else []
+
+    def info(self) -> CacheInfo:
+        entries = self._entries()
+        stats = [p.stat() for p in entries]
+        uses = [s.st_mtime for s in stats]
+        return CacheInfo(str(self.root), len(entries), sum(s.st_size for s in stats),
+                         time.time() - min(uses) if uses else None, time.time() - max(uses) if uses else None)
+
+    def prune(self, older_than_s: float | None = None, max_bytes: int | None = None) -> tuple[int, int]:
+        """Drop entries unused for ``older_than_s``, then the least recently used beyond ``max_bytes``.
+
+        Also removes temporary files left by killed writers. Returns (entries removed, bytes freed).
+        """
+        removed = freed = 0
+        if self.root and self.root.is_dir():
+            for stray in self.root.glob("*/.*.part"):
+                stray.unlink(missing_ok=True)
+        entries = sorted(((p.stat(), p) for p in self._entries()), key=lambda e: e[0].st_mtime, reverse=True)
+        kept = 0
+        now = time.time()
+        for stat, path in entries:
+            too_old = older_than_s is not None and now - stat.st_mtime > older_than_s
+            too_big = max_bytes is not None and kept + stat.st_size > max_bytes
+            if too_old or too_big:
+                path.unlink(missing_ok=True)
+                removed, freed = removed + 1, freed + stat.st_size
+            else:
+                kept += stat.st_size
+        return removed, freed

