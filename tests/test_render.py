@@ -33,7 +33,7 @@ def test_track_meets_podcast_loudness_by_ffmpegs_meter(rendered, suffix):
 def test_manifest_describes_the_track_and_its_files(rendered):
     manifest = json.loads((rendered / "short.json").read_text())
     assert manifest["title"] == "Short fixture"
-    assert manifest["voice"] == "default" and manifest["ambience"] == "hearth"
+    assert manifest["voice"] == "steady" and manifest["ambience"] == "hearth"
     assert manifest["loudness"]["integrated_lufs"] == pytest.approx(-16.0, abs=0.3)
     assert manifest["loudness"]["true_peak_dbtp"] <= -1.0
     assert [s["name"] for s in manifest["sections"]] == ["Arrival", "Rest"]

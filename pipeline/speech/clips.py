@@ -14,7 +14,8 @@ EDGE_FADE_S = 0.012
 """Every clip edge fades over 12 ms: joins never click (10–20 ms is the usual range)."""
 EDGE_PAD_S = 0.02
 """Quiet kept beyond the last audible sample, so soft consonants are not cut."""
-TRIM_THRESHOLD_DB = -48.0
+TRIM_BELOW_PEAK_DB = 42.0
+"""Edges quieter than this under the clip's loudest 5 ms are silence, whatever the engine's level."""
 CLIP_LUFS = -20.0
 """Each phrase is matched to this loudness, so no phrase jumps out..."""
 LEVEL_MATCH_LIMIT_DB = 6.0
@@ -47,12 +48,14 @@ def clean_clip(raw: np.ndarray, rate: int, highpass_hz: float, gain_db: float, p
     return apply_fades(audio, frames(EDGE_FADE_S), frames(EDGE_FADE_S))
 
 
-def trim_silence(audio: np.ndarray, threshold_db: float = TRIM_THRESHOLD_DB) -> np.ndarray:
+def trim_silence(audio: np.ndarray, below_peak_db: float = TRIM_BELOW_PEAK_DB) -> np.ndarray:
     """Cut leading and trailing silence, keeping a short pad so consonants are not clipped."""
     audio = as_frames(audio)
     window = frames(0.005)
     energy = np.convolve(np.square(audio).mean(axis=1), np.ones(window) / window, mode="same")
-    loud = np.flatnonzero(energy > 10 ** (threshold_db / 10))
+    if not len(energy) or energy.max() <= 1e-14:
+        return audio[:0].copy()
+    loud = np.flatnonzero(energy > energy.max() * 10 ** (-below_peak_db / 10))
     if not len(loud):
         return audio[:0].copy()
     pad = frames(EDGE_PAD_S)

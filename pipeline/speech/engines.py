@@ -82,11 +82,11 @@ def _piper_model_files(preset: VoicePreset) -> tuple[Path, Path]:
 
 
 class CoquiEngine:
-    """Coqui TTS, driven one sentence at a time below ``Synthesizer.tts()``.
+    """Coqui TTS, driven one phrase at a time through the model's own ``synthesize``.
 
-    ``Synthesizer.tts()`` gathers samples in a Python list and pads silence
-    after every sentence; the model's own inference returns a float array,
-    which is all this pipeline needs.
+    ``Synthesizer.tts()`` gathers samples in a Python list (about 32 bytes a
+    sample) and pads fixed silence after every sentence; the model returns a
+    float array, which is all this pipeline needs.
     """
 
     def __init__(self, preset: VoicePreset):
@@ -99,34 +99,40 @@ class CoquiEngine:
         self.model = self.tts.synthesizer.tts_model
         self.sample_rate = int(self.tts.synthesizer.output_sample_rate)
         self.preset = preset
-        self.speaker_id = self._speaker_id(preset)
+        self._check_speaker(preset)
         self.identity = {"engine": "coqui", "version": metadata.version("coqui-tts"),
                          "model_sha256": _model_hash(model_path), "config_sha256": _model_hash(config_path)}
 
-    def _speaker_id(self, preset: VoicePreset):
+    def _check_speaker(self, preset: VoicePreset) -> None:
         manager = getattr(self.model, "speaker_manager", None)
         names = list(manager.name_to_id) if manager is not None and manager.name_to_id else []
-        if not preset.speaker:
-            return None
-        if preset.speaker not in names:
+        if preset.speaker and preset.speaker not in names:
             raise ConfigError(f"Coqui model has no speaker '{preset.speaker}' (has: {', '.join(names) or 'one voice'})",
                               Source(preset.path))
-        return manager.name_to_id[preset.speaker]
+        if names and not preset.speaker and not preset.speaker_wav:
+            raise ConfigError(f"this Coqui model has several speakers: set 'speaker' to one of {', '.join(names)}",
+                              Source(preset.path))
 
     def synthesize(self, text: str, rate: float) -> np.ndarray:
         import torch
 
-        if self.preset.speaker_wav:  # XTTS: clone the reference voice
-            wav = self.tts.synthesizer.tts(text, speaker_wav=self.preset.resolve(self.preset.speaker_wav),
-                                           language_name=self.preset.language, speed=rate, split_sentences=False)
-            return np.asarray(wav, dtype=np.float32)
-        from TTS.tts.utils.synthesis import synthesis
-
-        self.model.length_scale = 1.0 / rate  # VITS duration control: same voice, slower
-        with torch.no_grad():
-            outputs = synthesis(self.model, text, self.model.config, use_cuda=False, speaker_id=self.speaker_id,
-                                use_griffin_lim=False, do_trim_silence=False)
-        return np.asarray(outputs["wav"], dtype=np.float32).reshape(-1)
+        extra = {}
+        if self.preset.speaker_wav:  # XTTS and other cloning models take their speed directly
+            extra["speed"] = rate
+        else:
+            self.model.length_scale = 1.0 / rate  # VITS duration control: same voice, slower
+        languages = getattr(getattr(self.model, "language_manager", None), "num_languages", 0) or 0
+        use_griffin_lim = self.tts.synthesizer.vocoder_model is None
+        with torch.inference_mode():
+            outputs = self.model.synthesize(
+                text=text, speaker=self.preset.speaker or None, language=self.preset.language if languages > 1 else None,
+                speaker_wav=self.preset.resolve(self.preset.speaker_wav) or None, use_griffin_lim=use_griffin_lim, **extra)
+            wav = outputs["wav"]
+            if wav is None:  # a spectrogram model with its own vocoder
+                wav = self.tts.synthesizer._run_vocoder(outputs["outputs"]["model_outputs"][0], "cpu")
+        if isinstance(wav, torch.Tensor):
+            wav = wav.cpu().numpy()
+        return np.asarray(wav, dtype=np.float32).reshape(-1)
 
 
 def _coqui_model_files(preset: VoicePreset) -> tuple[Path, Path]:

@@ -1,0 +1,95 @@
+"""Coqui TTS through our engine layer, on a tiny VITS built here with Coqui's own config and checkpoint code.
+
+Runs when the `coqui` extra is installed (.ci/run installs it); skipped otherwise.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("TTS", reason="Coqui TTS extra not installed: pip install -e '.[coqui]'")
+
+from pipeline.errors import ConfigError  # noqa: E402
+from pipeline.parse import parse_text  # noqa: E402
+from pipeline.speech import ClipCache, load_voice, speak  # noqa: E402
+from pipeline.speech.engines import engine_for  # noqa: E402
+
+
+def build_tiny_vits(folder):
+    """A randomly initialised two-speaker VITS, saved the way Coqui saves trained models."""
+    import torch
+    from TTS.config.shared_configs import BaseAudioConfig
+    from TTS.tts.configs.shared_configs import CharactersConfig
+    from TTS.tts.configs.vits_config import VitsConfig
+    from TTS.tts.models.vits import Vits, VitsArgs
+
+    torch.manual_seed(0)
+    speakers = folder / "speakers.json"
+    speakers.write_text(json.dumps({"ada": 0, "ben": 1}))
+    args = VitsArgs(hidden_channels=16, hidden_channels_ffn_text_encoder=32, num_heads_text_encoder=2,
+                    num_layers_text_encoder=1, num_layers_flow=1, num_layers_posterior_encoder=1,
+                    resblock_kernel_sizes_decoder=[3], resblock_dilation_sizes_decoder=[[1, 3, 5]],
+                    upsample_rates_decoder=[8, 8, 4], upsample_initial_channel_decoder=16,
+                    upsample_kernel_sizes_decoder=[16, 16, 8], use_speaker_embedding=True, speakers_file=str(speakers))
+    config = VitsConfig(
+        model_args=args, text_cleaner="basic_cleaners", use_phonemes=False,
+        characters=CharactersConfig(characters="abcdefghijklmnopqrstuvwxyz ", punctuations=".,!?'-", pad="<PAD>",
+                                    eos="<EOS>", bos="<BOS>", blank="<BLNK>",
+                                    characters_class="TTS.tts.models.vits.VitsCharacters"),
+        audio=BaseAudioConfig(sample_rate=16000, hop_length=256, win_length=1024, fft_size=1024, mel_fmax=8000),
+    )
+    model = Vits.init_from_config(config)
+    torch.save({"model": model.state_dict()}, folder / "model.pth")
+    config.save_json(str(folder / "config.json"))
+
+
+@pytest.fixture(scope="module")
+def voices_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("coqui")
+    build_tiny_vits(folder)
+    for name, speaker in (("tiny-ada", "ada"), ("tiny-ben", "ben"), ("tiny-nobody", "nobody")):
+        (folder / f"{name}.toml").write_text(
+            f'engine = "coqui"\nmodel = "model.pth"\nconfig = "config.json"\nspeaker = "{speaker}"\nrate = 1.0\n'
+            '[chain]\nhighpass_hz = 0\n')
+    return folder
+
+
+@pytest.fixture
+def coqui_voices(voices_dir, monkeypatch):
+    monkeypatch.setenv("DRIFT_VOICES", str(voices_dir))
+
+
+def phrase(text, rate=1.0):
+    return parse_text(f"[rate {rate}] {text}", "c.txt").phrases[0]
+
+
+def test_tiny_model_loads_through_the_users_path_and_speaks(coqui_voices):
+    preset = load_voice("tiny-ada")
+    engine = engine_for(preset)
+    raw = engine.synthesize("hello there", 1.0)
+    assert raw.dtype == np.float32 and raw.ndim == 1 and len(raw) > 1000
+    assert engine.sample_rate == 16000 and engine.identity["engine"] == "coqui"
+    clip = speak(phrase("Hello there."), preset, ClipCache(None))
+    assert clip.audio.dtype == np.float32 and clip.frames > 0
+
+
+def test_rate_uses_the_models_length_scale(coqui_voices):
+    engine = engine_for(load_voice("tiny-ada"))
+    slow, fast = engine.synthesize("hello there friend", 0.5), engine.synthesize("hello there friend", 1.0)
+    assert len(slow) / len(fast) == pytest.approx(2.0, rel=0.15)
+
+
+def test_speakers_are_chosen_by_name(coqui_voices):
+    ada = engine_for(load_voice("tiny-ada")).synthesize("hello", 1.0)
+    ben = engine_for(load_voice("tiny-ben")).synthesize("hello", 1.0)
+    assert not np.allclose(ada[: min(len(ada), len(ben))], ben[: min(len(ada), len(ben))])
+    with pytest.raises(ConfigError, match="no speaker 'nobody'.*ada, ben"):
+        engine_for(load_voice("tiny-nobody"))
+
+
+def test_coqui_output_is_cached_like_pipers(coqui_voices, tmp_path):
+    cache = ClipCache(tmp_path)
+    first = speak(phrase("Hello there."), load_voice("tiny-ada"), cache)
+    second = speak(phrase("Hello there."), load_voice("tiny-ada"), cache)
+    assert (cache.misses, cache.hits) == (1, 1) and np.array_equal(first.audio, second.audio)

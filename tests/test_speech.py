@@ -1,0 +1,115 @@
+import numpy as np
+import pytest
+
+from pipeline.errors import ConfigError, RenderError, ScriptError
+from pipeline.parse import Phrase, parse_text
+from pipeline.speech import ClipCache, load_voice, speak, synthesize
+from pipeline.speech.engines import engine_for
+from pipeline.speech.text import normalise, split_for_engine
+from pipeline.errors import Source
+
+HERE = Source("t.txt", 1, 1)
+
+
+@pytest.mark.parametrize("text, spoken", [
+    ("Dr. Lee has 25 years.", "Doctor Lee has twenty-five years."),
+    ("Rest for 2.5 minutes, e.g. now.", "Rest for two point five minutes, for example now."),
+    ("Since 1990 & 2,000 times.", "Since nineteen ninety and two thousand times."),
+    ("At 7:05, on the 3rd day, 100% here.", "At seven oh five, on the third day, one hundred percent here."),
+])
+def test_numbers_abbreviations_and_symbols_are_read_as_words(text, spoken):
+    assert normalise(text, {}, HERE) == spoken
+
+
+def test_lexicon_respells_whole_words_any_case():
+    assert normalise("Attunement, not attunements.", {"attunement": "uh-TOON-ment"}, HERE) == "uh-TOON-ment, not attunements."
+
+
+def test_characters_a_voice_cannot_speak_are_errors_at_their_column():
+    with pytest.raises(ScriptError, match=r"cannot speak '☺'") as caught:
+        normalise("Smile ☺ now.", {}, Source("t.txt", 3, 5))
+    assert (caught.value.source.line, caught.value.source.col) == (3, 11)
+
+
+def test_long_text_is_split_at_clauses_within_the_engine_limit():
+    text = "Let the breath come in slowly, and let it go; " * 8
+    pieces = split_for_engine(text.strip(), 250)
+    assert all(len(p) <= 250 for p in pieces) and len(pieces) > 1
+    assert " ".join(pieces) == " ".join(text.split())
+    assert split_for_engine("short", 0) == ["short"]
+
+
+@pytest.fixture(scope="module")
+def steady():
+    return load_voice("steady")
+
+
+def test_steady_voice_gives_identical_cold_synthesis(steady):
+    engine = engine_for(steady)
+    assert np.array_equal(engine.synthesize("Breathe in.", 0.8), engine.synthesize("Breathe in.", 0.8))
+
+
+def test_default_voice_samples_noise_so_cold_synthesis_varies():
+    engine = engine_for(load_voice("default"))
+    a, b = engine.synthesize("Breathe in slowly.", 0.8), engine.synthesize("Breathe in slowly.", 0.8)
+    assert len(a) != len(b) or not np.array_equal(a, b)
+
+
+def test_editing_one_sentence_synthesises_exactly_that_sentence(steady, tmp_path):
+    voices = {"steady": steady}
+    cache = ClipCache(tmp_path)
+    synthesize(parse_text("---\nvoice: steady\n---\nOne here. Two here. Three here.", "a.txt"), voices, cache)
+    assert (cache.misses, cache.hits) == (3, 0)
+    cache = ClipCache(tmp_path)
+    synthesize(parse_text("---\nvoice: steady\n---\nOne here. Two, changed. Three here.", "a.txt"), voices, cache)
+    assert (cache.misses, cache.hits) == (1, 2)
+
+
+def test_corrupt_cache_entry_is_discarded_and_synthesised_again(steady, tmp_path, caplog):
+    phrase = parse_text("Hello again.", "a.txt").phrases[0]
+    cache = ClipCache(tmp_path)
+    first = speak(phrase, steady, cache)
+    (entry,) = list((tmp_path / "clips").glob("*/*.npy"))
+    entry.write_bytes(b"not a numpy file")
+    again = speak(phrase, steady, ClipCache(tmp_path))
+    assert np.array_equal(first.audio, again.audio)
+    assert "discarding corrupt cache entry" in caplog.text
+    assert np.load(entry).dtype == np.float32
+
+
+def test_cache_info_and_prune(steady, tmp_path):
+    cache = ClipCache(tmp_path)
+    synthesize(parse_text("---\nvoice: steady\n---\nOne. Two. Three.", "a.txt"), {"steady": steady}, cache)
+    (tmp_path / "clips" / "00").mkdir(exist_ok=True)
+    (tmp_path / "clips" / "00" / ".x.npy.part").write_bytes(b"half")
+    info = cache.info()
+    assert info.entries == 3 and info.bytes > 0
+    removed, freed = cache.prune(max_bytes=info.bytes // 2)
+    assert removed >= 2 and cache.info().entries == 3 - removed
+    assert not list((tmp_path / "clips").glob("*/.*.part"))
+
+
+def test_pitch_offset_of_a_preset_and_a_cue_add(steady, tmp_path):
+    phrase = parse_text("[pitch +2st] Hello.", "a.txt").phrases[0]
+    assert phrase.pitch_st == 2.0 and load_voice("deep").pitch_st == -1.0
+
+
+def test_empty_phrase_and_missing_model_are_clear_errors(tmp_path, monkeypatch):
+    with pytest.raises(RenderError, match="nothing to say"):
+        speak(Phrase("— … —", HERE), load_voice("steady"), ClipCache(None))
+    (tmp_path / "ghost.toml").write_text('engine = "piper"\nmodel = "ghost.onnx"\n')
+    monkeypatch.setenv("DRIFT_VOICES", str(tmp_path))
+    with pytest.raises(ConfigError, match="voice model file not found: .*ghost.onnx"):
+        engine_for(load_voice("ghost"))
+
+
+def test_coqui_missing_says_how_to_install(tmp_path, monkeypatch):
+    try:
+        import TTS  # noqa: F401
+        pytest.skip("Coqui is installed here")
+    except ImportError:
+        pass
+    (tmp_path / "cq.toml").write_text('engine = "coqui"\nmodel = "m.pth"\nconfig = "c.json"\n')
+    monkeypatch.setenv("DRIFT_VOICES", str(tmp_path))
+    with pytest.raises(ConfigError, match=r"pip install -e '\.\[coqui\]'"):
+        engine_for(load_voice("cq"))
