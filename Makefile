@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: render test bench lint clean
+.PHONY: render test bench lint coqui clean
 
 render: $(STAMP)  ## Render every script in scripts/ into build/
 	$(BIN)/drift render scripts -o build
@@ -24,6 +24,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+coqui: $(STAMP)  ## Add the Coqui TTS engine (torch, several GB) to .venv
+	$(BIN)/python -m pip install --quiet -e '.[test,coqui]'
 
 clean:
 	rm -rf build .pytest_cache

@@ -23,7 +23,8 @@ from .library import RenderOptions, TrackResult, discover, lint, load_variables,
 from .loudness import integrated_loudness
 from .master import PROFILES
 from .parse import parse_duration
-from .speech import default_cache_dir, load_voice
+from .library import audition
+from .speech import ClipCache, default_cache_dir, load_voice
 
 
 AUDITION_LUFS = -23.0
@@ -33,6 +34,12 @@ AUDITION_LUFS = -23.0
 def _fail(errors) -> None:
     for error in errors:
         click.echo(str(error), err=True)
+
+
+cache_option = click.option(
+    "--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+    callback=lambda ctx, param, value: value or default_cache_dir(),
+    help="Clip cache folder (default: $DRIFT_CACHE or ~/.cache/drift-inward).")
 
 
 def _split_formats(ctx, param, value: str | None):
@@ -61,8 +68,7 @@ def main() -> None:
               help=f"Comma-separated formats to write (from {', '.join(FORMATS)}; default flac,mp3).")
 @click.option("--profile", type=click.Choice(sorted(PROFILES)), help="Loudness profile for every track, overriding each script's own.")
 @click.option("--force", is_flag=True, help="Render even tracks whose outputs are up to date.")
-@click.option("--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Clip cache folder (default: $DRIFT_CACHE or ~/.cache/drift-inward).")
+@cache_option
 @click.option("--vars", "vars_file", type=click.Path(path_type=Path, dir_okay=False),
               help="YAML file of values for the scripts' {variables}.")
 @click.option("--timeline", "show_timeline", is_flag=True, help="Print each rendered track's timeline.")
@@ -83,7 +89,7 @@ def render(paths, out_dir, formats, profile, force, cache_dir, vars_file, show_t
         variables = load_variables(vars_file) if vars_file else None
     except DriftError as error:
         raise click.ClickException(str(error)) from None
-    options = RenderOptions(out_dir, formats, profile, force, cache_dir or default_cache_dir(), variables)
+    options = RenderOptions(out_dir, formats, profile, force, cache_dir, variables)
     results = [_render_one(path, options, quiet) for path in scripts]
     if show_timeline:
         for result in results:
@@ -179,6 +185,77 @@ def voices(ctx) -> None:
             click.echo(f"{name:<16} (broken: {error})")
 
 
+@voices.command(name="say")
+@click.argument("name")
+@click.argument("text")
+@click.option("-o", "--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Output file (default: voice-NAME.flac); the format follows the extension.")
+@cache_option
+def voices_say(name, text, out, cache_dir) -> None:
+    """Audition a voice preset: speak TEXT with it, through its chain, into a file.
+
+    \b
+    Example:
+      drift voices say deep "Let yourself sink a little deeper." -o deep.flac
+    """
+    out = out or Path(f"voice-{name}.flac")
+    try:
+        audio = audition(name, text, cache_dir)
+        write_audio(out, audio, SAMPLE_RATE, _format_of(out))
+    except DriftError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"wrote {out}")
+
+
+def _format_of(path: Path) -> str:
+    fmt = path.suffix.lstrip(".").lower()
+    if fmt not in FORMATS:
+        raise click.BadParameter(f"unknown extension '.{fmt}' (use {', '.join(FORMATS)})", param_hint="--out")
+    return fmt
+
+
+@main.group()
+def cache() -> None:
+    """The clip cache: every synthesised phrase, stored once and reused."""
+
+
+@cache.command(name="info")
+@cache_option
+def cache_info(cache_dir) -> None:
+    """Where the cache is, how many clips it holds and how much space they take."""
+    info = ClipCache(cache_dir).info()
+    click.echo(f"{info.root}\n{info.entries} clips, {info.bytes / 2**20:.1f} MiB")
+    if info.entries:
+        click.echo(f"least recently used {info.oldest_use_s / 86400:.1f} days ago")
+
+
+@cache.command(name="prune")
+@click.option("--older-than", "older_than", default="30d", show_default=True,
+              help="Drop clips unused for this long (like 30d, 12h).")
+@click.option("--max-size", "max_size", default=None, help="Then keep at most this much (like 500MB, 2GB).")
+@cache_option
+def cache_prune(older_than, max_size, cache_dir) -> None:
+    """Remove clips not used recently (and any left half-written by a killed render).
+
+    \b
+    Example:
+      drift cache prune --older-than 14d --max-size 1GB
+    """
+    age = _parse_amount(older_than, {"d": 86400, "h": 3600, "m": 60}, "--older-than")
+    size = _parse_amount(max_size, {"kb": 2**10, "mb": 2**20, "gb": 2**30}, "--max-size") if max_size else None
+    removed, freed = ClipCache(cache_dir).prune(age, size)
+    click.echo(f"removed {removed} clips, freed {freed / 2**20:.1f} MiB")
+
+
+def _parse_amount(text: str, units: dict[str, int], option: str) -> float:
+    import re
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)\s*", text)
+    if not match or match.group(2).lower() not in units:
+        raise click.BadParameter(f"'{text}': use a number with one of {', '.join(units)}", param_hint=option)
+    return float(match.group(1)) * units[match.group(2).lower()]
+
+
 @main.group()
 def ambience() -> None:
     """Ambient beds: list them, or render one alone to audition it."""
@@ -209,11 +286,9 @@ def ambience_render(name, duration, seed, out) -> None:
       drift ambience render hearth --duration 5m -o hearth.flac
     """
     seconds = parse_duration(duration)
-    fmt = out.suffix.lstrip(".").lower()
+    fmt = _format_of(out)
     if seconds is None or seconds <= 0:
         raise click.BadParameter(f"'{duration}' is not a length like 90s or 5m", param_hint="--duration")
-    if fmt not in FORMATS:
-        raise click.BadParameter(f"unknown extension '.{fmt}' (use {', '.join(FORMATS)})", param_hint="--out")
     try:
         audio = render_bed(load_bed(name), frames(seconds), seed)
         audio *= np.float32(db_to_gain(AUDITION_LUFS - integrated_loudness(audio)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import yaml
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -17,15 +18,16 @@ from pathlib import Path
 from typing import Callable
 
 from . import __version__
+from .audio import frames
 from .beds import BedPreset, load_bed
 from .errors import ConfigError, DriftError, Source
 from .export import DEFAULT_FORMATS, check_formats, write_audio, write_json
 from .files import file_sha256, text_sha256
-from .master import Master, Profile, master, profile_named
-from .mix import MixSettings, Stems, mix
-from .pacing import Timeline, place
+from .master import PROFILES, Master, Profile, master, profile_named
+from .mix import MixSettings, Stems, apply_chain, lay_voice, mix
+from .pacing import LEAD_IN_S, Timeline, place
 from .cues import BedCue, Insert
-from .parse import SCRIPT_SUFFIXES, Script, parse_file
+from .parse import SCRIPT_SUFFIXES, Script, parse_file, parse_text
 from .speech import ClipCache, VoicePreset, load_voice, synthesize
 
 Progress = Callable[[int, int], None]
@@ -167,6 +169,17 @@ def render_track(path: Path, options: RenderOptions, progress: Progress | None =
         return render_job(job, ClipCache(options.cache_dir), progress)
     except DriftError as error:
         return TrackResult(str(path), "failed", errors=tuple(getattr(error, "errors", [error])))
+
+
+def audition(voice_name: str, text: str, cache_dir: Path | None) -> np.ndarray:
+    """One line spoken by a voice preset through its chain, at podcast loudness: for choosing voices."""
+    voice = load_voice(voice_name, Source("voices say"))
+    script = parse_text(f"---\nvoice: {voice_name}\n---\n{text}", "voices say")
+    clips = synthesize(script, {voice_name: voice}, ClipCache(cache_dir))
+    timeline = place(script, clips, voice)
+    spoken = lay_voice(timeline, clips)
+    spoken = apply_chain(spoken, voice.chain)[frames(LEAD_IN_S - 0.5) :]
+    return master(spoken, PROFILES["podcast"]).audio
 
 
 def load_variables(path: Path) -> dict[str, str]:

@@ -11,7 +11,13 @@ def invoke(*args):
     return CliRunner().invoke(main, list(args))
 
 
-@pytest.mark.parametrize("command", [[], ["render"], ["lint"], ["voices"], ["ambience"], ["ambience", "list"], ["ambience", "render"]])
+def all_commands(group=main, prefix=()):
+    yield list(prefix)
+    for name, command in getattr(group, "commands", {}).items():
+        yield from all_commands(command, (*prefix, name))
+
+
+@pytest.mark.parametrize("command", list(all_commands()), ids=lambda c: " ".join(c) or "drift")
 def test_every_command_teaches_with_help(command):
     result = invoke(*command, "--help")
     assert result.exit_code == 0
@@ -106,3 +112,22 @@ def test_bad_vars_file_is_one_line(tmp_path):
     result = invoke("render", str(tmp_path / "s.txt"), "--vars", str(tmp_path / "v.yaml"), "-o", str(tmp_path / "b"))
     assert result.exit_code != 0 and "v.yaml:2:1: variables file is not valid YAML" in result.output
     assert not (tmp_path / "b").exists()
+
+
+def test_voices_say_writes_an_audition(tmp_path, cache_dir):
+    out = tmp_path / "deep.flac"
+    result = invoke("voices", "say", "steady", "Sink a little deeper.", "-o", str(out), "--cache", str(cache_dir))
+    assert result.exit_code == 0, result.output
+    import soundfile
+
+    assert soundfile.info(out).duration > 1.0
+
+
+def test_cache_info_and_prune_commands(tmp_path):
+    (tmp_path / "clips" / "ab").mkdir(parents=True)
+    (tmp_path / "clips" / "ab" / "old.npy").write_bytes(b"x" * 2048)
+    assert "1 clips" in invoke("cache", "info", "--cache", str(tmp_path)).output
+    result = invoke("cache", "prune", "--older-than", "0d", "--cache", str(tmp_path))
+    assert result.exit_code == 0 and "removed 1 clips" in result.output
+    bad = invoke("cache", "prune", "--older-than", "soon", "--cache", str(tmp_path))
+    assert bad.exit_code == 2 and "--older-than" in bad.output
