@@ -9,6 +9,7 @@ the same seed always gives the same samples whatever the caller's block size.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -129,6 +130,31 @@ def render_bed(preset: BedPreset, n_frames: int, seed: int) -> np.ndarray:
     return out
 
 
+class BedStream:
+    """A bed read front to back in pieces of any size (the generator's blocks are fixed)."""
+
+    def __init__(self, preset: BedPreset, n_frames: int, seed: int):
+        self.blocks = bed_blocks(preset, n_frames, seed)
+        self.buffer = np.zeros((0, 2), dtype=np.float32)
+
+    def take(self, count: int) -> np.ndarray:
+        while len(self.buffer) < count:
+            self.buffer = np.concatenate([self.buffer, next(self.blocks)])
+        piece, self.buffer = self.buffer[:count], self.buffer[count:]
+        return piece
+
+
+REFERENCE_S = 30.0
+
+
+@lru_cache(maxsize=32)
+def reference_loudness(preset: BedPreset, seed: int) -> float:
+    """The preset's loudness over its first 30 s: what the mixer levels it by, before it is automated."""
+    from .loudness import integrated_loudness
+
+    return integrated_loudness(render_bed(preset, int(REFERENCE_S * SAMPLE_RATE), seed))
+
+
 # Noise colour as an IIR filter on white noise (reference level ≈ unit RMS at 1 kHz).
 _PINK = ([0.049922035, -0.095993537, 0.050612699, -0.004408786], [1.0, -2.494956002, 2.017265875, -0.522189400])
 _BROWN_POLE = 1.0 - 2 * np.pi * 20.0 / SAMPLE_RATE  # leaky integrator: −6 dB/oct above 20 Hz
@@ -234,36 +260,78 @@ _LAYER_VOICES = {NoiseLayer: _Noise, DroneLayer: _Drone}
 # --- entrainment tones --------------------------------------------------------------
 
 
-def render_tones(changes: tuple, n_frames: int) -> np.ndarray:
-    """The tones stem (unit peak amplitude) for the timeline's tone changes.
+@dataclass(frozen=True)
+class _ToneSegment:
+    start: int
+    end: int
+    """Includes the fade-out after an ``off``."""
+    kind: str
+    carrier_hz: float
+    beat: object
+    ramp_s: float
+    beat_cycles_at_start: float
+    fade_in: int
+    fade_out: int
+
+
+class ToneRenderer:
+    """The tones stem, rendered for any frame range (unit peak amplitude).
 
     Binaural: a carrier a half-beat below in the left ear and above in the
     right, so the ears hear their difference. Isochronic: one carrier pulsed
     at the beat rate with smooth (raised-cosine) pulses. The beat's phase is
-    integrated exactly over each ramp, so frequency glides never click.
+    integrated exactly over each ramp and carried across changes, so glides
+    never click; every value is a function of the absolute frame.
     """
-    out = np.zeros((n_frames, 2), dtype=np.float32)
-    beat_cycles = 0.0
-    for index, change in enumerate(changes):
-        cue = change.cue
-        following = changes[index + 1] if index + 1 < len(changes) else None
-        end = following.start if following else n_frames
-        if cue.kind == "off" or end <= change.start:
-            beat_cycles = 0.0
-            continue
-        fade_out = _fade_frames(following.cue.fade_s, n_frames - end) if following and following.cue.kind == "off" else 0
-        t = np.arange(end + fade_out - change.start, dtype=np.float64) / SAMPLE_RATE
-        beat_phase = beat_cycles + _beat_cycles(cue.beat, change.ramp_frames / SAMPLE_RATE, t)
-        carrier_phase = change.start / SAMPLE_RATE * cue.carrier_hz + cue.carrier_hz * t
-        segment = _tone(cue.kind, carrier_phase, beat_phase)
-        if index == 0 or changes[index - 1].cue.kind == "off":
-            fade_in = _fade_frames(cue.fade_s, len(segment))
-            segment[:fade_in] *= _raised_sine(fade_in)
-        if fade_out:
-            segment[-fade_out:] *= _raised_sine(fade_out)[::-1]
-        out[change.start : change.start + len(segment)] += segment
-        beat_cycles = float(beat_phase[end - change.start - 1])
-    return out
+
+    def __init__(self, changes: tuple, total: int):
+        self.segments: list[_ToneSegment] = []
+        cycles = 0.0
+        for index, change in enumerate(changes):
+            cue = change.cue
+            following = changes[index + 1] if index + 1 < len(changes) else None
+            end = following.start if following else total
+            if cue.kind == "off" or end <= change.start:
+                cycles = 0.0
+                continue
+            fade_out = _fade_frames(following.cue.fade_s, total - end) if following and following.cue.kind == "off" else 0
+            starts_sound = index == 0 or changes[index - 1].cue.kind == "off"
+            fade_in = _fade_frames(cue.fade_s, end - change.start) if starts_sound else 0
+            ramp_s = change.ramp_frames / SAMPLE_RATE
+            self.segments.append(_ToneSegment(change.start, end + fade_out, cue.kind, cue.carrier_hz, cue.beat, ramp_s,
+                                              cycles, fade_in, fade_out))
+            cycles += float(_beat_cycles(cue.beat, ramp_s, np.array([(end - change.start) / SAMPLE_RATE]))[0])
+
+    def block(self, start: int, end: int) -> np.ndarray:
+        out = np.zeros((end - start, 2), dtype=np.float32)
+        for seg in self.segments:
+            a, b = max(start, seg.start), min(end, seg.end)
+            if a >= b:
+                continue
+            local = np.arange(a - seg.start, b - seg.start, dtype=np.float64)
+            t = local / SAMPLE_RATE
+            beat_phase = seg.beat_cycles_at_start + _beat_cycles(seg.beat, seg.ramp_s, t)
+            carrier_phase = (seg.start / SAMPLE_RATE + t) * seg.carrier_hz
+            tone = _tone(seg.kind, carrier_phase, beat_phase)
+            tone *= _edge_envelope(local, seg.fade_in, seg.end - seg.start, seg.fade_out)[:, None]
+            out[a - start : b - start] += tone
+        return out
+
+
+def render_tones(changes: tuple, n_frames: int) -> np.ndarray:
+    return ToneRenderer(changes, n_frames).block(0, n_frames)
+
+
+def _edge_envelope(local: np.ndarray, fade_in: int, length: int, fade_out: int) -> np.ndarray:
+    """Raised-sine fades at either end of a segment, evaluated at the given frame offsets."""
+    envelope = np.ones(len(local), dtype=np.float32)
+    if fade_in:
+        rising = local < fade_in
+        envelope[rising] = np.sin(0.5 * np.pi * (local[rising] + 0.5) / fade_in) ** 2
+    if fade_out:
+        falling = local >= length - fade_out
+        envelope[falling] *= np.sin(0.5 * np.pi * (length - local[falling] - 0.5) / fade_out) ** 2
+    return envelope
 
 
 def _tone(kind: str, carrier_phase: np.ndarray, beat_phase: np.ndarray) -> np.ndarray:
@@ -288,7 +356,3 @@ def _beat_cycles(beat, ramp_s: float, t: np.ndarray) -> np.ndarray:
 
 def _fade_frames(seconds: float, limit: int) -> int:
     return max(min(int(round(seconds * SAMPLE_RATE)), limit), 0)
-
-
-def _raised_sine(n: int) -> np.ndarray:
-    return (np.sin(0.5 * np.pi * (np.arange(n) + 0.5) / max(n, 1)) ** 2).astype(np.float32)[:, None]

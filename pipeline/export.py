@@ -14,6 +14,7 @@ import numpy as np
 import soundfile
 
 from .errors import ConfigError, RenderError
+from .blocks import spans
 from .files import atomic_path
 
 FORMATS: dict[str, dict] = {
@@ -34,9 +35,14 @@ def check_formats(names: list[str] | tuple[str, ...], setting: str = "--format")
 
 
 def write_audio(path: Path, audio: np.ndarray, rate: int, fmt: str) -> Path:
+    """Encode ``audio`` (an array or a memory map) block by block into ``path``, atomically."""
+    settings = dict(FORMATS[fmt])
+    extra = {k: settings.pop(k) for k in ("bitrate_mode", "compression_level") if k in settings}
     try:
         with atomic_path(path) as tmp:
-            soundfile.write(tmp, audio, rate, **FORMATS[fmt])
+            with soundfile.SoundFile(tmp, "w", rate, audio.shape[1], **settings, **extra) as encoder:
+                for start, end in spans(len(audio)):
+                    encoder.write(np.asarray(audio[start:end]))
     except (soundfile.LibsndfileError, OSError) as exc:
         raise RenderError(f"cannot write {fmt.upper()}: {exc}", None) from exc
     return path

@@ -19,12 +19,13 @@ from typing import Callable
 
 from . import __version__
 from .audio import frames
+from .blocks import scratch
 from .beds import BedPreset, load_bed
 from .errors import ConfigError, DriftError, Source
 from .export import DEFAULT_FORMATS, check_formats, write_audio, write_json
 from .files import file_sha256, text_sha256
 from .master import PROFILES, Master, Profile, master, profile_named
-from .mix import MixSettings, Stems, apply_chain, lay_voice, mix
+from .mix import MixSettings, Stems, lay_voice, mix
 from .pacing import LEAD_IN_S, Timeline, place
 from .cues import BedCue, Insert
 from .parse import SCRIPT_SUFFIXES, Script, parse_file, parse_text
@@ -151,9 +152,10 @@ def is_up_to_date(job: Job) -> bool:
 def render_job(job: Job, cache: ClipCache, progress: Progress | None = None) -> TrackResult:
     clips = synthesize(job.script, job.voices, cache, progress)
     timeline = place(job.script, clips, job.voice)
-    stems = mix(timeline, clips, job.voices, job.beds, job.script.meta.ambience, job.script.meta.seed)
-    mastered = master(stems.mix, job.profile)
-    outputs = [write_audio(job.output_path(f), mastered.audio, mastered.sample_rate, f) for f in job.formats]
+    with scratch() as work:  # every full-length array lives on disk, so memory does not grow with the session
+        stems = mix(timeline, clips, job.voices, job.beds, job.script.meta.ambience, job.script.meta.seed, work=work)
+        mastered = master(stems.mix_into(work.zeros(timeline.frames)), job.profile, work=work)
+        outputs = [write_audio(job.output_path(f), mastered.audio, mastered.sample_rate, f) for f in job.formats]
     manifest = build_manifest(job, timeline, stems, mastered, outputs)
     write_json(job.manifest_path, manifest)
     paths = tuple(str(p) for p in outputs + [job.manifest_path])
@@ -177,8 +179,7 @@ def audition(voice_name: str, text: str, cache_dir: Path | None) -> np.ndarray:
     script = parse_text(f"---\nvoice: {voice_name}\n---\n{text}", "voices say")
     clips = synthesize(script, {voice_name: voice}, ClipCache(cache_dir))
     timeline = place(script, clips, voice)
-    spoken = lay_voice(timeline, clips)
-    spoken = apply_chain(spoken, voice.chain)[frames(LEAD_IN_S - 0.5) :]
+    spoken = lay_voice(timeline, clips, voice_name, voice.chain)[frames(LEAD_IN_S - 0.5) :]
     return master(spoken, PROFILES["podcast"]).audio
 
 
@@ -236,7 +237,7 @@ def build_manifest(job: Job, timeline: Timeline, stems: Stems, mastered: Master,
             "gain_db": mastered.gain_db,
             "limiter_max_reduction_db": mastered.limiter_max_reduction_db,
         },
-        "mix": {"voice_gain_db": round(stems.voice_gain_db, 2), "bed_gain_db": round(stems.bed_gain_db, 2),
+        "mix": {"voice_gain_db": round(stems.voice_gain_db, 2), "bed_lufs_between_words": round(stems.bed_lufs, 2),
                 "voice_to_bed_db": MixSettings().voice_to_bed_db},
         "sections": [{"name": m.name, "start_s": round(m.start / timeline.sample_rate, 3)} for m in timeline.sections],
         "marks": [{"name": m.name, "start_s": round(m.start / timeline.sample_rate, 3)} for m in timeline.marks],

@@ -15,6 +15,7 @@ import numpy as np
 from scipy import signal
 
 from .audio import SAMPLE_RATE, frame_peaks
+from .blocks import spans
 
 ABSOLUTE_GATE_LUFS = -70.0
 SILENCE_LUFS = -70.0
@@ -99,48 +100,46 @@ def _lufs(mean_square):
     return -0.691 + 10 * np.log10(np.maximum(mean_square, 1e-20))
 
 
-def _blocks(audio: np.ndarray, size: int = 1 << 20):
-    for start in range(0, len(audio), size):
-        yield audio[start : start + size]
+def _feed(meter: LoudnessMeter, audio: np.ndarray) -> LoudnessMeter:
+    for start, end in spans(len(audio)):
+        meter.feed(audio[start:end])
+    return meter
 
 
 def integrated_loudness(audio: np.ndarray, rate: int = SAMPLE_RATE) -> float:
-    meter = LoudnessMeter(audio.shape[1], rate)
-    for block in _blocks(audio):
-        meter.feed(block)
-    return round(meter.integrated(), 3)
+    return round(_feed(LoudnessMeter(audio.shape[1], rate), audio).integrated(), 3)
 
 
 def measure(audio: np.ndarray, rate: int = SAMPLE_RATE) -> Loudness:
-    meter = LoudnessMeter(audio.shape[1], rate)
-    for block in _blocks(audio):
-        meter.feed(block)
+    """Every delivery figure of a programme, read block by block (``audio`` may be a memory map)."""
+    meter = _feed(LoudnessMeter(audio.shape[1], rate), audio)
+    sample_peak = max((float(frame_peaks(audio[a:b]).max()) for a, b in spans(len(audio))), default=0.0)
     return Loudness(
         integrated_lufs=round(meter.integrated(), 2),
         range_lu=round(meter.range(), 2),
         true_peak_dbtp=round(true_peak_db(audio), 2),
-        sample_peak_dbfs=round(to_db(float(np.max(np.abs(audio))) if len(audio) else 0.0), 2),
+        sample_peak_dbfs=round(to_db(sample_peak), 2),
     )
 
 
 def true_peak_db(audio: np.ndarray) -> float:
-    peaks = oversampled_peaks(audio)
-    return to_db(float(peaks.max()) if len(peaks) else 0.0)
+    peak = max((float(oversampled_peaks(audio, a, b).max()) for a, b in spans(len(audio), _TP_BLOCK)), default=0.0)
+    return to_db(peak)
 
 
-def oversampled_peaks(audio: np.ndarray) -> np.ndarray:
-    """Per input frame: the largest magnitude of the 4× oversampled signal (any channel) in it.
+def oversampled_peaks(audio: np.ndarray, start: int = 0, end: int | None = None) -> np.ndarray:
+    """Per input frame in [start, end): the largest magnitude of the 4× oversampled signal (any channel).
 
-    Done in overlapping blocks so memory stays bounded and block edges are exact.
+    Reads a few frames either side so block edges are exact; long spans go in blocks to bound memory.
     """
-    total = len(audio)
-    out = np.empty(total, dtype=np.float32)
-    for start in range(0, total, _TP_BLOCK):
-        count = min(_TP_BLOCK, total - start)
-        lo, hi = max(0, start - _TP_PAD), min(total, start + count + _TP_PAD)
-        up = signal.resample_poly(audio[lo:hi], OVERSAMPLE, 1, axis=0, window=_INTERPOLATOR).astype(np.float32)
-        per_frame = frame_peaks(frame_peaks(up).reshape(-1, OVERSAMPLE))
-        out[start : start + count] = per_frame[start - lo : start - lo + count]
+    end = len(audio) if end is None else min(end, len(audio))
+    out = np.empty(max(end - start, 0), dtype=np.float32)
+    for block_start, block_end in spans(end - start, _TP_BLOCK):
+        a, b = start + block_start, start + block_end
+        lo, hi = max(0, a - _TP_PAD), min(len(audio), b + _TP_PAD)
+        up = signal.resample_poly(np.asarray(audio[lo:hi]), OVERSAMPLE, 1, axis=0, window=_INTERPOLATOR)
+        per_frame = frame_peaks(frame_peaks(up.astype(np.float32)).reshape(-1, OVERSAMPLE))
+        out[block_start:block_end] = per_frame[a - lo : b - lo]
     return out
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .audio import SAMPLE_RATE, db_to_gain
+from .blocks import GainSmoother, Scratch, spans
 from .errors import ConfigError, Source
 from .loudness import Loudness, integrated_loudness, measure, oversampled_peaks
 
@@ -61,32 +62,28 @@ class Master:
     limiter_max_reduction_db: float
 
 
-def limit(audio: np.ndarray, ceiling_db: float, rate: int = SAMPLE_RATE) -> tuple[np.ndarray, float]:
-    """Look-ahead true-peak limiter. Returns the limited audio and its largest gain reduction (dB)."""
-    peaks = oversampled_peaks(audio)
-    peaks = np.maximum(peaks, np.concatenate([peaks[1:], peaks[-1:]]))  # the span to the next frame too
-    required = np.minimum(0.0, ceiling_db - 20 * np.log10(np.maximum(peaks, 1e-12)))
-    if required.min() >= 0:
-        return audio, 0.0
-    gain_db = smooth_gain_db(required, ATTACK_DB_PER_S / rate, RELEASE_DB_PER_S / rate)
-    limited = audio * db_to_gain(gain_db).astype(np.float32)[:, None]
-    return limited, round(float(-gain_db.min()), 2)
+def limit(audio: np.ndarray, ceiling_db: float, gain_db: float = 0.0, out: np.ndarray | None = None,
+          rate: int = SAMPLE_RATE) -> tuple[np.ndarray, float]:
+    """Look-ahead true-peak limiter, block by block: ``out = limited(audio × gain)``.
 
-
-def smooth_gain_db(required_db: np.ndarray, attack_db: float, release_db: float) -> np.ndarray:
-    """The highest gain curve that never exceeds ``required_db`` and moves at most
-    ``attack_db`` per frame going down and ``release_db`` per frame coming back up.
-
-    The programme is known in advance, so the curve can fall ahead of each peak
-    (look-ahead for free): it is two running minimums, with no per-frame loop.
+    Returns the output and the largest gain reduction (dB). ``out`` may be a
+    memory map; by default a new array is made.
     """
-    n = np.arange(len(required_db), dtype=np.float64)
-    after_peak = np.minimum.accumulate(required_db - n * release_db) + n * release_db
-    before_peak = np.minimum.accumulate((required_db + n * attack_db)[::-1])[::-1] - n * attack_db
-    return np.minimum(after_peak, before_peak)
+    out = np.empty_like(audio) if out is None else out
+    smoother = GainSmoother(ATTACK_DB_PER_S / rate, RELEASE_DB_PER_S / rate)
+    gain = float(db_to_gain(gain_db))
+    deepest = 0.0
+    for start, end in spans(len(audio)):
+        peaks = oversampled_peaks(audio, start, end + smoother.lookahead + 1) * gain
+        peaks = np.maximum(peaks, np.append(peaks[1:], peaks[-1:]))  # the span to the next frame too
+        required = np.minimum(0.0, ceiling_db - 20 * np.log10(np.maximum(peaks, 1e-12)))
+        curve = smoother.process(required[: end - start], required[end - start :])
+        out[start:end] = audio[start:end] * (gain * db_to_gain(curve)).astype(np.float32)[:, None]
+        deepest = min(deepest, float(curve.min()) if len(curve) else 0.0)
+    return out, round(-deepest, 2)
 
 
-def master(mix: np.ndarray, profile: Profile, rate: int = SAMPLE_RATE) -> Master:
+def master(mix: np.ndarray, profile: Profile, rate: int = SAMPLE_RATE, work: Scratch | None = None) -> Master:
     """Gain the mix to the profile's target, then limit to its ceiling.
 
     Limiting lowers the loudness a little; if it cost more than a tenth of a
@@ -95,9 +92,9 @@ def master(mix: np.ndarray, profile: Profile, rate: int = SAMPLE_RATE) -> Master
     """
     before = measure(mix, rate)
     gain_db = profile.target_lufs - before.integrated_lufs
+    out = work.zeros(len(mix), mix.shape[1]) if work else np.empty_like(mix)
     for _ in range(3):
-        audio = (mix * np.float32(db_to_gain(gain_db))).astype(np.float32)
-        audio, reduction = limit(audio, profile.ceiling_dbtp - LIMITER_MARGIN_DB, rate)
+        audio, reduction = limit(mix, profile.ceiling_dbtp - LIMITER_MARGIN_DB, gain_db, out, rate)
         shortfall = profile.target_lufs - integrated_loudness(audio, rate)
         if reduction == 0.0 or abs(shortfall) < 0.1:
             break

@@ -1,28 +1,34 @@
-"""Timeline + clips + bed → ``Stems``: voice and bed, levelled, ducked and faded.
+"""Timeline + clips + beds → ``Stems``: voice, bed and tones, levelled, ducked and faded, block by block.
 
-This module owns the balance. The voice is levelled once over the whole
-programme; the bed is set a fixed number of dB under it during speech and
-ducked by an envelope computed from the timeline itself (not by a detector on
-the audio), which lets it duck ahead of the first syllable and hold through
-short pauses so slow speech never pumps. The stems are sample-aligned and
-their sum is the mix that mastering receives.
+This module owns the balance. The voice goes through its preset's chain and
+is levelled once over the whole programme; the bed is set a fixed number of
+dB under it during speech and ducked by an envelope computed from the
+timeline itself (not by a detector on the audio), which lets it duck ahead of
+the first syllable and hold through short pauses, so slow speech never pumps.
+Tones sit under the bed. Every stem is built in blocks into a disk-backed
+array, so memory does not grow with the session; the stems are
+sample-aligned and their sum is the mix that mastering receives.
 """
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
-from .audio import SAMPLE_RATE, apply_fades, db_to_gain, fade_curve, frame_peaks, frames
-from .beds import BedPreset, render_bed, render_tones
-from .loudness import integrated_loudness
-from .master import smooth_gain_db
+from .audio import SAMPLE_RATE, db_to_gain, frame_peaks, frames
+from .beds import BedPreset, BedStream, ToneRenderer, reference_loudness
+from .blocks import Scratch, GainSmoother, spans
+from .loudness import LoudnessMeter, integrated_loudness
 from .pacing import Timeline
 from .speech import Clip, VoiceChain, VoicePreset
 
 VOICE_LUFS = -20.0
 """Where the voice stem is levelled to before the bed is set under it."""
+
+Allocate = Callable[[int], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -45,14 +51,15 @@ class MixSettings:
 
 @dataclass(frozen=True)
 class Stems:
-    """Sample-aligned stereo stems; ``mix`` is exactly their sum."""
+    """Sample-aligned stereo stems (arrays or memory maps); ``mix`` is exactly their sum."""
 
     voice: np.ndarray
     bed: np.ndarray
     tones: np.ndarray
     sample_rate: int = SAMPLE_RATE
     voice_gain_db: float = 0.0
-    bed_gain_db: float = 0.0
+    bed_lufs: float = 0.0
+    """The bed's loudness between words (before level cues); under words it is ``duck_db`` lower."""
 
     @property
     def mix(self) -> np.ndarray:
@@ -61,74 +68,62 @@ class Stems:
     def named(self) -> dict[str, np.ndarray]:
         return {"voice": self.voice, "bed": self.bed, "tones": self.tones}
 
+    def mix_into(self, out: np.ndarray) -> np.ndarray:
+        for start, end in spans(len(out)):
+            out[start:end] = self.voice[start:end] + self.bed[start:end] + self.tones[start:end]
+        return out
+
 
 def mix(timeline: Timeline, clips: tuple[Clip, ...], voices: dict[str, VoicePreset], beds: dict[str, BedPreset],
-        first_bed: str, seed: int, settings: MixSettings = MixSettings()) -> Stems:
+        first_bed: str, seed: int, settings: MixSettings = MixSettings(), work: Scratch | None = None) -> Stems:
     """Voice through its chain and levelled; the bed set under it and ducked; tones under the bed; ends faded."""
-    voice = np.zeros((timeline.frames, 2), dtype=np.float32)
+    allocate: Allocate = work.zeros if work else (lambda n: np.zeros((n, 2), dtype=np.float32))
+    voice = allocate(timeline.frames)
     for name in sorted({p.voice for p in timeline.phrases}):  # sorted: the same sum, bit for bit, every run
-        part = lay_voice(timeline, clips, name)
-        voice += apply_chain(part, voices[name].chain) if name in voices else part
+        lay_voice(timeline, clips, name, voices[name].chain if name in voices else None, out=voice)
     voice_gain_db = VOICE_LUFS - speech_loudness(voice, timeline)
-    voice *= np.float32(db_to_gain(voice_gain_db))
-    voice = tame_peaks(voice, VOICE_LUFS + settings.voice_peak_above_lufs_db, settings.voice_ratio)
+    tame_peaks(voice, VOICE_LUFS + settings.voice_peak_above_lufs_db, settings.voice_ratio, voice_gain_db, out=voice)
 
-    bed, level_db = lay_beds(timeline, beds, first_bed, seed)
-    bed_gain_db = VOICE_LUFS - settings.voice_to_bed_db + settings.duck_db - speech_loudness(bed, timeline)
-    envelope_db = duck_envelope_db(timeline, settings) + level_db + bed_gain_db
-    bed *= db_to_gain(envelope_db).astype(np.float32)[:, None]
-    apply_fades(bed, frames(settings.fade_in_s), frames(settings.fade_out_s))
+    bed = allocate(timeline.frames)
+    bed_lufs = VOICE_LUFS - settings.voice_to_bed_db + settings.duck_db
+    lay_beds(timeline, beds, first_bed, seed, settings, bed_lufs, out=bed)
 
-    tones = render_tones(timeline.tones, timeline.frames)
+    tones = allocate(timeline.frames)
     if timeline.tones:
-        tones *= np.float32(db_to_gain(VOICE_LUFS - settings.voice_to_bed_db - settings.tones_under_bed_db
-                                       - integrated_loudness(tones)))
-    apply_fades(tones, frames(settings.fade_in_s), frames(settings.fade_out_s))
-    return Stems(voice, bed, tones, timeline.sample_rate, voice_gain_db, bed_gain_db)
+        lay_tones(timeline, VOICE_LUFS - settings.voice_to_bed_db - settings.tones_under_bed_db, settings, tones)
+    return Stems(voice, bed, tones, timeline.sample_rate, voice_gain_db, bed_lufs)
 
 
-def lay_voice(timeline: Timeline, clips: tuple[Clip, ...], voice_name: str | None = None) -> np.ndarray:
-    """Write each clip (of one voice, or all) into a preallocated stereo stem at its place, with its volume and pan."""
-    voice = np.zeros((timeline.frames, 2), dtype=np.float32)
-    for placed in timeline.phrases:
-        if voice_name is not None and placed.voice != voice_name:
-            continue
-        left, right = min(1.0, 1.0 - placed.pan), min(1.0, 1.0 + placed.pan)  # balance law: centre is 0 dB
-        gains = np.array([left, right], dtype=np.float32) * np.float32(db_to_gain(placed.volume_db))
-        voice[placed.start : placed.end] += clips[placed.clip].audio * gains
-    return voice
+# --- voice ---------------------------------------------------------------------------
 
 
-def lay_beds(timeline: Timeline, beds: dict[str, BedPreset], first: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The bed stem before levelling, with equal-power crossfades between presets, and its level curve in dB."""
-    total = timeline.frames
-    out = np.zeros((total, 2), dtype=np.float32)
-    segments: list[list] = [[first, 0, total, 0, 0]]  # preset, start, end, fade-in, fade-out
-    level_x, level_y = [0.0], [0.0]
-    for change in timeline.beds:
-        cue, fade = change.cue, frames(change.cue.fade_s)
-        if cue.gain_db is not None:
-            level_x += [change.start, change.start + fade]
-            level_y += [level_y[-1], cue.gain_db]
-            continue
-        if segments and segments[-1][2] == total:
-            segments[-1][2], segments[-1][4] = min(change.start + fade, total), fade
-        if not cue.off:
-            segments.append([cue.name, change.start, total, fade, 0])
-    for index, (name, start, end, fade_in, fade_out) in enumerate(segments):
-        if end <= start:
-            continue
-        audio = render_bed(beds[name], end - start, seed + 7919 * index)
-        audio[: min(fade_in, len(audio))] *= fade_curve(min(fade_in, len(audio)))
-        if fade_out:
-            audio[-min(fade_out, len(audio)) :] *= fade_curve(min(fade_out, len(audio)), rising=False)
-        out[start:end] += audio
-    level_x = np.maximum.accumulate(level_x)  # a level change cut short by the next one still ends in order
-    return out, np.interp(np.arange(total), level_x, level_y).astype(np.float32)
+def lay_voice(timeline: Timeline, clips: tuple[Clip, ...], voice_name: str | None = None,
+              chain: VoiceChain | None = None, out: np.ndarray | None = None) -> np.ndarray:
+    """Add each clip (of one voice, or all) at its place with its volume and pan, through the voice's chain."""
+    out = np.zeros((timeline.frames, 2), dtype=np.float32) if out is None else out
+    placed = [p for p in timeline.phrases if voice_name is None or p.voice == voice_name]
+    if not placed:
+        return out
+    board = chain_board(chain) if chain else None
+    starts = [p.start for p in placed]
+    longest = max(p.frames for p in placed)
+    last = timeline.frames if board else max(p.end for p in placed)  # a chain's reverb rings on after the words
+    for start, end in spans(last):
+        block = np.zeros((end - start, 2), dtype=np.float32)
+        for phrase in placed[bisect.bisect_left(starts, start - longest) : bisect.bisect_left(starts, end)]:
+            a, b = max(start, phrase.start), min(end, phrase.end)
+            if a < b:
+                left, right = min(1.0, 1.0 - phrase.pan), min(1.0, 1.0 + phrase.pan)  # balance law: centre is 0 dB
+                gains = np.array([left, right], dtype=np.float32) * np.float32(db_to_gain(phrase.volume_db))
+                block[a - start : b - start] += clips[phrase.clip].audio[a - phrase.start : b - phrase.start] * gains
+        if board is not None:
+            block = np.ascontiguousarray(board(np.ascontiguousarray(block.T), SAMPLE_RATE, reset=False).T)
+        out[start:end] += block
+    return out
 
 
-def apply_chain(audio: np.ndarray, chain: VoiceChain) -> np.ndarray:
-    """The voice preset's gentle chain (pedalboard): warmth, de-harsh, soft compression, a small room."""
+def chain_board(chain: VoiceChain):
+    """The voice preset's gentle chain as a pedalboard: warmth, de-harsh, soft compression, a small room."""
     import pedalboard
 
     plugins = []
@@ -142,50 +137,152 @@ def apply_chain(audio: np.ndarray, chain: VoiceChain) -> np.ndarray:
     if chain.room_wet > 0:
         plugins.append(pedalboard.Reverb(room_size=chain.room_size, damping=0.6, wet_level=chain.room_wet,
                                          dry_level=1.0, width=0.8))
-    if not plugins:
-        return audio
-    processed = pedalboard.Pedalboard(plugins)(np.ascontiguousarray(audio.T), SAMPLE_RATE)
-    return np.ascontiguousarray(processed.T, dtype=np.float32)
+    return pedalboard.Pedalboard(plugins) if plugins else None
 
 
-def tame_peaks(audio: np.ndarray, threshold_db: float, ratio: float) -> np.ndarray:
-    """A look-ahead peak compressor: above ``threshold_db`` the level rises 1/ratio as fast.
+def tame_peaks(audio: np.ndarray, threshold_db: float, ratio: float, gain_db: float = 0.0,
+               out: np.ndarray | None = None) -> np.ndarray:
+    """``audio × gain`` through a look-ahead peak compressor: above ``threshold_db`` the level rises 1/ratio as fast.
 
     Fast enough (5 ms down) to catch plosives, slow enough (200 ms up) not to
-    flutter within a syllable; it leaves the body of the voice untouched.
+    flutter within a syllable; the body of the voice is untouched. May work in place.
     """
-    level_db = 20 * np.log10(np.maximum(frame_peaks(audio), 1e-9))
-    required = -np.maximum(level_db - threshold_db, 0.0) * (1 - 1 / ratio)
-    gain_db = smooth_gain_db(required, 6.0 / frames(0.005), 6.0 / frames(0.2))
-    return audio * db_to_gain(gain_db).astype(np.float32)[:, None]
+    out = np.empty_like(audio) if out is None else out
+    smoother = GainSmoother(6.0 / frames(0.005), 6.0 / frames(0.2))
+    gain = float(db_to_gain(gain_db))
+    for start, end in spans(len(audio)):
+        ahead = np.asarray(audio[start : end + smoother.lookahead]) * gain  # read before this block is overwritten
+        level_db = 20 * np.log10(np.maximum(frame_peaks(ahead), 1e-9))
+        required = -np.maximum(level_db - threshold_db, 0.0) * (1 - 1 / ratio)
+        curve = smoother.process(required[: end - start], required[end - start :])
+        out[start:end] = ahead[: end - start] * db_to_gain(curve).astype(np.float32)[:, None]
+    return out
 
 
 def speech_loudness(audio: np.ndarray, timeline: Timeline) -> float:
-    """Integrated loudness (LUFS) of ``audio`` over the spans where words are spoken."""
-    spans = [audio[start:end] for start, end in timeline.speech_intervals()]
-    joined = np.concatenate(spans) if spans else audio
-    if len(joined) < frames(0.5):  # BS.1770 gating needs at least one 400 ms block
-        joined = np.concatenate([joined] * (frames(0.5) // max(len(joined), 1) + 1))
-    return integrated_loudness(joined)
+    """Integrated loudness (LUFS) of ``audio`` over the spans where words are spoken, as if joined."""
+    meter = LoudnessMeter(audio.shape[1])
+    for start, end in timeline.speech_intervals() or [(0, len(audio))]:
+        meter.feed(audio[start:end])
+    loudness = meter.integrated()
+    if loudness <= -70 and timeline.phrases:  # too short to gate (under 0.4 s): measure the words repeated
+        joined = np.concatenate([audio[s:e] for s, e in timeline.speech_intervals()])
+        return integrated_loudness(np.tile(joined, (frames(0.5) // max(len(joined), 1) + 1, 1)))
+    return loudness
 
 
-def duck_envelope_db(timeline: Timeline, settings: MixSettings) -> np.ndarray:
-    """Bed gain in dB per frame: 0 between passages, −duck_db under speech.
+# --- bed and tones ---------------------------------------------------------------------
+
+
+def lay_beds(timeline: Timeline, beds: dict[str, BedPreset], first: str, seed: int,
+             settings: MixSettings = MixSettings(), loudness_lufs: float | None = None,
+             out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The bed stem: presets crossfaded (equal power) as the cues say, each levelled to its reference.
+
+    With ``loudness_lufs`` the bed is set to that loudness and carries the level
+    cues, the ducking and the fades; without it, the raw crossfaded bed is
+    returned with its level-cue curve in dB (for tests and auditions).
+    """
+    out = np.zeros((timeline.frames, 2), dtype=np.float32) if out is None else out
+    segments = bed_segments(timeline, first)
+    level_x, level_y = bed_levels(timeline)
+    seeds = [seed + 7919 * index for index in range(len(segments))]  # each stretch of bed its own noise
+    streams = [BedStream(beds[name], end - begin, s) for (name, begin, end, _, _), s in zip(segments, seeds)]
+    levelled = [np.float32(db_to_gain(-reference_loudness(beds[seg[0]], s))) if loudness_lufs is not None else np.float32(1)
+                for seg, s in zip(segments, seeds)]
+    duck_x, duck_y = _duck_breakpoints(timeline, settings)
+    level = np.zeros(timeline.frames, dtype=np.float32) if loudness_lufs is None else None
+    for start, end in spans(timeline.frames):
+        block = np.zeros((end - start, 2), dtype=np.float32)
+        for stream, to_reference, (name, begin, finish, fade_in, fade_out) in zip(streams, levelled, segments):
+            a, b = max(start, begin), min(end, finish)
+            if a < b:
+                fades = _segment_fades(a - begin, b - begin, finish - begin, fade_in, fade_out)
+                block[a - start : b - start] += stream.take(b - a) * fades * to_reference
+        levels = np.interp(np.arange(start, end), level_x, level_y).astype(np.float32)
+        if loudness_lufs is None:
+            level[start:end] = levels
+        else:
+            envelope = levels + np.interp(np.arange(start, end), duck_x, duck_y).astype(np.float32) + loudness_lufs
+            block *= db_to_gain(envelope).astype(np.float32)[:, None] * _programme_fades(start, end, timeline.frames, settings)
+        out[start:end] = block
+    return out, level
+
+
+def bed_segments(timeline: Timeline, first: str) -> list[tuple[str, int, int, int, int]]:
+    """(preset, start, end, fade-in, fade-out) for every stretch of bed the cues make."""
+    total = timeline.frames
+    segments: list[list] = [[first, 0, total, 0, 0]]
+    for change in timeline.beds:
+        cue, fade = change.cue, frames(change.cue.fade_s)
+        if cue.gain_db is not None:
+            continue
+        if segments and segments[-1][2] == total:
+            segments[-1][2], segments[-1][4] = min(change.start + fade, total), fade
+        if not cue.off:
+            segments.append([cue.name, change.start, total, fade, 0])
+    return [tuple(s) for s in segments if s[2] > s[1]]
+
+
+def bed_levels(timeline: Timeline) -> tuple[np.ndarray, list[float]]:
+    """Breakpoints of the bed's level-cue curve, in frames and dB."""
+    xs, ys = [0.0], [0.0]
+    for change in timeline.beds:
+        if change.cue.gain_db is not None:
+            xs += [change.start, change.start + frames(change.cue.fade_s)]
+            ys += [ys[-1], change.cue.gain_db]
+    return np.maximum.accumulate(xs), ys  # a level change cut short by the next one still ends in order
+
+
+def _segment_fades(a: int, b: int, length: int, fade_in: int, fade_out: int) -> np.ndarray:
+    """Equal-power (sine) fade gains for frames [a, b) of a stretch ``length`` long, shaped (frames, 1)."""
+    index = np.arange(a, b, dtype=np.float64)
+    gains = np.ones(b - a)
+    if fade_in:
+        gains *= np.sin(0.5 * np.pi * np.clip((index + 0.5) / fade_in, 0, 1))
+    if fade_out:
+        gains *= np.sin(0.5 * np.pi * np.clip((length - index - 0.5) / fade_out, 0, 1))
+    return gains.astype(np.float32)[:, None]
+
+
+def _programme_fades(start: int, end: int, total: int, settings: MixSettings) -> np.ndarray:
+    return _segment_fades(start, end, total, frames(settings.fade_in_s), frames(settings.fade_out_s))
+
+
+def lay_tones(timeline: Timeline, loudness_lufs: float, settings: MixSettings, out: np.ndarray) -> np.ndarray:
+    """Entrainment tones at ``loudness_lufs`` (measured on a first pass: tones are cheap to make twice)."""
+    renderer = ToneRenderer(timeline.tones, timeline.frames)
+    meter = LoudnessMeter(2)
+    for start, end in spans(timeline.frames):
+        meter.feed(renderer.block(start, end))
+    gain = np.float32(db_to_gain(loudness_lufs - meter.integrated()))
+    for start, end in spans(timeline.frames):
+        out[start:end] = renderer.block(start, end) * gain * _programme_fades(start, end, timeline.frames, settings)
+    return out
+
+
+def duck_envelope_db(timeline: Timeline, settings: MixSettings, start: int = 0, end: int | None = None) -> np.ndarray:
+    """Bed gain in dB per frame over [start, end): 0 between passages, −duck_db under speech.
 
     Spans closer than the hold time merge, so short pauses stay ducked. The
     ramps start ``attack`` before the first word, since the timeline is known.
     """
+    end = timeline.frames if end is None else end
+    xs, ys = _duck_breakpoints(timeline, settings)
+    return np.interp(np.arange(start, end), xs, ys).astype(np.float32)
+
+
+def _duck_breakpoints(timeline: Timeline, settings: MixSettings) -> tuple[np.ndarray, list[float]]:
     attack, release = frames(settings.duck_attack_s), frames(settings.duck_release_s)
     merge_gap = max(frames(settings.duck_hold_s), attack + release)
-    spans: list[list[int]] = []
-    for start, end in timeline.speech_intervals():
-        if spans and start - spans[-1][1] < merge_gap:
-            spans[-1][1] = end
+    merged: list[list[int]] = []
+    for start, end in sorted(timeline.speech_intervals()):
+        if merged and start - merged[-1][1] < merge_gap:
+            merged[-1][1] = max(merged[-1][1], end)
         else:
-            spans.append([start, end])
+            merged.append([start, end])
     xs, ys = [0.0], [0.0]
-    for start, end in spans:
+    for start, end in merged:
         xs += [start - attack, start, end, end + release]
         ys += [0.0, -settings.duck_db, -settings.duck_db, 0.0]
-    xs = np.maximum.accumulate(np.maximum(xs, 0.0))  # a word at frame 0 has nothing to duck ahead of
-    return np.interp(np.arange(timeline.frames), xs, ys).astype(np.float32)
+    return np.maximum.accumulate(np.maximum(xs, 0.0)), ys  # a word at frame 0 has nothing to duck ahead of

@@ -1,0 +1,79 @@
+"""Block processing: fixed-size blocks, disk-backed scratch arrays, a streaming look-ahead gain.
+
+Long sessions (an hour is 173 million stereo frames) are never held whole in
+memory: stages read and write ``(frames, channels)`` float32 arrays that live
+in a scratch folder as memory maps, one block at a time, as soundfile's
+``blocks`` and pedalboard's ``AudioFile`` do.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+BLOCK = 1 << 16
+"""Frames per processing block (1.37 s at 48 kHz): large enough for numpy, small enough for memory."""
+MAX_REDUCTION_DB = 60.0
+"""Gain curves never dip further; this bounds how far a look-ahead must read."""
+
+
+class Scratch:
+    """A folder of disk-backed arrays for one render; removed when the render ends."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.count = 0
+
+    def zeros(self, frames: int, channels: int = 2) -> np.ndarray:
+        self.count += 1
+        path = self.folder / f"a{self.count}.f32"
+        return np.memmap(path, dtype=np.float32, mode="w+", shape=(max(frames, 1), channels))[:frames]
+
+
+@contextmanager
+def scratch(parent: Path | None = None) -> Iterator[Scratch]:
+    folder = Path(tempfile.mkdtemp(prefix="drift-scratch-", dir=parent))
+    try:
+        yield Scratch(folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def spans(total: int, size: int = BLOCK) -> Iterator[tuple[int, int]]:
+    for start in range(0, total, size):
+        yield start, min(start + size, total)
+
+
+class GainSmoother:
+    """Streaming form of the look-ahead gain curve (dB) used by the limiter and the voice's peak tamer.
+
+    The curve is the highest one that never exceeds the required gain, falls at
+    most ``attack`` dB per frame ahead of a peak and recovers at most
+    ``release`` dB per frame after it. Feed it consecutive blocks of required
+    gain together with the ``lookahead`` frames that follow each block; it is
+    exact, block size does not change the result.
+    """
+
+    def __init__(self, attack_db_per_frame: float, release_db_per_frame: float):
+        self.attack = attack_db_per_frame
+        self.release = release_db_per_frame
+        self.lookahead = int(np.ceil(MAX_REDUCTION_DB / attack_db_per_frame)) + 1
+        self.carry = 0.0
+
+    def process(self, required: np.ndarray, following: np.ndarray) -> np.ndarray:
+        required = np.maximum(required.astype(np.float64), -MAX_REDUCTION_DB)
+        ahead = np.concatenate([required, np.maximum(following[: self.lookahead], -MAX_REDUCTION_DB)])
+        n = np.arange(len(ahead), dtype=np.float64)
+        before_peak = (np.minimum.accumulate((ahead + n * self.attack)[::-1])[::-1] - n * self.attack)[: len(required)]
+        k = n[: len(required)]
+        after_peak = np.minimum.accumulate(required - k * self.release) + k * self.release
+        after_peak = np.minimum(after_peak, self.carry + (k + 1) * self.release)
+        gain = np.minimum(np.minimum(after_peak, before_peak), 0.0)
+        if len(gain):
+            self.carry = float(after_peak[-1])
+        return gain
