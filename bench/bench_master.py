@@ -1,22 +1,27 @@
-"""Mixing and mastering speed as a multiple of real time, and our true-peak meter vs the naive one."""
+"""Mixing plus mastering a long session: speed as a multiple of real time, and peak memory by length.
+
+Each length runs in its own process so its peak resident memory (ru_maxrss) is its own.
+"""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import time
+
 import numpy as np
-from scipy import signal
 
 from pipeline.audio import SAMPLE_RATE, frames
 from pipeline.beds import load_bed
+from pipeline.blocks import scratch
 from pipeline.errors import Source
-from pipeline.loudness import true_peak_db
 from pipeline.master import PROFILES, master
 from pipeline.mix import mix
 from pipeline.pacing import PlacedPhrase, Timeline
-from pipeline.speech import Clip
+from pipeline.speech import Clip, load_voice
 
-from .timing import best_of
-
-MINUTES = 10
+MINUTES = (10, 30, 60)
 
 
 def synthetic_session(minutes: float):
@@ -25,26 +30,32 @@ def synthetic_session(minutes: float):
     clip_audio = (rng.standard_normal((frames(4.0), 1)) * 0.1).astype(np.float32)
     clip_audio *= np.abs(np.sin(np.linspace(0, 40, len(clip_audio))))[:, None].astype(np.float32)
     starts = range(frames(6), frames(minutes * 60 - 12), frames(8))
-    phrases = tuple(PlacedPhrase(s, len(clip_audio), "x", Source("bench"), 0) for s in starts)
+    phrases = tuple(PlacedPhrase(s, len(clip_audio), "x", Source("bench"), 0, voice="default") for s in starts)
     return Timeline(SAMPLE_RATE, frames(minutes * 60), phrases, ()), (Clip("x", clip_audio),)
 
 
+def one(minutes: float) -> dict:
+    import resource
+
+    timeline, clips = synthetic_session(minutes)
+    voices, beds = {"default": load_voice("default")}, {"hearth": load_bed("hearth")}
+    with scratch() as work:
+        start = time.perf_counter()
+        stems = mix(timeline, clips, voices, beds, "hearth", 0, work=work)
+        mixed = time.perf_counter()
+        master(stems.mix_into(work.zeros(timeline.frames)), PROFILES["podcast"], work=work)
+        done = time.perf_counter()
+    whole_float64_mb = timeline.frames * 2 * 8 / 2**20
+    return {"minutes": minutes, "mix_s": round(mixed - start, 2), "master_s": round(done - mixed, 2),
+            "x_realtime": round(minutes * 60 / (done - start), 1),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "one_stem_whole_float64_mb": round(whole_float64_mb, 1)}
+
+
 def run() -> dict:
-    timeline, clips = synthetic_session(MINUTES)
-    bed = load_bed("hearth")
-    beds = {'hearth': bed}
-    stems = mix(timeline, clips, {}, beds, 'hearth', 0)
-    seconds_mix = best_of(2, lambda: mix(timeline, clips, {}, beds, 'hearth', 0))
-    seconds_master = best_of(2, lambda: master(stems.mix, PROFILES["podcast"]))
-    audio = stems.mix
-    ours = best_of(2, lambda: true_peak_db(audio))
-    naive = best_of(1, lambda: np.abs(signal.resample_poly(audio, 4, 1, axis=0)).max())
-    duration = MINUTES * 60
-    return {
-        "track_minutes": MINUTES,
-        "mix_x_realtime": round(duration / seconds_mix, 1),
-        "master_x_realtime": round(duration / seconds_master, 1),
-        "mix_plus_master_x_realtime": round(duration / (seconds_mix + seconds_master), 1),
-        "true_peak_naive_over_ours": round(naive / ours, 2),
-        "note": "naive = scipy resample_poly 4x over the whole array (default 81-tap filter)",
-    }
+    rows = []
+    for minutes in MINUTES:
+        output = subprocess.run([sys.executable, "-c", f"import json; from bench.bench_master import one; print(json.dumps(one({minutes})))"],
+                                capture_output=True, text=True, check=True).stdout
+        rows.append(json.loads(output.strip().splitlines()[-1]))
+    return {"lengths": rows, "note": "x_realtime = session length / (mix + master) time; synthetic voice clips, hearth bed"}

@@ -245,8 +245,12 @@ _LFO_STEP = 256
 
 def _sine(frame_numbers: np.ndarray, freq: float, phase: float) -> np.ndarray:
     """sin(2π f t + φ) from absolute frame numbers; phase wrapped in float64, sine taken in float32 (SIMD)."""
-    cycles = np.mod(frame_numbers * (freq / SAMPLE_RATE) + phase / (2 * np.pi), 1.0)
-    return np.sin((2 * np.pi) * cycles.astype(np.float32))
+    return np.sin(np.float32(2 * np.pi) * _fraction(frame_numbers * (freq / SAMPLE_RATE) + phase / (2 * np.pi)))
+
+
+def _fraction(cycles: np.ndarray) -> np.ndarray:
+    """The fractional part as float32: float64 keeps hours of phase exact, float32 makes the sine fast."""
+    return (cycles - np.floor(cycles)).astype(np.float32)
 
 
 def _upsample_lfo(values: np.ndarray, count: int) -> np.ndarray:
@@ -336,11 +340,11 @@ def _edge_envelope(local: np.ndarray, fade_in: int, length: int, fade_out: int) 
 
 def _tone(kind: str, carrier_phase: np.ndarray, beat_phase: np.ndarray) -> np.ndarray:
     if kind == "binaural":
-        left = np.sin(2 * np.pi * np.mod(carrier_phase - beat_phase / 2, 1.0))
-        right = np.sin(2 * np.pi * np.mod(carrier_phase + beat_phase / 2, 1.0))
-        return np.stack([left, right], axis=1).astype(np.float32)
-    gate = (0.5 - 0.5 * np.cos(2 * np.pi * np.mod(beat_phase, 1.0))) ** 2
-    return np.repeat((np.sin(2 * np.pi * np.mod(carrier_phase, 1.0)) * gate)[:, None], 2, axis=1).astype(np.float32)
+        left = np.sin(np.float32(2 * np.pi) * _fraction(carrier_phase - beat_phase / 2))
+        right = np.sin(np.float32(2 * np.pi) * _fraction(carrier_phase + beat_phase / 2))
+        return np.stack([left, right], axis=1)
+    gate = (0.5 - 0.5 * np.cos(np.float32(2 * np.pi) * _fraction(beat_phase))) ** 2
+    return np.repeat((np.sin(np.float32(2 * np.pi) * _fraction(carrier_phase)) * gate)[:, None], 2, axis=1)
 
 
 def _beat_cycles(beat, ramp_s: float, t: np.ndarray) -> np.ndarray:

@@ -122,8 +122,18 @@ def measure(audio: np.ndarray, rate: int = SAMPLE_RATE) -> Loudness:
     )
 
 
+INTERSAMPLE_HEADROOM_DB = 6.0
+"""How far a true peak is assumed able to rise above the sample peaks around it (real material: under 3 dB)."""
+
+
 def true_peak_db(audio: np.ndarray) -> float:
-    peak = max((float(oversampled_peaks(audio, a, b).max()) for a, b in spans(len(audio), _TP_BLOCK)), default=0.0)
+    """The programme's true peak. Only blocks whose sample peak comes within INTERSAMPLE_HEADROOM_DB of
+    the loudest sample can hold it, so only those are oversampled: most of a quiet session is skipped."""
+    blocks = list(spans(len(audio), _TP_BLOCK))
+    sample_peaks = np.array([float(frame_peaks(audio[a:b]).max()) for a, b in blocks] or [0.0])
+    floor = sample_peaks.max() * 10 ** (-INTERSAMPLE_HEADROOM_DB / 20)
+    peak = max((float(oversampled_peaks(audio, a, b).max()) for (a, b), p in zip(blocks, sample_peaks) if p >= floor),
+               default=0.0)
     return to_db(peak)
 
 

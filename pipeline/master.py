@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .audio import SAMPLE_RATE, db_to_gain
+from .audio import SAMPLE_RATE, db_to_gain, frame_peaks
 from .blocks import GainSmoother, Scratch, spans
 from .errors import ConfigError, Source
-from .loudness import Loudness, integrated_loudness, measure, oversampled_peaks
+from .loudness import INTERSAMPLE_HEADROOM_DB, Loudness, integrated_loudness, measure, oversampled_peaks
 
 LIMITER_MARGIN_DB = 0.5
 """Headroom under the ceiling: lossy encoders raise inter-sample peaks by a few tenths of a dB."""
@@ -56,7 +56,8 @@ class Master:
     audio: np.ndarray
     sample_rate: int
     profile: Profile
-    before: Loudness
+    mix_lufs: float
+    """Integrated loudness of the mix before its gain."""
     after: Loudness
     gain_db: float
     limiter_max_reduction_db: float
@@ -73,10 +74,15 @@ def limit(audio: np.ndarray, ceiling_db: float, gain_db: float = 0.0, out: np.nd
     smoother = GainSmoother(ATTACK_DB_PER_S / rate, RELEASE_DB_PER_S / rate)
     gain = float(db_to_gain(gain_db))
     deepest = 0.0
+    quiet = 10 ** ((ceiling_db - INTERSAMPLE_HEADROOM_DB) / 20) / gain
     for start, end in spans(len(audio)):
-        peaks = oversampled_peaks(audio, start, end + smoother.lookahead + 1) * gain
-        peaks = np.maximum(peaks, np.append(peaks[1:], peaks[-1:]))  # the span to the next frame too
-        required = np.minimum(0.0, ceiling_db - 20 * np.log10(np.maximum(peaks, 1e-12)))
+        reach = end + smoother.lookahead + 1
+        if float(frame_peaks(audio[start:reach]).max(initial=0.0)) < quiet:  # no true peak can reach the ceiling here
+            required = np.zeros(min(reach, len(audio)) - start)
+        else:
+            peaks = oversampled_peaks(audio, start, reach) * gain
+            peaks = np.maximum(peaks, np.append(peaks[1:], peaks[-1:]))  # the span to the next frame too
+            required = np.minimum(0.0, ceiling_db - 20 * np.log10(np.maximum(peaks, 1e-12)))
         curve = smoother.process(required[: end - start], required[end - start :])
         out[start:end] = audio[start:end] * (gain * db_to_gain(curve)).astype(np.float32)[:, None]
         deepest = min(deepest, float(curve.min()) if len(curve) else 0.0)
@@ -90,8 +96,8 @@ def master(mix: np.ndarray, profile: Profile, rate: int = SAMPLE_RATE, work: Scr
     LU the gain is corrected and the limiter run again (once is nearly always
     enough, as the voice chain has already tamed the speech peaks).
     """
-    before = measure(mix, rate)
-    gain_db = profile.target_lufs - before.integrated_lufs
+    mix_lufs = integrated_loudness(mix, rate)
+    gain_db = profile.target_lufs - mix_lufs
     out = work.zeros(len(mix), mix.shape[1]) if work else np.empty_like(mix)
     for _ in range(3):
         audio, reduction = limit(mix, profile.ceiling_dbtp - LIMITER_MARGIN_DB, gain_db, out, rate)
@@ -99,5 +105,5 @@ def master(mix: np.ndarray, profile: Profile, rate: int = SAMPLE_RATE, work: Scr
         if reduction == 0.0 or abs(shortfall) < 0.1:
             break
         gain_db += shortfall
-    return Master(audio, rate, profile, before, measure(audio, rate), round(gain_db, 2), reduction)
+    return Master(audio, rate, profile, mix_lufs, measure(audio, rate), round(gain_db, 2), reduction)
 
