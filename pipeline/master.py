@@ -63,26 +63,37 @@ class Master:
     limiter_max_reduction_db: float
 
 
+class InputPeaks:
+    """The mix's 4× oversampled peak per frame, computed once (where it can matter) and reused by every limiter pass."""
+
+    def __init__(self, audio: np.ndarray, below_db: float, work: Scratch | None = None):
+        """Oversample only blocks whose sample peaks come within ``below_db`` + the inter-sample headroom of 0 dBFS."""
+        self.peaks = work.zeros(len(audio), 1)[:, 0] if work else np.zeros(len(audio), dtype=np.float32)
+        self.floor = 10 ** ((-below_db - INTERSAMPLE_HEADROOM_DB) / 20)
+        for start, end in spans(len(audio)):
+            if float(frame_peaks(audio[start:end]).max(initial=0.0)) >= self.floor:
+                self.peaks[start:end] = oversampled_peaks(audio, start, end)
+
+    def required_db(self, start: int, end: int, gain: float, ceiling_db: float) -> np.ndarray:
+        peaks = np.asarray(self.peaks[start:end]) * gain
+        peaks = np.maximum(peaks, np.append(peaks[1:], peaks[-1:]))  # the span to the next frame too
+        return np.minimum(0.0, ceiling_db - 20 * np.log10(np.maximum(peaks, 1e-12)))
+
+
 def limit(audio: np.ndarray, ceiling_db: float, gain_db: float = 0.0, out: np.ndarray | None = None,
-          rate: int = SAMPLE_RATE) -> tuple[np.ndarray, float]:
+          rate: int = SAMPLE_RATE, peaks: InputPeaks | None = None) -> tuple[np.ndarray, float]:
     """Look-ahead true-peak limiter, block by block: ``out = limited(audio × gain)``.
 
     Returns the output and the largest gain reduction (dB). ``out`` may be a
     memory map; by default a new array is made.
     """
     out = np.empty_like(audio) if out is None else out
+    peaks = peaks or InputPeaks(audio, gain_db - ceiling_db)
     smoother = GainSmoother(ATTACK_DB_PER_S / rate, RELEASE_DB_PER_S / rate)
     gain = float(db_to_gain(gain_db))
     deepest = 0.0
-    quiet = 10 ** ((ceiling_db - INTERSAMPLE_HEADROOM_DB) / 20) / gain
     for start, end in spans(len(audio)):
-        reach = end + smoother.lookahead + 1
-        if float(frame_peaks(audio[start:reach]).max(initial=0.0)) < quiet:  # no true peak can reach the ceiling here
-            required = np.zeros(min(reach, len(audio)) - start)
-        else:
-            peaks = oversampled_peaks(audio, start, reach) * gain
-            peaks = np.maximum(peaks, np.append(peaks[1:], peaks[-1:]))  # the span to the next frame too
-            required = np.minimum(0.0, ceiling_db - 20 * np.log10(np.maximum(peaks, 1e-12)))
+        required = peaks.required_db(start, end + smoother.lookahead, gain, ceiling_db)
         curve = smoother.process(required[: end - start], required[end - start :])
         out[start:end] = audio[start:end] * (gain * db_to_gain(curve)).astype(np.float32)[:, None]
         deepest = min(deepest, float(curve.min()) if len(curve) else 0.0)
@@ -99,8 +110,10 @@ def master(mix: np.ndarray, profile: Profile, rate: int = SAMPLE_RATE, work: Scr
     mix_lufs = integrated_loudness(mix, rate)
     gain_db = profile.target_lufs - mix_lufs
     out = work.zeros(len(mix), mix.shape[1]) if work else np.empty_like(mix)
+    ceiling = profile.ceiling_dbtp - LIMITER_MARGIN_DB
+    peaks = InputPeaks(mix, gain_db + 3.0 - ceiling, work)  # 3 dB of room for the gain corrections below
     for _ in range(3):
-        audio, reduction = limit(mix, profile.ceiling_dbtp - LIMITER_MARGIN_DB, gain_db, out, rate)
+        audio, reduction = limit(mix, ceiling, gain_db, out, rate, peaks)
         shortfall = profile.target_lufs - integrated_loudness(audio, rate)
         if reduction == 0.0 or abs(shortfall) < 0.1:
             break
