@@ -187,7 +187,7 @@ def lay_beds(timeline: Timeline, beds: dict[str, BedPreset], first: str, seed: i
     segments = bed_segments(timeline, first)
     level_x, level_y = bed_levels(timeline)
     seeds = [seed + 7919 * index for index in range(len(segments))]  # each stretch of bed its own noise
-    streams = [BedStream(beds[name], end - begin, s) for (name, begin, end, _, _), s in zip(segments, seeds)]
+    streams = [BedStream(beds[name], end - begin, s, timeline.breath, begin) for (name, begin, end, _, _), s in zip(segments, seeds)]
     levelled = [np.float32(db_to_gain(-reference_loudness(beds[seg[0]], s))) if loudness_lufs is not None else np.float32(1)
                 for seg, s in zip(segments, seeds)]
     duck_x, duck_y = _duck_breakpoints(timeline, settings)
