@@ -2,12 +2,13 @@
 
 Long sessions (an hour is 173 million stereo frames) are never held whole in
 memory: stages read and write ``(frames, channels)`` float32 arrays that live
-in a scratch folder as memory maps, one block at a time, as soundfile's
-``blocks`` and pedalboard's ``AudioFile`` do.
+in files in a scratch folder, one block at a time, as soundfile's ``blocks``
+and pedalboard's ``AudioFile`` do.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -22,25 +23,66 @@ MAX_REDUCTION_DB = 60.0
 """Gain curves never dip further; this bounds how far a look-ahead must read."""
 
 
+class DiskArray:
+    """A float32 (frames, channels) array kept in a file, read and written by frame ranges.
+
+    Unlike a memory map, what it has read does not stay in the process's
+    resident memory: an hour of stems costs a few blocks of RAM, not gigabytes.
+    Supports ``len``, ``shape``, ``a[start:end]`` and ``a[start:end] = block`` (so ``+=`` too).
+    """
+
+    def __init__(self, path: Path, frames: int, channels: int):
+        self.path = path
+        self.shape = (frames, channels)
+        self.dtype = np.dtype(np.float32)
+        self.handle = open(path, "w+b")
+        self.handle.truncate(frames * channels * 4)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _range(self, key) -> tuple[int, int]:
+        if not isinstance(key, slice) or key.step not in (None, 1):
+            raise TypeError("DiskArray supports contiguous frame ranges only")
+        start, stop, _ = key.indices(self.shape[0])
+        return start, max(stop, start)
+
+    def __getitem__(self, key) -> np.ndarray:
+        start, stop = self._range(key)
+        data = os.pread(self.handle.fileno(), (stop - start) * self.shape[1] * 4, start * self.shape[1] * 4)
+        return np.frombuffer(data, dtype=np.float32).reshape(-1, self.shape[1]).copy()
+
+    def __setitem__(self, key, values) -> None:
+        start, stop = self._range(key)
+        block = np.broadcast_to(np.asarray(values, dtype=np.float32), (stop - start, self.shape[1]))
+        os.pwrite(self.handle.fileno(), np.ascontiguousarray(block).tobytes(), start * self.shape[1] * 4)
+
+    def close(self) -> None:
+        self.handle.close()
+
+
 class Scratch:
     """A folder of disk-backed arrays for one render; removed when the render ends."""
 
     def __init__(self, folder: Path):
         self.folder = folder
-        self.count = 0
+        self.arrays: list[DiskArray] = []
 
-    def zeros(self, frames: int, channels: int = 2) -> np.ndarray:
-        self.count += 1
-        path = self.folder / f"a{self.count}.f32"
-        return np.memmap(path, dtype=np.float32, mode="w+", shape=(max(frames, 1), channels))[:frames]
+    def zeros(self, frames: int, channels: int = 2) -> DiskArray:
+        array = DiskArray(self.folder / f"a{len(self.arrays)}.f32", frames, channels)
+        self.arrays.append(array)
+        return array
 
 
 @contextmanager
 def scratch(parent: Path | None = None) -> Iterator[Scratch]:
     folder = Path(tempfile.mkdtemp(prefix="drift-scratch-", dir=parent))
+    work = Scratch(folder)
     try:
-        yield Scratch(folder)
+        yield work
     finally:
+        for array in work.arrays:
+            array.close()
         shutil.rmtree(folder, ignore_errors=True)
 
 

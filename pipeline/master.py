@@ -68,14 +68,14 @@ class InputPeaks:
 
     def __init__(self, audio: np.ndarray, below_db: float, work: Scratch | None = None):
         """Oversample only blocks whose sample peaks come within ``below_db`` + the inter-sample headroom of 0 dBFS."""
-        self.peaks = work.zeros(len(audio), 1)[:, 0] if work else np.zeros(len(audio), dtype=np.float32)
+        self.peaks = work.zeros(len(audio), 1) if work else np.zeros((len(audio), 1), dtype=np.float32)
         self.floor = 10 ** ((-below_db - INTERSAMPLE_HEADROOM_DB) / 20)
         for start, end in spans(len(audio)):
             if float(frame_peaks(audio[start:end]).max(initial=0.0)) >= self.floor:
-                self.peaks[start:end] = oversampled_peaks(audio, start, end)
+                self.peaks[start:end] = oversampled_peaks(audio, start, end)[:, None]
 
     def required_db(self, start: int, end: int, gain: float, ceiling_db: float) -> np.ndarray:
-        peaks = np.asarray(self.peaks[start:end]) * gain
+        peaks = np.asarray(self.peaks[start:end])[:, 0] * gain
         peaks = np.maximum(peaks, np.append(peaks[1:], peaks[-1:]))  # the span to the next frame too
         return np.minimum(0.0, ceiling_db - 20 * np.log10(np.maximum(peaks, 1e-12)))
 
