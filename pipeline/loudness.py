@@ -44,6 +44,9 @@ class Loudness:
     range_lu: float
     true_peak_dbtp: float
     sample_peak_dbfs: float
+    rms_dbfs: float
+    noise_floor_dbfs: float
+    """RMS of the quietest half-second stretches (2nd percentile): ACX's room-tone figure."""
 
 
 class LoudnessMeter:
@@ -56,6 +59,8 @@ class LoudnessMeter:
         self.step = int(rate * _STEP_S)
         self.leftover = np.zeros(0)
         self.energies: list[np.ndarray] = []
+        self.raw_leftover = np.zeros(0)
+        self.raw: list[np.ndarray] = []
 
     def feed(self, block: np.ndarray) -> None:
         weighted, self.state = signal.sosfilt(_K_WEIGHTING, block.astype(np.float64), axis=0, zi=self.state)
@@ -63,6 +68,9 @@ class LoudnessMeter:
         whole = len(power) // self.step * self.step
         self.energies.append(power[:whole].reshape(-1, self.step).mean(axis=1))
         self.leftover = power[whole:]
+        raw = np.concatenate([self.raw_leftover, np.square(block.astype(np.float64)).mean(axis=1)])
+        self.raw.append(raw[:whole].reshape(-1, self.step).mean(axis=1))
+        self.raw_leftover = raw[whole:]
 
     def _steps(self) -> np.ndarray:
         return np.concatenate(self.energies) if self.energies else np.zeros(0)
@@ -83,6 +91,17 @@ class LoudnessMeter:
         relative_gate = _lufs(blocks.mean()) - 10.0
         gated = blocks[_lufs(blocks) > relative_gate]
         return float(_lufs(gated.mean()))
+
+    def rms(self) -> float:
+        """Unweighted RMS level (dBFS) of everything fed so far, as ACX measures it."""
+        steps = np.concatenate(self.raw) if self.raw else np.zeros(1)
+        return float(10 * np.log10(max(steps.mean(), 1e-20)))
+
+    def noise_floor(self) -> float:
+        steps = np.concatenate(self.raw) if self.raw else np.zeros(5)
+        usable = len(steps) // 5 * 5
+        halves = steps[:usable].reshape(-1, 5).mean(axis=1) if usable else np.zeros(1)
+        return float(10 * np.log10(max(np.percentile(halves, 2), 1e-20)))
 
     def range(self) -> float:
         """Loudness range (LU): spread between the 10th and 95th percentiles of gated short-term loudness."""
@@ -110,6 +129,10 @@ def integrated_loudness(audio: np.ndarray, rate: int = SAMPLE_RATE) -> float:
     return round(_feed(LoudnessMeter(audio.shape[1], rate), audio).integrated(), 3)
 
 
+def rms_level(audio: np.ndarray, rate: int = SAMPLE_RATE) -> float:
+    return round(_feed(LoudnessMeter(audio.shape[1], rate), audio).rms(), 3)
+
+
 def measure(audio: np.ndarray, rate: int = SAMPLE_RATE) -> Loudness:
     """Every delivery figure of a programme, read block by block (``audio`` may be a memory map)."""
     meter = _feed(LoudnessMeter(audio.shape[1], rate), audio)
@@ -119,6 +142,8 @@ def measure(audio: np.ndarray, rate: int = SAMPLE_RATE) -> Loudness:
         range_lu=round(meter.range(), 2),
         true_peak_dbtp=round(true_peak_db(audio), 2),
         sample_peak_dbfs=round(to_db(sample_peak), 2),
+        rms_dbfs=round(meter.rms(), 2),
+        noise_floor_dbfs=round(meter.noise_floor(), 2),
     )
 
 

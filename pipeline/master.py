@@ -16,7 +16,7 @@ import numpy as np
 from .audio import SAMPLE_RATE, db_to_gain, frame_peaks
 from .blocks import GainSmoother, Scratch, spans
 from .errors import ConfigError, Source
-from .loudness import INTERSAMPLE_HEADROOM_DB, Loudness, integrated_loudness, measure, oversampled_peaks
+from .loudness import INTERSAMPLE_HEADROOM_DB, Loudness, integrated_loudness, measure, oversampled_peaks, rms_level
 
 LIMITER_MARGIN_DB = 0.5
 """Headroom under the ceiling: lossy encoders raise inter-sample peaks by a few tenths of a dB."""
@@ -30,8 +30,16 @@ RELEASE_DB_PER_S = 20.0
 class Profile:
     name: str
     target_lufs: float
+    """The level to reach: integrated loudness (LUFS), or RMS (dBFS) when ``by_rms``."""
     ceiling_dbtp: float
     description: str
+    by_rms: bool = False
+
+    def level_of(self, audio: np.ndarray, rate: int = SAMPLE_RATE) -> float:
+        return rms_level(audio, rate) if self.by_rms else integrated_loudness(audio, rate)
+
+    def reading(self, loudness: Loudness) -> float:
+        return loudness.rms_dbfs if self.by_rms else loudness.integrated_lufs
 
 
 PROFILES = {
@@ -41,6 +49,7 @@ PROFILES = {
         Profile("streaming", -14.0, -1.0, "Spotify-style streaming: −14 LUFS, −1 dBTP"),
         Profile("meditation", -19.0, -1.5, "Quiet listening: −19 LUFS, −1.5 dBTP"),
         Profile("broadcast", -23.0, -1.0, "EBU R128: −23 LUFS, −1 dBTP"),
+        Profile("acx", -20.0, -3.0, "ACX/Audible: −20 dB RMS (−23…−18), −3 dB peak, noise floor under −60 dB", by_rms=True),
     )
 }
 
@@ -108,13 +117,13 @@ def master(mix: np.ndarray, profile: Profile, rate: int = SAMPLE_RATE, work: Scr
     enough, as the voice chain has already tamed the speech peaks).
     """
     mix_lufs = integrated_loudness(mix, rate)
-    gain_db = profile.target_lufs - mix_lufs
+    gain_db = profile.target_lufs - profile.level_of(mix, rate)
     out = work.zeros(len(mix), mix.shape[1]) if work else np.empty_like(mix)
     ceiling = profile.ceiling_dbtp - LIMITER_MARGIN_DB
     peaks = InputPeaks(mix, gain_db + 3.0 - ceiling, work)  # 3 dB of room for the gain corrections below
     for _ in range(3):
         audio, reduction = limit(mix, ceiling, gain_db, out, rate, peaks)
-        shortfall = profile.target_lufs - integrated_loudness(audio, rate)
+        shortfall = profile.target_lufs - profile.level_of(audio, rate)
         if reduction == 0.0 or abs(shortfall) < 0.1:
             break
         gain_db += shortfall

@@ -41,3 +41,21 @@ def test_master_reaches_target_as_ffmpeg_measures_it(name, needs_limiting, tmp_p
     assert result.after.true_peak_dbtp == pytest.approx(independent.true_peak_dbtp, abs=0.3)
     assert (result.limiter_max_reduction_db > 0) == needs_limiting
 
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_every_profile_holds_on_the_decoded_mp3(name, short_render, tmp_path):
+    """Target within 0.5 and ceiling respected, as ffmpeg measures the MP3 a listener would get."""
+    from pipeline.export import write_audio
+    from pipeline.loudness import rms_level
+
+    profile = PROFILES[name]
+    result = master(short_render["stems"].mix, profile)
+    path = write_audio(tmp_path / "t.mp3", result.audio, SAMPLE_RATE, "mp3")
+    independent = ebur128(path)
+    assert independent.true_peak_dbtp <= profile.ceiling_dbtp
+    if profile.by_rms:
+        decoded, rate = soundfile.read(path, dtype="float32", always_2d=True)
+        assert rms_level(decoded) == pytest.approx(profile.target_lufs, abs=0.5)
+    else:
+        assert independent.integrated_lufs == pytest.approx(profile.target_lufs, abs=0.5)
