@@ -8,6 +8,7 @@ everything but errors.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -17,9 +18,9 @@ import numpy as np
 from . import __version__, presets
 from .audio import SAMPLE_RATE, db_to_gain, frames
 from .beds import load_bed, render_bed
-from .errors import DriftError
+from .errors import ConfigError, DriftError, Source
 from .export import FORMATS, write_audio
-from .library import RenderOptions, TrackResult, discover, lint, load_variables, render_track
+from .library import RenderOptions, TrackResult, build, check, discover, lint, parse_shard, plan, prune
 from .loudness import integrated_loudness
 from .master import PROFILES
 from .parse import parse_duration
@@ -65,32 +66,68 @@ def main() -> None:
 @click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("build"),
               show_default=True, help="Folder for tracks and manifests.")
 @click.option("--format", "formats", callback=_split_formats, metavar="LIST",
-              help=f"Comma-separated formats to write (from {', '.join(FORMATS)}; default flac,mp3).")
+              help=f"Comma-separated formats to write (from {', '.join(FORMATS)}; default: the script's, else flac,mp3).")
 @click.option("--profile", type=click.Choice(sorted(PROFILES)), help="Loudness profile for every track, overriding each script's own.")
+@click.option("--stems", is_flag=True, help="Also write voice, bed and tones stems beside each track.")
 @click.option("--force", is_flag=True, help="Render even tracks whose outputs are up to date.")
+@click.option("--check", "check_only", is_flag=True, help="Render nothing: list what is stale or missing, exit 1 if any.")
+@click.option("--prune", "prune_orphans", is_flag=True, help="Remove outputs whose script is gone.")
+@click.option("-j", "--jobs", type=click.IntRange(1), default=os.cpu_count() or 1, show_default="the cores",
+              help="Tracks rendered at once, each in its own process.")
+@click.option("--shard", metavar="K/N", help="Render only the K-th of N equal shares of the tracks (CI matrices).")
 @cache_option
-@click.option("--vars", "vars_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="YAML file of values for the scripts' {variables}.")
+@click.option("--vars", "vars_path", type=click.Path(path_type=Path, exists=False),
+              help="YAML file of values for the scripts' {variables}, or a folder of them: one track per file.")
 @click.option("--timeline", "show_timeline", is_flag=True, help="Print each rendered track's timeline.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-def render(paths, out_dir, formats, profile, force, cache_dir, vars_file, show_timeline, quiet) -> None:
-    """Render scripts (files or folders of .txt scripts) into audio tracks.
+def render(paths, out_dir, formats, profile, stems, force, check_only, prune_orphans, jobs, shard, cache_dir, vars_path,
+           show_timeline, quiet) -> None:
+    """Render scripts (files or folders of .txt/.ssml scripts) into finished tracks.
 
-    Each track gets one file per format plus a JSON manifest with its measured
-    loudness. Tracks whose script, presets and settings are unchanged since
-    their last render are skipped.
+    Each track gets its audio in every format (tagged, with chapters),
+    captions (.vtt, .srt), a transcript and a JSON manifest; build/library.json
+    lists them all. Tracks whose inputs are unchanged are skipped.
 
     \b
-    Example:
-      drift render scripts/ -o build --format flac,mp3 --profile podcast
+    Examples:
+      drift render scripts/                       # what changed, into build/
+      drift render scripts/ --check               # CI: is the library current?
+      drift render scripts/ --jobs 2 --shard 1/2  # half the library, two at a time
+      drift render turning-toward.txt --vars listeners/ --stems
     """
     try:
         scripts = discover(list(paths))
-        variables = load_variables(vars_file) if vars_file else None
+        tracks = plan(scripts, vars_path, parse_shard(shard) if shard else None)
+        if vars_path is not None and not vars_path.exists():
+            raise ConfigError("no such variables file or folder", Source(str(vars_path)))
     except DriftError as error:
         raise click.ClickException(str(error)) from None
-    options = RenderOptions(out_dir, formats, profile, force, cache_dir, variables)
-    results = [_render_one(path, options, quiet) for path in scripts]
+    options = RenderOptions(out_dir, formats, profile, force, cache_dir, None, stems)
+    if check_only:
+        _report_check(check(tracks, options), len(tracks), quiet)
+        return
+    if prune_orphans:
+        for path in prune(out_dir, {t.name for t in tracks}):
+            click.echo(f"removed {path}", err=quiet)
+    try:
+        with click.progressbar(length=len(tracks), label="rendering", file=sys.stderr, hidden=quiet,
+                               show_eta=True, item_show_func=lambda r: Path(r.script).name if r else "") as bar:
+            results = build(tracks, options, jobs, on_done=lambda result: bar.update(1, result))
+    except DriftError as error:
+        raise click.ClickException(str(error)) from None
+    _after_render(results, show_timeline, quiet)
+
+
+def _report_check(problems, total: int, quiet: bool) -> None:
+    for track, why in problems:
+        click.echo(f"{why:<8} {track.name}  ({track.script}{', ' + track.vars_file if track.vars_file else ''})")
+    if not quiet:
+        click.echo(f"{total - len(problems)} of {total} track(s) up to date")
+    if problems:
+        sys.exit(1)
+
+
+def _after_render(results: list[TrackResult], show_timeline: bool, quiet: bool) -> None:
     if show_timeline:
         for result in results:
             click.echo(f"\n{result.script}\n{result.timeline or '(not rendered: up to date or failed; use --force)'}")
@@ -101,16 +138,6 @@ def render(paths, out_dir, formats, profile, force, cache_dir, vars_file, show_t
         _fail(result.errors)
     if failed:
         sys.exit(1)
-
-
-def _render_one(path: Path, options: RenderOptions, quiet: bool) -> TrackResult:
-    with click.progressbar(length=1, label=f"{path.name:<32}", file=sys.stderr, hidden=quiet) as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.length = total
-            bar.update(done - bar.pos)
-
-        return render_track(path, options, progress)
 
 
 def _summary(results: list[TrackResult]) -> None:

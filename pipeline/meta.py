@@ -53,6 +53,8 @@ class Meta:
     vars: dict[str, str] = field(default_factory=dict)
     formats: tuple[str, ...] = ()
     cover: str = ""
+    track: int = 0
+    """Track number in its album (0: none)."""
     pauses: dict[str, float] = field(default_factory=dict)
     """Overrides of the voice preset's pause defaults, in seconds."""
     sources: dict[str, Source] = field(default_factory=dict, compare=False, repr=False)
@@ -192,4 +194,5 @@ _READERS: dict[str, Callable[[str, Any], dict]] = {
     "rate": lambda k, v: {"rate": _number(k, v, 0.3, 2.0)},
     "seed": lambda k, v: {"seed": int(_number(k, v, 0, 2**32 - 1))} if isinstance(v, int) else _not_whole(k, v),
     "duration": lambda k, v: {"duration_s": _seconds(k, v)},
+    "track": lambda k, v: {"track": int(_number(k, v, 0, 9999))} if isinstance(v, int) else _not_whole(k, v),
 }

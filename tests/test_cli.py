@@ -103,7 +103,8 @@ def test_vars_file_personalises_and_timeline_shows_it(tmp_path, cache_dir):
                     "--vars", str(tmp_path / "sam.yaml"), "--timeline", "--format", "flac")
     assert result.exit_code == 0, result.output
     assert "Hello Sam." in result.stdout and "friend" not in result.stdout
-    assert sorted(p.name for p in (tmp_path / "build").iterdir()) == ["hello.flac", "hello.json"]
+    assert sorted(p.name for p in (tmp_path / "build").iterdir()) == [
+        "hello.flac", "hello.json", "hello.srt", "hello.txt", "hello.vtt", "library.json"]
 
 
 def test_bad_vars_file_is_one_line(tmp_path):

@@ -37,13 +37,14 @@ def test_manifest_describes_the_track_and_its_files(rendered):
     assert manifest["loudness"]["integrated_lufs"] == pytest.approx(-16.0, abs=0.3)
     assert manifest["loudness"]["true_peak_dbtp"] <= -1.0
     assert [s["name"] for s in manifest["sections"]] == ["Arrival", "Rest"]
-    for entry in manifest["files"].values():
-        assert file_sha256(rendered / entry["path"]) == entry["sha256"]
+    for name, entry in manifest["files"].items():
+        assert file_sha256(rendered / name) == entry["sha256"]
     assert len(manifest["input_hash"]) == 64
 
 
 def test_nothing_but_finished_files_is_left_in_the_output(rendered):
-    assert sorted(p.name for p in rendered.iterdir()) == ["short.flac", "short.json", "short.mp3"]
+    assert sorted(p.name for p in rendered.iterdir()) == [
+        "library.json", "short.flac", "short.json", "short.mp3", "short.srt", "short.txt", "short.vtt"]
 
 
 def test_unchanged_track_is_skipped_and_a_forced_render_is_byte_identical(rendered, cache_dir):

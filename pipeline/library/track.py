@@ -1,9 +1,8 @@
-"""Folder builds: find scripts, decide what is stale, render each track through every stage.
+"""One track: resolve a script into a ``Job``, decide if it is stale, render it through every stage.
 
-This module owns the whole-track and whole-library flow. It resolves a
-script's presets into a ``Job``, hashes every input so an unchanged track is
-skipped, runs parse → speech → pacing → mix → master → export, and writes the
-manifest last, so a manifest on disk always describes complete outputs.
+Every input is hashed into the job (script, variables, presets, sounds,
+cover, settings, versions) so an unchanged track is skipped. The manifest is
+written last, so a manifest on disk always describes complete outputs.
 """
 
 from __future__ import annotations
@@ -17,20 +16,23 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-from . import __version__
-from .audio import frames
-from .blocks import scratch
-from .beds import BedPreset, load_bed
-from .errors import ConfigError, DriftError, Source
-from .export import DEFAULT_FORMATS, check_formats, write_audio, write_json
-from .files import file_sha256, text_sha256
-from .master import PROFILES, Master, Profile, master, profile_named
-from .mix import MixSettings, Stems, lay_voice, mix
-from .pacing import LEAD_IN_S, Timeline, place
-from .cues import BedCue, Insert
-from .parse import SCRIPT_SUFFIXES, Script, parse_file, parse_text
-from .speech import ClipCache, VoicePreset, load_voice, synthesize
+from .. import __version__
+from ..audio import db_to_gain, frames
+from ..beds import BedPreset, load_bed
+from ..blocks import scratch, spans
+from ..cues import BedCue, Insert
+from ..errors import ConfigError, DriftError, Source
+from ..export import (DEFAULT_FORMATS, Chapter, Tags, check_formats, read_cover, srt, transcript, webvtt, write_audio,
+                      write_json)
+from ..files import atomic_path, file_sha256, text_sha256
+from ..master import PROFILES, Master, Profile, master, profile_named
+from ..mix import MixSettings, Stems, lay_voice, mix
+from ..pacing import LEAD_IN_S, Timeline, place
+from ..parse import Script, parse_file, parse_text
+from ..speech import ClipCache, VoicePreset, load_voice, synthesize
 
+STEM_NAMES = ("voice", "bed", "tones")
+SIDECARS = (".vtt", ".srt", ".txt")
 Progress = Callable[[int, int], None]
 """Called with (phrases done, phrases in the track) as speech is synthesised."""
 
@@ -46,6 +48,8 @@ class RenderOptions:
     cache_dir: Path | None = None
     variables: dict[str, str] | None = None
     """Values for the scripts' {variables} (from --vars), over their front-matter defaults."""
+    stems: bool = False
+    """Also write the voice, bed and tones stems beside each track."""
 
 
 @dataclass(frozen=True)
@@ -69,12 +73,18 @@ class Job:
     def bed(self) -> BedPreset:
         return self.beds[self.script.meta.ambience]
 
+    stems: bool = False
+
     @property
     def manifest_path(self) -> Path:
-        return self.out_base.with_suffix(".json")
+        return self.out_base.with_name(self.out_base.name + ".json")
 
-    def output_path(self, fmt: str) -> Path:
-        return self.out_base.with_suffix(f".{fmt}")
+    def output_path(self, fmt: str, stem: str = "") -> Path:
+        return self.out_base.with_name(f"{self.out_base.name}{'.' + stem if stem else ''}.{fmt}")
+
+    def expected_outputs(self) -> list[Path]:
+        audio = [self.output_path(f, s) for s in ("", *(STEM_NAMES if self.stems else ())) for f in self.formats]
+        return audio + [self.out_base.with_name(self.out_base.name + suffix) for suffix in SIDECARS]
 
 
 @dataclass(frozen=True)
@@ -87,23 +97,7 @@ class TrackResult:
     timeline: str = ""
 
 
-def discover(paths: list[Path]) -> list[Path]:
-    """Script files named directly or found (recursively) in the folders given."""
-    found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            scripts = sorted(p for p in path.rglob("*") if p.suffix in SCRIPT_SUFFIXES and p.is_file())
-            if not scripts:
-                raise ConfigError(f"no scripts ({', '.join(SCRIPT_SUFFIXES)}) in this folder", Source(str(path)))
-            found += scripts
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise ConfigError("no such script or folder", Source(str(path)))
-    return list(dict.fromkeys(found))
-
-
-def prepare(path: Path, options: RenderOptions) -> Job:
+def prepare(path: Path, options: RenderOptions, name: str | None = None) -> Job:
     """Parse a script and resolve everything it names; every input is hashed into ``input_hash``."""
     variables = options.variables
     script = parse_file(path, variables)
@@ -113,8 +107,8 @@ def prepare(path: Path, options: RenderOptions) -> Job:
     for event in script.events:
         if isinstance(event, Insert) and not (Path(path).parent / event.path).is_file():
             raise ConfigError(f"sound file '{event.path}' not found beside the script", event.source)
-    if meta.cover and not (Path(path).parent / meta.cover).is_file():
-        raise ConfigError(f"cover image '{meta.cover}' not found beside the script", meta.sources.get("cover"))
+    if meta.cover:
+        read_cover(Path(path).parent / meta.cover, meta.sources.get("cover"))
     beds = {meta.ambience: load_bed(meta.ambience, meta.sources.get("ambience"))}
     for event in script.events:
         if isinstance(event, BedCue) and event.name and event.name not in beds:
@@ -136,9 +130,11 @@ def prepare(path: Path, options: RenderOptions) -> Job:
         "cover": file_sha256(Path(path).parent / meta.cover) if meta.cover else None,
         "profile": profile.name,
         "formats": formats,
+        "stems": options.stems,
     }
     input_hash = text_sha256(json.dumps(inputs, sort_keys=True))
-    return Job(script, voices, beds, profile, formats, Path(options.out_dir) / Path(path).stem, input_hash)
+    out_base = Path(options.out_dir) / (name or Path(path).stem)
+    return Job(script, voices, beds, profile, formats, out_base, input_hash, options.stems)
 
 
 def is_up_to_date(job: Job) -> bool:
@@ -146,26 +142,66 @@ def is_up_to_date(job: Job) -> bool:
         manifest = json.loads(job.manifest_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return manifest.get("input_hash") == job.input_hash and all(job.output_path(f).is_file() for f in job.formats)
+    return manifest.get("input_hash") == job.input_hash and all(p.is_file() for p in job.expected_outputs())
 
 
 def render_job(job: Job, cache: ClipCache, progress: Progress | None = None) -> TrackResult:
     clips = synthesize(job.script, job.voices, cache, progress)
     timeline = place(job.script, clips, job.voice)
+    tags = track_tags(job, timeline)
     with scratch() as work:  # every full-length array lives on disk, so memory does not grow with the session
         stems = mix(timeline, clips, job.voices, job.beds, job.script.meta.ambience, job.script.meta.seed, work=work)
         mastered = master(stems.mix_into(work.zeros(timeline.frames)), job.profile, work=work)
-        outputs = [write_audio(job.output_path(f), mastered.audio, mastered.sample_rate, f) for f in job.formats]
+        outputs = [write_audio(job.output_path(f), mastered.audio, mastered.sample_rate, f, tags) for f in job.formats]
+        if job.stems:
+            outputs += write_stems(job, stems, mastered.gain_db, work)
+    outputs += write_sidecars(job, timeline)
     manifest = build_manifest(job, timeline, stems, mastered, outputs)
     write_json(job.manifest_path, manifest)
-    paths = tuple(str(p) for p in outputs + [job.manifest_path])
+    paths = tuple(str(p) for p in [*outputs, job.manifest_path])
     return TrackResult(job.script.path, "rendered", paths, (), manifest, timeline.describe())
 
 
-def render_track(path: Path, options: RenderOptions, progress: Progress | None = None) -> TrackResult:
+def write_stems(job: Job, stems: Stems, gain_db: float, work) -> list[Path]:
+    """Each stem at the master's gain (before the limiter), so they line up at zero and sum to the track."""
+    gain = np.float32(db_to_gain(gain_db))
+    written = []
+    for name, stem in stems.named().items():
+        scaled = work.zeros(len(stem))
+        for start, end in spans(len(stem)):
+            scaled[start:end] = stem[start:end] * gain
+        written += [write_audio(job.output_path(f, name), scaled, stems.sample_rate, f) for f in job.formats]
+    return written
+
+
+def write_sidecars(job: Job, timeline: Timeline) -> list[Path]:
+    """Captions (WebVTT, SRT) with one cue per phrase, and the transcript."""
+    texts = {".vtt": webvtt(timeline), ".srt": srt(timeline), ".txt": transcript(job.script.meta.title, timeline)}
+    written = []
+    for suffix, text in texts.items():
+        path = job.out_base.with_name(job.out_base.name + suffix)
+        with atomic_path(path) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def track_tags(job: Job, timeline: Timeline) -> Tags:
+    meta = job.script.meta
+    ends = [m.start for m in timeline.sections[1:]] + [timeline.frames]
+    chapters = tuple(Chapter(m.start / timeline.sample_rate, end / timeline.sample_rate, m.name)
+                     for m, end in zip(timeline.sections, ends))
+    cover, mime = read_cover(Path(job.script.path).parent / meta.cover, meta.sources.get("cover")) if meta.cover else (b"", "")
+    binaural = any(t.cue.kind == "binaural" for t in timeline.tones)
+    comment = "Binaural tones: listen with headphones." if binaural else ""
+    return Tags(meta.title, meta.author, meta.album, meta.track, 0, comment=comment, cover=cover, cover_mime=mime,
+                chapters=chapters)
+
+
+def render_track(path: Path, options: RenderOptions, progress: Progress | None = None, name: str | None = None) -> TrackResult:
     """Render one script unless its outputs are already up to date; never raises DriftError."""
     try:
-        job = prepare(path, options)
+        job = prepare(path, options, name)
         if not options.force and is_up_to_date(job):
             return TrackResult(str(path), "up to date")
         return render_job(job, ClipCache(options.cache_dir), progress)
@@ -244,5 +280,5 @@ def build_manifest(job: Job, timeline: Timeline, stems: Stems, mastered: Master,
                 "voice_to_bed_db": MixSettings().voice_to_bed_db},
         "sections": [{"name": m.name, "start_s": round(m.start / timeline.sample_rate, 3)} for m in timeline.sections],
         "marks": [{"name": m.name, "start_s": round(m.start / timeline.sample_rate, 3)} for m in timeline.marks],
-        "files": {p.suffix[1:]: {"path": p.name, "sha256": file_sha256(p)} for p in outputs},
+        "files": {p.name: {"sha256": file_sha256(p), "bytes": p.stat().st_size} for p in outputs},
     }

@@ -1,0 +1,87 @@
+"""Encoded audio: FLAC, WAV, MP3 and Opus through libsndfile; M4A/AAC through ffmpeg at the edge."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from ..blocks import spans
+from ..errors import ConfigError, RenderError
+from ..files import atomic_path
+from .tags import Tags, ffmetadata, tag_file
+
+FORMATS: dict[str, dict] = {
+    "flac": {"format": "FLAC", "subtype": "PCM_24"},
+    "wav": {"format": "WAV", "subtype": "PCM_24"},
+    # libsndfile's LAME: constant bitrate, compression_level 0.2 ≈ 256 kbps at 48 kHz.
+    "opus": {"format": "OGG", "subtype": "OPUS"},
+    "mp3": {"format": "MP3", "subtype": "MPEG_LAYER_III", "bitrate_mode": "CONSTANT", "compression_level": 0.2},
+    "m4a": {},  # AAC in MP4: libsndfile has no encoder, so ffmpeg (from imageio-ffmpeg) makes it
+}
+M4A_BITRATE = "192k"
+DEFAULT_FORMATS = ("flac", "mp3")
+
+
+def check_formats(names: list[str] | tuple[str, ...], setting: str = "--format") -> tuple[str, ...]:
+    unknown = [n for n in names if n not in FORMATS]
+    if unknown:
+        raise ConfigError(f"{setting}: unknown format '{unknown[0]}' (available: {', '.join(FORMATS)})")
+    return tuple(dict.fromkeys(names))
+
+
+def write_audio(path: Path, audio: np.ndarray, rate: int, fmt: str, tags: Tags | None = None) -> Path:
+    """Encode ``audio`` (an array or a disk array) block by block into ``path``, tag it, then move it into place."""
+    try:
+        with atomic_path(path) as tmp:
+            if fmt == "m4a":
+                _encode_m4a(tmp, audio, rate, tags)
+            else:
+                _encode_libsndfile(tmp, audio, rate, fmt)
+            if tags is not None:
+                tag_file(tmp, fmt, tags)
+    except (soundfile.LibsndfileError, OSError) as exc:
+        raise RenderError(f"cannot write {path.name}: {exc}", None) from exc
+    return path
+
+
+def _encode_libsndfile(path: Path, audio: np.ndarray, rate: int, fmt: str) -> None:
+    settings = dict(FORMATS[fmt])
+    extra = {k: settings.pop(k) for k in ("bitrate_mode", "compression_level") if k in settings}
+    with soundfile.SoundFile(path, "w", rate, audio.shape[1], **settings, **extra) as encoder:
+        for start, end in spans(len(audio)):
+            encoder.write(np.asarray(audio[start:end]))
+
+
+def _encode_m4a(path: Path, audio: np.ndarray, rate: int, tags: Tags | None) -> None:
+    """AAC through ffmpeg: our float samples are piped in block by block; ffmpeg only encodes and adds chapters."""
+    import imageio_ffmpeg
+
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "f32le", "-ar", str(rate),
+               "-ac", str(audio.shape[1]), "-i", "pipe:0"]
+    with tempfile.TemporaryDirectory() as folder:
+        if tags is not None and tags.chapters:
+            chapters = Path(folder) / "chapters.txt"
+            chapters.write_text(ffmetadata(tags), encoding="utf-8")
+            command += ["-f", "ffmetadata", "-i", str(chapters), "-map", "0:a", "-map_chapters", "1"]
+        command += ["-c:a", "aac", "-b:a", M4A_BITRATE, "-f", "mp4", str(path)]
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            for start, end in spans(len(audio)):
+                process.stdin.write(np.ascontiguousarray(audio[start:end], dtype="<f4").tobytes())
+            process.stdin.close()
+        except BrokenPipeError:
+            pass
+        error = process.stderr.read().decode(errors="replace").strip()
+        if process.wait() != 0:
+            raise RenderError(f"ffmpeg could not encode M4A: {error.splitlines()[-1] if error else 'unknown error'}")
+
+
+def write_json(path: Path, data: dict) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,45 @@
+"""Captions (WebVTT and SRT, one cue per phrase, times from the timeline) and a plain transcript."""
+
+from __future__ import annotations
+
+from ..pacing import Timeline
+
+
+def _stamp(frame: int, rate: int, separator: str) -> str:
+    milliseconds = round(frame * 1000 / rate)
+    hours, rest = divmod(milliseconds, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, milliseconds = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}{separator}{milliseconds:03d}"
+
+
+def _spoken(timeline: Timeline):
+    return [p for p in timeline.phrases if p.voice]  # sounds have no words to caption
+
+
+def webvtt(timeline: Timeline) -> str:
+    cues = [f"{_stamp(p.start, timeline.sample_rate, '.')} --> {_stamp(p.end, timeline.sample_rate, '.')}\n{p.text}"
+            for p in _spoken(timeline)]
+    return "WEBVTT\n\n" + "\n\n".join(cues) + "\n"
+
+
+def srt(timeline: Timeline) -> str:
+    cues = [f"{n}\n{_stamp(p.start, timeline.sample_rate, ',')} --> {_stamp(p.end, timeline.sample_rate, ',')}\n{p.text}"
+            for n, p in enumerate(_spoken(timeline), start=1)]
+    return "\n\n".join(cues) + "\n"
+
+
+def transcript(title: str, timeline: Timeline) -> str:
+    """The words as read, under their section headings."""
+    lines, sections = [f"# {title}", ""], list(timeline.sections)
+    current: list[str] = []
+    for phrase in _spoken(timeline):
+        while sections and sections[0].start <= phrase.start:
+            if current:
+                lines += [" ".join(current), ""]
+                current = []
+            lines += [f"## {sections.pop(0).name}", ""]
+        current.append(phrase.text)
+    if current:
+        lines.append(" ".join(current))
+    return "\n".join(lines).rstrip() + "\n"
