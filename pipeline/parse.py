@@ -58,6 +58,8 @@ class Script:
     path: str
     meta: Meta
     events: tuple[Event, ...]
+    uses: tuple[str, ...] = ()
+    """The variables the text refers to (so only their values make a render stale)."""
 
     @property
     def phrases(self) -> tuple[Phrase, ...]:
@@ -165,6 +167,7 @@ class _BodyParser:
         self.events: list = []
         self.paragraph = _Paragraph()
         self.emphasis_from: Source | None = None
+        self.used: set[str] = set()
 
     def line(self, number: int, text: str) -> None:
         stripped = text.strip()
@@ -241,6 +244,7 @@ class _BodyParser:
         if not _VARIABLE_NAME.match(name):
             self._error(f"'{{{name}}}' is not a variable name (letters, digits and _)", number, col)
             return ""
+        self.used.add(name)
         if name not in self.variables:
             known = ", ".join(sorted(self.variables)) or "none"
             self._error(f"variable '{name}' has no value: give it a default under 'vars:' or pass --vars (known: {known})",
@@ -390,7 +394,7 @@ def parse_text(text: str, path: str = "<script>", variables: dict[str, str] | No
         errors.append(ScriptError("script has no text to speak", Source(path, body_start + 1, 1)))
     if errors:
         raise ScriptErrors(errors)
-    return Script(path=path, meta=meta, events=tuple(events))
+    return Script(path=path, meta=meta, events=tuple(events), uses=tuple(sorted(body.used)))
 
 
 def parse_file(path: str | Path, variables: dict[str, str] | None = None) -> Script:

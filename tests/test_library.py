@@ -1,0 +1,225 @@
+"""Library builds: what a producer and CI get, and how builds behave when inputs change or processes die."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mutagen
+import numpy as np
+import pytest
+import soundfile
+from click.testing import CliRunner
+
+from pipeline.cli import main
+
+SCRIPT = """---
+title: Library fixture
+author: Drift Inward
+album: Tests
+voice: steady
+track: 3
+---
+## Arrival
+Let your eyes close. [pause 1s] Rest here.
+
+## Return
+Welcome back.
+"""
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture
+def library(tmp_path, cache_dir):
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "one.txt").write_text(SCRIPT)
+    (scripts / "two.txt").write_text(SCRIPT.replace("Library fixture", "Second").replace("Welcome back.", "Hello again."))
+    return {"scripts": scripts, "out": tmp_path / "build", "cache": cache_dir, "root": tmp_path}
+
+
+def render(lib, *extra):
+    return invoke("render", lib["scripts"], "-o", lib["out"], "--cache", lib["cache"], "--jobs", 1, *extra)
+
+
+def test_every_format_is_tagged_with_chapters(library, tmp_path):
+    result = render(library, "--format", "flac,mp3,opus,wav,m4a")
+    assert result.exit_code == 0, result.output
+    out = library["out"]
+    for fmt in ("flac", "mp3", "opus", "wav", "m4a"):
+        tags = mutagen.File(out / f"one.{fmt}").tags
+        text = " ".join(str(v) for v in (tags.values() if hasattr(tags, "values") else []))
+        assert "Library fixture" in text and "Drift Inward" in text, fmt
+    id3 = mutagen.File(out / "one.mp3").tags
+    chapters = sorted(id3.getall("CHAP"), key=lambda c: c.start_time)
+    assert [c.sub_frames["TIT2"].text[0] for c in chapters] == ["Arrival", "Return"]
+    assert mutagen.File(out / "one.flac")["CHAPTER002NAME"] == ["Return"]
+    for fmt in ("mp3", "m4a"):
+        probe = subprocess.run([*([] if shutil.which("ffprobe") else [sys.executable]), _ffprobe(), "-v", "error", "-show_chapters", "-of", "json", str(out / f"one.{fmt}")],
+                               capture_output=True, text=True, check=True)
+        found = sorted(json.loads(probe.stdout)["chapters"], key=lambda c: float(c["start_time"]))
+        assert [c["tags"]["title"] for c in found] == ["Arrival", "Return"], fmt
+    manifest = json.loads((out / "one.json").read_text())
+    assert chapters[1].start_time == round(manifest["sections"][1]["start_s"] * 1000)
+
+
+def _ffprobe():
+    """ffprobe where the machine has it; else a shim reading ffmpeg's own report (imageio-ffmpeg ships no ffprobe)."""
+    return shutil.which("ffprobe") or str(Path(__file__).parent / "ffprobe_shim.py")
+
+
+def test_captions_follow_the_timeline(library):
+    assert render(library, "--timeline").exit_code == 0
+    out = library["out"]
+    vtt, srt = (out / "one.vtt").read_text(), (out / "one.srt").read_text()
+    assert vtt.startswith("WEBVTT") and vtt.count(" --> ") == srt.count(" --> ") == 3
+    manifest = json.loads((out / "one.json").read_text())
+    first = vtt.split("\n\n")[1].splitlines()
+    assert first[1] == "Let your eyes close."
+    start = first[0].split(" --> ")[0]
+    h, m, s = start.split(":")
+    assert float(h) * 3600 + float(m) * 60 + float(s) == pytest.approx(6.0, abs=0.001)  # the lead-in
+    assert "## Arrival" in (out / "one.txt").read_text() and manifest["speech"]["phrases"] == 3
+
+
+def test_stems_line_up_and_sum_to_the_track(library):
+    assert render(library, "--stems", "--format", "wav").exit_code == 0
+    out = library["out"]
+    track, rate = soundfile.read(out / "one.wav", dtype="float32")
+    stems = [soundfile.read(out / f"one.{name}.wav", dtype="float32")[0] for name in ("voice", "bed", "tones")]
+    assert all(s.shape == track.shape for s in stems)
+    summed = sum(stems)
+    assert np.allclose(summed[: rate * 5], track[: rate * 5], atol=2e-4)  # bed alone, under the ceiling: exact
+    loud = np.abs(track) > 0.05
+    assert np.corrcoef(summed[loud], track[loud])[0, 1] > 0.98  # under speech the limiter is the only difference
+
+
+def test_check_is_clean_after_a_build_and_names_what_each_edit_makes_stale(library, tmp_path, monkeypatch):
+    voices, beds = tmp_path / "voices", tmp_path / "ambience"
+    shutil.copytree(Path(__file__).parent.parent / "voices", voices)
+    shutil.copytree(Path(__file__).parent.parent / "ambience", beds)
+    monkeypatch.setenv("DRIFT_VOICES", str(voices))
+    monkeypatch.setenv("DRIFT_AMBIENCE", str(beds))
+    vars_file = tmp_path / "sam.yaml"
+    vars_file.write_text("name: Sam\n")
+    (library["scripts"] / "one.txt").write_text(SCRIPT.replace("Welcome back.", "Welcome back, {name}."))
+    run = lambda *a: render(library, "--vars", vars_file, *a)
+    assert run("--check").exit_code == 1  # nothing built yet
+    assert run().exit_code == 0
+    assert run("--check").exit_code == 0
+    edits = [
+        lambda: (library["scripts"] / "two.txt").write_text(SCRIPT.replace("Rest here.", "Rest here now.")),
+        lambda: (voices / "steady.toml").write_text((voices / "steady.toml").read_text().replace("rate = 0.75", "rate = 0.74")),
+        lambda: (beds / "hearth.toml").write_text((beds / "hearth.toml").read_text().replace("swell_s = 26.0", "swell_s = 27.0")),
+        lambda: vars_file.write_text("name: Robin\n"),
+    ]
+    expected = [{"two"}, {"one", "two"}, {"one", "two"}, {"one"}]
+    for edit, stale in zip(edits, expected):
+        edit()
+        checked = run("--check")
+        assert checked.exit_code == 1
+        assert {line.split()[1] for line in checked.output.splitlines() if line.startswith(("stale", "missing"))} == stale
+        assert run().exit_code == 0 and run("--check").exit_code == 0
+
+
+def test_personalised_batch_renders_one_track_per_listener(library, tmp_path):
+    listeners = tmp_path / "listeners"
+    listeners.mkdir()
+    for name in ("ana", "ben"):
+        (listeners / f"{name}.yaml").write_text(f"name: {name.title()}\n")
+    (library["scripts"] / "two.txt").unlink()
+    (library["scripts"] / "one.txt").write_text(SCRIPT.replace("Welcome back.", "Welcome back, {name}."))
+    result = render(library, "--vars", listeners, "--timeline")
+    assert result.exit_code == 0, result.output
+    assert (library["out"] / "one-ana.flac").is_file() and (library["out"] / "one-ben.flac").is_file()
+    assert "Welcome back, Ana." in result.output and "Welcome back, Ben." in result.output
+
+
+def test_shards_split_the_library_and_prune_removes_orphans(library):
+    assert render(library, "--shard", "1/2").exit_code == 0
+    assert (library["out"] / "one.json").exists() and not (library["out"] / "two.json").exists()
+    assert render(library, "--shard", "2/2").exit_code == 0
+    assert (library["out"] / "two.json").exists()
+    (library["scripts"] / "two.txt").unlink()
+    result = render(library, "--prune")
+    assert result.exit_code == 0 and not any(p.name.startswith("two.") for p in library["out"].iterdir())
+    assert set(json.loads((library["out"] / "library.json").read_text())["tracks"]) == {"one"}
+    assert invoke("render", library["scripts"], "--shard", "3/2").exit_code != 0
+
+
+def test_two_jobs_give_the_same_files_as_one(library, tmp_path):
+    assert render(library).exit_code == 0
+    serial = json.loads((library["out"] / "library.json").read_text())
+    parallel_out = tmp_path / "parallel"
+    result = invoke("render", library["scripts"], "-o", parallel_out, "--cache", library["cache"], "--jobs", 2)
+    assert result.exit_code == 0, result.output
+    parallel = json.loads((parallel_out / "library.json").read_text())
+    for name in ("one", "two"):
+        files = lambda folder: json.loads((folder / f"{name}.json").read_text())["files"]
+        assert files(library["out"]) == files(parallel_out)
+    assert serial["tracks"].keys() == parallel["tracks"].keys()
+
+
+def test_a_live_lock_stops_a_second_build_and_a_stale_one_is_cleared(library):
+    out = library["out"]
+    out.mkdir()
+    (out / ".drift.lock").write_text(str(os.getpid()))
+    blocked = render(library)
+    assert blocked.exit_code != 0 and f"another render (pid {os.getpid()})" in blocked.output
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (out / ".drift.lock").write_text(str(dead.pid))
+    cleared = render(library)
+    assert cleared.exit_code == 0 and "cleared a stale lock" in cleared.output
+    assert not (out / ".drift.lock").exists()
+
+
+def test_a_killed_build_leaves_no_partial_file_and_resumes(library):
+    script = library["scripts"] / "one.txt"
+    script.write_text(SCRIPT + "\n" + "\n".join(f"Long breath number {n}. [pause 20s]" for n in range(30)))
+    command = [sys.executable, "-m", "pipeline", "render", str(library["scripts"]), "-o", str(library["out"]),
+               "--cache", str(library["cache"]), "--jobs", "1", "--format", "flac,mp3", "-q"]
+    process = subprocess.Popen(command)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(library["out"].glob(".*.part")):
+        time.sleep(0.05)  # wait until it is writing a file
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    finished = {p.name for p in library["out"].iterdir() if not p.name.startswith(".")}
+    for name in finished:  # whatever is under a real name is whole
+        if name.endswith(".flac"):
+            assert soundfile.info(library["out"] / name).frames > 0
+    assert "one.json" not in finished or "one.flac" in finished
+    rerun = subprocess.run(command, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert invoke("render", library["scripts"], "-o", library["out"], "--cache", library["cache"], "--check").exit_code == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--format", "flac,ogg"], "unknown format 'ogg'"),
+    (["--shard", "0/2"], "--shard"),
+])
+def test_bad_build_options_are_one_line(library, args, message):
+    result = render(library, *args)
+    assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output
+
+
+def test_a_cover_that_is_not_an_image_is_an_error(library):
+    (library["scripts"] / "cover.jpg").write_text("not an image")
+    (library["scripts"] / "one.txt").write_text(SCRIPT.replace("track: 3", "track: 3\ncover: cover.jpg"))
+    result = render(library)
+    assert result.exit_code == 1 and "one.txt:7:8: cover 'cover.jpg' is not a JPEG or PNG image" in result.output
+
+
+def test_an_unwritable_output_folder_is_a_clear_error(library, tmp_path):
+    blocker = tmp_path / "file-not-folder"
+    blocker.write_text("x")
+    result = invoke("render", library["scripts"], "-o", blocker / "build", "--cache", library["cache"])
+    assert result.exit_code != 0 and "Traceback" not in result.output
