@@ -5,10 +5,10 @@ import sys
 import time
 from pathlib import Path
 
-from . import bench_chain, bench_master, bench_render
+from . import bench_chain, bench_library, bench_master, bench_render
 
 RESULTS = Path(__file__).parent / "results"
-BENCHMARKS = {"master": bench_master.run, "render": bench_render.run, "chain": bench_chain.run}
+BENCHMARKS = {"master": bench_master.run, "render": bench_render.run, "chain": bench_chain.run, "library": bench_library.run}
 
 
 def main(names: list[str]) -> None:

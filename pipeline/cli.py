@@ -75,13 +75,14 @@ def main() -> None:
 @click.option("-j", "--jobs", type=click.IntRange(1), default=os.cpu_count() or 1, show_default="the cores",
               help="Tracks rendered at once, each in its own process.")
 @click.option("--shard", metavar="K/N", help="Render only the K-th of N equal shares of the tracks (CI matrices).")
+@click.option("--scheduler", metavar="ADDRESS", help="Render on a Dask cluster (tcp://host:8786) instead of local processes.")
 @cache_option
 @click.option("--vars", "vars_path", type=click.Path(path_type=Path, exists=False),
               help="YAML file of values for the scripts' {variables}, or a folder of them: one track per file.")
 @click.option("--timeline", "show_timeline", is_flag=True, help="Print each rendered track's timeline.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-def render(paths, out_dir, formats, profile, stems, force, check_only, prune_orphans, jobs, shard, cache_dir, vars_path,
-           show_timeline, quiet) -> None:
+def render(paths, out_dir, formats, profile, stems, force, check_only, prune_orphans, jobs, shard, scheduler, cache_dir,
+           vars_path, show_timeline, quiet) -> None:
     """Render scripts (files or folders of .txt/.ssml scripts) into finished tracks.
 
     Each track gets its audio in every format (tagged, with chapters),
@@ -112,7 +113,7 @@ def render(paths, out_dir, formats, profile, stems, force, check_only, prune_orp
     try:
         with click.progressbar(length=len(tracks), label="rendering", file=sys.stderr, hidden=quiet,
                                show_eta=True, item_show_func=lambda r: Path(r.script).name if r else "") as bar:
-            results = build(tracks, options, jobs, on_done=lambda result: bar.update(1, result))
+            results = build(tracks, options, jobs, on_done=lambda result: bar.update(1, result), scheduler=scheduler)
     except DriftError as error:
         raise click.ClickException(str(error)) from None
     _after_render(results, show_timeline, quiet)

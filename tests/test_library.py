@@ -223,3 +223,14 @@ def test_an_unwritable_output_folder_is_a_clear_error(library, tmp_path):
     blocker.write_text("x")
     result = invoke("render", library["scripts"], "-o", blocker / "build", "--cache", library["cache"])
     assert result.exit_code != 0 and "Traceback" not in result.output
+
+
+def test_the_same_build_runs_on_a_dask_cluster(library):
+    distributed = pytest.importorskip("distributed", reason="Dask not installed: pip install 'dask[distributed]'")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        result = render(library, "--scheduler", cluster.scheduler_address)
+    assert result.exit_code == 0, result.output
+    assert {"one.flac", "two.flac", "library.json"} <= {p.name for p in library["out"].iterdir()}
+    assert render(library, "--check").exit_code == 0
+    unreachable = render(library, "--force", "--scheduler", "tcp://127.0.0.1:9")
+    assert unreachable.exit_code != 0 and "cannot reach the Dask scheduler" in unreachable.output

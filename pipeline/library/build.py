@@ -95,10 +95,12 @@ def check(tracks: list[Planned], options: RenderOptions) -> list[tuple[Planned, 
 
 
 def build(tracks: list[Planned], options: RenderOptions, jobs: int = 1,
-          on_done: Callable[[TrackResult], None] | None = None) -> list[TrackResult]:
-    """Render every stale track (in ``jobs`` processes) and rewrite library.json."""
+          on_done: Callable[[TrackResult], None] | None = None, scheduler: str | None = None) -> list[TrackResult]:
+    """Render every stale track (in ``jobs`` processes, or on a Dask cluster) and rewrite library.json."""
     with lock(Path(options.out_dir)):
-        if jobs <= 1 or len(tracks) <= 1:
+        if scheduler:
+            results = _on_cluster(tracks, options, scheduler, on_done)
+        elif jobs <= 1 or len(tracks) <= 1:
             results = []
             for track in tracks:
                 results.append(render_track(track.script, _options_for(options, track), name=track.name))
@@ -116,6 +118,28 @@ def _parallel(tracks: list[Planned], options: RenderOptions, jobs: int, on_done)
         futures = {pool.submit(render_track, t.script, _options_for(options, t), None, t.name): i for i, t in enumerate(tracks)}
         results: list[TrackResult | None] = [None] * len(tracks)
         for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            if on_done:
+                on_done(results[futures[future]])
+    return results
+
+
+def _on_cluster(tracks: list[Planned], options: RenderOptions, address: str, on_done) -> list[TrackResult]:
+    """The same build on a Dask distributed cluster. Workers need this project installed, the output folder
+    and the clip cache on paths they all see (a shared disk); each worker process keeps its voices loaded."""
+    try:
+        from distributed import Client, as_completed as completed
+    except ImportError:
+        raise ConfigError("--scheduler needs Dask: pip install 'dask[distributed]'") from None
+    try:
+        client = Client(address, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}", Source("--scheduler")) from None
+    with client:
+        futures = {client.submit(render_track, t.script, _options_for(options, t), None, t.name, pure=False): i
+                   for i, t in enumerate(tracks)}
+        results: list[TrackResult | None] = [None] * len(tracks)
+        for future in completed(list(futures)):
             results[futures[future]] = future.result()
             if on_done:
                 on_done(results[futures[future]])
