@@ -4,12 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: render test bench lint coqui clean
+.PHONY: render test bench lint coqui browser clean
 
 render: $(STAMP)  ## Render every script in scripts/ into build/
 	$(BIN)/drift render scripts -o build
 
-test: $(STAMP)  ## Run the test suite
+test: $(STAMP) browser  ## Run the test suite
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)  ## Run the benchmarks; results go to bench/results/
@@ -27,6 +27,10 @@ $(STAMP): pyproject.toml
 
 coqui: $(STAMP)  ## Add the Coqui TTS engine (torch, several GB) to .venv
 	$(BIN)/python -m pip install --quiet -e '.[test,coqui]'
+
+browser:  ## Debian's Chromium for the preview page's browser tests (skipped where it cannot be installed)
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "could not install chromium: the browser tests will be skipped"
 
 clean:
 	rm -rf build .pytest_cache

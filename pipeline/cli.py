@@ -20,7 +20,7 @@ from .audio import SAMPLE_RATE, db_to_gain, frames
 from .beds import load_bed, render_bed
 from .errors import ConfigError, DriftError, Source
 from .export import FORMATS, write_audio
-from .library import RenderOptions, TrackResult, build, check, discover, lint, parse_shard, plan, prune
+from .library import RenderOptions, TrackResult, build, check, discover, lint, load_variables, parse_shard, plan, prune
 from .loudness import integrated_loudness
 from .master import PROFILES
 from .parse import parse_duration
@@ -149,6 +149,88 @@ def _summary(results: list[TrackResult]) -> None:
         click.echo(f"{Path(r.script).name:<40} {r.status:<11} "
                    f"{(f'{length // 60:.0f}:{length % 60:04.1f}' if length else ''):>8} "
                    f"{loud.get('integrated_lufs', ''):>7} {loud.get('true_peak_dbtp', ''):>7}")
+
+
+@main.command()
+@click.argument("script", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--section", help="Preview this section (by its heading).")
+@click.option("--from", "start", help="Start of the span, like 2:00 or 90s.")
+@click.option("--to", "end", help="End of the span, like 5:00.")
+@click.option("--vars", "vars_file", type=click.Path(path_type=Path, dir_okay=False), help="YAML file of variables.")
+@click.option("-o", "--out", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Folder for the preview (default: build/preview/SCRIPT).")
+@click.option("--serve", is_flag=True, help="Serve the page on 127.0.0.1 (a free port, printed) until Ctrl-C.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port for --serve (0: any free port).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in a browser.")
+@cache_option
+def preview(script, section, start, end, vars_file, out, serve, port, open_browser, cache_dir) -> None:
+    """Render one section or span with its stems, and a player page to listen and look.
+
+    The page plays every stem in sync (mute, solo, gain), shows waveforms,
+    section and cue markers that seek, the transcript following the playhead,
+    loudness over time against the target and the QC figures. It works offline.
+
+    \b
+    Examples:
+      drift preview scripts/turning-toward.txt --section Deepening --serve
+      drift preview scripts/turning-toward.txt --from 2:00 --to 5:00 --open
+    """
+    from .preview import render_preview, serve as serve_folder
+
+    try:
+        span = None
+        if start or end:
+            span = (_clock_option(start or "0s", "--from"), _clock_option(end or "6h", "--to"))
+        variables = load_variables(vars_file) if vars_file else None
+        folder = out or Path("build") / "preview" / script.stem
+        result = render_preview(script, folder, RenderOptions(cache_dir=cache_dir, variables=variables), section, span)
+        click.echo(f"wrote {result.page} ({result.start_s:.1f}s–{result.end_s:.1f}s)")
+        if serve or open_browser:
+            server, url = serve_folder(result.folder, port) if serve else (None, result.page.resolve().as_uri())
+            click.echo(f"serving {url}" if server else url)
+            if open_browser:
+                import webbrowser
+
+                webbrowser.open(url)
+            if server:
+                _wait_for_interrupt(server)
+    except DriftError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _clock_option(text: str, option: str) -> float:
+    seconds = parse_duration(text)
+    if seconds is None:
+        raise ConfigError(f"'{text}' is not a time like 2:00 or 90s", Source(option))
+    return seconds
+
+
+def _wait_for_interrupt(server) -> None:
+    import time
+
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        server.shutdown()
+
+
+@main.command()
+@click.argument("track", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("-o", "--out", type=click.Path(path_type=Path, dir_okay=False), help="PNG file (default: beside the track).")
+def plot(track, out) -> None:
+    """Draw a rendered track: waveform per stem, loudness over time with its target, section markers.
+
+    \b
+    Example:
+      drift plot build/turning-toward.flac
+    """
+    from .plot import plot_track
+
+    try:
+        click.echo(f"wrote {plot_track(track, out)}")
+    except DriftError as error:
+        raise click.ClickException(str(error)) from None
 
 
 @main.command(name="lint")

@@ -134,9 +134,9 @@ class VoicingCue:
 # --- argument grammar ------------------------------------------------------------------
 
 _NUMBER = r"[+-]?\d+(?:\.\d+)?"
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min)$")
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h)$")
 _CLOCK = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{2}(?:\.\d+)?)$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0}
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 
 
 def parse_duration(text: str) -> float | None:

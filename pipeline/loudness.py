@@ -75,7 +75,7 @@ class LoudnessMeter:
     def _steps(self) -> np.ndarray:
         return np.concatenate(self.energies) if self.energies else np.zeros(0)
 
-    def _windows(self, steps_per_window: int) -> np.ndarray:
+    def windows(self, steps_per_window: int) -> np.ndarray:
         steps = self._steps()
         if len(steps) < steps_per_window:
             return np.zeros(0)
@@ -84,7 +84,7 @@ class LoudnessMeter:
 
     def integrated(self) -> float:
         """Gated integrated loudness (LUFS) of everything fed so far."""
-        blocks = self._windows(4)
+        blocks = self.windows(4)
         blocks = blocks[_lufs(blocks) > ABSOLUTE_GATE_LUFS]
         if not len(blocks):
             return SILENCE_LUFS
@@ -105,7 +105,7 @@ class LoudnessMeter:
 
     def range(self) -> float:
         """Loudness range (LU): spread between the 10th and 95th percentiles of gated short-term loudness."""
-        windows = self._windows(30)
+        windows = self.windows(30)
         windows = windows[_lufs(windows) > ABSOLUTE_GATE_LUFS]
         if not len(windows):
             return 0.0

@@ -1,0 +1,78 @@
+"""A static picture of a rendered track for CI artifacts and reviews: waveform per stem, loudness over time
+against the target, section markers. Reads only the finished files and the manifest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from .audio import resample
+from .errors import ConfigError, Source
+from .files import atomic_path
+from .preview import loudness_series, waveform
+
+
+def plot_track(track: Path, out: Path | None = None) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    manifest = _manifest_for(track)
+    stems = {"mix": track} | {name: p for name in ("voice", "bed", "tones")
+                              if (p := track.with_name(f"{track.name.split('.')[0]}.{name}{track.suffix}")).is_file()}
+    rows = len(stems) + 1
+    figure, axes = plt.subplots(rows, 1, figsize=(12, 1.6 * rows + 1), sharex=True, constrained_layout=True)
+    duration = manifest["duration_s"]
+    for axis, (name, path) in zip(axes, stems.items()):
+        audio = _read(path)
+        peaks = np.array(waveform(audio))
+        times = np.linspace(0, duration, len(peaks))
+        axis.fill_between(times, peaks[:, 0], peaks[:, 1], color="#7a6a4a" if name != "mix" else "#333333", linewidth=0)
+        axis.set_ylabel(name)
+        axis.set_ylim(-1, 1)
+        if name == "mix":
+            series = np.array(loudness_series(audio))
+    loudness = axes[-1]
+    if len(series):
+        loudness.plot(series[:, 0], series[:, 1], color="#333333", linewidth=1, label="short-term loudness")
+    target = manifest["loudness"].get("target", manifest["loudness"].get("target_lufs"))
+    loudness.axhline(target, color="#c0392b", linestyle="--", linewidth=1, label=f"target {target}")
+    loudness.set_ylabel("LUFS")
+    loudness.set_ylim(target - 25, target + 8)
+    loudness.legend(loc="lower right", fontsize=8)
+    for axis in axes:
+        for section in manifest.get("sections", []):
+            axis.axvline(section["start_s"], color="#2e86c1", linewidth=0.8)
+    for section in manifest.get("sections", []):
+        axes[0].text(section["start_s"], 1.05, section["name"], fontsize=8, transform=axes[0].get_xaxis_transform())
+    axes[-1].set_xlabel("seconds")
+    figure.suptitle(f"{manifest['title']}   {manifest['loudness']['integrated_lufs']} LUFS   "
+                    f"{manifest['loudness']['true_peak_dbtp']} dBTP")
+    out = out or track.with_suffix(".png")
+    with atomic_path(out) as tmp:
+        figure.savefig(tmp, format="png", dpi=110)
+    plt.close(figure)
+    return out
+
+
+def _manifest_for(track: Path) -> dict:
+    manifest = track.with_name(track.name.split(".")[0] + ".json")
+    if not track.is_file():
+        raise ConfigError("no such track", Source(str(track)))
+    try:
+        return json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise ConfigError(f"no manifest beside the track (expected {manifest.name})", Source(str(track))) from None
+
+
+def _read(path: Path) -> np.ndarray:
+    try:
+        data, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, OSError) as exc:
+        raise ConfigError(f"cannot read audio: {exc}", Source(str(path))) from None
+    data = resample(data, rate)
+    return data if data.shape[1] == 2 else np.repeat(data, 2, axis=1)

@@ -1,0 +1,189 @@
+"""Producer preview: render one section or span with its stems, and a self-contained player page.
+
+This module owns quick listening. It reuses the clip cache (so a second
+preview of a script is near-instant), crops the timeline to the span asked
+for, mixes and masters only that, and writes a page with every stem in sync
+(mute, solo, gain), waveforms, section and cue markers that seek, the
+transcript following the playhead, loudness over time against the target,
+and the QC figures. The page works offline: every asset is local or inline.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import socketserver
+import threading
+from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from .audio import SAMPLE_RATE, db_to_gain, frames
+from .blocks import scratch, spans
+from .errors import ConfigError, Source
+from .export import write_audio, write_json
+from .library import RenderOptions, prepare
+from .loudness import LoudnessMeter
+from .master import master
+from .mix import mix
+from .pacing import BedChange, Marker, PlacedPhrase, Timeline, ToneChange, place
+from .speech import ClipCache, synthesize
+
+PREVIEW_FORMAT = "opus"
+PEAK_COLUMNS = 1200
+"""Waveform resolution on the page: min/max pairs per stem."""
+MARGIN_S = 1.0
+
+
+@dataclass(frozen=True)
+class Preview:
+    folder: Path
+    page: Path
+    start_s: float
+    end_s: float
+    figures: dict
+
+
+def render_preview(script: Path, out: Path, options: RenderOptions, section: str | None = None,
+                   span: tuple[float, float] | None = None) -> Preview:
+    job = prepare(script, options)
+    clips = synthesize(job.script, job.voices, ClipCache(options.cache_dir))
+    full = place(job.script, clips, job.voice)
+    start, end = _span(full, section, span)
+    timeline, first_bed = crop(full, start, end, job.script.meta.ambience)
+    out.mkdir(parents=True, exist_ok=True)
+    with scratch() as work:
+        stems = mix(timeline, clips, job.voices, job.beds, first_bed, job.script.meta.seed, work=work)
+        mastered = master(stems.mix_into(work.zeros(timeline.frames)), job.profile, work=work)
+        tracks = {"mix": mastered.audio}
+        gain = np.float32(db_to_gain(mastered.gain_db))
+        for name, stem in stems.named().items():
+            scaled = work.zeros(timeline.frames)
+            for a, b in spans(timeline.frames):
+                scaled[a:b] = stem[a:b] * gain
+            tracks[name] = scaled
+        files = {name: write_audio(out / f"{name}.{PREVIEW_FORMAT}", audio, SAMPLE_RATE, PREVIEW_FORMAT).name
+                 for name, audio in tracks.items()}
+        data = page_data(job, timeline, tracks, files, mastered, start)
+    write_json(out / "preview.json", data)
+    page = out / "preview.html"
+    page.write_text(PAGE.replace("/*DATA*/null", json.dumps(data)), encoding="utf-8")
+    return Preview(out, page, start / SAMPLE_RATE, end / SAMPLE_RATE, data["qc"])
+
+
+def _span(timeline: Timeline, section: str | None, span: tuple[float, float] | None) -> tuple[int, int]:
+    if section is not None:
+        names = [m.name for m in timeline.sections]
+        matches = [i for i, m in enumerate(timeline.sections) if m.name.lower() == section.lower()]
+        if not matches:
+            raise ConfigError(f"no section '{section}' (sections: {', '.join(names) or 'none'})", Source("--section"))
+        i = matches[0]
+        end = timeline.sections[i + 1].start if i + 1 < len(timeline.sections) else timeline.frames
+        return timeline.sections[i].start, end
+    start_s, end_s = span if span else (0.0, timeline.duration_s)
+    if not 0 <= start_s < end_s or start_s >= timeline.duration_s:
+        raise ConfigError(f"span {start_s:g}s–{end_s:g}s is outside the track (0–{timeline.duration_s:.1f}s)",
+                          Source("--from/--to"))
+    return frames(start_s), min(frames(end_s), timeline.frames)
+
+
+def crop(timeline: Timeline, start: int, end: int, first_bed: str) -> tuple[Timeline, str]:
+    """The part of a timeline in [start, end), widened to whole phrases, shifted to start at 0 (with a margin)."""
+    inside = [p for p in timeline.phrases if p.start < end and p.end > start]
+    if inside:
+        start, end = min(start, inside[0].start), max(end, max(p.end for p in inside))
+    start, end = max(0, start - frames(MARGIN_S)), min(timeline.frames, end + frames(MARGIN_S))
+    shift = lambda frame: max(frame - start, 0)
+    phrases = tuple(replace(p, start=p.start - start) for p in inside)
+    sections = tuple(replace(m, start=shift(m.start)) for m in timeline.sections if m.start < end and _section_end(timeline, m) > start)
+    marks = tuple(replace(m, start=shift(m.start)) for m in timeline.marks if start <= m.start < end)
+    for change in timeline.beds:  # the bed playing at the start of the span is the one to begin with
+        if change.start <= start and change.cue.name and not change.cue.off:
+            first_bed = change.cue.name
+    beds = tuple(replace(b, start=shift(b.start)) for b in timeline.beds if start < b.start < end)
+    before = [t for t in timeline.tones if t.start < start]
+    tones = tuple(([_tone_from(before[-1], start)] if before else [])
+                  + [_tone_from(t, start) for t in timeline.tones if start <= t.start < end])
+    return Timeline(timeline.sample_rate, end - start, phrases, sections, marks, beds, tones, timeline.breath), first_bed
+
+
+def _section_end(timeline: Timeline, marker: Marker) -> int:
+    later = [m.start for m in timeline.sections if m.start > marker.start]
+    return min(later) if later else timeline.frames
+
+
+def _tone_from(change: ToneChange, start: int) -> ToneChange:
+    """A tone change moved into the span; one that began before it starts at 0 with its glide partly done."""
+    if change.start >= start:
+        return replace(change, start=change.start - start)
+    done = start - change.start
+    beat = change.cue.beat
+    if beat is not None and beat.end is not None and change.ramp_frames:
+        progress = min(done / change.ramp_frames, 1.0)
+        beat = replace(beat, start=beat.start + (beat.end - beat.start) * progress)
+    return ToneChange(0, replace(change.cue, beat=beat), max(change.ramp_frames - done, 0))
+
+
+def page_data(job, timeline: Timeline, tracks: dict, files: dict, mastered, offset: int) -> dict:
+    rate = timeline.sample_rate
+    return {
+        "title": job.script.meta.title,
+        "offset_s": offset / rate,
+        "duration_s": timeline.duration_s,
+        "stems": [{"name": name, "file": files[name], "peaks": waveform(tracks[name])} for name in ("mix", "voice", "bed", "tones")],
+        "sections": [{"name": m.name, "t": m.start / rate} for m in timeline.sections],
+        "cues": [{"name": f"bed {b.cue.name or ('off' if b.cue.off else f'{b.cue.gain_db:+g}dB')}", "t": b.start / rate} for b in timeline.beds]
+        + [{"name": f"tone {t.cue.kind}", "t": t.start / rate} for t in timeline.tones]
+        + [{"name": f"mark {m.name}", "t": m.start / rate} for m in timeline.marks],
+        "phrases": [{"text": p.text, "start": p.start / rate, "end": p.end / rate} for p in timeline.phrases],
+        "loudness": loudness_series(tracks["mix"]),
+        "target": job.profile.target_lufs,
+        "target_unit": "dBFS RMS" if job.profile.by_rms else "LUFS",
+        "qc": {"integrated_lufs": mastered.after.integrated_lufs, "range_lu": mastered.after.range_lu,
+               "true_peak_dbtp": mastered.after.true_peak_dbtp, "limiter_max_reduction_db": mastered.limiter_max_reduction_db,
+               "duration_s": round(timeline.duration_s, 2), "profile": job.profile.name},
+    }
+
+
+def waveform(audio) -> list[list[float]]:
+    """Min and max per page column, so the page draws an hour as quickly as a minute."""
+    total = len(audio)
+    columns = min(PEAK_COLUMNS, max(total, 1))
+    edges = np.linspace(0, total, columns + 1).astype(int)
+    result = []
+    for a, b in zip(edges[:-1], edges[1:]):
+        block = np.asarray(audio[a:max(b, a + 1)]).mean(axis=1)
+        result.append([round(float(block.min()), 3), round(float(block.max()), 3)])
+    return result
+
+
+def loudness_series(audio, every_s: float = 0.5) -> list[list[float]]:
+    """Short-term loudness (3 s windows) every half second: [time, LUFS]."""
+    meter = LoudnessMeter(2)
+    for a, b in spans(len(audio)):
+        meter.feed(np.asarray(audio[a:b]))
+    windows = meter.windows(30)
+    step = max(int(every_s / 0.1), 1)
+    return [[round((i + 30) * 0.1, 2), round(float(-0.691 + 10 * np.log10(max(w, 1e-20))), 2)]
+            for i, w in enumerate(windows) if i % step == 0]
+
+
+def serve(folder: Path, port: int = 0) -> tuple[socketserver.TCPServer, str]:
+    """Serve the preview folder on 127.0.0.1 only; port 0 picks a free one. Returns the server and the page URL."""
+    handler = partial(_QuietHandler, directory=str(folder))
+    try:
+        server = socketserver.ThreadingTCPServer(("127.0.0.1", port), handler)
+    except OSError as exc:
+        raise ConfigError(f"cannot serve on 127.0.0.1:{port}: {exc.strerror}", Source("--port")) from None
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/preview.html"
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+PAGE = (Path(__file__).parent / "preview.html").read_text(encoding="utf-8")

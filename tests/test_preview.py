@@ -1,0 +1,116 @@
+"""The preview page in a real browser (Debian's Chromium, driven by Playwright): it loads cleanly,
+every stem decodes, mute and solo change the audio graph, markers seek, the transcript follows."""
+
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import FIXTURES
+from pipeline.cli import main
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(not CHROMIUM, reason="Chromium not installed (make test installs Debian's chromium)")
+
+
+@pytest.fixture(scope="module")
+def preview(tmp_path_factory, cache_dir):
+    from pipeline.library import RenderOptions
+    from pipeline.preview import render_preview, serve
+
+    folder = tmp_path_factory.mktemp("preview")
+    result = render_preview(FIXTURES / "short.txt", folder, RenderOptions(cache_dir=cache_dir))
+    server, url = serve(folder)
+    yield result, url
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def page(preview):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run", "--autoplay-policy=no-user-gesture-required"])
+        tab = browser.new_page()
+        errors = []
+        tab.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        tab.on("pageerror", lambda error: errors.append(str(error)))
+        tab.goto(preview[1])
+        tab.wait_for_function("window.preview && Object.values(window.preview.elements).every(a => a.readyState >= 2)",
+                              timeout=30_000)
+        yield tab, errors
+        browser.close()
+
+
+def test_page_loads_without_console_errors(page):
+    tab, errors = page
+    assert errors == []
+    assert tab.locator("#qc").inner_text().count("\n") >= 4
+
+
+def test_every_stem_decodes_to_the_full_length(page, preview):
+    tab, _ = page
+    lengths = tab.evaluate("""async () => {
+        const out = {};
+        for (const [name, audio] of Object.entries(window.preview.elements)) {
+            const bytes = await (await fetch(audio.src)).arrayBuffer();
+            out[name] = (await window.preview.ctx.decodeAudioData(bytes)).duration;
+        }
+        return out;
+    }""")
+    assert set(lengths) == {"mix", "voice", "bed", "tones"}
+    for duration in lengths.values():
+        assert duration == pytest.approx(preview[0].figures["duration_s"], abs=0.1)
+
+
+def test_mute_and_solo_change_the_audio_graph(page):
+    tab, _ = page
+    gains = lambda: tab.evaluate("Object.fromEntries(Object.entries(window.preview.gains).map(([k, g]) => [k, g.gain.value]))")
+    assert gains() == {"mix": 1, "voice": 0, "bed": 0, "tones": 0}
+    tab.locator('input.gain[data-stem="voice"]').fill("1")
+    tab.locator('input.gain[data-stem="bed"]').fill("1")
+    tab.locator('input.solo[data-stem="voice"]').check()
+    assert gains() == {"mix": 0, "voice": 1, "bed": 0, "tones": 0}
+    tab.locator('input.solo[data-stem="voice"]').uncheck()
+    tab.locator('input.mute[data-stem="mix"]').check()
+    assert gains() == {"mix": 0, "voice": 1, "bed": 1, "tones": 0}
+
+
+def test_clicking_a_marker_seeks_and_the_transcript_follows(page):
+    tab, _ = page
+    marker = tab.locator(".marker.section", has_text="Rest")
+    target = float(marker.get_attribute("data-t"))
+    marker.click()
+    assert tab.evaluate("window.preview.elements.mix.currentTime") == pytest.approx(target, abs=0.05)
+    phrase = tab.locator(".phrase").nth(2)
+    start = float(phrase.get_attribute("data-start"))
+    tab.evaluate(f"window.preview.seek({start + 0.2})")
+    assert tab.locator(".phrase.current").inner_text() == phrase.inner_text()
+
+
+def test_preview_command_reports_bad_input(tmp_path):
+    runner = CliRunner()
+    missing = runner.invoke(main, ["preview", str(FIXTURES / "short.txt"), "--section", "Nowhere", "-o", str(tmp_path)])
+    assert missing.exit_code != 0 and "no section 'Nowhere' (sections: Arrival, Rest)" in missing.output
+    outside = runner.invoke(main, ["preview", str(FIXTURES / "short.txt"), "--from", "50:00", "-o", str(tmp_path)])
+    assert outside.exit_code != 0 and "outside the track" in outside.output
+
+
+def test_a_port_in_use_is_a_clear_error(preview):
+    from pipeline.errors import ConfigError
+    from pipeline.preview import serve
+
+    port = int(preview[1].split(":")[2].split("/")[0])
+    with pytest.raises(ConfigError, match=f"cannot serve on 127.0.0.1:{port}"):
+        serve(preview[0].folder, port)
+
+
+def test_plot_writes_a_png(tmp_path, cache_dir):
+    from pipeline.plot import plot_track
+
+    result = CliRunner().invoke(main, ["render", str(FIXTURES / "short.txt"), "-o", str(tmp_path), "--cache", str(cache_dir),
+                                       "--stems", "--format", "flac"])
+    assert result.exit_code == 0, result.output
+    png = plot_track(tmp_path / "short.flac")
+    assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 20_000
