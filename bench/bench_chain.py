@@ -52,7 +52,7 @@ def theirs(clips, timeline, bed: np.ndarray, folder: Path) -> float:
     first = subprocess.run([ffmpeg, "-hide_banner", "-i", str(folder / "pydub.wav"), "-af",
                             "loudnorm=I=-16:TP=-1:LRA=11:print_format=json", "-f", "null", "-"],
                            capture_output=True, text=True, check=True).stderr
-    measured = json.loads(first[first.rindex("{") :])
+    measured = json.loads(first[first.rindex("{") : first.rindex("}") + 1])
     second = (f"loudnorm=I=-16:TP=-1:LRA=11:measured_I={measured['input_i']}:measured_TP={measured['input_tp']}:"
               f"measured_LRA={measured['input_lra']}:measured_thresh={measured['input_thresh']}:linear=true")
     subprocess.run([ffmpeg, "-hide_banner", "-y", "-i", str(folder / "pydub.wav"), "-af", second, "-ar", "48000",
