@@ -28,6 +28,7 @@ from .library import audition
 from .speech import ClipCache, default_cache_dir, load_voice
 
 
+FORMAT_SUFFIXES = tuple(f".{name}" for name in FORMATS)
 AUDITION_LUFS = -23.0
 """Beds auditioned alone play at about the level they sit at under a voice."""
 
@@ -80,9 +81,10 @@ def main() -> None:
 @click.option("--vars", "vars_path", type=click.Path(path_type=Path, exists=False),
               help="YAML file of values for the scripts' {variables}, or a folder of them: one track per file.")
 @click.option("--timeline", "show_timeline", is_flag=True, help="Print each rendered track's timeline.")
+@click.option("--no-qc", "skip_qc", is_flag=True, help="Do not run the quality checks on what was rendered.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def render(paths, out_dir, formats, profile, stems, force, check_only, prune_orphans, jobs, shard, scheduler, cache_dir,
-           vars_path, show_timeline, quiet) -> None:
+           vars_path, show_timeline, skip_qc, quiet) -> None:
     """Render scripts (files or folders of .txt/.ssml scripts) into finished tracks.
 
     Each track gets its audio in every format (tagged, with chapters),
@@ -117,6 +119,23 @@ def render(paths, out_dir, formats, profile, stems, force, check_only, prune_orp
     except DriftError as error:
         raise click.ClickException(str(error)) from None
     _after_render(results, show_timeline, quiet)
+    if not skip_qc:
+        _qc_rendered(results, quiet)
+
+
+def _qc_rendered(results: list[TrackResult], quiet: bool) -> None:
+    """The same checks as `drift qc`, on every file just rendered; a failure fails the build."""
+    from .qc import qc_file
+
+    reports = [qc_file(Path(path)) for r in results if r.status == "rendered" for path in r.outputs
+               if Path(path).suffix != ".json" and Path(path).name.count(".") == 1 and Path(path).suffix in FORMAT_SUFFIXES]
+    failed = [r for r in reports if not r.ok]
+    if failed:
+        _print_reports(failed)
+        click.echo(f"quality checks failed on {len(failed)} file(s); `drift render --no-qc` skips them", err=True)
+        sys.exit(1)
+    if reports and not quiet:
+        click.echo(f"quality checks passed on {len(reports)} file(s)")
 
 
 def _report_check(problems, total: int, quiet: bool) -> None:
@@ -231,6 +250,47 @@ def plot(track, out) -> None:
         click.echo(f"wrote {plot_track(track, out)}")
     except DriftError as error:
         raise click.ClickException(str(error)) from None
+
+
+@main.command(name="qc")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--profile", type=click.Choice(sorted(PROFILES)), help="Hold every track to this profile (default: its manifest's).")
+@click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
+def qc_command(paths, profile, as_json) -> None:
+    """Check finished tracks as a listener would hear them; exit 1 if any fails.
+
+    Measures loudness, loudness range and true peak on the decoded file,
+    sample peak, DC offset, clipping, clicks at phrase joins, dead air longer
+    than the script asked for, voice over bed (from stems), speaking rate and
+    duration (from the manifest).
+
+    \b
+    Example:
+      drift qc build/
+    """
+    from .qc import find_tracks, qc_file
+
+    try:
+        tracks = find_tracks(list(paths))
+    except DriftError as error:
+        raise click.ClickException(str(error)) from None
+    reports = [qc_file(track, profile) for track in tracks]
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in reports], indent=2))
+    else:
+        _print_reports(reports)
+    if not all(r.ok for r in reports):
+        sys.exit(1)
+
+
+def _print_reports(reports) -> None:
+    for report in reports:
+        click.echo(f"{'PASS' if report.ok else 'FAIL'}  {report.path}")
+        if report.error:
+            click.echo(f"      {report.error}")
+        for check in report.checks:
+            mark = " " if check.ok else "✗"
+            click.echo(f"    {mark} {check.name:<16} {str(check.value):>10}   {check.limit}")
 
 
 @main.command(name="lint")

@@ -243,6 +243,13 @@ def lint(path: Path, options: RenderOptions = RenderOptions()) -> list[DriftErro
     return []
 
 
+def _longest_silence(timeline: Timeline) -> float:
+    """The longest stretch without a word that the script itself asked for (lead-in and tail included)."""
+    edges = [0] + [x for p in sorted(timeline.phrases, key=lambda p: p.start) for x in (p.start, p.end)] + [timeline.frames]
+    gaps = [b - a for a, b in zip(edges[::2], edges[1::2])]
+    return max(gaps, default=timeline.frames) / timeline.sample_rate
+
+
 def build_manifest(job: Job, timeline: Timeline, stems: Stems, mastered: Master, outputs: list[Path]) -> dict:
     meta = job.script.meta
     words = sum(len(p.text.split()) for p in timeline.phrases)
@@ -260,8 +267,12 @@ def build_manifest(job: Job, timeline: Timeline, stems: Stems, mastered: Master,
         "seed": meta.seed,
         "sample_rate": timeline.sample_rate,
         "duration_s": round(timeline.duration_s, 3),
+        "target_duration_s": meta.duration_s,
         "speech": {"phrases": len(timeline.phrases), "words": words, "speech_s": round(speech_s, 3),
-                   "words_per_minute_spoken": round(60 * words / speech_s, 1) if speech_s else 0.0},
+                   "words_per_minute_spoken": round(60 * words / speech_s, 1) if speech_s else 0.0,
+                   "longest_silence_s": round(_longest_silence(timeline), 3),
+                   "spans_s": [[round(p.start / timeline.sample_rate, 3), round(p.end / timeline.sample_rate, 3)]
+                               for p in timeline.phrases]},
         "loudness": {
             "profile": job.profile.name,
             "target": job.profile.target_lufs,

@@ -1,0 +1,115 @@
+"""drift qc catches each defect a listener would hear, planted on purpose, and passes the clean track."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import soundfile
+from click.testing import CliRunner
+
+from conftest import FIXTURES
+from pipeline.cli import main
+from pipeline.files import file_sha256
+from pipeline.qc import qc_file, voice_to_bed
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory, cache_dir):
+    out = tmp_path_factory.mktemp("clean")
+    result = CliRunner().invoke(main, ["render", str(FIXTURES / "short.txt"), "-o", str(out), "--cache", str(cache_dir),
+                                       "--stems", "--format", "flac"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture
+def track(clean, tmp_path):
+    for path in clean.iterdir():
+        shutil.copy(path, tmp_path / path.name)
+    return tmp_path / "short.flac"
+
+
+def plant(path, change, stem=None):
+    """Alter a file as a renderer bug would, keeping its manifest consistent with the new bytes."""
+    target = path.with_name(f"short.{stem}.flac") if stem else path
+    audio, rate = soundfile.read(target, dtype="float32", always_2d=True)
+    soundfile.write(target, np.clip(change(audio), -1, 1), rate, subtype="PCM_24")
+    manifest_path = path.with_name("short.json")
+    manifest = json.loads(manifest_path.read_text())
+    manifest["files"][target.name]["sha256"] = file_sha256(target)
+    manifest_path.write_text(json.dumps(manifest))
+
+
+def failures(path):
+    report = qc_file(path)
+    assert not report.error, report.error
+    return {c.name for c in report.checks if not c.ok}
+
+
+def test_the_clean_track_passes(track):
+    assert failures(track) == set()
+
+
+def test_clipping_is_caught(track):
+    plant(track, lambda a: a * 4)
+    assert {"clipped samples", "true peak"} <= failures(track)
+
+
+def test_a_click_at_a_join_is_caught(track):
+    second_phrase = json.loads(track.with_name("short.json").read_text())["speech"]["spans_s"][1][0]
+
+    def click(audio):
+        audio[int(second_phrase * 48_000) + 5] += 0.4
+        return audio
+
+    plant(track, click)
+    assert failures(track) == {"clicks at joins"}
+
+
+def test_thirty_seconds_of_dead_air_is_caught(track):
+    spans = json.loads(track.with_name("short.json").read_text())["speech"]["spans_s"]
+    cut = int(spans[1][1] * 48_000)
+    plant(track, lambda a: np.concatenate([a[:cut], np.zeros((48_000 * 30, 2), np.float32), a[cut:]]))
+    assert "dead air" in failures(track)
+
+
+def test_a_bed_only_3_db_under_the_voice_is_caught(track):
+    manifest = json.loads(track.with_name("short.json").read_text())
+    ratio = voice_to_bed(track, manifest)
+    assert 12 <= ratio <= 18
+    plant(track, lambda a: a * np.float32(10 ** ((ratio - 3) / 20)), stem="bed")
+    assert voice_to_bed(track, json.loads(track.with_name("short.json").read_text())) == pytest.approx(3, abs=0.3)
+    assert failures(track) == {"voice over bed"}
+
+
+def test_a_track_3_lu_too_loud_is_caught(track):
+    plant(track, lambda a: a * np.float32(10 ** (3 / 20)))
+    assert "loudness" in failures(track)
+
+
+def test_bad_files_are_reported_each_and_the_run_goes_on(track):
+    folder = track.parent
+    (folder / "noise.flac").write_text("this is not audio")
+    truncated = folder / "cut.flac"
+    truncated.write_bytes(track.read_bytes()[:200])
+    tampered = folder / "short.flac"
+    with open(tampered, "r+b") as handle:
+        handle.seek(5000)
+        handle.write(b"\x00" * 64)
+    result = CliRunner().invoke(main, ["qc", str(folder), "--json"])
+    assert result.exit_code == 1
+    reports = {r["file"].rsplit("/", 1)[1]: r for r in json.loads(result.stdout)}
+    assert "not readable audio" in reports["noise.flac"]["error"]
+    assert reports["cut.flac"]["error"]
+    assert "does not match its manifest" in reports["short.flac"]["error"]
+
+
+def test_render_runs_the_same_checks_and_can_be_told_not_to(tmp_path, cache_dir, monkeypatch):
+    import pipeline.qc as qc
+
+    monkeypatch.setattr(qc, "WPM_SPOKEN", (10.0, 20.0))  # make the clean fixture 'too fast'
+    args = ["render", str(FIXTURES / "short.txt"), "-o", str(tmp_path), "--cache", str(cache_dir), "--format", "flac"]
+    failed = CliRunner().invoke(main, args)
+    assert failed.exit_code == 1 and "speaking rate" in failed.output
+    assert CliRunner().invoke(main, [*args, "--force", "--no-qc"]).exit_code == 0
