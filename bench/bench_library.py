@@ -14,7 +14,7 @@ voice: steady
 vars: {{name: friend}}
 ---
 ## Arrival
-Let your eyes close, {name}. [pause 2s] Rest here, number {n}.
+Let your eyes close, {{name}}. [pause 2s] Rest here, number {n}.
 
 ## Return
 Welcome back. [pause 1s] Take your time.
