@@ -14,7 +14,6 @@ from pathlib import Path
 
 import imageio_ffmpeg
 import numpy as np
-import soundfile
 
 from pipeline.blocks import scratch
 from pipeline.library import RenderOptions, prepare

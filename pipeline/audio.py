@@ -17,17 +17,9 @@ def frames(seconds: float, rate: int = SAMPLE_RATE) -> int:
     return int(round(seconds * rate))
 
 
-def seconds(n_frames: int, rate: int = SAMPLE_RATE) -> float:
-    return n_frames / rate
-
-
 def db_to_gain(db):
     """Decibels to linear amplitude; works on floats and arrays alike."""
     return 10.0 ** (db / 20.0)
-
-
-def gain_to_db(gain: float) -> float:
-    return 20.0 * float(np.log10(max(gain, 1e-12)))
 
 
 def as_frames(samples: np.ndarray) -> np.ndarray:

@@ -288,9 +288,9 @@ def _print_reports(reports) -> None:
         click.echo(f"{'PASS' if report.ok else 'FAIL'}  {report.path}")
         if report.error:
             click.echo(f"      {report.error}")
-        for check in report.checks:
-            mark = " " if check.ok else "✗"
-            click.echo(f"    {mark} {check.name:<16} {str(check.value):>10}   {check.limit}")
+        for item in report.checks:
+            mark = " " if item.ok else "✗"
+            click.echo(f"    {mark} {item.name:<16} {str(item.value):>10}   {item.limit}")
 
 
 @main.command(name="lint")

@@ -7,7 +7,6 @@ escapes to the user as a traceback.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -47,6 +46,3 @@ class ConfigError(DriftError):
 class RenderError(DriftError):
     """Rendering failed for a reason outside the script (engine, disk, encoder)."""
 
-
-def source_of(path: str | Path, line: int = 0, col: int = 0) -> Source:
-    return Source(str(path), line, col)

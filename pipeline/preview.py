@@ -28,7 +28,7 @@ from .library import RenderOptions, prepare
 from .loudness import LoudnessMeter
 from .master import master
 from .mix import mix
-from .pacing import BedChange, Marker, PlacedPhrase, Timeline, ToneChange, place
+from .pacing import Marker, Timeline, ToneChange, place
 from .speech import ClipCache, synthesize
 
 PREVIEW_FORMAT = "opus"

@@ -39,7 +39,7 @@ def build_tiny_vits(folder):
                                     characters_class="TTS.tts.models.vits.VitsCharacters"),
         audio=BaseAudioConfig(sample_rate=16000, hop_length=256, win_length=1024, fft_size=1024, mel_fmax=8000),
     )
-    model = Vits.init_from_config(config)
+    model = Vits(config)
     torch.save({"model": model.state_dict()}, folder / "model.pth")
     config.save_json(str(folder / "config.json"))
 

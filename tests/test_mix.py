@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 
 from pipeline.audio import SAMPLE_RATE, frames
 from pipeline.loudness import integrated_loudness

@@ -1,15 +1,13 @@
 """End to end: real Piper speech, real encoders, measured by an independent meter."""
 
 import json
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from conftest import FIXTURES, ebur128
-from pipeline.audio import SAMPLE_RATE, frames
+from pipeline.audio import frames
 from pipeline.cli import main
 from pipeline.files import file_sha256
 from pipeline.parse import Pause, Phrase

@@ -38,10 +38,6 @@ class BedPreset:
     description: str
     layers: tuple[Layer, ...]
 
-    @property
-    def breathes(self) -> bool:
-        return any(layer.breath_db for layer in self.layers)
-
 
 def load_bed(name: str, where: Source | None = None) -> BedPreset:
     path = presets.find("ambience", name, where)

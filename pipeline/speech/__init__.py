@@ -60,7 +60,7 @@ def speak(phrase: Phrase, preset: VoicePreset, cache: ClipCache) -> Clip:
     engine = engine_for(preset)
     rate = preset.rate * phrase.rate
     pieces = [_engine_output(engine, preset, piece, rate, cache, phrase) for piece in split_for_engine(text, preset.max_chars)]
-    gap = np.zeros(frames(JOIN_GAP_S) * engine.sample_rate // 48_000, np.float32)
+    gap = np.zeros(int(JOIN_GAP_S * engine.sample_rate), np.float32)
     raw = np.concatenate([part for piece in pieces for part in (piece, gap)][:-1])
     audio = clean_clip(raw, engine.sample_rate, preset.chain.highpass_hz, preset.gain_db, preset.pitch_st + phrase.pitch_st)
     if not len(audio):
