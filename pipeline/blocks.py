@@ -86,6 +86,14 @@ def scratch(parent: Path | None = None) -> Iterator[Scratch]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def scaled(audio, gain: float, work: "Scratch"):
+    """A disk-backed copy of ``audio`` times ``gain``, made block by block."""
+    out = work.zeros(len(audio), audio.shape[1])
+    for start, end in spans(len(audio)):
+        out[start:end] = np.asarray(audio[start:end]) * np.float32(gain)
+    return out
+
+
 def spans(total: int, size: int = BLOCK) -> Iterator[tuple[int, int]]:
     for start in range(0, total, size):
         yield start, min(start + size, total)

