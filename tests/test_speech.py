@@ -55,26 +55,45 @@ def test_default_voice_samples_noise_so_cold_synthesis_varies():
     assert len(a) != len(b) or not np.array_equal(a, b)
 
 
-def test_editing_one_sentence_synthesises_exactly_that_sentence(steady, tmp_path):
+def counting_syntheses(monkeypatch, preset):
+    engine = engine_for(preset)
+    spoken = []
+    original = engine.synthesize
+    monkeypatch.setattr(engine, "synthesize", lambda text, rate: spoken.append(text) or original(text, rate))
+    return spoken
+
+
+def test_editing_one_sentence_synthesises_exactly_that_sentence(steady, tmp_path, monkeypatch):
     voices = {"steady": steady}
-    cache = ClipCache(tmp_path)
-    synthesize(parse_text("---\nvoice: steady\n---\nOne here. Two here. Three here.", "a.txt"), voices, cache)
-    assert (cache.misses, cache.hits) == (3, 0)
-    cache = ClipCache(tmp_path)
-    synthesize(parse_text("---\nvoice: steady\n---\nOne here. Two, changed. Three here.", "a.txt"), voices, cache)
-    assert (cache.misses, cache.hits) == (1, 2)
+    spoken = counting_syntheses(monkeypatch, steady)
+    synthesize(parse_text("---\nvoice: steady\n---\nOne here. Two here. Three here.", "a.txt"), voices, ClipCache(tmp_path))
+    assert spoken == ["One here.", "Two here.", "Three here."]
+    spoken.clear()
+    synthesize(parse_text("---\nvoice: steady\n---\nOne here. Two, changed. Three here.", "a.txt"), voices, ClipCache(tmp_path))
+    assert spoken == ["Two, changed."]
+
+
+def test_a_warm_phrase_is_read_whole_from_the_cache(steady, tmp_path, monkeypatch):
+    phrase = parse_text("[pitch -1st] Sink deeper.", "a.txt").phrases[0]
+    first = speak(phrase, steady, ClipCache(tmp_path))
+    import pipeline.speech as speech
+
+    monkeypatch.setattr(speech, "clean_clip", lambda *a, **k: pytest.fail("a cached clip was cleaned again"))
+    assert np.array_equal(speak(phrase, steady, ClipCache(tmp_path)).audio, first.audio)
 
 
 def test_corrupt_cache_entry_is_discarded_and_synthesised_again(steady, tmp_path, caplog):
     phrase = parse_text("Hello again.", "a.txt").phrases[0]
     cache = ClipCache(tmp_path)
     first = speak(phrase, steady, cache)
-    (entry,) = list((tmp_path / "clips").glob("*/*.npy"))
-    entry.write_bytes(b"not a numpy file")
+    entries = list((tmp_path / "clips").glob("*/*.npy"))
+    assert len(entries) == 2  # the engine's output and the cleaned clip
+    for entry in entries:
+        entry.write_bytes(b"not a numpy file")
     again = speak(phrase, steady, ClipCache(tmp_path))
     assert np.array_equal(first.audio, again.audio)
     assert "discarding corrupt cache entry" in caplog.text
-    assert np.load(entry).dtype == np.float32
+    assert all(np.load(entry).dtype == np.float32 for entry in entries)
 
 
 def test_cache_info_and_prune(steady, tmp_path):
@@ -83,9 +102,9 @@ def test_cache_info_and_prune(steady, tmp_path):
     (tmp_path / "clips" / "00").mkdir(exist_ok=True)
     (tmp_path / "clips" / "00" / ".x.npy.part").write_bytes(b"half")
     info = cache.info()
-    assert info.entries == 3 and info.bytes > 0
+    assert info.entries == 6 and info.bytes > 0  # three phrases: engine output and cleaned clip each
     removed, freed = cache.prune(max_bytes=info.bytes // 2)
-    assert removed >= 2 and cache.info().entries == 3 - removed
+    assert removed >= 3 and cache.info().entries == 6 - removed
     assert not list((tmp_path / "clips").glob("*/.*.part"))
 
 

@@ -30,6 +30,8 @@ __all__ = ["synthesize", "speak", "load_insert", "Clip", "ClipCache", "default_c
            "shift_pitch", "BUNDLED_PIPER_VOICE", "COQUI_INSTALL_HINT"]
 
 JOIN_GAP_S = 0.15
+CLIP_VERSION = 1
+"""Bump when clip cleaning changes, so cached cleaned clips are made again (engine output is kept)."""
 """Silence between the pieces of a phrase too long for its engine."""
 
 
@@ -59,17 +61,24 @@ def speak(phrase: Phrase, preset: VoicePreset, cache: ClipCache) -> Clip:
         raise RenderError(f"nothing to say in {phrase.text!r}", phrase.source)
     engine = engine_for(preset)
     rate = preset.rate * phrase.rate
-    pieces = [_engine_output(engine, preset, piece, rate, cache, phrase) for piece in split_for_engine(text, preset.max_chars)]
-    gap = np.zeros(int(JOIN_GAP_S * engine.sample_rate), np.float32)
-    raw = np.concatenate([part for piece in pieces for part in (piece, gap)][:-1])
-    audio = clean_clip(raw, engine.sample_rate, preset.chain.highpass_hz, preset.gain_db, preset.pitch_st + phrase.pitch_st)
+    keys = [(piece, cache.key(engine.identity, preset.synthesis_settings(), piece, rate))
+            for piece in split_for_engine(text, preset.max_chars)]
+    processing = {"highpass_hz": preset.chain.highpass_hz, "gain_db": preset.gain_db,
+                  "pitch_st": preset.pitch_st + phrase.pitch_st, "clip_version": CLIP_VERSION}
+    finished_key = cache.derived_key([key for _, key in keys], processing)
+    audio = cache.get(finished_key)  # the cleaned clip itself: a warm render does no signal work per phrase
+    if audio is None:
+        pieces = [_engine_output(engine, piece, key, rate, cache, phrase) for piece, key in keys]
+        gap = np.zeros(int(JOIN_GAP_S * engine.sample_rate), np.float32)
+        raw = np.concatenate([part for piece in pieces for part in (piece, gap)][:-1])
+        audio = clean_clip(raw, engine.sample_rate, **{k: v for k, v in processing.items() if k != "clip_version"})
+        cache.put(finished_key, audio)
     if not len(audio):
         raise RenderError(f"the voice produced no sound for {phrase.text!r}", phrase.source)
     return Clip(phrase.text, audio)
 
 
-def _engine_output(engine: Engine, preset: VoicePreset, text: str, rate: float, cache: ClipCache, phrase: Phrase):
-    key = cache.key(engine.identity, preset.synthesis_settings(), text, rate)
+def _engine_output(engine: Engine, text: str, key: str, rate: float, cache: ClipCache, phrase: Phrase):
     raw = cache.get(key)
     if raw is None:
         try:

@@ -56,13 +56,18 @@ class ClipCache:
         material = {"v": CACHE_VERSION, "engine": identity, "settings": settings, "rate": round(rate, 4), "text": text}
         return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
+    def derived_key(self, keys: list[str], processing: dict) -> str:
+        """The key of something made from cached entries by ``processing`` (a cleaned clip from raw pieces)."""
+        material = {"v": CACHE_VERSION, "from": keys, "processing": processing}
+        return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
     def get(self, key: str) -> np.ndarray | None:
         if self.root is None:
             return None
         path = self._path(key)
         try:
             samples = np.load(path, allow_pickle=False)
-            if samples.dtype != np.float32 or samples.ndim != 1:
+            if samples.dtype != np.float32 or samples.ndim not in (1, 2):
                 raise ValueError(f"unexpected array {samples.dtype} {samples.shape}")
         except FileNotFoundError:
             self.misses += 1
@@ -81,7 +86,7 @@ class ClipCache:
             return
         path = self._path(key)
         with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-            np.save(handle, np.asarray(samples, dtype=np.float32), allow_pickle=False)
+            np.save(handle, np.ascontiguousarray(samples, dtype=np.float32), allow_pickle=False)
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.npy"

@@ -35,6 +35,7 @@ class Clip:
 
 
 def clean_clip(raw: np.ndarray, rate: int, highpass_hz: float, gain_db: float, pitch_st: float) -> np.ndarray:
+    """Engine output → a clip: one rate, no rumble, a consistent edge of silence, matched level, pitch, fades."""
     audio = resample(raw, rate)
     if highpass_hz > 0:
         sos = signal.butter(2, highpass_hz, "highpass", fs=SAMPLE_RATE, output="sos")
