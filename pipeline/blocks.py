@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -84,6 +84,20 @@ def scratch(parent: Path | None = None) -> Iterator[Scratch]:
         for array in work.arrays:
             array.close()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+class Rechunker:
+    """Serves any number of frames, front to back, from a source that makes pieces of its own size."""
+
+    def __init__(self, make_piece: Callable[[], np.ndarray], channels: int = 2):
+        self.make_piece = make_piece
+        self.buffer = np.zeros((0, channels), dtype=np.float32)
+
+    def take(self, count: int) -> np.ndarray:
+        while len(self.buffer) < count:
+            self.buffer = np.concatenate([self.buffer, self.make_piece()])
+        piece, self.buffer = self.buffer[:count], self.buffer[count:]
+        return piece
 
 
 def scaled(audio, gain: float, work: "Scratch"):

@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import presets
 from ..audio import SAMPLE_RATE
+from ..blocks import Rechunker
 from ..errors import ConfigError, Source
 from .layers import DroneLayer, FileLayer, Layer, NoiseLayer, RainLayer, ToneLayer, WindLayer, parse_layer, resolve_files
 from .sources import SOURCES
@@ -94,18 +95,12 @@ def render_bed(preset: BedPreset, n_frames: int, seed: int, breath=None) -> np.n
     return out
 
 
-class BedStream:
+class BedStream(Rechunker):
     """A bed read front to back in pieces of any size (the generator's blocks are fixed)."""
 
     def __init__(self, preset: BedPreset, n_frames: int, seed: int, breath=None, offset: int = 0):
-        self.blocks = bed_blocks(preset, n_frames, seed, breath, offset)
-        self.buffer = np.zeros((0, 2), dtype=np.float32)
-
-    def take(self, count: int) -> np.ndarray:
-        while len(self.buffer) < count:
-            self.buffer = np.concatenate([self.buffer, next(self.blocks)])
-        piece, self.buffer = self.buffer[:count], self.buffer[count:]
-        return piece
+        blocks = bed_blocks(preset, n_frames, seed, breath, offset)
+        super().__init__(lambda: next(blocks))
 
 
 REFERENCE_S = 30.0

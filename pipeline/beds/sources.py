@@ -13,6 +13,7 @@ import soundfile
 from scipy import signal
 
 from ..audio import SAMPLE_RATE, resample
+from ..blocks import Rechunker
 from ..errors import ConfigError, Source
 from .layers import DroneLayer, FileLayer, NoiseLayer, RainLayer, ToneLayer, WindLayer
 from .tones import beat_cycles, fraction, tone
@@ -115,14 +116,11 @@ class Rain:
         self.sos = signal.butter(2, [low, high], "bandpass", fs=SAMPLE_RATE, output="sos")
         self.state = np.zeros((len(self.sos), 2, 2))
         self.gain = 10 ** (layer.level_db / 20) / _sos_rms(self.sos) / np.sqrt(max(layer.drops_per_s, 1) * 0.004 + 0.05)
-        self.buffer = np.zeros((0, 2), dtype=np.float32)
+        self.chunks = Rechunker(lambda: self._chunk(4096))
 
     def render(self, start: int, count: int) -> np.ndarray:
         """Drawn in fixed 4096-frame chunks: the number of drops must not depend on the caller's block size."""
-        while len(self.buffer) < count:
-            self.buffer = np.concatenate([self.buffer, self._chunk(4096)])
-        piece, self.buffer = self.buffer[:count], self.buffer[count:]
-        return piece
+        return self.chunks.take(count)
 
     def _chunk(self, count: int) -> np.ndarray:
         drops = np.zeros((count, 2))
@@ -192,7 +190,7 @@ class FileLoop:
         rms = float(np.sqrt(np.mean(np.square(self.audio)))) or 1.0
         self.gain = 10 ** (layer.level_db / 20) / rms
         self.rng = rng
-        self.buffer = np.zeros((0, 2), dtype=np.float32)
+        self.passes = Rechunker(self._next_pass)
         self.tail = None
 
     def _next_pass(self) -> np.ndarray:
@@ -205,10 +203,7 @@ class FileLoop:
         return body[: -self.fade]
 
     def render(self, start: int, count: int) -> np.ndarray:
-        while len(self.buffer) < count:
-            self.buffer = np.concatenate([self.buffer, self._next_pass()])
-        piece, self.buffer = self.buffer[:count], self.buffer[count:]
-        return piece * np.float32(self.gain)
+        return self.passes.take(count) * np.float32(self.gain)
 
 
 SOURCES = {NoiseLayer: Noise, DroneLayer: Drone, RainLayer: Rain, WindLayer: Wind, ToneLayer: ToneSource, FileLayer: FileLoop}
