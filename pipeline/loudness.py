@@ -133,49 +133,79 @@ def rms_level(audio: np.ndarray, rate: int = SAMPLE_RATE) -> float:
     return round(_feed(LoudnessMeter(audio.shape[1], rate), audio).rms(), 3)
 
 
-def measure(audio: np.ndarray, rate: int = SAMPLE_RATE) -> Loudness:
-    """Every delivery figure of a programme, read block by block (``audio`` may be a memory map)."""
-    meter = _feed(LoudnessMeter(audio.shape[1], rate), audio)
-    sample_peak = max((float(frame_peaks(audio[a:b]).max()) for a, b in spans(len(audio))), default=0.0)
+def measure(audio: np.ndarray, rate: int = SAMPLE_RATE, peaks: bool = True) -> Loudness:
+    """Every delivery figure of a programme, read block by block (``audio`` may be a memory map).
+
+    ``peaks=False`` skips oversampling and reports the sample peak as the true peak (a lower bound).
+    """
+    meter = LoudnessMeter(audio.shape[1], rate)
+    sample_peak = 0.0
+    for a, b in spans(len(audio)):
+        block = np.asarray(audio[a:b])
+        meter.feed(block)
+        sample_peak = max(sample_peak, float(frame_peaks(block).max(initial=0.0)))
     return Loudness(
         integrated_lufs=round(meter.integrated(), 2),
         range_lu=round(meter.range(), 2),
-        true_peak_dbtp=round(true_peak_db(audio), 2),
+        true_peak_dbtp=round(true_peak_db(audio, sample_peak) if peaks else to_db(sample_peak), 2),
         sample_peak_dbfs=round(to_db(sample_peak), 2),
         rms_dbfs=round(meter.rms(), 2),
         noise_floor_dbfs=round(meter.noise_floor(), 2),
     )
 
 
-INTERSAMPLE_HEADROOM_DB = 6.0
-"""How far a true peak is assumed able to rise above the sample peaks around it (real material: under 3 dB)."""
+PHASE_GAIN = float(max(OVERSAMPLE * np.abs(_INTERPOLATOR[phase::OVERSAMPLE]).sum() for phase in range(OVERSAMPLE)))
+"""No interpolated sample can exceed the loudest input sample within the interpolator's reach by more than
+this factor (the largest L1 norm of its polyphase branches, 2.21 = +6.9 dB), so stretches whose neighbourhood
+stays under ``floor / PHASE_GAIN`` need not be oversampled to know they stay under ``floor``."""
+_CHUNK = 256
+"""Granularity of that decision, in frames: far wider than the interpolator's reach (12 frames)."""
 
 
-def true_peak_db(audio: np.ndarray) -> float:
-    """The programme's true peak. Only blocks whose sample peak comes within INTERSAMPLE_HEADROOM_DB of
-    the loudest sample can hold it, so only those are oversampled: most of a quiet session is skipped."""
+def true_peak_db(audio: np.ndarray, loudest_sample: float | None = None) -> float:
+    """The programme's true peak: only stretches that could rise above the loudest sample are oversampled
+    (about a fifth of a mastered voice track)."""
     blocks = list(spans(len(audio), _TP_BLOCK))
-    sample_peaks = np.array([float(frame_peaks(audio[a:b]).max()) for a, b in blocks] or [0.0])
-    floor = sample_peaks.max() * 10 ** (-INTERSAMPLE_HEADROOM_DB / 20)
-    peak = max((float(oversampled_peaks(audio, a, b).max()) for (a, b), p in zip(blocks, sample_peaks) if p >= floor),
-               default=0.0)
-    return to_db(peak)
+    if loudest_sample is None:
+        loudest_sample = max((float(frame_peaks(audio[a:b]).max()) for a, b in blocks), default=0.0)
+    return to_db(max((float(oversampled_peaks(audio, a, b, loudest_sample).max()) for a, b in blocks), default=0.0))
 
 
-def oversampled_peaks(audio: np.ndarray, start: int = 0, end: int | None = None) -> np.ndarray:
+def oversampled_peaks(audio: np.ndarray, start: int = 0, end: int | None = None, floor: float = 0.0) -> np.ndarray:
     """Per input frame in [start, end): the largest magnitude of the 4× oversampled signal (any channel).
 
-    Reads a few frames either side so block edges are exact; long spans go in blocks to bound memory.
+    Frames that provably stay under ``floor`` get their sample peak instead (phase 0 of the
+    interpolator is the sample itself, so it is a lower bound). Reads a few frames either side so
+    block edges are exact; long spans go in blocks to bound memory.
     """
     end = len(audio) if end is None else min(end, len(audio))
     out = np.empty(max(end - start, 0), dtype=np.float32)
     for block_start, block_end in spans(end - start, _TP_BLOCK):
         a, b = start + block_start, start + block_end
-        lo, hi = max(0, a - _TP_PAD), min(len(audio), b + _TP_PAD)
-        up = signal.resample_poly(np.asarray(audio[lo:hi]), OVERSAMPLE, 1, axis=0, window=_INTERPOLATOR)
-        per_frame = frame_peaks(frame_peaks(up.astype(np.float32)).reshape(-1, OVERSAMPLE))
-        out[block_start:block_end] = per_frame[a - lo : b - lo]
+        out[block_start:block_end] = frame_peaks(np.asarray(audio[a:b]))
+        for run_a, run_b in _runs_that_may_reach(audio, a, b, floor / PHASE_GAIN):
+            out[run_a - start : run_b - start] = _upsampled_peaks(audio, run_a, run_b)
     return out
+
+
+def _runs_that_may_reach(audio: np.ndarray, a: int, b: int, reach: float) -> list[tuple[int, int]]:
+    """Stretches of [a, b) within one chunk of a sample at or above ``reach``."""
+    lo, hi = max(0, a - _CHUNK), min(len(audio), b + _CHUNK)
+    peaks = frame_peaks(np.asarray(audio[lo:hi]))
+    chunks = -(-len(peaks) // _CHUNK)
+    loud = np.pad(peaks, (0, chunks * _CHUNK - len(peaks))).reshape(chunks, _CHUNK).max(axis=1) >= reach
+    near = loud.copy()
+    near[1:] |= loud[:-1]
+    near[:-1] |= loud[1:]
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], near, [False]]).astype(np.int8))).reshape(-1, 2)
+    runs = ((max(a, lo + s * _CHUNK), min(b, lo + e * _CHUNK)) for s, e in edges)
+    return [(s, e) for s, e in runs if s < e]
+
+
+def _upsampled_peaks(audio: np.ndarray, a: int, b: int) -> np.ndarray:
+    lo, hi = max(0, a - _TP_PAD), min(len(audio), b + _TP_PAD)
+    up = signal.resample_poly(np.asarray(audio[lo:hi]), OVERSAMPLE, 1, axis=0, window=_INTERPOLATOR)
+    return frame_peaks(frame_peaks(up.astype(np.float32)).reshape(-1, OVERSAMPLE))[a - lo : b - lo]
 
 
 def to_db(value: float) -> float:

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .audio import SAMPLE_RATE, db_to_gain, frame_peaks
+from .audio import SAMPLE_RATE, db_to_gain
 from .blocks import GainSmoother, Scratch, spans
 from .errors import ConfigError, Source
-from .loudness import INTERSAMPLE_HEADROOM_DB, Loudness, integrated_loudness, measure, oversampled_peaks, rms_level
+from .loudness import Loudness, measure, oversampled_peaks
 
 LIMITER_MARGIN_DB = 0.5
 """Headroom under the ceiling: lossy encoders raise inter-sample peaks by a few tenths of a dB."""
@@ -34,9 +34,6 @@ class Profile:
     ceiling_dbtp: float
     description: str
     by_rms: bool = False
-
-    def level_of(self, audio: np.ndarray, rate: int = SAMPLE_RATE) -> float:
-        return rms_level(audio, rate) if self.by_rms else integrated_loudness(audio, rate)
 
     def reading(self, loudness: Loudness) -> float:
         return loudness.rms_dbfs if self.by_rms else loudness.integrated_lufs
@@ -76,12 +73,10 @@ class InputPeaks:
     """The mix's 4× oversampled peak per frame, computed once (where it can matter) and reused by every limiter pass."""
 
     def __init__(self, audio: np.ndarray, below_db: float, work: Scratch | None = None):
-        """Oversample only blocks whose sample peaks come within ``below_db`` + the inter-sample headroom of 0 dBFS."""
+        """Exact wherever a true peak could come within ``below_db`` of 0 dBFS; sample peaks elsewhere."""
         self.peaks = work.zeros(len(audio), 1) if work else np.zeros((len(audio), 1), dtype=np.float32)
-        self.floor = 10 ** ((-below_db - INTERSAMPLE_HEADROOM_DB) / 20)
         for start, end in spans(len(audio)):
-            if float(frame_peaks(audio[start:end]).max(initial=0.0)) >= self.floor:
-                self.peaks[start:end] = oversampled_peaks(audio, start, end)[:, None]
+            self.peaks[start:end] = oversampled_peaks(audio, start, end, float(db_to_gain(-below_db)))[:, None]
 
     def required_db(self, start: int, end: int, gain: float, ceiling_db: float) -> np.ndarray:
         peaks = np.asarray(self.peaks[start:end])[:, 0] * gain
@@ -116,16 +111,18 @@ def master(mix: np.ndarray, profile: Profile, rate: int = SAMPLE_RATE, work: Scr
     LU the gain is corrected and the limiter run again (once is nearly always
     enough, as the voice chain has already tamed the speech peaks).
     """
-    mix_lufs = integrated_loudness(mix, rate)
-    gain_db = profile.target_lufs - profile.level_of(mix, rate)
+    before = measure(mix, rate, peaks=False)
+    mix_lufs = before.integrated_lufs
+    gain_db = profile.target_lufs - profile.reading(before)
     out = work.zeros(len(mix), mix.shape[1]) if work else np.empty_like(mix)
     ceiling = profile.ceiling_dbtp - LIMITER_MARGIN_DB
     peaks = InputPeaks(mix, gain_db + 3.0 - ceiling, work)  # 3 dB of room for the gain corrections below
     for _ in range(3):
         audio, reduction = limit(mix, ceiling, gain_db, out, rate, peaks)
-        shortfall = profile.target_lufs - profile.level_of(audio, rate)
+        after = measure(audio, rate)
+        shortfall = profile.target_lufs - profile.reading(after)
         if reduction == 0.0 or abs(shortfall) < 0.1:
             break
         gain_db += shortfall
-    return Master(audio, rate, profile, mix_lufs, measure(audio, rate), round(gain_db, 2), reduction)
+    return Master(audio, rate, profile, mix_lufs, after, round(gain_db, 2), reduction)
 
