@@ -20,7 +20,7 @@ import numpy as np
 
 from .audio import SAMPLE_RATE, db_to_gain, frame_peaks, frames
 from .beds import BedPreset, BedStream, ToneRenderer, reference_loudness
-from .blocks import Scratch, GainSmoother, spans
+from .blocks import GainSmoother, Scratch, at_audio_rate, control_frames, spans
 from .loudness import LoudnessMeter, integrated_loudness
 from .pacing import Timeline
 from .speech import Clip, VoiceChain, VoicePreset
@@ -105,21 +105,35 @@ def lay_voice(timeline: Timeline, clips: tuple[Clip, ...], voice_name: str | Non
     if not placed:
         return out
     board = chain_board(chain) if chain else None
+    ring = frames(ring_s(chain)) if board else 0
     starts = [p.start for p in placed]
     longest = max(p.frames for p in placed)
-    last = timeline.frames if board else max(p.end for p in placed)  # a chain's reverb rings on after the words
-    for start, end in spans(last):
+    fresh = True
+    for start, end in spans(timeline.frames):
+        nearby = placed[bisect.bisect_left(starts, start - longest - ring) : bisect.bisect_left(starts, end)]
+        if not any(phrase.end + ring > start for phrase in nearby):
+            fresh = True  # nothing sounds here, not even the room: skip the chain and start it afresh later
+            continue
         block = np.zeros((end - start, 2), dtype=np.float32)
-        for phrase in placed[bisect.bisect_left(starts, start - longest) : bisect.bisect_left(starts, end)]:
+        for phrase in nearby:
             a, b = max(start, phrase.start), min(end, phrase.end)
             if a < b:
                 left, right = min(1.0, 1.0 - phrase.pan), min(1.0, 1.0 + phrase.pan)  # balance law: centre is 0 dB
                 gains = np.array([left, right], dtype=np.float32) * np.float32(db_to_gain(phrase.volume_db))
                 block[a - start : b - start] += clips[phrase.clip].audio[a - phrase.start : b - phrase.start] * gains
         if board is not None:
-            block = np.ascontiguousarray(board(np.ascontiguousarray(block.T), SAMPLE_RATE, reset=False).T)
+            block = np.ascontiguousarray(board(np.ascontiguousarray(block.T), SAMPLE_RATE, reset=fresh).T)
+        fresh = False
         out[start:end] += block
     return out
+
+
+def ring_s(chain: VoiceChain) -> float:
+    """How long the chain keeps sounding after the last word, to below −120 dB: the compressor's release, then
+    the room (pedalboard's Reverb is Freeverb, whose combs feed back 0.28·size + 0.7 every 25–37 ms)."""
+    feedback = 0.28 * chain.room_size + 0.7
+    room = 0.037 * 120 / -(20 * np.log10(feedback)) if chain.room_wet > 0 else 0.0
+    return 1.0 + room
 
 
 def chain_board(chain: VoiceChain):
@@ -199,12 +213,12 @@ def lay_beds(timeline: Timeline, beds: dict[str, BedPreset], first: str, seed: i
             if a < b:
                 fades = _segment_fades(a - begin, b - begin, finish - begin, fade_in, fade_out)
                 block[a - start : b - start] += stream.take(b - a) * fades * to_reference
-        levels = np.interp(np.arange(start, end), level_x, level_y).astype(np.float32)
         if loudness_lufs is None:
-            level[start:end] = levels
+            level[start:end] = np.interp(np.arange(start, end), level_x, level_y)
         else:
-            envelope = levels + np.interp(np.arange(start, end), duck_x, duck_y).astype(np.float32) + loudness_lufs
-            block *= db_to_gain(envelope).astype(np.float32)[:, None] * _programme_fades(start, end, timeline.frames, settings)
+            at = control_frames(start, end - start)
+            envelope = db_to_gain(np.interp(at, level_x, level_y) + np.interp(at, duck_x, duck_y) + loudness_lufs)
+            block *= at_audio_rate(envelope, end - start)[:, None] * _programme_fades(start, end, timeline.frames, settings)
         out[start:end] = block
     return out, level
 
@@ -236,13 +250,14 @@ def bed_levels(timeline: Timeline) -> tuple[np.ndarray, list[float]]:
 
 def _segment_fades(a: int, b: int, length: int, fade_in: int, fade_out: int) -> np.ndarray:
     """Equal-power (sine) fade gains for frames [a, b) of a stretch ``length`` long, shaped (frames, 1)."""
-    index = np.arange(a, b, dtype=np.float64)
-    gains = np.ones(b - a)
-    if fade_in:
-        gains *= np.sin(0.5 * np.pi * np.clip((index + 0.5) / fade_in, 0, 1))
-    if fade_out:
-        gains *= np.sin(0.5 * np.pi * np.clip((length - index - 0.5) / fade_out, 0, 1))
-    return gains.astype(np.float32)[:, None]
+    gains = np.ones((b - a, 1), dtype=np.float32)
+    if fade_in and a < fade_in:
+        index = np.arange(a, min(b, fade_in), dtype=np.float64)
+        gains[: len(index), 0] *= np.sin(0.5 * np.pi * (index + 0.5) / fade_in)
+    if fade_out and b > length - fade_out:
+        index = np.arange(max(a, length - fade_out), b, dtype=np.float64)
+        gains[len(gains) - len(index) :, 0] *= np.sin(0.5 * np.pi * np.clip((length - index - 0.5) / fade_out, 0, 1))
+    return gains
 
 
 def _programme_fades(start: int, end: int, total: int, settings: MixSettings) -> np.ndarray:

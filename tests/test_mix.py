@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from pipeline.audio import SAMPLE_RATE, frames
 from pipeline.loudness import integrated_loudness
@@ -56,3 +57,19 @@ def test_bed_fades_in_and_out(short_render):
     edge = frames(0.05)
     assert np.abs(bed[:edge]).max() < 0.05 * np.abs(bed).max()
     assert np.abs(bed[-edge:]).max() < 0.05 * np.abs(bed).max()
+
+
+@pytest.mark.parametrize("name", ["default", "deep", "close"])
+def test_voice_chain_is_skipped_only_where_even_its_room_has_died_away(name):
+    from pipeline.mix import chain_board, lay_voice
+    from pipeline.speech import Clip, load_voice
+
+    burst = (np.random.default_rng(0).standard_normal((frames(0.5), 1)) * 0.3).astype(np.float32)
+    phrases = tuple(PlacedPhrase(frames(t), len(burst), "x", Source("test"), 0, voice="v") for t in (1, 20))
+    timeline = Timeline(SAMPLE_RATE, frames(30), phrases, ())
+    chain = load_voice(name).chain
+    skipped = lay_voice(timeline, (Clip("x", burst),), chain=chain)
+    dry = lay_voice(timeline, (Clip("x", burst),))
+    continuous = chain_board(chain)(np.ascontiguousarray(dry.T), SAMPLE_RATE).T
+    assert np.abs(skipped[frames(10) : frames(19)]).max() == 0.0  # the gap really was skipped
+    assert np.abs(skipped - continuous).max() < 1e-6  # and nothing audible was lost

@@ -81,9 +81,8 @@ def breath_gain(clock, start: int, count: int, depth_db: float) -> np.ndarray:
     rising = phase < inhale
     shape = np.where(rising, 0.5 - 0.5 * np.cos(np.pi * phase / inhale),
                      0.5 + 0.5 * np.cos(np.pi * (phase - inhale) / (1 - inhale)))
-    gain_db = depth_db * (shape - 0.5)
-    fine = np.interp(np.arange(start, start + count), coarse, gain_db)
-    return (10 ** (fine / 20)).astype(np.float32)
+    gain = 10 ** (depth_db * (shape - 0.5) / 20)
+    return np.interp(np.arange(start, start + count), coarse, gain).astype(np.float32)
 
 
 def render_bed(preset: BedPreset, n_frames: int, seed: int, breath=None) -> np.ndarray:
