@@ -23,7 +23,7 @@ import numpy as np
 from .audio import SAMPLE_RATE, db_to_gain, frames
 from .blocks import scaled, scratch, spans
 from .errors import ConfigError, Source
-from .export import write_audio, write_json
+from .export import Encoding, write_all, write_json
 from .library import RenderOptions, prepare
 from .loudness import LoudnessMeter
 from .master import master
@@ -59,8 +59,9 @@ def render_preview(script: Path, out: Path, options: RenderOptions, section: str
         mastered = master(stems.mix_into(work.zeros(timeline.frames)), job.profile, work=work)
         tracks = {"mix": mastered.audio}
         tracks.update({name: scaled(stem, db_to_gain(mastered.gain_db), work) for name, stem in stems.named().items()})
-        files = {name: write_audio(out / f"{name}.{PREVIEW_FORMAT}", audio, SAMPLE_RATE, PREVIEW_FORMAT).name
-                 for name, audio in tracks.items()}
+        written = write_all([Encoding(out / f"{name}.{PREVIEW_FORMAT}", audio, PREVIEW_FORMAT) for name, audio in tracks.items()],
+                            SAMPLE_RATE)
+        files = {name: path.name for name, path in zip(tracks, written)}
         data = page_data(job, timeline, tracks, files, mastered, start)
     write_json(out / "preview.json", data)
     page = out / "preview.html"

@@ -22,8 +22,8 @@ from ..beds import BedPreset, load_bed
 from ..blocks import scaled, scratch
 from ..cues import BedCue, Insert
 from ..errors import ConfigError, DriftError, Source
-from ..export import (DEFAULT_FORMATS, Chapter, Tags, check_formats, read_cover, srt, transcript, webvtt, write_audio,
-                      write_json)
+from ..export import (DEFAULT_FORMATS, Chapter, Encoding, Tags, check_formats, read_cover, srt, transcript, webvtt,
+                      write_all, write_json)
 from ..files import atomic_path, file_sha256, text_sha256
 from ..master import PROFILES, Master, Profile, master, profile_named
 from ..mix import MixSettings, Stems, lay_voice, mix
@@ -168,9 +168,10 @@ def render_job(job: Job, cache: ClipCache, progress: Progress | None = None) -> 
     with scratch() as work:  # every full-length array lives on disk, so memory does not grow with the session
         stems = mix(timeline, clips, job.voices, job.beds, job.script.meta.ambience, job.script.meta.seed, work=work)
         mastered = master(stems.mix_into(work.zeros(timeline.frames)), job.profile, work=work)
-        outputs = [write_audio(job.output_path(f), mastered.audio, mastered.sample_rate, f, tags) for f in job.formats]
+        encodings = [Encoding(job.output_path(f), mastered.audio, f, tags) for f in job.formats]
         if job.stems:
-            outputs += write_stems(job, stems, mastered.gain_db, work)
+            encodings += stem_encodings(job, stems, mastered.gain_db, work)
+        outputs = write_all(encodings, mastered.sample_rate)
     outputs += write_sidecars(job, timeline)
     manifest = build_manifest(job, timeline, stems, mastered, outputs)
     write_json(job.manifest_path, manifest)
@@ -178,13 +179,13 @@ def render_job(job: Job, cache: ClipCache, progress: Progress | None = None) -> 
     return TrackResult(job.script.path, "rendered", paths, (), manifest, timeline.describe())
 
 
-def write_stems(job: Job, stems: Stems, gain_db: float, work) -> list[Path]:
+def stem_encodings(job: Job, stems: Stems, gain_db: float, work) -> list[Encoding]:
     """Each stem at the master's gain (before the limiter), so they line up at zero and sum to the track."""
-    written = []
+    encodings = []
     for name, stem in stems.named().items():
         at_gain = scaled(stem, db_to_gain(gain_db), work)
-        written += [write_audio(job.output_path(f, name), at_gain, stems.sample_rate, f) for f in job.formats]
-    return written
+        encodings += [Encoding(job.output_path(f, name), at_gain, f) for f in job.formats]
+    return encodings
 
 
 def write_sidecars(job: Job, timeline: Timeline) -> list[Path]:
