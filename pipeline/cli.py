@@ -125,10 +125,10 @@ def render(paths, out_dir, formats, profile, stems, force, check_only, prune_orp
 
 def _qc_rendered(results: list[TrackResult], quiet: bool) -> None:
     """The same checks as `drift qc`, on every file just rendered; a failure fails the build."""
-    from .qc import qc_file
+    from .qc import qc_files
 
-    reports = [qc_file(Path(path)) for r in results if r.status == "rendered" for path in r.outputs
-               if Path(path).suffix != ".json" and Path(path).name.count(".") == 1 and Path(path).suffix in FORMAT_SUFFIXES]
+    reports = qc_files([Path(path) for r in results if r.status == "rendered" for path in r.outputs
+                        if Path(path).name.count(".") == 1 and Path(path).suffix in FORMAT_SUFFIXES])
     failed = [r for r in reports if not r.ok]
     if failed:
         _print_reports(failed)
@@ -268,13 +268,13 @@ def qc_command(paths, profile, as_json) -> None:
     Example:
       drift qc build/
     """
-    from .qc import find_tracks, qc_file
+    from .qc import find_tracks, qc_files
 
     try:
         tracks = find_tracks(list(paths))
     except DriftError as error:
         raise click.ClickException(str(error)) from None
-    reports = [qc_file(track, profile) for track in tracks]
+    reports = qc_files(tracks, profile)
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in reports], indent=2))
     else:
