@@ -15,6 +15,7 @@ import pytest
 import soundfile
 from click.testing import CliRunner
 
+import pipeline.library.track as track_module
 from pipeline.cli import main
 
 SCRIPT = """---
@@ -119,8 +120,9 @@ def test_check_is_clean_after_a_build_and_names_what_each_edit_makes_stale(libra
         lambda: (voices / "steady.toml").write_text((voices / "steady.toml").read_text().replace("rate = 0.75", "rate = 0.74")),
         lambda: (beds / "hearth.toml").write_text((beds / "hearth.toml").read_text().replace("swell_s = 26.0", "swell_s = 27.0")),
         lambda: vars_file.write_text("name: Robin\n"),
+        lambda: monkeypatch.setattr(track_module, "renderer_source_sha256", lambda: "the renderer's code changed"),
     ]
-    expected = [{"two"}, {"one", "two"}, {"one", "two"}, {"one"}]
+    expected = [{"two"}, {"one", "two"}, {"one", "two"}, {"one"}, {"one", "two"}]
     for edit, stale in zip(edits, expected):
         edit()
         checked = run("--check")

