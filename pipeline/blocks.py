@@ -49,13 +49,22 @@ class DiskArray:
 
     def __getitem__(self, key) -> np.ndarray:
         start, stop = self._range(key)
-        data = os.pread(self.handle.fileno(), (stop - start) * self.shape[1] * 4, start * self.shape[1] * 4)
-        return np.frombuffer(data, dtype=np.float32).reshape(-1, self.shape[1]).copy()
+        block = np.empty((stop - start, self.shape[1]), dtype=np.float32)
+        view, offset = memoryview(block).cast("B"), start * self.shape[1] * 4
+        while len(view):  # straight into the array: no intermediate bytes
+            done = os.preadv(self.handle.fileno(), [view], offset)
+            if not done:
+                raise EOFError(f"{self.path} is shorter than its array")
+            view, offset = view[done:], offset + done
+        return block
 
     def __setitem__(self, key, values) -> None:
         start, stop = self._range(key)
-        block = np.broadcast_to(np.asarray(values, dtype=np.float32), (stop - start, self.shape[1]))
-        os.pwrite(self.handle.fileno(), np.ascontiguousarray(block).tobytes(), start * self.shape[1] * 4)
+        block = np.ascontiguousarray(np.broadcast_to(np.asarray(values, dtype=np.float32), (stop - start, self.shape[1])))
+        view, offset = memoryview(block).cast("B"), start * self.shape[1] * 4
+        while len(view):
+            done = os.pwrite(self.handle.fileno(), view, offset)
+            view, offset = view[done:], offset + done
 
     def close(self) -> None:
         self.handle.close()
