@@ -4,6 +4,7 @@ Runs when the `coqui` extra is installed (.ci/run installs it); skipped otherwis
 """
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -94,3 +95,21 @@ def test_coqui_output_is_cached_like_pipers(coqui_voices, tmp_path):
     second = speak(phrase("Hello there."), load_voice("tiny-ada"), cache)
     assert cache.hits == 1 and np.array_equal(first.audio, second.audio)
     assert len(list((tmp_path / "clips").glob("*/*.npy"))) == 2
+
+
+def test_a_model_is_found_by_its_coqui_name_in_the_users_model_folder(tmp_path, monkeypatch):
+    """Where `tts --model_name tts_models/en/tiny/vits` would have saved it: nothing is downloaded."""
+    from TTS.utils.manage import ModelManager
+
+    monkeypatch.setenv("TTS_HOME", str(tmp_path / "coqui-home"))
+    folder = Path(ModelManager(progress_bar=False).output_prefix) / "tts_models--en--tiny--vits"
+    folder.mkdir(parents=True)
+    build_tiny_vits(folder)
+    voices = tmp_path / "voices"
+    voices.mkdir()
+    (voices / "named.toml").write_text('engine = "coqui"\nmodel = "tts_models/en/tiny/vits"\nspeaker = "ben"\n')
+    (voices / "missing.toml").write_text('engine = "coqui"\nmodel = "tts_models/en/absent/vits"\n')
+    monkeypatch.setenv("DRIFT_VOICES", str(voices))
+    assert len(engine_for(load_voice("named")).synthesize("hello", 1.0)) > 1000
+    with pytest.raises(ConfigError, match="Coqui model file not found.*never downloaded"):
+        engine_for(load_voice("missing"))
