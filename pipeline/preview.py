@@ -24,6 +24,7 @@ from .audio import SAMPLE_RATE, db_to_gain, frames
 from .blocks import scaled, scratch, spans
 from .errors import ConfigError, Source
 from .export import Encoding, write_all, write_json
+from .files import atomic_path, text_sha256
 from .library import RenderOptions, prepare
 from .loudness import LoudnessMeter
 from .master import master
@@ -52,6 +53,9 @@ def render_preview(script: Path, out: Path, options: RenderOptions, section: str
     clips = synthesize(job.script, job.voices, ClipCache(options.cache_dir))
     full = place(job.script, clips, job.voice)
     start, end = _span(full, section, span)
+    key = text_sha256(f"{job.input_hash}:{start}:{end}")
+    if (figures := _unchanged_figures(out, key)) is not None:
+        return Preview(out, out / "preview.html", start / SAMPLE_RATE, end / SAMPLE_RATE, figures)
     timeline, first_bed = crop(full, start, end, job.script.meta.ambience)
     out.mkdir(parents=True, exist_ok=True)
     with scratch() as work:
@@ -62,11 +66,22 @@ def render_preview(script: Path, out: Path, options: RenderOptions, section: str
         written = write_all([Encoding(out / f"{name}.{PREVIEW_FORMAT}", audio, PREVIEW_FORMAT) for name, audio in tracks.items()],
                             SAMPLE_RATE)
         files = {name: path.name for name, path in zip(tracks, written)}
-        data = page_data(job, timeline, tracks, files, mastered, start)
-    write_json(out / "preview.json", data)
+        data = {**page_data(job, timeline, tracks, files, mastered, start), "input_hash": key}
     page = out / "preview.html"
-    page.write_text(PAGE.replace("/*DATA*/null", json.dumps(data)), encoding="utf-8")
+    with atomic_path(page) as tmp:
+        tmp.write_text(PAGE.replace("/*DATA*/null", json.dumps(data)), encoding="utf-8")
+    write_json(out / "preview.json", data)  # last: its hash vouches for everything above
     return Preview(out, page, start / SAMPLE_RATE, end / SAMPLE_RATE, data["qc"])
+
+
+def _unchanged_figures(out: Path, key: str) -> dict | None:
+    """The QC figures of the preview already in ``out``, if it was made from exactly these inputs and span and is whole."""
+    try:
+        data = json.loads((out / "preview.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    files = [out / "preview.html"] + [out / stem["file"] for stem in data.get("stems", [])]
+    return data.get("qc") if data.get("input_hash") == key and all(f.is_file() for f in files) else None
 
 
 def _span(timeline: Timeline, section: str | None, span: tuple[float, float] | None) -> tuple[int, int]:

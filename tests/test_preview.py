@@ -114,3 +114,22 @@ def test_plot_writes_a_png(tmp_path, cache_dir):
     assert result.exit_code == 0, result.output
     png = plot_track(tmp_path / "short.flac")
     assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 20_000
+
+
+def test_an_unchanged_preview_is_reused_and_an_edit_renders_it_again(tmp_path, cache_dir):
+    from pipeline.library import RenderOptions
+    from pipeline.preview import render_preview
+
+    script = tmp_path / "s.txt"
+    script.write_text((FIXTURES / "short.txt").read_text())
+    options, folder = RenderOptions(cache_dir=cache_dir), tmp_path / "preview"
+    first = render_preview(script, folder, options, span=(0.0, 5.0))
+    made = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    again = render_preview(script, folder, options, span=(0.0, 5.0))
+    assert again == first and {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == made
+    render_preview(script, folder, options, span=(0.0, 4.0))  # another span is another preview
+    assert (folder / "mix.opus").stat().st_mtime_ns != made["mix.opus"]
+    script.write_text(script.read_text() + "\nOne more line.\n")
+    changed = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    render_preview(script, folder, options, span=(0.0, 4.0))
+    assert (folder / "preview.json").stat().st_mtime_ns != changed["preview.json"]
