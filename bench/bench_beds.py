@@ -8,21 +8,20 @@ import subprocess
 import sys
 import time
 
+from bench.timing import peak_rss_mb
 from pipeline import presets
 from pipeline.audio import SAMPLE_RATE
 from pipeline.beds import bed_blocks, load_bed
 
 
 def one(name: str, minutes: float) -> dict:
-    import resource
-
     preset = load_bed(name)
     start = time.perf_counter()
     for _ in bed_blocks(preset, int(minutes * 60 * SAMPLE_RATE), 0):
         pass
     seconds = time.perf_counter() - start
     return {"x_realtime": round(minutes * 60 / seconds, 1),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def _in_process(name: str, minutes: float) -> dict:

@@ -1,6 +1,6 @@
 """Mixing plus mastering a long session: speed as a multiple of real time, and peak memory by length.
 
-Each length runs in its own process so its peak resident memory (ru_maxrss) is its own.
+Each length runs in its own process so its peak resident memory is its own.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+from bench.timing import peak_rss_mb
 from pipeline.audio import SAMPLE_RATE, frames
 from pipeline.beds import load_bed
 from pipeline.blocks import scratch
@@ -35,8 +36,6 @@ def synthetic_session(minutes: float):
 
 
 def one(minutes: float) -> dict:
-    import resource
-
     timeline, clips = synthetic_session(minutes)
     voices, beds = {"default": load_voice("default")}, {"hearth": load_bed("hearth")}
     with scratch() as work:
@@ -48,7 +47,7 @@ def one(minutes: float) -> dict:
     whole_float64_mb = timeline.frames * 2 * 8 / 2**20
     return {"minutes": minutes, "mix_s": round(mixed - start, 2), "master_s": round(done - mixed, 2),
             "x_realtime": round(minutes * 60 / (done - start), 1),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "peak_rss_mb": peak_rss_mb(),
             "one_stem_whole_float64_mb": round(whole_float64_mb, 1)}
 
 

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import time
-import tracemalloc
-from typing import Callable
+import resource
+from pathlib import Path
 
 
-def best_of(repeats: int, work: Callable[[], object]) -> float:
-    """The fastest of several runs: the least disturbed by other work on the machine."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def peak_python_memory_mb(work: Callable[[], object]) -> float:
-    """Peak memory allocated through Python's allocators (numpy included) while ``work`` runs."""
-    tracemalloc.start()
-    try:
-        work()
-        return tracemalloc.get_traced_memory()[1] / 2**20
-    finally:
-        tracemalloc.stop()
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. Read from VmHWM, which starts afresh at exec: ru_maxrss
+    carries over the high-water mark of the parent a benchmark child was forked from (2 GB after the
+    library benchmark), which hid the child's own figure."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # not Linux: the best there is
