@@ -1,5 +1,6 @@
 """Speech and whole renders: our engine layer vs Piper's own API, each preset's real-time factor,
-and a cold render of a library script vs a warm one (every clip cached) vs Piper alone."""
+and a cold render of a library script vs a warm one (every clip cached, --force) vs an unchanged one
+(its outputs current: nothing is redone) vs Piper alone."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from pipeline import presets
-from pipeline.library import RenderOptions, render_track
+from pipeline.library import RenderOptions, build, plan, render_track
 from pipeline.parse import parse_file
 from pipeline.speech import load_voice
 from pipeline.speech.engines import engine_for
@@ -63,8 +64,13 @@ def cold_vs_warm(piper_only_s: float) -> dict:
         start = time.perf_counter()
         render_track(SCRIPT, options)
         warm_s = time.perf_counter() - start
+        start = time.perf_counter()
+        unchanged = build(plan([SCRIPT]), replace(options, force=False))
+        unchanged_s = time.perf_counter() - start
+        assert [r.status for r in unchanged] == ["up to date"]
     return {"track_s": cold.manifest["duration_s"], "cold_render_s": round(cold_s, 2), "warm_render_s": round(warm_s, 2),
             "warm_over_cold_pct": round(100 * warm_s / cold_s, 1),
+            "unchanged_rerender_over_cold_pct": round(100 * unchanged_s / cold_s, 2),
             "pipeline_overhead_over_piper_pct": round(100 * (cold_s - piper_only_s) / piper_only_s, 1),
             "cold_render_x_realtime": round(cold.manifest["duration_s"] / cold_s, 2)}
 

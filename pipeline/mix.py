@@ -218,7 +218,8 @@ def lay_beds(timeline: Timeline, beds: dict[str, BedPreset], first: str, seed: i
         else:
             at = control_frames(start, end - start)
             envelope = db_to_gain(np.interp(at, level_x, level_y) + np.interp(at, duck_x, duck_y) + loudness_lufs)
-            block *= at_audio_rate(envelope, end - start)[:, None] * _programme_fades(start, end, timeline.frames, settings)
+            fades = _programme_fades(start, end, timeline.frames, settings)
+            block *= at_audio_rate(envelope, end - start)[:, None] * fades
         out[start:end] = block
     return out, level
 

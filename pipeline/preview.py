@@ -63,8 +63,8 @@ def render_preview(script: Path, out: Path, options: RenderOptions, section: str
         mastered = master(stems.mix_into(work.zeros(timeline.frames)), job.profile, work=work)
         tracks = {"mix": mastered.audio}
         tracks.update({name: scaled(stem, db_to_gain(mastered.gain_db), work) for name, stem in stems.named().items()})
-        written = write_all([Encoding(out / f"{name}.{PREVIEW_FORMAT}", audio, PREVIEW_FORMAT) for name, audio in tracks.items()],
-                            SAMPLE_RATE)
+        written = write_all([Encoding(out / f"{name}.{PREVIEW_FORMAT}", audio, PREVIEW_FORMAT)
+                             for name, audio in tracks.items()], SAMPLE_RATE)
         files = {name: path.name for name, path in zip(tracks, written)}
         data = {**page_data(job, timeline, tracks, files, mastered, start), "input_hash": key}
     page = out / "preview.html"
@@ -75,7 +75,7 @@ def render_preview(script: Path, out: Path, options: RenderOptions, section: str
 
 
 def _unchanged_figures(out: Path, key: str) -> dict | None:
-    """The QC figures of the preview already in ``out``, if it was made from exactly these inputs and span and is whole."""
+    """The QC figures of the preview in ``out``, if it was made from exactly these inputs and span and is whole."""
     try:
         data = json.loads((out / "preview.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -192,15 +192,17 @@ def _click_at(curvature: np.ndarray, place: int) -> bool:
     if hi - lo < _CLICK_NEAR:
         return False
     peak = lo + int(np.argmax(curvature[lo:hi]))
-    around = np.concatenate([curvature[max(peak - _CLICK_NEAR, 0) : max(peak - 2, 0)], curvature[peak + 3 : peak + _CLICK_NEAR]])
-    return bool(len(around) and curvature[peak] > CLICK_FLOOR and curvature[peak] > CLICK_RATIO * np.percentile(around, 95))
+    before, after = curvature[max(peak - _CLICK_NEAR, 0) : max(peak - 2, 0)], curvature[peak + 3 : peak + _CLICK_NEAR]
+    around = np.concatenate([before, after])
+    return bool(len(around) and curvature[peak] > max(CLICK_FLOOR, CLICK_RATIO * np.percentile(around, 95)))
 
 
 def _dead_air(audio: np.ndarray, manifest: dict) -> Check:
     """The longest stretch of near-digital silence, against the longest silence the script asked for."""
     step = int(0.1 * SAMPLE_RATE)
     usable = len(audio) // step * step
-    power = (np.square(audio[:usable, 0]) + np.square(audio[:usable, 1])).reshape(-1, step).mean(axis=1, dtype=np.float64) / 2
+    squares = np.square(audio[:usable, 0]) + np.square(audio[:usable, 1])
+    power = squares.reshape(-1, step).mean(axis=1, dtype=np.float64) / 2
     silent = 10 * np.log10(np.maximum(power, 1e-20)) < SILENCE_DBFS
     silent[:20] = silent[-20:] = False  # the fade in and out are silence by design
     longest, run = 0, 0

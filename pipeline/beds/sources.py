@@ -107,8 +107,9 @@ class Drone:
             brightness = 0.1 + 0.08 * _slow_coarse(start, count, period * 0.77, ph[4])
             level = 0.5 * (0.65 + 0.35 * _slow_coarse(start, count, period, ph[2]))
             angle = (0.5 + 0.5 * self.layer.width * _slow_coarse(start, count, period * 1.618, ph[3])) * (np.pi / 2)
-            sound = (_sine(start, count, freq * (spread + 1 / spread) / 2, (ph[0] + ph[1]) / 2) * at_audio_rate(beat, count)
-                     + _sine(start, count, 2 * freq, ph[0]) * at_audio_rate(brightness, count))  # a moving touch of second harmonic: warmth
+            pair = _sine(start, count, freq * (spread + 1 / spread) / 2, (ph[0] + ph[1]) / 2)
+            harmonic = _sine(start, count, 2 * freq, ph[0])  # a moving touch of second harmonic: warmth
+            sound = pair * at_audio_rate(beat, count) + harmonic * at_audio_rate(brightness, count)
             out[:, 0] += sound * at_audio_rate(level * np.cos(angle), count)
             out[:, 1] += sound * at_audio_rate(level * np.sin(angle), count)
         return out * np.float32(self.gain)

@@ -9,5 +9,6 @@ from .audio import DEFAULT_FORMATS, FORMATS, Encoding, check_formats, write_all,
 from .captions import srt, transcript, webvtt
 from .tags import Chapter, Tags, read_cover, tag_file
 
-__all__ = ["DEFAULT_FORMATS", "FORMATS", "Encoding", "check_formats", "write_all", "write_audio", "write_json", "srt", "webvtt", "transcript",
+__all__ = ["DEFAULT_FORMATS", "FORMATS", "Encoding", "check_formats", "write_all", "write_audio", "write_json",
+           "srt", "webvtt", "transcript",
            "Chapter", "Tags", "read_cover", "tag_file"]
