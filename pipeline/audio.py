@@ -7,6 +7,8 @@ through ``resample`` (soxr) exactly once, at the edge where it enters.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 import numpy as np
 import soxr
 
@@ -34,6 +36,17 @@ def resample(audio: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndar
     if rate == target:
         return audio
     return as_frames(soxr.resample(audio, rate, target, quality="HQ"))
+
+
+def resample_blocks(blocks: Iterable[np.ndarray], rate: int, channels: int, target: int = SAMPLE_RATE) -> Iterator[np.ndarray]:
+    """``resample`` for audio arriving in (frames, channels) float32 blocks: soxr's stream, the same filter, no seams."""
+    if rate == target:
+        yield from blocks
+        return
+    stream = soxr.ResampleStream(rate, target, channels, dtype="float32", quality="HQ")
+    for block in blocks:
+        yield stream.resample_chunk(block)
+    yield stream.resample_chunk(np.zeros((0, channels), dtype=np.float32), last=True)
 
 
 def fade_curve(n: int, rising: bool = True) -> np.ndarray:

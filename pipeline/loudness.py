@@ -92,13 +92,17 @@ class LoudnessMeter:
         gated = blocks[_lufs(blocks) > relative_gate]
         return float(_lufs(gated.mean()))
 
+    def step_powers(self) -> np.ndarray:
+        """Mean square (unweighted, averaged over channels) of every whole 100 ms fed so far."""
+        return np.concatenate(self.raw) if self.raw else np.zeros(0)
+
     def rms(self) -> float:
         """Unweighted RMS level (dBFS) of everything fed so far, as ACX measures it."""
-        steps = np.concatenate(self.raw) if self.raw else np.zeros(1)
-        return float(10 * np.log10(max(steps.mean(), 1e-20)))
+        steps = self.step_powers()
+        return float(10 * np.log10(max(steps.mean() if len(steps) else 0.0, 1e-20)))
 
     def noise_floor(self) -> float:
-        steps = np.concatenate(self.raw) if self.raw else np.zeros(5)
+        steps = self.step_powers()
         usable = len(steps) // 5 * 5
         halves = steps[:usable].reshape(-1, 5).mean(axis=1) if usable else np.zeros(1)
         return float(10 * np.log10(max(np.percentile(halves, 2), 1e-20)))
@@ -146,17 +150,21 @@ def measure(audio: np.ndarray, rate: int = SAMPLE_RATE, peaks: bool = True) -> L
 
     ``peaks=False`` skips oversampling and reports the sample peak as the true peak (a lower bound).
     """
-    meter = LoudnessMeter(audio.shape[1], rate)
-    sample_peak = 0.0
+    meter, peak_meter = LoudnessMeter(audio.shape[1], rate), PeakMeter(oversample=peaks)
     for a, b in spans(len(audio)):
         block = np.asarray(audio[a:b])
         meter.feed(block)
-        sample_peak = max(sample_peak, float(frame_peaks(block).max(initial=0.0)))
+        peak_meter.feed(block)
+    return figures(meter, peak_meter)
+
+
+def figures(meter: LoudnessMeter, peaks: PeakMeter) -> Loudness:
+    """The delivery figures of everything both meters were fed."""
     return Loudness(
         integrated_lufs=round(meter.integrated(), 2),
         range_lu=round(meter.range(), 2),
-        true_peak_dbtp=round(true_peak_db(audio, sample_peak) if peaks else to_db(sample_peak), 2),
-        sample_peak_dbfs=round(to_db(sample_peak), 2),
+        true_peak_dbtp=round(to_db(peaks.true_peak()), 2),
+        sample_peak_dbfs=round(to_db(peaks.sample_peak), 2),
         rms_dbfs=round(meter.rms(), 2),
         noise_floor_dbfs=round(meter.noise_floor(), 2),
     )
@@ -170,13 +178,50 @@ _CHUNK = 256
 """Granularity of that decision, in frames: far wider than the interpolator's reach (12 frames)."""
 
 
-def true_peak_db(audio: np.ndarray, loudest_sample: float | None = None) -> float:
-    """The programme's true peak: only stretches that could rise above the loudest sample are oversampled
-    (about a fifth of a mastered voice track)."""
-    blocks = list(spans(len(audio), _TP_BLOCK))
-    if loudest_sample is None:
-        loudest_sample = max((float(frame_peaks(audio[a:b]).max()) for a, b in blocks), default=0.0)
-    return to_db(max((float(oversampled_peaks(audio, a, b, loudest_sample).max()) for a, b in blocks), default=0.0))
+class PeakMeter:
+    """Streaming sample and true peak: feed blocks in order, then read ``true_peak()``.
+
+    Each block is oversampled once the next has arrived (the interpolator needs
+    a few frames either side), and only where it could rise above the loudest
+    sample seen so far: that running floor never exceeds the final one, so
+    nothing skipped could have been the peak.
+    """
+
+    def __init__(self, oversample: bool = True):
+        self.oversample = oversample
+        self.sample_peak = 0.0
+        self.peak = 0.0
+        self.before = self.held = None
+
+    def feed(self, block: np.ndarray) -> None:
+        self.sample_peak = max(self.sample_peak, float(frame_peaks(block).max(initial=0.0)))
+        if not self.oversample:
+            return
+        if self.held is not None:
+            self._judge(block[:_TP_PAD])
+        self.held = block
+
+    def true_peak(self) -> float:
+        if self.held is not None:
+            self._judge(self.held[:0])
+            self.held = None
+        return max(self.peak, self.sample_peak)
+
+    def _judge(self, after: np.ndarray) -> None:
+        before = self.before if self.before is not None else self.held[:0]
+        context = np.concatenate([before, self.held, after])
+        start, end = len(before), len(before) + len(self.held)
+        self.peak = max(self.peak, float(oversampled_peaks(context, start, end, self.sample_peak).max(initial=0.0)))
+        self.before = context[max(end - _TP_PAD, 0) : end]
+
+
+def true_peak_db(audio: np.ndarray) -> float:
+    """The programme's true peak (dBTP): only stretches that could rise above the loudest sample are
+    oversampled (about a fifth of a mastered voice track)."""
+    meter = PeakMeter()
+    for a, b in spans(len(audio)):
+        meter.feed(np.asarray(audio[a:b]))
+    return to_db(meter.true_peak())
 
 
 def oversampled_peaks(audio: np.ndarray, start: int = 0, end: int | None = None, floor: float = 0.0) -> np.ndarray:

@@ -2,14 +2,17 @@
 
 Each check has a name, a measured value, the limit it is held to and a
 verdict. Limits come from the track's loudness profile and its manifest
-(what the script asked for). A file that cannot be read is reported and the
-run goes on with the rest.
+(what the script asked for). Files are decoded and checked block by block in
+one pass, so memory does not grow with their length. A file that cannot be
+read is reported and the run goes on with the rest.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +20,11 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from .audio import SAMPLE_RATE, frame_peaks, resample
+from .audio import SAMPLE_RATE, frame_peaks, resample_blocks
+from .blocks import BLOCK
 from .errors import ConfigError, DriftError, Source
 from .files import file_sha256
-from .loudness import integrated_loudness, measure
+from .loudness import Loudness, LoudnessMeter, PeakMeter, figures
 from .master import Profile, profile_named
 
 AUDIO_SUFFIXES = (".flac", ".wav", ".mp3", ".opus", ".ogg", ".m4a")
@@ -80,8 +84,7 @@ def qc_file(path: Path, profile_name: str | None = None) -> Report:
         manifest = _manifest(path)
         profile = profile_named(profile_name or manifest.get("loudness", {}).get("profile", "podcast"),
                                 Source("--profile") if profile_name else None)
-        audio = decode(path)
-        return Report(str(path), tuple(run_checks(path, audio, manifest, profile)))
+        return Report(str(path), tuple(run_checks(path, manifest, profile)))
     except DriftError as error:
         return Report(str(path), error=str(error.message))
 
@@ -92,31 +95,37 @@ def qc_files(paths: list[Path], profile_name: str | None = None) -> list[Report]
         return list(pool.map(lambda path: qc_file(path, profile_name), paths))
 
 
-def decode(path: Path) -> np.ndarray:
-    """The file as a listener's player decodes it, at 48 kHz stereo."""
+def decoded_blocks(path: Path) -> Iterator[np.ndarray]:
+    """The file as a listener's player decodes it, at 48 kHz stereo, in blocks (an hour costs what a minute does)."""
     try:
-        if path.suffix == ".m4a":
-            data, rate = _decode_with_ffmpeg(path)
-        else:
-            data, rate = soundfile.read(path, dtype="float32", always_2d=True)
+        found = False
+        for block in (_ffmpeg_blocks(path) if path.suffix == ".m4a" else _libsndfile_blocks(path)):
+            found = found or len(block) > 0
+            yield block if block.shape[1] == 2 else np.repeat(block[:, :1], 2, axis=1)
     except (soundfile.LibsndfileError, RuntimeError, OSError) as exc:
         raise ConfigError(f"not readable audio ({exc})") from None
-    if not len(data):
+    if not found:
         raise ConfigError("no audio in the file (truncated?)")
-    data = resample(data, rate)
-    return data if data.shape[1] == 2 else np.repeat(data[:, :1], 2, axis=1)
 
 
-def _decode_with_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
+def _libsndfile_blocks(path: Path) -> Iterator[np.ndarray]:
+    with soundfile.SoundFile(path) as reader:
+        yield from resample_blocks(reader.blocks(BLOCK, dtype="float32", always_2d=True), reader.samplerate, reader.channels)
+
+
+def _ffmpeg_blocks(path: Path) -> Iterator[np.ndarray]:
     import subprocess
 
     import imageio_ffmpeg
 
-    result = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "2",
-                             "-ar", str(SAMPLE_RATE), "-"], capture_output=True)
-    if result.returncode:
-        raise RuntimeError(result.stderr.decode(errors="replace").strip().splitlines()[-1:])
-    return np.frombuffer(result.stdout, dtype="<f4").reshape(-1, 2), SAMPLE_RATE
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "2",
+               "-ar", str(SAMPLE_RATE), "-"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        while chunk := process.stdout.read(BLOCK * 8):
+            yield np.frombuffer(chunk[: len(chunk) // 8 * 8], dtype="<f4").reshape(-1, 2)
+        error = process.stderr.read().decode(errors="replace").strip()
+        if process.wait():
+            raise RuntimeError(error.splitlines()[-1] if error else f"ffmpeg exited with {process.returncode}")
 
 
 def _manifest(path: Path) -> dict:
@@ -133,8 +142,11 @@ def _manifest(path: Path) -> dict:
     return manifest
 
 
-def run_checks(path: Path, audio: np.ndarray, manifest: dict, profile: Profile) -> list[Check]:
-    figures = measure(audio)
+def run_checks(path: Path, manifest: dict, profile: Profile) -> list[Check]:
+    scan = Scan(_join_places(manifest))
+    for block in decoded_blocks(path):
+        scan.feed(block)
+    figures = scan.figures()
     level = figures.rms_dbfs if profile.by_rms else figures.integrated_lufs
     unit = "dB RMS" if profile.by_rms else "LUFS"
     checks = [
@@ -143,7 +155,7 @@ def run_checks(path: Path, audio: np.ndarray, manifest: dict, profile: Profile) 
         Check("true peak", figures.true_peak_dbtp, f"≤ {profile.ceiling_dbtp:g} dBTP", figures.true_peak_dbtp <= profile.ceiling_dbtp),
         Check("loudness range", figures.range_lu, "reported", True),
         Check("sample peak", figures.sample_peak_dbfs, "≤ 0 dBFS", figures.sample_peak_dbfs < 0),
-        _dc(audio), _clipping(audio), _clicks(audio, manifest), _dead_air(audio, manifest),
+        scan.dc(), scan.clipping(), scan.clicks.check(), _dead_air(scan.meter.step_powers(), manifest),
     ]
     if profile.by_rms:
         checks.append(Check("noise floor", figures.noise_floor_dbfs, "≤ -60 dB RMS", figures.noise_floor_dbfs <= -60))
@@ -151,40 +163,81 @@ def run_checks(path: Path, audio: np.ndarray, manifest: dict, profile: Profile) 
     return checks
 
 
-def _dc(audio: np.ndarray) -> Check:
-    offset = float(np.abs(np.mean(audio, axis=0, dtype=np.float64)).max())
-    db = 20 * np.log10(max(offset, 1e-12))
-    return Check("DC offset", round(db, 1), "≤ -50 dBFS", db <= -50)
+def _join_places(manifest: dict) -> Iterable[int]:
+    """Frames where phrases start and end (a bad join clicks at the clip's edge), or, without a manifest, everywhere."""
+    places = sorted(int(t * SAMPLE_RATE) for span in manifest.get("speech", {}).get("spans_s", []) for t in span)
+    return places or itertools.count(_CLICK_WINDOW, 2 * _CLICK_WINDOW)  # windows that tile the file: one count a click
 
 
-def _clipping(audio: np.ndarray) -> Check:
-    """Runs of three or more samples pinned at full scale: the shape a clipped waveform leaves."""
-    pinned = frame_peaks(audio) >= CLIP_LEVEL
-    runs = int(np.count_nonzero(pinned[2:] & pinned[1:-1] & pinned[:-2]))
-    return Check("clipped samples", runs, "0", runs == 0)
+class Scan:
+    """Everything qc reads from the audio, gathered in one pass over its blocks."""
 
+    def __init__(self, click_places: Iterable[int]):
+        self.meter, self.peaks = LoudnessMeter(2), PeakMeter()
+        self.clicks = _Clicks(click_places)
+        self.frames, self.sums, self.clipped = 0, np.zeros(2), 0
+        self.pinned = np.zeros(0, dtype=bool)
 
-def _clicks(audio: np.ndarray, manifest: dict) -> Check:
-    """Isolated steps: a sample whose curvature stands far above everything within 5 ms of it.
+    def feed(self, block: np.ndarray) -> None:
+        self.meter.feed(block)
+        self.peaks.feed(block)
+        self.clicks.feed(block, self.frames)
+        self.frames += len(block)
+        self.sums += block.sum(axis=0, dtype=np.float64)
+        pinned = np.concatenate([self.pinned, frame_peaks(block) >= CLIP_LEVEL])  # runs may cross blocks
+        self.clipped += int(np.count_nonzero(pinned[2:] & pinned[1:-1] & pinned[:-2]))
+        self.pinned = pinned[-2:]
 
-    A plosive is loud in the high band for milliseconds; a click is one or two
-    samples. Looked for where phrases join (or everywhere, without a manifest).
-    """
-    places = [int(t * SAMPLE_RATE) for span in manifest.get("speech", {}).get("spans_s", []) for t in span]
-    if places:  # a bad join clicks at the clip's edge: only the audio around each edge is needed
-        reach = _CLICK_WINDOW + _CLICK_NEAR + 2
-        found = sum(_click_at(_curvature(audio, max(p - reach, 0), p + reach), p - max(p - reach, 0)) for p in places)
-    else:  # no manifest: look everywhere
-        curvature = _curvature(audio, 0, len(audio))
-        found = sum(_click_at(curvature, p) for p in range(_CLICK_WINDOW, len(audio) - _CLICK_WINDOW, _CLICK_WINDOW))
-    return Check("clicks at joins", found, "0", found == 0)
+    def figures(self) -> Loudness:
+        self.clicks.finish(self.frames)
+        return figures(self.meter, self.peaks)
+
+    def dc(self) -> Check:
+        db = 20 * float(np.log10(max(float(np.abs(self.sums / max(self.frames, 1)).max()), 1e-12)))
+        return Check("DC offset", round(db, 1), "≤ -50 dBFS", db <= -50)
+
+    def clipping(self) -> Check:
+        """Runs of three or more samples pinned at full scale: the shape a clipped waveform leaves."""
+        return Check("clipped samples", self.clipped, "0", self.clipped == 0)
 
 
 _CLICK_WINDOW, _CLICK_NEAR = int(0.01 * SAMPLE_RATE), int(0.005 * SAMPLE_RATE)
+_CLICK_REACH = _CLICK_WINDOW + _CLICK_NEAR + 2
 
 
-def _curvature(audio: np.ndarray, start: int, end: int) -> np.ndarray:
-    return np.abs(np.diff(audio[start:end].mean(axis=1, dtype=np.float64), 2))
+class _Clicks:
+    """Isolated steps: a sample whose curvature stands far above everything within 5 ms of it.
+
+    A plosive is loud in the high band for milliseconds; a click is one or two
+    samples. Each place is judged as soon as the audio around it has streamed past.
+    """
+
+    def __init__(self, places: Iterable[int]):
+        self.places = iter(places)
+        self.place = next(self.places, None)
+        self.audio, self.audio_start = np.zeros((0, 2), dtype=np.float32), 0
+        self.found = 0
+
+    def feed(self, block: np.ndarray, start: int) -> None:
+        self.audio = np.concatenate([self.audio, block])
+        self.curvature = np.abs(np.diff(self.audio.mean(axis=1, dtype=np.float64), 2))  # [i] spans frames i…i+2
+        self._judge_until(start + len(block) - _CLICK_REACH)
+        keep_from = self.place - _CLICK_REACH if self.place is not None else start + len(block)
+        drop = min(max(keep_from - self.audio_start, 0), len(self.audio))
+        self.audio, self.audio_start = self.audio[drop:], self.audio_start + drop
+
+    def finish(self, total: int) -> None:
+        self._judge_until(total - _CLICK_WINDOW)
+
+    def _judge_until(self, last: int) -> None:
+        while self.place is not None and self.place <= last:
+            lo = max(self.place - _CLICK_REACH, self.audio_start)
+            around = self.curvature[lo - self.audio_start : self.place + _CLICK_REACH - self.audio_start - 2]
+            self.found += _click_at(around, self.place - lo)
+            self.place = next(self.places, None)
+
+    def check(self) -> Check:
+        return Check("clicks at joins", self.found, "0", self.found == 0)
 
 
 def _click_at(curvature: np.ndarray, place: int) -> bool:
@@ -194,16 +247,20 @@ def _click_at(curvature: np.ndarray, place: int) -> bool:
     peak = lo + int(np.argmax(curvature[lo:hi]))
     before, after = curvature[max(peak - _CLICK_NEAR, 0) : max(peak - 2, 0)], curvature[peak + 3 : peak + _CLICK_NEAR]
     around = np.concatenate([before, after])
-    return bool(len(around) and curvature[peak] > max(CLICK_FLOOR, CLICK_RATIO * np.percentile(around, 95)))
+    return bool(len(around) and curvature[peak] > max(CLICK_FLOOR, CLICK_RATIO * _percentile_95(around)))
 
 
-def _dead_air(audio: np.ndarray, manifest: dict) -> Check:
-    """The longest stretch of near-digital silence, against the longest silence the script asked for."""
-    step = int(0.1 * SAMPLE_RATE)
-    usable = len(audio) // step * step
-    squares = np.square(audio[:usable, 0]) + np.square(audio[:usable, 1])
-    power = squares.reshape(-1, step).mean(axis=1, dtype=np.float64) / 2
-    silent = 10 * np.log10(np.maximum(power, 1e-20)) < SILENCE_DBFS
+def _percentile_95(values: np.ndarray) -> float:
+    """``np.percentile(values, 95)`` (linear), by partition: a tenth of the cost on these short windows."""
+    rank = 0.95 * (len(values) - 1)
+    low, high = int(rank), min(int(rank) + 1, len(values) - 1)
+    part = np.partition(values, (low, high))
+    return float(part[low] + (part[high] - part[low]) * (rank - low))
+
+
+def _dead_air(powers: np.ndarray, manifest: dict) -> Check:
+    """The longest stretch of near-digital silence (100 ms powers), against the longest silence the script asked for."""
+    silent = 10 * np.log10(np.maximum(powers, 1e-20)) < SILENCE_DBFS
     silent[:20] = silent[-20:] = False  # the fade in and out are silence by design
     longest, run = 0, 0
     for quiet in silent:
@@ -237,8 +294,16 @@ def voice_to_bed(path: Path, manifest: dict) -> float | None:
     voice, bed = (path.with_name(f"{base}.{stem}{path.suffix}") for stem in ("voice", "bed"))
     if not (voice.exists() and bed.exists()):
         return None
-    spans_s = manifest.get("speech", {}).get("spans_s", [])
-    pick = lambda audio: np.concatenate([audio[int(a * SAMPLE_RATE) : int(b * SAMPLE_RATE)] for a, b in spans_s])
-    voice_audio, bed_audio = decode(voice), decode(bed)
-    return integrated_loudness(pick(voice_audio)) - integrated_loudness(pick(bed_audio))
+    spans = [(int(a * SAMPLE_RATE), int(b * SAMPLE_RATE)) for a, b in manifest.get("speech", {}).get("spans_s", [])]
+    return _speech_loudness(voice, spans) - _speech_loudness(bed, spans)
 
+
+def _speech_loudness(path: Path, spans: list[tuple[int, int]]) -> float:
+    """Integrated loudness of a file over the spans, as if they were joined."""
+    meter, start = LoudnessMeter(2), 0
+    for block in decoded_blocks(path):
+        for a, b in spans:
+            if a < start + len(block) and b > start:
+                meter.feed(block[max(a - start, 0) : b - start])
+        start += len(block)
+    return meter.integrated()

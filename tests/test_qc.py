@@ -113,3 +113,32 @@ def test_render_runs_the_same_checks_and_can_be_told_not_to(tmp_path, cache_dir,
     failed = CliRunner().invoke(main, args)
     assert failed.exit_code == 1 and "speaking rate" in failed.output
     assert CliRunner().invoke(main, [*args, "--force", "--no-qc"]).exit_code == 0
+
+
+def test_defects_straddling_the_decoders_blocks_are_caught_once(tmp_path):
+    """qc streams the file in blocks: a clipped run and a click exactly on a block edge still count once each."""
+    from pipeline.blocks import BLOCK
+
+    rng = np.random.default_rng(0)
+    clean = (rng.standard_normal((3 * BLOCK, 2)) * 0.01).astype(np.float32)
+    soundfile.write(tmp_path / "clean.flac", clean, 48_000, subtype="PCM_24")
+    clipped = clean.copy()
+    clipped[BLOCK - 1 : BLOCK + 2] = 1.0
+    soundfile.write(tmp_path / "clipped.flac", clipped, 48_000, subtype="PCM_24")
+    clicked = clean.copy()
+    clicked[2 * BLOCK] += 0.4
+    soundfile.write(tmp_path / "clicked.flac", clicked, 48_000, subtype="PCM_24")
+    value = lambda name, check: {c.name: c.value for c in qc_file(tmp_path / name).checks}[check]
+    assert value("clean.flac", "clipped samples") == 0 and value("clean.flac", "clicks at joins") == 0
+    assert value("clipped.flac", "clipped samples") == 1
+    assert value("clicked.flac", "clicks at joins") == 1
+
+
+def test_a_file_at_another_rate_is_measured_after_resampling(track, tmp_path):
+    import soxr
+
+    audio, _ = soundfile.read(track, dtype="float32", always_2d=True)
+    soundfile.write(tmp_path / "at44.flac", soxr.resample(audio, 48_000, 44_100), 44_100, subtype="PCM_24")
+    ours = {c.name: c.value for c in qc_file(track).checks}
+    resampled = {c.name: c.value for c in qc_file(tmp_path / "at44.flac").checks}
+    assert resampled["loudness"] == pytest.approx(ours["loudness"], abs=0.05)
