@@ -11,7 +11,9 @@ and the QC figures. The page works offline: every asset is local or inline.
 from __future__ import annotations
 
 import http.server
+import io
 import json
+import re
 import socketserver
 import threading
 from dataclasses import dataclass, replace
@@ -32,7 +34,8 @@ from .mix import mix
 from .pacing import Marker, Timeline, ToneChange, place
 from .speech import ClipCache, synthesize
 
-PREVIEW_FORMAT = "opus"
+PREVIEW_FORMAT = "ogg"
+"""Vorbis: every browser the page targets decodes it, and it encodes three times faster than Opus here."""
 PEAK_COLUMNS = 1200
 """Waveform resolution on the page: min/max pairs per stem."""
 MARGIN_S = 1.0
@@ -193,6 +196,34 @@ def serve(folder: Path, port: int = 0) -> tuple[socketserver.TCPServer, str]:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """The preview folder, quietly, with byte ranges: an audio element seeks by asking for the bytes at the
+    new time, and without ranges it cannot seek past what it has downloaded."""
+
+    def send_head(self):
+        path = Path(self.translate_path(self.path))
+        wanted = re.fullmatch(r"bytes=(\d*)-(\d*)", self.headers.get("Range", "").strip())
+        if not wanted or not path.is_file() or wanted.groups() == ("", ""):
+            return super().send_head()
+        size = path.stat().st_size
+        first, last = wanted.groups()
+        start = int(first) if first else max(size - int(last), 0)  # "bytes=-N" is the last N bytes
+        end = min(int(last), size - 1) if first and last else size - 1
+        if start > end:
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{size}")
+            self.end_headers()
+            return None
+        with open(path, "rb") as handle:
+            handle.seek(start)
+            body = handle.read(end - start + 1)
+        self.send_response(206)
+        self.send_header("Content-Type", self.guess_type(str(path)))
+        self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Accept-Ranges", "bytes")
+        self.end_headers()
+        return io.BytesIO(body)
+
     def log_message(self, *args) -> None:
         pass
 

@@ -128,8 +128,23 @@ def test_an_unchanged_preview_is_reused_and_an_edit_renders_it_again(tmp_path, c
     again = render_preview(script, folder, options, span=(0.0, 5.0))
     assert again == first and {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == made
     render_preview(script, folder, options, span=(0.0, 4.0))  # another span is another preview
-    assert (folder / "mix.opus").stat().st_mtime_ns != made["mix.opus"]
+    assert (folder / "mix.ogg").stat().st_mtime_ns != made["mix.ogg"]
     script.write_text(script.read_text() + "\nOne more line.\n")
     changed = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
     render_preview(script, folder, options, span=(0.0, 4.0))
     assert (folder / "preview.json").stat().st_mtime_ns != changed["preview.json"]
+
+
+def test_the_preview_server_answers_byte_ranges_so_players_can_seek(preview):
+    import urllib.error
+    import urllib.request
+
+    url = preview[1].replace("preview.html", "mix.ogg")
+    whole = urllib.request.urlopen(url).read()
+    fetch = lambda spec: urllib.request.urlopen(urllib.request.Request(url, headers={"Range": spec}))
+    middle = fetch("bytes=100-199")
+    assert middle.status == 206 and middle.read() == whole[100:200]
+    assert middle.headers["Content-Range"] == f"bytes 100-199/{len(whole)}"
+    assert fetch("bytes=-50").read() == whole[-50:] and fetch("bytes=1000-").read() == whole[1000:]
+    with pytest.raises(urllib.error.HTTPError, match="416"):
+        fetch(f"bytes={len(whole)}-")

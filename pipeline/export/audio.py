@@ -23,6 +23,7 @@ FORMATS: dict[str, dict] = {
     "wav": {"format": "WAV", "subtype": "PCM_24"},
     # libsndfile's LAME: constant bitrate, compression_level 0.2 ≈ 256 kbps at 48 kHz.
     "opus": {"format": "OGG", "subtype": "OPUS"},
+    "ogg": {"format": "OGG", "subtype": "VORBIS"},  # three times faster to encode than Opus here: the preview's format
     "mp3": {"format": "MP3", "subtype": "MPEG_LAYER_III", "bitrate_mode": "CONSTANT", "compression_level": 0.2},
     "m4a": {},  # AAC in MP4: libsndfile has no encoder, so ffmpeg (from imageio-ffmpeg) makes it
 }

@@ -46,7 +46,7 @@ def read_cover(path: Path, where: Source | None) -> tuple[bytes, str]:
 
 
 def tag_file(path: Path, fmt: str, tags: Tags) -> None:
-    {"mp3": _id3_mp3, "wav": _id3_wav, "flac": _flac, "opus": _opus, "m4a": _mp4}[fmt](path, tags)
+    {"mp3": _id3_mp3, "wav": _id3_wav, "flac": _flac, "opus": _ogg, "ogg": _ogg, "m4a": _mp4}[fmt](path, tags)
 
 
 def _id3_frames(tags: Tags) -> list:
@@ -126,10 +126,11 @@ def _flac(path: Path, tags: Tags) -> None:
     audio.save()
 
 
-def _opus(path: Path, tags: Tags) -> None:
-    from mutagen.oggopus import OggOpus
+def _ogg(path: Path, tags: Tags) -> None:
+    """Opus or Vorbis in Ogg: both carry Vorbis comments, and the cover as a base64 FLAC picture block."""
+    import mutagen
 
-    audio = OggOpus(path)
+    audio = mutagen.File(path)
     for key, value in _vorbis_comments(tags).items():
         audio[key] = value
     if tags.cover:
