@@ -203,7 +203,8 @@ def preview(script, section, start, end, vars_file, out, serve, port, open_brows
         variables = load_variables(vars_file) if vars_file else None
         folder = out or Path("build") / "preview" / script.stem
         result = render_preview(script, folder, RenderOptions(cache_dir=cache_dir, variables=variables), section, span)
-        click.echo(f"wrote {result.page} ({result.start_s:.1f}s–{result.end_s:.1f}s)")
+        made = "unchanged, reused" if result.reused else "wrote"
+        click.echo(f"{made} {result.page} ({result.start_s:.1f}s–{result.end_s:.1f}s)")
         if serve or open_browser:
             server, url = serve_folder(result.folder, port) if serve else (None, result.page.resolve().as_uri())
             click.echo(f"serving {url}" if server else url)

@@ -48,6 +48,8 @@ class Preview:
     start_s: float
     end_s: float
     figures: dict
+    reused: bool = False
+    """True when the folder already held this exact preview, so nothing was rendered."""
 
 
 def render_preview(script: Path, out: Path, options: RenderOptions, section: str | None = None,
@@ -58,7 +60,7 @@ def render_preview(script: Path, out: Path, options: RenderOptions, section: str
     start, end = _span(full, section, span)
     key = text_sha256(f"{job.input_hash}:{start}:{end}")
     if (figures := _unchanged_figures(out, key)) is not None:
-        return Preview(out, out / "preview.html", start / SAMPLE_RATE, end / SAMPLE_RATE, figures)
+        return Preview(out, out / "preview.html", start / SAMPLE_RATE, end / SAMPLE_RATE, figures, reused=True)
     timeline, first_bed = crop(full, start, end, job.script.meta.ambience)
     out.mkdir(parents=True, exist_ok=True)
     with scratch() as work:

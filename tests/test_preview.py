@@ -126,7 +126,8 @@ def test_an_unchanged_preview_is_reused_and_an_edit_renders_it_again(tmp_path, c
     first = render_preview(script, folder, options, span=(0.0, 5.0))
     made = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
     again = render_preview(script, folder, options, span=(0.0, 5.0))
-    assert again == first and {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == made
+    assert again.reused and not first.reused and again.figures == first.figures
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == made
     render_preview(script, folder, options, span=(0.0, 4.0))  # another span is another preview
     assert (folder / "mix.ogg").stat().st_mtime_ns != made["mix.ogg"]
     script.write_text(script.read_text() + "\nOne more line.\n")
