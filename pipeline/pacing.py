@@ -230,11 +230,11 @@ class _Placer:
         elif isinstance(event, At):
             self._anchor(event)
         elif isinstance(event, Mark):
-            self.marks.append(Marker(self.cursor, event.name, event.source))
+            self.marks.append(Marker(self._now(), event.name, event.source))
         elif isinstance(event, BedCue):
-            self.beds.append(BedChange(self.cursor, event))
+            self.beds.append(BedChange(self._now(), event))
         elif isinstance(event, ToneCue):
-            self.tones.append(ToneChange(self.cursor, event, self._ramp_frames(event.beat, self.cursor)))
+            self.tones.append(ToneChange(self._now(), event, self._ramp_frames(event.beat, self._now())))
         elif isinstance(event, (Phrase, Insert)):
             self._utterance(event)
 
@@ -253,6 +253,12 @@ class _Placer:
         self.last_start = start
         self.explicit_s = self.implicit_s = 0.0
         self.wait_for, self.anchor, self.pending_sections = None, None, []
+
+    def _now(self) -> int:
+        """Where a cue lands: after the last sound and the pauses written since it, so that in
+        ``[pause 30s] [bed off 60s]`` the bed fades once the 30 seconds have passed."""
+        gap_s = self.explicit_s * self.stretch
+        return self.cursor + (_silence_frames(gap_s) if self.placed else frames(gap_s))
 
     def _gap_end(self) -> int:
         """Where the next sound may start: after the pause, on the breath, at the anchor."""
@@ -280,12 +286,12 @@ class _Placer:
         self.anchor = anchor
 
     def _breath_pace(self, event: BreathPace) -> None:
-        now = self.cursor / SAMPLE_RATE
+        now = self._now() / SAMPLE_RATE
         ramp = event.pace
         if ramp.end is None:
             change = (now, ramp.start, ramp.start, 0.0)
         else:
-            change = (now, ramp.start, ramp.end, self._ramp_frames(ramp, self.cursor) / SAMPLE_RATE)
+            change = (now, ramp.start, ramp.end, self._ramp_frames(ramp, self._now()) / SAMPLE_RATE)
         self.clock = BreathClock(self.clock.breath, self.clock.changes + (change,))
 
     def _ramp_frames(self, ramp, at: int) -> int:

@@ -219,3 +219,11 @@ def test_isochronic_pulses_at_the_beat_and_tone_off_fades_out(voice):
     off = timeline.tones[1].start
     assert np.abs(tones[off + frames(2) + 10 :]).max() == 0
     assert np.abs(tones[off : off + frames(1)]).max() > 0  # fades, does not cut
+
+
+def test_a_cue_between_pauses_lands_where_it_is_written(voice):
+    timeline, _ = timeline_of("One. [pause 10s] [bed off 5s] [tone binaural 7Hz] [mark here] [pause 10s] Two.", voice)
+    one, two = timeline.phrases
+    for cue in (timeline.beds[0], timeline.tones[0], timeline.marks[0]):
+        assert abs(cue.start - (one.end + frames(10))) <= frames(0.05)  # after the first pause, not at the word
+    assert abs(two.start - (one.end + frames(20))) <= frames(0.05)
