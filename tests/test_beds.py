@@ -134,3 +134,12 @@ def test_unreadable_audio_file_is_a_clear_error(tmp_path, monkeypatch):
 def test_unknown_bed_names_the_choices():
     with pytest.raises(ConfigError, match="unknown ambience 'hearht'.*did you mean 'hearth'"):
         load_bed("hearht")
+
+
+def test_no_bed_peaks_far_above_its_own_loudness():
+    """A bed's transients must not reach the master limiter before the voice does (crest under 18 dB)."""
+    from pipeline.loudness import integrated_loudness, true_peak_db
+
+    for name in presets.available("ambience"):
+        bed = render_bed(load_bed(name), SAMPLE_RATE * 60, seed=0)
+        assert true_peak_db(bed) - integrated_loudness(bed) < 18.0, name
