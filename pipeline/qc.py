@@ -146,7 +146,7 @@ def run_checks(path: Path, manifest: dict, profile: Profile) -> list[Check]:
     scan = Scan(_join_places(manifest))
     for block in decoded_blocks(path):
         scan.feed(block)
-    figures = scan.figures()
+    figures = scan.finish()
     level = figures.rms_dbfs if profile.by_rms else figures.integrated_lufs
     unit = "dB RMS" if profile.by_rms else "LUFS"
     checks = [
@@ -188,7 +188,8 @@ class Scan:
         self.clipped += int(np.count_nonzero(pinned[2:] & pinned[1:-1] & pinned[:-2]))
         self.pinned = pinned[-2:]
 
-    def figures(self) -> Loudness:
+    def finish(self) -> Loudness:
+        """After the last block: judge the joins near the end, and read the delivery figures."""
         self.clicks.finish(self.frames)
         return figures(self.meter, self.peaks)
 

@@ -13,7 +13,7 @@ import soundfile
 from scipy import signal
 
 from ..audio import SAMPLE_RATE, resample
-from ..blocks import Rechunker, at_audio_rate, control_frames
+from ..blocks import CONTROL_STEP, Rechunker, at_audio_rate, control_frames
 from ..errors import ConfigError, Source
 from .layers import DroneLayer, FileLayer, NoiseLayer, RainLayer, ToneLayer, WindLayer
 from .tones import beat_cycles, fraction, tone
@@ -33,12 +33,8 @@ def _sos_rms(sos: np.ndarray) -> float:
     return float(np.sqrt(np.sum(signal.sosfilt(sos, impulse) ** 2)))
 
 
-def _slow(start: int, count: int, period_s: float, phase: float) -> np.ndarray:
-    """A slow sine (−1…1) over [start, start+count), computed at control rate."""
-    return at_audio_rate(_slow_coarse(start, count, period_s, phase), count)
-
-
 def _slow_coarse(start: int, count: int, period_s: float, phase: float) -> np.ndarray:
+    """A slow sine (−1…1) at the control frames over [start, start+count); ``at_audio_rate`` fills it in."""
     return np.sin(2 * np.pi * control_frames(start, count) / SAMPLE_RATE / period_s + phase)
 
 
@@ -179,10 +175,10 @@ class Wind:
         noise, self.pink_state = signal.sosfilt(self.pink, _white(self.rng, count), axis=0, zi=self.pink_state)
         noise = _stereo(noise, float(np.clip(self.layer.width, 0, 1)))
         out = np.empty_like(noise)
-        position = 0.5 + 0.5 * _slow(start, count, self.layer.gust_s, self.phases[0])
-        sub = 1024  # the band moves slowly: retune it every 21 ms, keeping the filter's state
+        position = 0.5 + 0.5 * _slow_coarse(start, count, self.layer.gust_s, self.phases[0])
+        sub = 4 * CONTROL_STEP  # the band moves slowly: retune it every 21 ms, keeping the filter's state
         for a in range(0, count, sub):
-            centre = self.layer.low_hz + (self.layer.high_hz - self.layer.low_hz) * float(position[a])
+            centre = self.layer.low_hz + (self.layer.high_hz - self.layer.low_hz) * float(position[a // CONTROL_STEP])
             b_coef, a_coef = signal.iirpeak(centre, 2.0, fs=SAMPLE_RATE)
             out[a : a + sub], self.band_state = signal.lfilter(b_coef, a_coef, noise[a : a + sub], axis=0, zi=self.band_state)
         gust = at_audio_rate(0.55 + 0.45 * _slow_coarse(start, count, self.layer.gust_s * 0.61, self.phases[1]), count)
