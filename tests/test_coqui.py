@@ -113,3 +113,108 @@ def test_a_model_is_found_by_its_coqui_name_in_the_users_model_folder(tmp_path, 
     assert len(engine_for(load_voice("named")).synthesize("hello", 1.0)) > 1000
     with pytest.raises(ConfigError, match="Coqui model file not found.*never downloaded"):
         engine_for(load_voice("missing"))
+
+
+def build_tiny_xtts(folder):
+    """A randomly initialised XTTS (tiny GPT; Coqui's fixed-size decoder), saved as Coqui saves XTTS: model + vocab."""
+    import torch
+    from tokenizers import Tokenizer, models
+    from TTS.tts.configs.xtts_config import XttsConfig
+    from TTS.tts.layers.xtts.tokenizer import VoiceBpeTokenizer
+    from TTS.tts.models.xtts import Xtts, XttsArgs
+
+    torch.manual_seed(0)
+    special = ["[STOP]", "[UNK]", "[SPACE]", "[START]", "[en]"]
+    letters = list("abcdefghijklmnopqrstuvwxyz0123456789.,!?'-")
+    tokenizer = Tokenizer(models.BPE(vocab={t: i for i, t in enumerate(special + letters)}, merges=[], unk_token="[UNK]"))
+    tokenizer.add_special_tokens(special)
+    tokenizer.save(str(folder / "vocab.json"))
+    args = XttsArgs(gpt_layers=1, gpt_n_model_channels=32, gpt_n_heads=2, gpt_max_audio_tokens=40,
+                    gpt_max_prompt_tokens=70, gpt_num_audio_tokens=66, gpt_start_audio_token=64,
+                    gpt_stop_audio_token=65, gpt_use_perceiver_resampler=True, decoder_input_dim=32)
+    config = XttsConfig(model_args=args, languages=["en"])
+    model = Xtts(config)
+    model.tokenizer = VoiceBpeTokenizer(folder / "vocab.json")
+    model.init_models()
+    torch.save({"model": model.state_dict()}, folder / "model.pth")
+    config.save_json(str(folder / "config.json"))
+
+
+def write_reference(path, pitch_hz):
+    """A few seconds of a buzzy voiced sound at 44.1 kHz stereo: not XTTS's rate or layout, as a user's file may be."""
+    t = np.arange(44100 * 4) / 44100
+    voiced = sum(np.sin(2 * np.pi * pitch_hz * k * t) / k for k in range(1, 12)) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
+    import soundfile
+
+    soundfile.write(path, np.stack([voiced, voiced], axis=1).astype(np.float32) * 0.1, 44100)
+
+
+@pytest.fixture(scope="module")
+def xtts_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("xtts")
+    build_tiny_xtts(folder)
+    write_reference(folder / "low.wav", 110)
+    write_reference(folder / "high.wav", 240)
+    (folder / "not-audio.wav").write_text("this is not a recording")
+    for name, reference, language in (("xtts-low", "low.wav", "en"), ("xtts-high", "high.wav", "en"),
+                                      ("xtts-french", "low.wav", "fr"), ("xtts-absent", "absent.wav", "en"),
+                                      ("xtts-text", "not-audio.wav", "en")):
+        (folder / f"{name}.toml").write_text(
+            f'engine = "coqui"\nmodel = "model.pth"\nconfig = "config.json"\nspeaker_wav = "{reference}"\n'
+            f'language = "{language}"\n[chain]\nhighpass_hz = 0\n')
+    return folder
+
+
+@pytest.fixture
+def xtts_voices(xtts_dir, monkeypatch):
+    monkeypatch.setenv("DRIFT_VOICES", str(xtts_dir))
+
+
+def test_xtts_clones_the_reference_recording(xtts_voices):
+    low, high = engine_for(load_voice("xtts-low")), engine_for(load_voice("xtts-high"))
+    assert low.sample_rate == 24000 and low.max_chars == 250  # XTTS's own limit for English
+    said_low, said_high = low.synthesize("hello there", 1.0), high.synthesize("hello there", 1.0)
+    assert said_low.dtype == np.float32 and said_low.ndim == 1 and len(said_low) > 10000
+    shortest = min(len(said_low), len(said_high))
+    assert not np.allclose(said_low[:shortest], said_high[:shortest], atol=1e-4)
+    assert low.identity["speaker_wav_sha256"] != high.identity["speaker_wav_sha256"]  # another recording, another key
+    clip = speak(phrase("Hello there."), load_voice("xtts-low"), ClipCache(None))
+    assert clip.audio.dtype == np.float32 and clip.frames > 0
+
+
+def test_xtts_rate_is_its_own_speed_control(xtts_voices):
+    engine = engine_for(load_voice("xtts-low"))
+    slow, usual = engine.synthesize("hello there friend", 0.5), engine.synthesize("hello there friend", 1.0)
+    assert len(slow) / len(usual) == pytest.approx(2.0, rel=0.05)
+
+
+@pytest.mark.parametrize("voice", ["tiny-ada", "xtts-low"])
+def test_cold_coqui_synthesis_repeats_exactly(voice, voices_dir, xtts_dir, monkeypatch):
+    """Both models sample noise; it is seeded from the text, so a cold render is reproducible."""
+    monkeypatch.setenv("DRIFT_VOICES", str(voices_dir if voice.startswith("tiny") else xtts_dir))
+    engine = engine_for(load_voice(voice))
+    first = engine.synthesize("hello there friend", 1.0)
+    engine.synthesize("something else entirely", 1.0)
+    assert np.array_equal(first, engine.synthesize("hello there friend", 1.0))
+
+
+def test_text_longer_than_xtts_can_say_is_split_under_its_limit(xtts_voices, monkeypatch):
+    preset = load_voice("xtts-low")
+    engine = engine_for(preset)
+    said = []
+    original = engine.synthesize
+    monkeypatch.setattr(engine, "synthesize", lambda text, rate: said.append(text) or original(text, rate))
+    sentence = "Let the breath arrive, and let it go again, slowly, without any effort at all"
+    speak(phrase(", ".join([sentence] * 5) + "."), preset, ClipCache(None))
+    assert len(said) >= 2 and all(len(piece) <= 250 for piece in said)
+
+
+@pytest.mark.parametrize("voice, message", [
+    ("xtts-french", "does not speak language 'fr' \\(speaks: en\\)"),
+    ("xtts-absent", "speaker_wav not found: .*absent.wav"),
+    ("xtts-text", "cannot read speaker_wav .*not-audio.wav"),
+])
+def test_xtts_settings_that_cannot_work_are_named(voice, message, xtts_voices):
+    with pytest.raises(ConfigError, match=message) as error:
+        engine_for(load_voice(voice))
+    assert error.value.source.path.endswith(f"{voice}.toml")

@@ -62,7 +62,7 @@ def speak(phrase: Phrase, preset: VoicePreset, cache: ClipCache) -> Clip:
     engine = engine_for(preset)
     rate = preset.rate * phrase.rate
     keys = [(piece, cache.key(engine.identity, preset.synthesis_settings(), piece, rate))
-            for piece in split_for_engine(text, preset.max_chars)]
+            for piece in split_for_engine(text, preset.max_chars or engine.max_chars)]
     processing = {"highpass_hz": preset.chain.highpass_hz, "gain_db": preset.gain_db,
                   "pitch_st": preset.pitch_st + phrase.pitch_st, "clip_version": CLIP_VERSION}
     finished_key = cache.derived_key([key for _, key in keys], processing)

@@ -7,6 +7,7 @@ model folder. Nothing is ever downloaded.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from functools import lru_cache
 from importlib import metadata
@@ -14,7 +15,9 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import soundfile
 
+from ..audio import resample
 from ..errors import ConfigError, Source
 from ..files import file_sha256
 from .voices import BUNDLED_PIPER_VOICE, VoicePreset
@@ -26,6 +29,8 @@ class Engine(Protocol):
     sample_rate: int
     identity: dict
     """Engine name, version and model hash: what makes its output what it is (part of every cache key)."""
+    max_chars: int
+    """Longest text the model says well in one call (0: no limit)."""
 
     def synthesize(self, text: str, rate: float) -> np.ndarray:
         """Speak ``text`` at a relative ``rate``; mono float32 at ``sample_rate``, not normalised."""
@@ -61,6 +66,7 @@ class PiperEngine:
         self.config = SynthesisConfig(speaker_id=speaker_id, normalize_audio=False,
                                       noise_scale=preset.noise_scale, noise_w_scale=preset.noise_w_scale)
         self.identity = {"engine": "piper", "version": metadata.version("piper-tts"), "model_sha256": _model_hash(model_path)}
+        self.max_chars = 0  # Piper splits its own sentences
 
     def synthesize(self, text: str, rate: float) -> np.ndarray:
         config = replace(self.config, length_scale=1.0 / rate)  # Piper's own duration control keeps the timbre
@@ -82,11 +88,13 @@ def _piper_model_files(preset: VoicePreset) -> tuple[Path, Path]:
 
 
 class CoquiEngine:
-    """Coqui TTS, driven one phrase at a time through the model's own ``synthesize``.
+    """Coqui TTS, driven one phrase at a time through the model itself.
 
     ``Synthesizer.tts()`` gathers samples in a Python list (about 32 bytes a
     sample) and pads fixed silence after every sentence; the model returns a
-    float array, which is all this pipeline needs.
+    float array, which is all this pipeline needs. Coqui models sample noise
+    from torch's generator, which is seeded from each phrase's text, so a cold
+    render says every phrase the same way every time.
     """
 
     def __init__(self, preset: VoicePreset):
@@ -99,9 +107,49 @@ class CoquiEngine:
         self.model = self.tts.synthesizer.tts_model
         self.sample_rate = int(self.tts.synthesizer.output_sample_rate)
         self.preset = preset
+        self.language = self._language(preset)
         self._check_speaker(preset)
+        self.max_chars = getattr(getattr(self.model, "tokenizer", None), "char_limits", {}).get(preset.language, 0)
         self.identity = {"engine": "coqui", "version": metadata.version("coqui-tts"),
                          "model_sha256": _model_hash(model_path), "config_sha256": _model_hash(config_path)}
+        self._cloned_voice = None
+        if preset.speaker_wav:
+            reference = _reference_recording(preset)
+            self.identity["speaker_wav_sha256"] = _model_hash(reference)
+            if hasattr(self.model, "get_conditioning_latents"):  # XTTS: clone the voice once, not per phrase
+                self._cloned_voice = self._clone_voice(reference)
+
+    def _clone_voice(self, reference: Path):
+        """XTTS's conditioning from the reference recording, read with soundfile and soxr.
+
+        Coqui's own loader goes through torchcodec, which needs the system's FFmpeg libraries.
+        """
+        import torch
+
+        config, rate = self.model.config, 22050  # the rate XTTS's conditioning encoders expect
+        try:
+            audio, source_rate = soundfile.read(reference, dtype="float32", always_2d=True)
+        except (soundfile.LibsndfileError, OSError) as exc:
+            raise ConfigError(f"cannot read speaker_wav {reference}: {exc}", Source(self.preset.path)) from None
+        mono = resample(audio.mean(axis=1, keepdims=True), source_rate, rate)[: rate * config.max_ref_len, 0]
+        if config.sound_norm_refs:
+            mono = mono / max(float(np.abs(mono).max()), 1e-9) * 0.75
+        wav = torch.from_numpy(np.ascontiguousarray(mono))[None]
+        return (self.model.get_gpt_cond_latents(wav, rate, length=config.gpt_cond_len,
+                                                chunk_length=config.gpt_cond_chunk_len),
+                self.model.get_speaker_embedding(wav, rate))
+
+    def _language(self, preset: VoicePreset) -> str | None:
+        """The preset's language where the model speaks several (XTTS always takes one)."""
+        known = list(getattr(self.model.config, "languages", None) or [])
+        manager = getattr(self.model, "language_manager", None)
+        known += list(manager.language_names) if manager is not None and manager.num_languages > 1 else []
+        if not known:
+            return None
+        if preset.language not in known:
+            raise ConfigError(f"Coqui model does not speak language '{preset.language}' (speaks: {', '.join(known)})",
+                              Source(preset.path))
+        return preset.language
 
     def _check_speaker(self, preset: VoicePreset) -> None:
         manager = getattr(self.model, "speaker_manager", None)
@@ -116,23 +164,34 @@ class CoquiEngine:
     def synthesize(self, text: str, rate: float) -> np.ndarray:
         import torch
 
-        extra = {}
-        if self.preset.speaker_wav:  # XTTS and other cloning models take their speed directly
-            extra["speed"] = rate
-        else:
-            self.model.length_scale = 1.0 / rate  # VITS duration control: same voice, slower
-        languages = getattr(getattr(self.model, "language_manager", None), "num_languages", 0) or 0
-        use_griffin_lim = self.tts.synthesizer.vocoder_model is None
+        torch.manual_seed(int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little"))
         with torch.inference_mode():
-            outputs = self.model.synthesize(
-                text=text, speaker=self.preset.speaker or None, language=self.preset.language if languages > 1 else None,
-                speaker_wav=self.preset.resolve(self.preset.speaker_wav) or None, use_griffin_lim=use_griffin_lim, **extra)
-            wav = outputs["wav"]
-            if wav is None:  # a spectrogram model with its own vocoder
-                wav = self.tts.synthesizer._run_vocoder(outputs["outputs"]["model_outputs"][0], "cpu")
+            wav = self._cloned(text, rate) if self._cloned_voice else self._spoken(text, rate)
         if isinstance(wav, torch.Tensor):
             wav = wav.cpu().numpy()
         return np.asarray(wav, dtype=np.float32).reshape(-1)
+
+    def _cloned(self, text: str, rate: float):
+        sampling = {key: self.model.config[key] for key in ("temperature", "length_penalty", "repetition_penalty",
+                                                             "top_k", "top_p")}
+        return self.model.inference(text, self.language, *self._cloned_voice, speed=rate, **sampling)["wav"]
+
+    def _spoken(self, text: str, rate: float):
+        self.model.length_scale = 1.0 / rate  # VITS duration control: same voice, slower
+        outputs = self.model.synthesize(
+            text=text, speaker=self.preset.speaker or None, language=self.language,
+            speaker_wav=self.preset.resolve(self.preset.speaker_wav) or None,
+            use_griffin_lim=self.tts.synthesizer.vocoder_model is None)
+        if outputs["wav"] is None:  # a spectrogram model with its own vocoder
+            return self.tts.synthesizer._run_vocoder(outputs["outputs"]["model_outputs"][0], "cpu")
+        return outputs["wav"]
+
+
+def _reference_recording(preset: VoicePreset) -> Path:
+    reference = Path(preset.resolve(preset.speaker_wav))
+    if not reference.is_file():
+        raise ConfigError(f"speaker_wav not found: {reference}", Source(preset.path))
+    return reference
 
 
 def _coqui_model_files(preset: VoicePreset) -> tuple[Path, Path]:

@@ -55,7 +55,7 @@ class VoicePreset:
     noise_w_scale: float
     """Piper's sampling noise; both 0 makes every synthesis of a sentence identical."""
     max_chars: int
-    """Longest text sent to the engine at once (0: no limit)."""
+    """Longest text sent to the engine at once (0: the engine's own limit, e.g. XTTS's 250 for English)."""
     chain: VoiceChain
     lexicon: tuple[tuple[str, str], ...]
     """Word → respelling, applied before synthesis."""
@@ -97,7 +97,7 @@ def load_voice(name: str, where: Source | None = None) -> VoicePreset:
         gain_db=take(table, path, "gain_db", float, 0.0),
         noise_scale=take(table, path, "noise_scale", float, 0.667),
         noise_w_scale=take(table, path, "noise_w_scale", float, 0.8),
-        max_chars=take(table, path, "max_chars", int, 250 if "xtts" in str(table.get("model", "")).lower() else 0),
+        max_chars=take(table, path, "max_chars", int, 0),
         chain=_chain(chain, path),
         lexicon=_lexicon(lexicon, path),
         sentence_pause_s=take(pauses, path, "sentence_s", float, 1.0, "pauses."),
