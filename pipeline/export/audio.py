@@ -1,4 +1,5 @@
-"""Encoded audio: FLAC, WAV, MP3 and Opus through libsndfile; M4A/AAC through ffmpeg at the edge."""
+"""Encoded audio: FLAC, WAV, Opus and Vorbis through libsndfile; MP3 through pedalboard's LAME; M4A/AAC through
+ffmpeg at the edge."""
 
 from __future__ import annotations
 
@@ -21,10 +22,11 @@ from .tags import Tags, ffmetadata, tag_file
 FORMATS: dict[str, dict] = {
     "flac": {"format": "FLAC", "subtype": "PCM_24"},
     "wav": {"format": "WAV", "subtype": "PCM_24"},
-    # libsndfile's LAME: constant bitrate, compression_level 0.2 ≈ 256 kbps at 48 kHz.
     "opus": {"format": "OGG", "subtype": "OPUS"},
     "ogg": {"format": "OGG", "subtype": "VORBIS"},  # three times faster to encode than Opus here: the preview's format
-    "mp3": {"format": "MP3", "subtype": "MPEG_LAYER_III", "bitrate_mode": "CONSTANT", "compression_level": 0.2},
+    # LAME at a constant 256 kbps, through pedalboard: the same encoder and output as libsndfile's (54 dB SNR,
+    # gapless header) in a third of the time, and the MP3 was half of every render.
+    "mp3": {"quality": "256"},
     "m4a": {},  # AAC in MP4: libsndfile has no encoder, so ffmpeg (from imageio-ffmpeg) makes it
 }
 M4A_BITRATE = "192k"
@@ -44,6 +46,8 @@ def write_audio(path: Path, audio: np.ndarray, rate: int, fmt: str, tags: Tags |
         with atomic_path(path) as tmp:
             if fmt == "m4a":
                 _encode_m4a(tmp, audio, rate, tags)
+            elif fmt == "mp3":
+                _encode_mp3(tmp, audio, rate)
             else:
                 _encode_libsndfile(tmp, audio, rate, fmt)
             if tags is not None:
@@ -64,8 +68,8 @@ class Encoding:
 
 
 def write_all(encodings: list[Encoding], rate: int) -> list[Path]:
-    """Write several files at once. The encoders (libsndfile's LAME, FLAC and Opus, ffmpeg) run in C
-    without holding the GIL, so on two cores a FLAC and an MP3 take the time of the MP3 alone."""
+    """Write several files at once. The encoders (LAME, FLAC, Opus, Vorbis, ffmpeg) run in C without
+    holding the GIL, so on two cores a FLAC and an MP3 take the time of the slower alone."""
     workers = max(1, min(len(encodings), os.cpu_count() or 1))
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(lambda e: write_audio(e.path, e.audio, rate, e.fmt, e.tags), encodings))
@@ -77,6 +81,14 @@ def _encode_libsndfile(path: Path, audio: np.ndarray, rate: int, fmt: str) -> No
     with soundfile.SoundFile(path, "w", rate, audio.shape[1], **settings, **extra) as encoder:
         for start, end in spans(len(audio)):
             encoder.write(np.asarray(audio[start:end]))
+
+
+def _encode_mp3(path: Path, audio: np.ndarray, rate: int) -> None:
+    from pedalboard.io import AudioFile
+
+    with open(path, "wb") as file, AudioFile(file, "w", rate, audio.shape[1], format="mp3", **FORMATS["mp3"]) as encoder:
+        for start, end in spans(len(audio)):
+            encoder.write(np.ascontiguousarray(np.asarray(audio[start:end]).T))
 
 
 def _encode_m4a(path: Path, audio: np.ndarray, rate: int, tags: Tags | None) -> None:
