@@ -9,14 +9,18 @@ the ceiling too. Every figure is kept for the manifest.
 
 from __future__ import annotations
 
+import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 from .audio import SAMPLE_RATE, db_to_gain
 from .blocks import GainSmoother, Scratch, spans
 from .errors import ConfigError, Source
-from .loudness import Loudness, measure, oversampled_peaks
+from .loudness import Loudness, LoudnessMeter, PeakMeter, figures, measure, oversampled_peaks
 
 LIMITER_MARGIN_DB = 0.5
 """Headroom under the ceiling: lossy encoders raise inter-sample peaks by a few tenths of a dB."""
@@ -75,8 +79,13 @@ class InputPeaks:
     def __init__(self, audio: np.ndarray, below_db: float, work: Scratch | None = None):
         """Exact wherever a true peak could come within ``below_db`` of 0 dBFS; sample peaks elsewhere."""
         self.peaks = work.zeros(len(audio), 1) if work else np.zeros((len(audio), 1), dtype=np.float32)
-        for start, end in spans(len(audio)):
-            self.peaks[start:end] = oversampled_peaks(audio, start, end, float(db_to_gain(-below_db)))[:, None]
+        floor = float(db_to_gain(-below_db))
+
+        def peaks_of(span: tuple[int, int]) -> None:
+            self.peaks[span[0] : span[1]] = oversampled_peaks(audio, *span, floor)[:, None]
+
+        with ThreadPoolExecutor(os.cpu_count() or 1) as cores:  # blocks are independent; scipy lets go of the GIL
+            list(cores.map(peaks_of, spans(len(audio))))
 
     def required_db(self, start: int, end: int, gain: float, ceiling_db: float) -> np.ndarray:
         peaks = np.asarray(self.peaks[start:end])[:, 0] * gain
@@ -85,11 +94,13 @@ class InputPeaks:
 
 
 def limit(audio: np.ndarray, ceiling_db: float, gain_db: float = 0.0, out: np.ndarray | None = None,
-          rate: int = SAMPLE_RATE, peaks: InputPeaks | None = None) -> tuple[np.ndarray, float]:
+          rate: int = SAMPLE_RATE, peaks: InputPeaks | None = None,
+          listen: Callable[[np.ndarray], None] | None = None) -> tuple[np.ndarray, float]:
     """Look-ahead true-peak limiter, block by block: ``out = limited(audio × gain)``.
 
     Returns the output and the largest gain reduction (dB). ``out`` may be a
-    memory map; by default a new array is made.
+    memory map; by default a new array is made. ``listen`` is handed each
+    output block in order, as it is made.
     """
     out = np.empty_like(audio) if out is None else out
     peaks = peaks or InputPeaks(audio, gain_db - ceiling_db)
@@ -99,7 +110,10 @@ def limit(audio: np.ndarray, ceiling_db: float, gain_db: float = 0.0, out: np.nd
     for start, end in spans(len(audio)):
         required = peaks.required_db(start, end + smoother.lookahead, gain, ceiling_db)
         curve = smoother.process(required[: end - start], required[end - start :])
-        out[start:end] = audio[start:end] * (gain * db_to_gain(curve)).astype(np.float32)[:, None]
+        block = audio[start:end] * (gain * db_to_gain(curve)).astype(np.float32)[:, None]
+        out[start:end] = block
+        if listen:
+            listen(block)
         deepest = min(deepest, float(curve.min()) if len(curve) else 0.0)
     return out, round(-deepest, 2)
 
@@ -118,11 +132,31 @@ def master(mix: np.ndarray, profile: Profile, rate: int = SAMPLE_RATE, work: Scr
     ceiling = profile.ceiling_dbtp - LIMITER_MARGIN_DB
     peaks = InputPeaks(mix, gain_db + 3.0 - ceiling, work)  # 3 dB of room for the gain corrections below
     for _ in range(3):
-        audio, reduction = limit(mix, ceiling, gain_db, out, rate, peaks)
-        after = measure(audio, rate)
+        audio, reduction, after = _limit_and_measure(mix, ceiling, gain_db, out, rate, peaks)
         shortfall = profile.target_lufs - profile.reading(after)
         if reduction == 0.0 or abs(shortfall) < 0.1:
             break
         gain_db += shortfall
     return Master(audio, rate, profile, mix_lufs, after, round(gain_db, 2), reduction)
 
+
+def _limit_and_measure(mix: np.ndarray, ceiling: float, gain_db: float, out: np.ndarray, rate: int,
+                       peaks: InputPeaks) -> tuple[np.ndarray, float, Loudness]:
+    """The limiter's output, measured on the other core while it is being made (not read back after)."""
+    meter, peak_meter = LoudnessMeter(mix.shape[1], rate), PeakMeter()
+    pending: deque[Future] = deque()
+
+    def measure_block(block: np.ndarray) -> None:
+        meter.feed(block)
+        peak_meter.feed(block)
+
+    def listen(block: np.ndarray) -> None:
+        pending.append(other_core.submit(measure_block, block))
+        while len(pending) > 4:  # the limiter may run ahead of the meter, but only by a few blocks of memory
+            pending.popleft().result()
+
+    with ThreadPoolExecutor(1) as other_core:  # one worker: blocks are measured in order
+        audio, reduction = limit(mix, ceiling, gain_db, out, rate, peaks, listen)
+        for future in pending:
+            future.result()
+    return audio, reduction, figures(meter, peak_meter)

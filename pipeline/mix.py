@@ -13,6 +13,7 @@ sample-aligned and their sum is the mix that mastering receives.
 from __future__ import annotations
 
 import bisect
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
@@ -78,20 +79,23 @@ def mix(timeline: Timeline, clips: tuple[Clip, ...], voices: dict[str, VoicePres
         first_bed: str, seed: int, settings: MixSettings = MixSettings(), work: Scratch | None = None) -> Stems:
     """Voice through its chain and levelled; the bed set under it and ducked; tones under the bed; ends faded."""
     allocate: Allocate = work.zeros if work else (lambda n: np.zeros((n, 2), dtype=np.float32))
-    voice = allocate(timeline.frames)
-    for name in sorted({p.voice for p in timeline.phrases}):  # sorted: the same sum, bit for bit, every run
-        lay_voice(timeline, clips, name, voices[name].chain if name in voices else None, out=voice)
-    voice_gain_db = VOICE_LUFS - speech_loudness(voice, timeline)
-    tame_peaks(voice, VOICE_LUFS + settings.voice_peak_above_lufs_db, settings.voice_ratio, voice_gain_db, out=voice)
-
-    bed = allocate(timeline.frames)
+    voice, bed, tones = (allocate(timeline.frames) for _ in range(3))
     bed_lufs = VOICE_LUFS - settings.voice_to_bed_db + settings.duck_db
-    lay_beds(timeline, beds, first_bed, seed, settings, bed_lufs, out=bed)
+    with ThreadPoolExecutor(1) as other_core:  # bed and tones need nothing from the voice; numpy and pedalboard let go of the GIL
+        under = other_core.submit(_lay_under_voice, timeline, beds, first_bed, seed, settings, bed_lufs, bed, tones)
+        for name in sorted({p.voice for p in timeline.phrases}):  # sorted: the same sum, bit for bit, every run
+            lay_voice(timeline, clips, name, voices[name].chain if name in voices else None, out=voice)
+        voice_gain_db = VOICE_LUFS - speech_loudness(voice, timeline)
+        tame_peaks(voice, VOICE_LUFS + settings.voice_peak_above_lufs_db, settings.voice_ratio, voice_gain_db, out=voice)
+        under.result()
+    return Stems(voice, bed, tones, timeline.sample_rate, voice_gain_db, bed_lufs)
 
-    tones = allocate(timeline.frames)
+
+def _lay_under_voice(timeline: Timeline, beds: dict[str, BedPreset], first_bed: str, seed: int, settings: MixSettings,
+                     bed_lufs: float, bed: np.ndarray, tones: np.ndarray) -> None:
+    lay_beds(timeline, beds, first_bed, seed, settings, bed_lufs, out=bed)
     if timeline.tones:
         lay_tones(timeline, VOICE_LUFS - settings.voice_to_bed_db - settings.tones_under_bed_db, settings, tones)
-    return Stems(voice, bed, tones, timeline.sample_rate, voice_gain_db, bed_lufs)
 
 
 # --- voice ---------------------------------------------------------------------------
