@@ -9,6 +9,7 @@ is cached by a hash of everything that shaped it.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -41,16 +42,25 @@ def synthesize(
     cache: ClipCache,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[Clip, ...]:
-    """Every utterance of ``script`` as a clip, in order: phrases spoken (cached), sounds loaded."""
+    """Every utterance of ``script`` as a clip, in order: phrases spoken (cached), sounds loaded.
+
+    Phrases are spoken several at once where every engine in use allows it (Piper: one per core).
+    """
     utterances = script.utterances
-    clips = []
-    for utterance in utterances:
+    engines = [engine_for(voices[name]) for name in sorted({u.voice for u in utterances if isinstance(u, Phrase)})]
+    at_once = min([engine.parallel for engine in engines], default=1)
+
+    def clip_of(utterance: Phrase | Insert) -> Clip:
         if isinstance(utterance, Insert):
-            clips.append(load_insert(utterance, Path(script.path).parent))
-        else:
-            clips.append(speak(utterance, voices[utterance.voice], cache))
-        if progress:
-            progress(len(clips), len(utterances))
+            return load_insert(utterance, Path(script.path).parent)
+        return speak(utterance, voices[utterance.voice], cache)
+
+    clips = []
+    with ThreadPoolExecutor(at_once) as pool:
+        for clip in pool.map(clip_of, utterances):
+            clips.append(clip)
+            if progress:
+                progress(len(clips), len(utterances))
     return tuple(clips)
 
 

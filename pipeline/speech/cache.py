@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,7 @@ class ClipCache:
     def __init__(self, root: Path | None):
         self.root = Path(root) / "clips" if root else None
         self.hits = self.misses = 0
+        self._counting = threading.Lock()  # phrases are spoken from several threads
 
     def key(self, identity: dict, settings: dict, text: str, rate: float) -> str:
         material = {"v": CACHE_VERSION, "engine": identity, "settings": settings, "rate": round(rate, 4), "text": text}
@@ -70,16 +72,23 @@ class ClipCache:
             if samples.dtype != np.float32 or samples.ndim not in (1, 2):
                 raise ValueError(f"unexpected array {samples.dtype} {samples.shape}")
         except FileNotFoundError:
-            self.misses += 1
+            self._count(hit=False)
             return None
         except (ValueError, OSError, EOFError) as exc:
             log.warning("discarding corrupt cache entry %s (%s); it will be synthesised again", path.name, exc)
             path.unlink(missing_ok=True)
-            self.misses += 1
+            self._count(hit=False)
             return None
         os.utime(path)  # mark as used, for pruning
-        self.hits += 1
+        self._count(hit=True)
         return samples
+
+    def _count(self, hit: bool) -> None:
+        with self._counting:
+            if hit:
+                self.hits += 1
+            else:
+                self.misses += 1
 
     def put(self, key: str, samples: np.ndarray) -> None:
         if self.root is None:

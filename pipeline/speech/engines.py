@@ -8,6 +8,8 @@ model folder. Nothing is ever downloaded.
 from __future__ import annotations
 
 import hashlib
+import os
+import queue
 from dataclasses import replace
 from functools import lru_cache
 from importlib import metadata
@@ -31,6 +33,8 @@ class Engine(Protocol):
     """Engine name, version and model hash: what makes its output what it is (part of every cache key)."""
     max_chars: int
     """Longest text the model says well in one call (0: no limit)."""
+    parallel: int
+    """How many phrases ``synthesize`` may be asked for at once, from different threads."""
 
     def synthesize(self, text: str, rate: float) -> np.ndarray:
         """Speak ``text`` at a relative ``rate``; mono float32 at ``sample_rate``, not normalised."""
@@ -56,6 +60,13 @@ class PiperEngine:
         model_path, config_path = _piper_model_files(preset)
         self.voice = PiperVoice.load(model_path, config_path)
         self.sample_rate = self.voice.config.sample_rate
+        # One single-threaded ONNX session per core, each phrase on whichever is free: two phrases at once
+        # on two cores are 1.4x faster than one two-threaded session (short phrases parallelise poorly
+        # inside the model). Piper locks around its phonemiser itself.
+        self.parallel = os.cpu_count() or 1
+        self.voices: queue.SimpleQueue = queue.SimpleQueue()
+        for _ in range(self.parallel):
+            self.voices.put(replace(self.voice, session=_single_threaded_session(model_path)))
         speaker_id = None
         if preset.speaker:
             speakers = self.voice.config.speaker_id_map
@@ -70,8 +81,20 @@ class PiperEngine:
 
     def synthesize(self, text: str, rate: float) -> np.ndarray:
         config = replace(self.config, length_scale=1.0 / rate)  # Piper's own duration control keeps the timbre
-        chunks = [chunk.audio_float_array for chunk in self.voice.synthesize(text, config)]
+        voice = self.voices.get()
+        try:
+            chunks = [chunk.audio_float_array for chunk in voice.synthesize(text, config)]
+        finally:
+            self.voices.put(voice)
         return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+
+
+def _single_threaded_session(model_path: Path):
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(str(model_path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
 def _piper_model_files(preset: VoicePreset) -> tuple[Path, Path]:
@@ -110,6 +133,7 @@ class CoquiEngine:
         self.language = self._language(preset)
         self._check_speaker(preset)
         self.max_chars = getattr(getattr(self.model, "tokenizer", None), "char_limits", {}).get(preset.language, 0)
+        self.parallel = 1  # torch uses every core itself, and each phrase seeds its one global generator
         self.identity = {"engine": "coqui", "version": metadata.version("coqui-tts"),
                          "model_sha256": _model_hash(model_path), "config_sha256": _model_hash(config_path)}
         self._cloned_voice = None
