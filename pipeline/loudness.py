@@ -236,8 +236,9 @@ def oversampled_peaks(audio: np.ndarray, start: int = 0, end: int | None = None,
     for block_start, block_end in spans(end - start, _TP_BLOCK):
         a, b = start + block_start, start + block_end
         out[block_start:block_end] = frame_peaks(np.asarray(audio[a:b]))
-        for run_a, run_b in _runs_that_may_reach(audio, a, b, floor / PHASE_GAIN):
-            out[run_a - start : run_b - start] = _upsampled_peaks(audio, run_a, run_b)
+        runs = _runs_that_may_reach(audio, a, b, floor / PHASE_GAIN)
+        for (run_a, run_b), peaks in zip(runs, _upsampled_peaks(audio, runs)):
+            out[run_a - start : run_b - start] = peaks
     return out
 
 
@@ -255,10 +256,30 @@ def _runs_that_may_reach(audio: np.ndarray, a: int, b: int, reach: float) -> lis
     return [(s, e) for s, e in runs if s < e]
 
 
-def _upsampled_peaks(audio: np.ndarray, a: int, b: int) -> np.ndarray:
-    lo, hi = max(0, a - _TP_PAD), min(len(audio), b + _TP_PAD)
-    up = signal.resample_poly(np.asarray(audio[lo:hi]), OVERSAMPLE, 1, axis=0, window=_INTERPOLATOR)
-    return frame_peaks(frame_peaks(up.astype(np.float32)).reshape(-1, OVERSAMPLE))[a - lo : b - lo]
+_BRANCHES = np.stack([np.pad(_INTERPOLATOR[phase::OVERSAMPLE], (0, phase > 0)) for phase in range(OVERSAMPLE)], axis=1)
+_BRANCHES = (_BRANCHES * OVERSAMPLE).astype(np.float32)[:, :, None]
+"""The interpolator's polyphase branches as (taps, branch, 1): branch p gives the samples a quarter-frame p past
+each input frame."""
+_BRANCH_DELAY = (len(_INTERPOLATOR) - 1) // 2 // OVERSAMPLE
+"""The interpolator is linear-phase: branch p's output for frame n lies at index n + 12 of the full convolution."""
+
+
+def _upsampled_peaks(audio: np.ndarray, runs: list[tuple[int, int]]) -> list[np.ndarray]:
+    """The oversampled peak of every frame in each run, for all runs at once.
+
+    Each run is taken with ``_TP_PAD`` frames of context either side and the pieces are joined end
+    to end, so one FFT convolution (every polyphase branch at once) does them all (a call per run would cost
+    more than the arithmetic); no frame read back lies within the interpolator's reach of a join.
+    In float32 this is about twice as fast as ``resample_poly`` and equal to it within 1e-6.
+    """
+    if not runs:
+        return []
+    bounds = [(max(0, a - _TP_PAD), min(len(audio), b + _TP_PAD)) for a, b in runs]
+    joined = np.concatenate([np.asarray(audio[lo:hi], dtype=np.float32) for lo, hi in bounds])
+    branches = signal.oaconvolve(joined[:, None, :], _BRANCHES, axes=0)[_BRANCH_DELAY : _BRANCH_DELAY + len(joined)]
+    peaks = frame_peaks(branches.reshape(len(joined), -1))
+    offsets = np.cumsum([0] + [hi - lo for lo, hi in bounds])
+    return [peaks[offset + a - lo : offset + b - lo] for offset, (a, b), (lo, hi) in zip(offsets, runs, bounds)]
 
 
 def to_db(value: float) -> float:

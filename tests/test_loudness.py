@@ -60,3 +60,25 @@ def test_feeding_in_blocks_gives_the_same_answer_as_feeding_whole():
 
 def test_silence_reads_as_the_floor_not_minus_infinity():
     assert integrated_loudness(np.zeros((SAMPLE_RATE, 2), np.float32)) == -70.0
+
+
+def test_oversampled_peaks_skip_and_join_runs_without_changing_a_single_peak():
+    """Against the plain definition (the whole signal 4x oversampled with scipy, then the peak per frame):
+    bursts near the start, the end and a block edge make several runs, joined for one convolution."""
+    from scipy import signal
+
+    from pipeline.audio import frame_peaks
+    from pipeline.loudness import _INTERPOLATOR, OVERSAMPLE, oversampled_peaks
+
+    rng = np.random.default_rng(3)
+    audio = (rng.standard_normal((300_000, 2)) * 0.01).astype(np.float32)
+    for start in (3, 1_000, 1_700, 65_530, 262_140, 299_990):
+        audio[start : start + 7] = rng.uniform(-0.9, 0.9, (min(7, len(audio) - start), 2))
+    up = signal.resample_poly(audio.astype(np.float64), OVERSAMPLE, 1, axis=0, window=_INTERPOLATOR)
+    plain = frame_peaks(up).reshape(-1, OVERSAMPLE).max(axis=1)
+    floor = 0.5
+    ours = oversampled_peaks(audio, 0, len(audio), floor)
+    loud = plain >= floor
+    assert loud.sum() > 20  # the bursts do reach the floor, and are measured exactly
+    np.testing.assert_allclose(ours[loud], plain[loud], rtol=1e-5)
+    assert np.all(ours <= plain + 1e-6) and np.all(ours[~loud] < floor)
