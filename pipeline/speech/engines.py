@@ -58,18 +58,18 @@ class PiperEngine:
         from piper import PiperVoice, SynthesisConfig
 
         model_path, config_path = _piper_model_files(preset)
-        self.voice = PiperVoice.load(model_path, config_path)
-        self.sample_rate = self.voice.config.sample_rate
+        loaded = PiperVoice.load(model_path, config_path)
+        self.sample_rate = loaded.config.sample_rate
         # One single-threaded ONNX session per core, each phrase on whichever is free: two phrases at once
         # on two cores are 1.4x faster than one two-threaded session (short phrases parallelise poorly
         # inside the model). Piper locks around its phonemiser itself.
         self.parallel = os.cpu_count() or 1
         self.voices: queue.SimpleQueue = queue.SimpleQueue()
         for _ in range(self.parallel):
-            self.voices.put(replace(self.voice, session=_single_threaded_session(model_path)))
+            self.voices.put(replace(loaded, session=_single_threaded_session(model_path)))
         speaker_id = None
         if preset.speaker:
-            speakers = self.voice.config.speaker_id_map
+            speakers = loaded.config.speaker_id_map
             if preset.speaker not in speakers:
                 raise ConfigError(f"voice model has no speaker '{preset.speaker}' (has: {', '.join(speakers) or 'one voice'})",
                                   Source(preset.path))
