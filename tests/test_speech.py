@@ -81,6 +81,15 @@ def test_phrases_spoken_at_once_come_back_in_script_order(steady):
     assert all(np.array_equal(a.audio, b.audio) for a, b in zip(clips, one_by_one))
 
 
+def test_a_phrase_that_cannot_be_spoken_stops_the_stage_without_speaking_the_rest(steady, monkeypatch):
+    spoken = counting_syntheses(monkeypatch, steady)
+    sentences = ["Breath one.", "Smile ☺ now."] + [f"Breath number {n}." for n in range(2, 40)]
+    with pytest.raises(ScriptError, match="cannot speak"):
+        synthesize(parse_text("---\nvoice: steady\n---\n" + " ".join(sentences), "a.txt"), {"steady": steady},
+                   ClipCache(None))
+    assert len(spoken) < 10
+
+
 def test_a_warm_phrase_is_read_whole_from_the_cache(steady, tmp_path, monkeypatch):
     phrase = parse_text("[pitch -1st] Sink deeper.", "a.txt").phrases[0]
     first = speak(phrase, steady, ClipCache(tmp_path))
