@@ -150,24 +150,32 @@ def measure(audio: np.ndarray, rate: int = SAMPLE_RATE, peaks: bool = True) -> L
 
     ``peaks=False`` skips oversampling and reports the sample peak as the true peak (a lower bound).
     """
-    meter, peak_meter = LoudnessMeter(audio.shape[1], rate), PeakMeter(oversample=peaks)
+    meter = ProgrammeMeter(audio.shape[1], rate, oversample=peaks)
     for a, b in spans(len(audio)):
-        block = np.asarray(audio[a:b])
-        meter.feed(block)
-        peak_meter.feed(block)
-    return figures(meter, peak_meter)
+        meter.feed(np.asarray(audio[a:b]))
+    return meter.figures()
 
 
-def figures(meter: LoudnessMeter, peaks: PeakMeter) -> Loudness:
-    """The delivery figures of everything both meters were fed."""
-    return Loudness(
-        integrated_lufs=round(meter.integrated(), 2),
-        range_lu=round(meter.range(), 2),
-        true_peak_dbtp=round(to_db(peaks.true_peak()), 2),
-        sample_peak_dbfs=round(to_db(peaks.sample_peak), 2),
-        rms_dbfs=round(meter.rms(), 2),
-        noise_floor_dbfs=round(meter.noise_floor(), 2),
-    )
+class ProgrammeMeter:
+    """Every delivery figure, streamed: BS.1770 loudness and the sample and true peaks of the same blocks."""
+
+    def __init__(self, channels: int, rate: int = SAMPLE_RATE, oversample: bool = True):
+        self.loudness, self.peaks = LoudnessMeter(channels, rate), PeakMeter(oversample)
+
+    def feed(self, block: np.ndarray) -> None:
+        self.loudness.feed(block)
+        self.peaks.feed(block)
+
+    def figures(self) -> Loudness:
+        """The delivery figures of everything fed so far (after the last block)."""
+        return Loudness(
+            integrated_lufs=round(self.loudness.integrated(), 2),
+            range_lu=round(self.loudness.range(), 2),
+            true_peak_dbtp=round(to_db(self.peaks.true_peak()), 2),
+            sample_peak_dbfs=round(to_db(self.peaks.sample_peak), 2),
+            rms_dbfs=round(self.loudness.rms(), 2),
+            noise_floor_dbfs=round(self.loudness.noise_floor(), 2),
+        )
 
 
 PHASE_GAIN = float(max(OVERSAMPLE * np.abs(_INTERPOLATOR[phase::OVERSAMPLE]).sum() for phase in range(OVERSAMPLE)))

@@ -20,7 +20,7 @@ import numpy as np
 from .audio import SAMPLE_RATE, db_to_gain
 from .blocks import GainSmoother, Scratch, spans
 from .errors import ConfigError, Source
-from .loudness import Loudness, LoudnessMeter, PeakMeter, figures, measure, oversampled_peaks
+from .loudness import Loudness, ProgrammeMeter, measure, oversampled_peaks
 
 LIMITER_MARGIN_DB = 0.5
 """Headroom under the ceiling: lossy encoders raise inter-sample peaks by a few tenths of a dB."""
@@ -143,15 +143,11 @@ def master(mix: np.ndarray, profile: Profile, rate: int = SAMPLE_RATE, work: Scr
 def _limit_and_measure(mix: np.ndarray, ceiling: float, gain_db: float, out: np.ndarray, rate: int,
                        peaks: InputPeaks) -> tuple[np.ndarray, float, Loudness]:
     """The limiter's output, measured on the other core while it is being made (not read back after)."""
-    meter, peak_meter = LoudnessMeter(mix.shape[1], rate), PeakMeter()
+    meter = ProgrammeMeter(mix.shape[1], rate)
     pending: deque[Future] = deque()
 
-    def measure_block(block: np.ndarray) -> None:
-        meter.feed(block)
-        peak_meter.feed(block)
-
     def listen(block: np.ndarray) -> None:
-        pending.append(other_core.submit(measure_block, block))
+        pending.append(other_core.submit(meter.feed, block))
         while len(pending) > 4:  # the limiter may run ahead of the meter, but only by a few blocks of memory
             pending.popleft().result()
 
@@ -159,4 +155,4 @@ def _limit_and_measure(mix: np.ndarray, ceiling: float, gain_db: float, out: np.
         audio, reduction = limit(mix, ceiling, gain_db, out, rate, peaks, listen)
         for future in pending:
             future.result()
-    return audio, reduction, figures(meter, peak_meter)
+    return audio, reduction, meter.figures()

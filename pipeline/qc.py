@@ -24,7 +24,7 @@ from .audio import SAMPLE_RATE, frame_peaks, resample_blocks
 from .blocks import BLOCK
 from .errors import ConfigError, DriftError, Source
 from .files import file_sha256
-from .loudness import Loudness, LoudnessMeter, PeakMeter, figures
+from .loudness import Loudness, LoudnessMeter, ProgrammeMeter
 from .master import Profile, profile_named
 
 AUDIO_SUFFIXES = (".flac", ".wav", ".mp3", ".opus", ".ogg", ".m4a")
@@ -155,7 +155,7 @@ def run_checks(path: Path, manifest: dict, profile: Profile) -> list[Check]:
         Check("true peak", figures.true_peak_dbtp, f"≤ {profile.ceiling_dbtp:g} dBTP", figures.true_peak_dbtp <= profile.ceiling_dbtp),
         Check("loudness range", figures.range_lu, "reported", True),
         Check("sample peak", figures.sample_peak_dbfs, "≤ 0 dBFS", figures.sample_peak_dbfs < 0),
-        scan.dc(), scan.clipping(), scan.clicks.check(), _dead_air(scan.meter.step_powers(), manifest),
+        scan.dc(), scan.clipping(), scan.clicks.check(), _dead_air(scan.meter.loudness.step_powers(), manifest),
     ]
     if profile.by_rms:
         checks.append(Check("noise floor", figures.noise_floor_dbfs, "≤ -60 dB RMS", figures.noise_floor_dbfs <= -60))
@@ -173,14 +173,13 @@ class Scan:
     """Everything qc reads from the audio, gathered in one pass over its blocks."""
 
     def __init__(self, click_places: Iterable[int]):
-        self.meter, self.peaks = LoudnessMeter(2), PeakMeter()
+        self.meter = ProgrammeMeter(2)
         self.clicks = _Clicks(click_places)
         self.frames, self.sums, self.clipped = 0, np.zeros(2), 0
         self.pinned = np.zeros(0, dtype=bool)
 
     def feed(self, block: np.ndarray) -> None:
         self.meter.feed(block)
-        self.peaks.feed(block)
         self.clicks.feed(block, self.frames)
         self.frames += len(block)
         self.sums += block.sum(axis=0, dtype=np.float64)
@@ -191,7 +190,7 @@ class Scan:
     def finish(self) -> Loudness:
         """After the last block: judge the joins near the end, and read the delivery figures."""
         self.clicks.finish(self.frames)
-        return figures(self.meter, self.peaks)
+        return self.meter.figures()
 
     def dc(self) -> Check:
         db = 20 * float(np.log10(max(float(np.abs(self.sums / max(self.frames, 1)).max()), 1e-12)))

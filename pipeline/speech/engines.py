@@ -47,7 +47,7 @@ def engine_for(preset: VoicePreset) -> Engine:
 
 
 @lru_cache(maxsize=16)
-def _model_hash(path: Path) -> str:
+def _file_hash(path: Path) -> str:
     return file_sha256(path)
 
 
@@ -76,7 +76,7 @@ class PiperEngine:
             speaker_id = speakers[preset.speaker]
         self.config = SynthesisConfig(speaker_id=speaker_id, normalize_audio=False,
                                       noise_scale=preset.noise_scale, noise_w_scale=preset.noise_w_scale)
-        self.identity = {"engine": "piper", "version": metadata.version("piper-tts"), "model_sha256": _model_hash(model_path)}
+        self.identity = {"engine": "piper", "version": metadata.version("piper-tts"), "model_sha256": _file_hash(model_path)}
         self.max_chars = 0  # Piper splits its own sentences
 
     def synthesize(self, text: str, rate: float) -> np.ndarray:
@@ -135,11 +135,11 @@ class CoquiEngine:
         self.max_chars = getattr(getattr(self.model, "tokenizer", None), "char_limits", {}).get(preset.language, 0)
         self.parallel = 1  # torch uses every core itself, and each phrase seeds its one global generator
         self.identity = {"engine": "coqui", "version": metadata.version("coqui-tts"),
-                         "model_sha256": _model_hash(model_path), "config_sha256": _model_hash(config_path)}
+                         "model_sha256": _file_hash(model_path), "config_sha256": _file_hash(config_path)}
         self._cloned_voice = None
         if preset.speaker_wav:
             reference = _reference_recording(preset)
-            self.identity["speaker_wav_sha256"] = _model_hash(reference)
+            self.identity["speaker_wav_sha256"] = _file_hash(reference)
             if hasattr(self.model, "get_conditioning_latents"):  # XTTS: clone the voice once, not per phrase
                 self._cloned_voice = self._clone_voice(reference)
 
@@ -190,17 +190,17 @@ class CoquiEngine:
 
         torch.manual_seed(int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little"))
         with torch.inference_mode():
-            wav = self._cloned(text, rate) if self._cloned_voice else self._spoken(text, rate)
+            wav = self._say_as_clone(text, rate) if self._cloned_voice else self._say(text, rate)
         if isinstance(wav, torch.Tensor):
             wav = wav.cpu().numpy()
         return np.asarray(wav, dtype=np.float32).reshape(-1)
 
-    def _cloned(self, text: str, rate: float):
+    def _say_as_clone(self, text: str, rate: float):
         sampling = {key: self.model.config[key] for key in ("temperature", "length_penalty", "repetition_penalty",
                                                              "top_k", "top_p")}
         return self.model.inference(text, self.language, *self._cloned_voice, speed=rate, **sampling)["wav"]
 
-    def _spoken(self, text: str, rate: float):
+    def _say(self, text: str, rate: float):
         self.model.length_scale = 1.0 / rate  # VITS duration control: same voice, slower
         outputs = self.model.synthesize(
             text=text, speaker=self.preset.speaker or None, language=self.language,
