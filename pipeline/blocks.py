@@ -2,14 +2,13 @@
 
 Long sessions (an hour is 173 million stereo frames) are never held whole in
 memory: stages read and write ``(frames, channels)`` float32 arrays that live
-in files in a scratch folder, one block at a time, as soundfile's ``blocks``
-and pedalboard's ``AudioFile`` do.
+in unnamed scratch files, one block at a time, as soundfile's ``blocks`` and
+pedalboard's ``AudioFile`` do.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,14 +27,16 @@ class DiskArray:
 
     Unlike a memory map, what it has read does not stay in the process's
     resident memory: an hour of stems costs a few blocks of RAM, not gigabytes.
+    The file has no name (O_TMPFILE, or unlinked at once where that is missing),
+    so the system reclaims it when the render ends however it ends: a killed
+    render cannot leave gigabytes of scratch behind.
     Supports ``len``, ``shape``, ``a[start:end]`` and ``a[start:end] = block`` (so ``+=`` too).
     """
 
-    def __init__(self, path: Path, frames: int, channels: int):
-        self.path = path
+    def __init__(self, frames: int, channels: int, folder: Path | None = None):
         self.shape = (frames, channels)
         self.dtype = np.dtype(np.float32)
-        self.handle = open(path, "w+b")
+        self.handle = tempfile.TemporaryFile(dir=folder, buffering=0)
         self.handle.truncate(frames * channels * 4)
 
     def __len__(self) -> int:
@@ -54,7 +55,7 @@ class DiskArray:
         while len(view):  # straight into the array: no intermediate bytes
             done = os.preadv(self.handle.fileno(), [view], offset)
             if not done:
-                raise EOFError(f"{self.path} is shorter than its array")
+                raise EOFError("a scratch file is shorter than its array")
             view, offset = view[done:], offset + done
         return block
 
@@ -72,28 +73,27 @@ class DiskArray:
 
 
 class Scratch:
-    """A folder of disk-backed arrays for one render; removed when the render ends."""
+    """The disk-backed arrays of one render, in ``folder`` (the system's temporary folder by default)."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path | None = None):
         self.folder = folder
         self.arrays: list[DiskArray] = []
 
     def zeros(self, frames: int, channels: int = 2) -> DiskArray:
-        array = DiskArray(self.folder / f"a{len(self.arrays)}.f32", frames, channels)
+        array = DiskArray(frames, channels, self.folder)
         self.arrays.append(array)
         return array
 
 
 @contextmanager
-def scratch(parent: Path | None = None) -> Iterator[Scratch]:
-    folder = Path(tempfile.mkdtemp(prefix="drift-scratch-", dir=parent))
+def scratch(folder: Path | None = None) -> Iterator[Scratch]:
+    """Scratch arrays whose disk space is given back when the block ends."""
     work = Scratch(folder)
     try:
         yield work
     finally:
         for array in work.arrays:
             array.close()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 class Rechunker:

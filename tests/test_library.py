@@ -184,17 +184,21 @@ def test_a_live_lock_stops_a_second_build_and_a_stale_one_is_cleared(library):
     assert not (out / ".drift.lock").exists()
 
 
-def test_a_killed_build_leaves_no_partial_file_and_resumes(library):
+def test_a_killed_build_leaves_no_partial_file_and_resumes(library, tmp_path):
     script = library["scripts"] / "one.txt"
-    script.write_text(SCRIPT + "\n" + "\n".join(f"Long breath number {n}. [pause 20s]" for n in range(30)))
+    script.write_text(SCRIPT + "\n" + "\n".join(f"Long breath number {n}. [pause 20s]" for n in range(12)))
     command = [sys.executable, "-m", "pipeline", "render", str(library["scripts"]), "-o", str(library["out"]),
                "--cache", str(library["cache"]), "--jobs", "1", "--format", "flac,mp3", "-q"]
-    process = subprocess.Popen(command)
+    temporary = tmp_path / "tmp"  # where the render's full-length scratch arrays (over a gigabyte here) live
+    temporary.mkdir()
+    process = subprocess.Popen(command, env={**os.environ, "TMPDIR": str(temporary)})
     deadline = time.time() + 60
     while time.time() < deadline and not list(library["out"].glob(".*.part")):
         time.sleep(0.05)  # wait until it is writing a file
     process.send_signal(signal.SIGKILL)
     process.wait()
+    left = sum(f.stat().st_size for f in temporary.rglob("*") if f.is_file())
+    assert left < 1e6  # the system took the scratch back (a library's small session file may stay)
     finished = {p.name for p in library["out"].iterdir() if not p.name.startswith(".")}
     for name in finished:  # whatever is under a real name is whole
         if name.endswith(".flac"):
@@ -202,6 +206,7 @@ def test_a_killed_build_leaves_no_partial_file_and_resumes(library):
     assert "one.json" not in finished or "one.flac" in finished
     rerun = subprocess.run(command, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
+    assert "cleared a stale lock" in rerun.stdout and not list(library["out"].rglob(".*.part"))
     assert invoke("render", library["scripts"], "-o", library["out"], "--cache", library["cache"], "--check").exit_code == 0
 
 

@@ -203,6 +203,7 @@ def lock(out_dir: Path) -> Iterator[None]:
                                   Source(str(out_dir))) from None
             print(f"{out_dir}: cleared a stale lock left by process {owner or '?'}, which is no longer running")
             path.unlink(missing_ok=True)
+            _remove_partial_files(out_dir)
     else:
         raise ConfigError("could not take the build lock", Source(str(out_dir)))
     with os.fdopen(fd, "w") as handle:
@@ -213,6 +214,12 @@ def lock(out_dir: Path) -> Iterator[None]:
         path.unlink(missing_ok=True)
         if created and not any(out_dir.iterdir()):
             out_dir.rmdir()  # a build that wrote nothing leaves no trace
+
+
+def _remove_partial_files(out_dir: Path) -> None:
+    """A dead build's half-written files (``atomic_path``'s hidden ``.part`` names); nobody else writes here."""
+    for partial in out_dir.rglob(".*.part"):
+        partial.unlink(missing_ok=True)
 
 
 def _lock_owner(path: Path) -> int | None:
