@@ -148,6 +148,11 @@ def test_rate_ramp_reaches_its_end_at_the_named_section():
     assert phrases["Deep now."].rate == pytest.approx(0.45)
 
 
+def test_pitch_ramp_steps_evenly_phrase_by_phrase_to_the_named_section():
+    script = parse_text("# One\n[pitch 0st -> -2st until Three] A. B. C.\n# Two\nD. E.\n# Three\nF.", "f.txt")
+    assert [p.pitch_st for p in script.phrases] == pytest.approx([0.0, -0.4, -0.8, -1.2, -1.6, -2.0])
+
+
 def test_voicing_cues_apply_to_following_phrases():
     phrases = {p.text: p for p in parse_text(FULL, "f.txt").phrases}
     assert (phrases["Breathe."].voice, phrases["Left."].voice) == ("default", "deep")

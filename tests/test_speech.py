@@ -3,7 +3,10 @@ import pytest
 
 from pipeline.errors import ConfigError, RenderError, ScriptError
 from pipeline.parse import Phrase, parse_text
-from pipeline.speech import ClipCache, load_voice, speak, synthesize
+from pipeline.audio import frames, resample
+from pipeline.loudness import integrated_loudness
+from pipeline.speech import EDGE_PAD_S, ClipCache, load_voice, speak, synthesize
+from pipeline.speech.clips import CLIP_LUFS, TRIM_BELOW_PEAK_DB
 from pipeline.speech.engines import engine_for
 from pipeline.speech.text import normalise, split_for_engine
 from pipeline.errors import Source
@@ -61,6 +64,26 @@ def counting_syntheses(monkeypatch, preset):
     original = engine.synthesize
     monkeypatch.setattr(engine, "synthesize", lambda text, rate: spoken.append(text) or original(text, rate))
     return spoken
+
+
+def test_every_clip_has_the_same_quiet_edges_zero_ends_and_one_loudness(steady):
+    """Seamless joins: whatever the phrase, 20 ms of quiet before and after the sound, ends at zero, one level."""
+    texts = ["Yes.", "Let your shoulders soften, and feel the weight of your body settle into the floor beneath you.",
+             "Is it safe to rest here?", "Breathe in... and out."]
+    clips = synthesize(parse_text("---\nvoice: steady\n---\n" + "\n\n".join(texts), "a.txt"), {"steady": steady},
+                       ClipCache(None))
+    engine = engine_for(steady)
+    raw = [integrated_loudness(resample(engine.synthesize(c.text, 1.0), engine.sample_rate)) for c in clips]
+    assert max(raw) - min(raw) > 1.5  # the engine's phrases differ in level...
+    levels = [integrated_loudness(c.audio) for c in clips]
+    assert max(abs(level - CLIP_LUFS) for level in levels) < 0.1  # ...the clips do not
+    window = frames(0.005)
+    for clip in clips:
+        energy = np.convolve(np.square(clip.audio).mean(axis=1), np.ones(window) / window, mode="same")
+        sounding = np.flatnonzero(energy > energy.max() * 10 ** (-TRIM_BELOW_PEAK_DB / 10))
+        assert abs(sounding[0] - frames(EDGE_PAD_S)) <= frames(0.001), clip.text
+        assert abs(len(clip.audio) - 1 - sounding[-1] - frames(EDGE_PAD_S)) <= frames(0.001), clip.text
+        assert np.abs(clip.audio[[0, -1]]).max() < 1e-5, clip.text  # faded: a join cannot click
 
 
 def test_editing_one_sentence_synthesises_exactly_that_sentence(steady, tmp_path, monkeypatch):
