@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -20,12 +21,13 @@ from .audio import SAMPLE_RATE, db_to_gain, frames
 from .beds import load_bed, render_bed
 from .errors import ConfigError, DriftError, Source
 from .export import FORMATS, write_audio
+from .files import prune_least_recently_used
 from .library import RenderOptions, TrackResult, build, check, discover, lint, load_variables, parse_shard, plan, prune
 from .loudness import integrated_loudness
 from .master import PROFILES
 from .parse import parse_duration
-from .library import audition
-from .speech import ClipCache, default_cache_dir, load_voice
+from .library import audition, cache_contents
+from .speech import default_cache_dir, load_voice
 
 
 FORMAT_SUFFIXES = tuple(f".{name}" for name in FORMATS)
@@ -226,8 +228,6 @@ def _clock_option(text: str, option: str) -> float:
 
 
 def _wait_for_interrupt(server) -> None:
-    import time
-
     try:
         while True:
             time.sleep(1)
@@ -387,26 +387,31 @@ def _format_of(path: Path) -> str:
 
 @main.group()
 def cache() -> None:
-    """The clip cache: every synthesised phrase, stored once and reused."""
+    """The cache: every synthesised phrase, and every finished track, stored once and reused.
+
+    A track whose inputs match a finished one is linked into the output folder
+    instead of being rendered again (a fresh CI checkout, a second folder).
+    """
 
 
 @cache.command(name="info")
 @cache_option
 def cache_info(cache_dir) -> None:
-    """Where the cache is, how many clips it holds and how much space they take."""
-    info = ClipCache(cache_dir).info()
-    click.echo(f"{info.root}\n{info.entries} clips, {info.bytes / 2**20:.1f} MiB")
-    if info.entries:
-        click.echo(f"least recently used {info.oldest_use_s / 86400:.1f} days ago")
+    """Where the cache is, what it holds and how much space that takes."""
+    click.echo(cache_dir)
+    for kind, entries in cache_contents(cache_dir).items():
+        click.echo(f"{len(entries)} {kind}, {sum(e.bytes for e in entries) / 2**20:.1f} MiB"
+                   + (f", least recently used {(time.time() - min(e.used for e in entries)) / 86400:.1f} days ago"
+                      if entries else ""))
 
 
 @cache.command(name="prune")
 @click.option("--older-than", "older_than", default="30d", show_default=True,
-              help="Drop clips unused for this long (like 30d, 12h).")
+              help="Drop clips and tracks unused for this long (like 30d, 12h).")
 @click.option("--max-size", "max_size", default=None, help="Then keep at most this much (like 500MB, 2GB).")
 @cache_option
 def cache_prune(older_than, max_size, cache_dir) -> None:
-    """Remove clips not used recently (and any left half-written by a killed render).
+    """Remove clips and finished tracks not used recently (and what a killed render left half-written).
 
     \b
     Example:
@@ -414,8 +419,9 @@ def cache_prune(older_than, max_size, cache_dir) -> None:
     """
     age = _parse_amount(older_than, {"d": 86400, "h": 3600, "m": 60}, "--older-than")
     size = _parse_amount(max_size, {"kb": 2**10, "mb": 2**20, "gb": 2**30}, "--max-size") if max_size else None
-    removed, freed = ClipCache(cache_dir).prune(age, size)
-    click.echo(f"removed {removed} clips, freed {freed / 2**20:.1f} MiB")
+    entries = [entry for kind in cache_contents(cache_dir).values() for entry in kind]
+    removed, freed = prune_least_recently_used(entries, age, size)
+    click.echo(f"removed {removed} entries, freed {freed / 2**20:.1f} MiB")
 
 
 def _parse_amount(text: str, units: dict[str, int], option: str) -> float:

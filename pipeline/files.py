@@ -1,11 +1,14 @@
-"""The file-system edge shared by every stage that writes: atomic writes and content hashes."""
+"""The file-system edge shared by every stage that writes: atomic writes, content hashes, cache pruning."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
+import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -44,3 +47,30 @@ def file_sha256(path: Path) -> str:
 
 def text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """One thing a cache holds (a file or a folder), its size and when it was last used."""
+
+    path: Path
+    bytes: int
+    used: float
+
+
+def prune_least_recently_used(entries: list[StoredEntry], older_than_s: float | None = None,
+                              max_bytes: int | None = None) -> tuple[int, int]:
+    """Remove entries unused for ``older_than_s``, then the least recently used beyond ``max_bytes``.
+
+    Returns (entries removed, bytes freed)."""
+    removed = freed = kept = 0
+    now = time.time()
+    for entry in sorted(entries, key=lambda e: e.used, reverse=True):
+        too_old = older_than_s is not None and now - entry.used > older_than_s
+        too_big = max_bytes is not None and kept + entry.bytes > max_bytes
+        if too_old or too_big:
+            shutil.rmtree(entry.path, ignore_errors=True) if entry.path.is_dir() else entry.path.unlink(missing_ok=True)
+            removed, freed = removed + 1, freed + entry.bytes
+        else:
+            kept += entry.bytes
+    return removed, freed

@@ -129,6 +129,6 @@ def test_cache_info_and_prune_commands(tmp_path):
     (tmp_path / "clips" / "ab" / "old.npy").write_bytes(b"x" * 2048)
     assert "1 clips" in invoke("cache", "info", "--cache", str(tmp_path)).output
     result = invoke("cache", "prune", "--older-than", "0d", "--cache", str(tmp_path))
-    assert result.exit_code == 0 and "removed 1 clips" in result.output
+    assert result.exit_code == 0 and "removed 1 entries" in result.output
     bad = invoke("cache", "prune", "--older-than", "soon", "--cache", str(tmp_path))
     assert bad.exit_code == 2 and "--older-than" in bad.output

@@ -1,5 +1,6 @@
 """Library builds: what a producer and CI get, and how builds behave when inputs change or processes die."""
 
+import hashlib
 import json
 import os
 import shutil
@@ -158,11 +159,11 @@ def test_shards_split_the_library_and_prune_removes_orphans(library):
 
 
 def test_two_jobs_give_the_same_files_as_one(library, tmp_path):
-    assert render(library).exit_code == 0
+    assert render(library, "--force").exit_code == 0  # forced: rendered, not linked from the cache's finished tracks
     serial = json.loads((library["out"] / "library.json").read_text())
     parallel_out = tmp_path / "parallel"
-    result = invoke("render", library["scripts"], "-o", parallel_out, "--cache", library["cache"], "--jobs", 2)
-    assert result.exit_code == 0, result.output
+    result = invoke("render", library["scripts"], "-o", parallel_out, "--cache", library["cache"], "--jobs", 2, "--force")
+    assert result.exit_code == 0 and result.output.count("rendered") == 2, result.output
     parallel = json.loads((parallel_out / "library.json").read_text())
     for name in ("one", "two"):
         files = lambda folder: json.loads((folder / f"{name}.json").read_text())["files"]
@@ -208,6 +209,36 @@ def test_a_killed_build_leaves_no_partial_file_and_resumes(library, tmp_path):
     assert rerun.returncode == 0, rerun.stderr
     assert "cleared a stale lock" in rerun.stdout and not list(library["out"].rglob(".*.part"))
     assert invoke("render", library["scripts"], "-o", library["out"], "--cache", library["cache"], "--check").exit_code == 0
+
+
+def test_a_fresh_output_folder_is_filled_from_the_cache_without_rendering(library, monkeypatch):
+    cache, fresh = library["root"] / "own-cache", library["root"] / "fresh"  # a CI checkout: cache kept, no outputs
+    first = invoke("render", library["scripts"], "-o", library["out"], "--cache", cache, "--jobs", 1, "--stems")
+    assert first.exit_code == 0, first.output
+    assert "2 finished tracks" in invoke("cache", "info", "--cache", cache).output
+    monkeypatch.setattr(track_module, "mix", lambda *a, **k: pytest.fail("a stored track was mixed again"))
+    again = invoke("render", library["scripts"], "-o", fresh, "--cache", cache, "--jobs", 1, "--stems")
+    assert again.exit_code == 0 and again.output.count("restored") == 2, again.output
+    for made in library["out"].iterdir():
+        assert (fresh / made.name).read_bytes() == made.read_bytes(), made.name  # manifests and library.json too
+    assert invoke("render", library["scripts"], "-o", fresh, "--cache", cache, "--stems", "--check").exit_code == 0
+    pruned = invoke("cache", "prune", "--older-than", "0d", "--cache", cache)
+    assert pruned.exit_code == 0 and "0 finished tracks" in invoke("cache", "info", "--cache", cache).output
+
+
+def test_a_stored_track_whose_file_changed_is_discarded_and_rendered_again(library, caplog):
+    cache = library["root"] / "own-cache"
+    assert invoke("render", library["scripts"], "-o", library["out"], "--cache", cache, "--jobs", 1).exit_code == 0
+    stored = next((cache / "tracks").glob("*/one.flac"))
+    with open(stored, "r+b") as handle:  # edited in place, as a tag editor would through a hard link
+        handle.seek(-16, os.SEEK_END)
+        handle.write(bytes(16))
+    fresh = library["root"] / "fresh"
+    result = invoke("render", library["scripts"], "-o", fresh, "--cache", cache, "--jobs", 1)
+    assert result.exit_code == 0 and result.output.count("restored") == 1 and "rendered" in result.output
+    assert "a file changed since it was kept" in caplog.text
+    manifest = json.loads((fresh / "one.json").read_text())
+    assert manifest["files"]["one.flac"]["sha256"] == hashlib.sha256((fresh / "one.flac").read_bytes()).hexdigest()
 
 
 @pytest.mark.parametrize("args, message", [

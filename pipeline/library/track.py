@@ -32,6 +32,7 @@ from ..mix import MixSettings, Stems, lay_voice, mix
 from ..pacing import LEAD_IN_S, Timeline, place
 from ..parse import Script, parse_file, parse_text
 from ..speech import ClipCache, VoicePreset, load_voice, synthesize
+from .stored import TrackStore
 
 STEM_NAMES = ("voice", "bed", "tones")
 SIDECARS = (".vtt", ".srt", ".txt")
@@ -91,7 +92,7 @@ class Job:
 @dataclass(frozen=True)
 class TrackResult:
     script: str
-    status: str  # "rendered" | "up to date" | "failed"
+    status: str  # "rendered" | "up to date" | "restored" (from the cache's finished tracks) | "failed"
     outputs: tuple[str, ...] = ()
     errors: tuple[DriftError, ...] = ()
     manifest: dict = field(default_factory=dict)
@@ -225,12 +226,18 @@ def track_tags(job: Job, timeline: Timeline) -> Tags:
 
 
 def render_track(path: Path, options: RenderOptions, progress: Progress | None = None, name: str | None = None) -> TrackResult:
-    """Render one script unless its outputs are already up to date; never raises DriftError."""
+    """Render one script unless its outputs are up to date or stored finished in the cache; never raises DriftError."""
     try:
         job = prepare(path, options, name)
         if not options.force and is_up_to_date(job):
             return TrackResult(str(path), "up to date")
-        return render_job(job, ClipCache(options.cache_dir), progress)
+        store = TrackStore(options.cache_dir)
+        if not options.force and (manifest := store.restore(job)):
+            return TrackResult(str(path), "restored", (*map(str, job.expected_outputs()), str(job.manifest_path)), (),
+                               manifest)
+        result = render_job(job, ClipCache(options.cache_dir), progress)
+        store.keep(job, result.manifest)
+        return result
     except DriftError as error:
         return TrackResult(str(path), "failed", errors=tuple(getattr(error, "errors", [error])))
 

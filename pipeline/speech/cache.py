@@ -15,13 +15,11 @@ import json
 import logging
 import os
 import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..files import atomic_path
+from ..files import StoredEntry, atomic_path
 
 CACHE_VERSION = 2
 """Bump when what is stored changes, so old entries are never misread."""
@@ -35,15 +33,6 @@ def default_cache_dir() -> Path:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "drift-inward"
-
-
-@dataclass(frozen=True)
-class CacheInfo:
-    root: str
-    entries: int
-    bytes: int
-    oldest_use_s: float | None
-    newest_use_s: float | None
 
 
 class ClipCache:
@@ -100,34 +89,11 @@ class ClipCache:
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.npy"
 
-    def _entries(self) -> list[Path]:
-        return sorted(self.root.glob("*/*.npy")) if self.root and self.root.is_dir() else []
-
-    def info(self) -> CacheInfo:
-        entries = self._entries()
-        stats = [p.stat() for p in entries]
-        uses = [s.st_mtime for s in stats]
-        return CacheInfo(str(self.root), len(entries), sum(s.st_size for s in stats),
-                         time.time() - min(uses) if uses else None, time.time() - max(uses) if uses else None)
-
-    def prune(self, older_than_s: float | None = None, max_bytes: int | None = None) -> tuple[int, int]:
-        """Drop entries unused for ``older_than_s``, then the least recently used beyond ``max_bytes``.
-
-        Also removes temporary files left by killed writers. Returns (entries removed, bytes freed).
-        """
-        removed = freed = 0
-        if self.root and self.root.is_dir():
-            for stray in self.root.glob("*/.*.part"):
-                stray.unlink(missing_ok=True)
-        entries = sorted(((p.stat(), p) for p in self._entries()), key=lambda e: e[0].st_mtime, reverse=True)
-        kept = 0
-        now = time.time()
-        for stat, path in entries:
-            too_old = older_than_s is not None and now - stat.st_mtime > older_than_s
-            too_big = max_bytes is not None and kept + stat.st_size > max_bytes
-            if too_old or too_big:
-                path.unlink(missing_ok=True)
-                removed, freed = removed + 1, freed + stat.st_size
-            else:
-                kept += stat.st_size
-        return removed, freed
+    def entries(self) -> list[StoredEntry]:
+        """Every clip, after clearing what killed writers left half-written."""
+        if not self.root or not self.root.is_dir():
+            return []
+        for stray in self.root.glob("*/.*.part"):
+            stray.unlink(missing_ok=True)
+        stats = [(path, path.stat()) for path in self.root.glob("*/*.npy")]
+        return [StoredEntry(path, stat.st_size, stat.st_mtime) for path, stat in stats]

@@ -1,0 +1,108 @@
+"""Finished tracks kept in the cache by input hash, so a fresh output folder is filled without rendering.
+
+A CI job on a clean checkout, or a second output folder, has every clip cached
+but no outputs: without this it would mix, master and encode every track
+again. An entry holds a track's files (hard links where the cache shares the
+output's disk, so it costs no space while the outputs exist) and its manifest.
+An entry appears whole or not at all, and a file whose SHA-256 no longer
+matches its manifest (edited in place through a link, say) discards the entry
+and the track is rendered again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..export import write_json
+from ..files import StoredEntry, atomic_path, file_sha256, text_sha256
+from ..speech import ClipCache
+
+if TYPE_CHECKING:
+    from .track import Job
+
+log = logging.getLogger(__name__)
+MANIFEST = "manifest.json"
+STAGING_ABANDONED_S = 3600
+"""A half-kept entry this old was left by a killed render (keeping one takes well under a second)."""
+
+
+class TrackStore:
+    """Finished tracks under ``CACHE/tracks``; ``TrackStore(None)`` keeps nothing."""
+
+    def __init__(self, cache_root: Path | None):
+        self.root = Path(cache_root) / "tracks" if cache_root else None
+
+    def _entry(self, job: Job) -> Path:
+        # The name is part of the key: file names, and a bare script's title, come from it.
+        return self.root / text_sha256(f"{job.input_hash}\0{job.out_base.name}")
+
+    def keep(self, job: Job, manifest: dict) -> None:
+        """Link a just-rendered track's files and manifest into the store."""
+        if self.root is None or self._entry(job).exists():
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".staging-"))
+        try:
+            for name in manifest["files"]:
+                _link_or_copy(job.out_base.with_name(name), staging / name)
+            (staging / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+            os.rename(staging, self._entry(job))  # whole or not at all
+        except OSError as exc:
+            if not self._entry(job).exists():  # else a parallel render kept the same track first: nothing lost
+                log.warning("could not keep %s in the cache (%s); it renders again next time", job.out_base.name, exc)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def restore(self, job: Job) -> dict | None:
+        """Put a stored track's files in the output folder; its manifest, or None if there is no sound entry."""
+        if self.root is None:
+            return None
+        entry = self._entry(job)
+        try:
+            manifest = json.loads((entry / MANIFEST).read_text(encoding="utf-8"))
+            intact = all(file_sha256(entry / name) == facts["sha256"] for name, facts in manifest["files"].items())
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if not intact:
+            log.warning("discarding the stored %s: a file changed since it was kept", job.out_base.name)
+            shutil.rmtree(entry, ignore_errors=True)
+            return None
+        for name in manifest["files"]:
+            with atomic_path(job.out_base.with_name(name)) as tmp:
+                _link_or_copy(entry / name, tmp)
+        manifest["script"] = job.script.path  # the only field that depends on where the script lives
+        write_json(job.manifest_path, manifest)
+        os.utime(entry / MANIFEST)  # mark as used, for pruning
+        return manifest
+
+    def entries(self) -> list[StoredEntry]:
+        if self.root is None or not self.root.is_dir():
+            return []
+        found = []
+        for entry in self.root.iterdir():
+            if (entry / MANIFEST).is_file():
+                size = sum(f.stat().st_size for f in entry.iterdir())
+                found.append(StoredEntry(entry, size, (entry / MANIFEST).stat().st_mtime))
+            elif entry.name.startswith(".staging-") and time.time() - entry.stat().st_mtime > STAGING_ABANDONED_S:
+                shutil.rmtree(entry, ignore_errors=True)  # left by a killed render
+        return found
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    target.unlink(missing_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:  # another disk, or a file system without hard links
+        shutil.copyfile(source, target)
+
+
+def cache_contents(cache_root: Path | None) -> dict[str, list[StoredEntry]]:
+    """What a cache folder holds, by kind: for `drift cache info` and `drift cache prune`."""
+    return {"clips": ClipCache(cache_root).entries(), "finished tracks": TrackStore(cache_root).entries()}
