@@ -16,7 +16,9 @@ import pytest
 import soundfile
 from click.testing import CliRunner
 
+import pipeline.library.stored as stored_module
 import pipeline.library.track as track_module
+from pipeline.library import TrackStore
 from pipeline.cli import main
 
 SCRIPT = """---
@@ -239,6 +241,18 @@ def test_a_stored_track_whose_file_changed_is_discarded_and_rendered_again(libra
     assert "a file changed since it was kept" in caplog.text
     manifest = json.loads((fresh / "one.json").read_text())
     assert manifest["files"]["one.flac"]["sha256"] == hashlib.sha256((fresh / "one.flac").read_bytes()).hexdigest()
+
+
+def test_the_cache_drops_the_least_recently_used_tracks_beyond_its_budget(library, monkeypatch):
+    unbounded, bounded = library["root"] / "cache-a", library["root"] / "cache-b"
+    assert invoke("render", library["scripts"], "-o", library["out"], "--cache", unbounded, "--jobs", 1).exit_code == 0
+    sizes = [entry.bytes for entry in TrackStore(unbounded).entries()]
+    assert len(sizes) == 2
+    monkeypatch.setattr(stored_module, "MAX_BYTES", max(sizes) + 1)  # room for one track, not two
+    assert invoke("render", library["scripts"], "-o", library["root"] / "b", "--cache", bounded, "--jobs", 1,
+                  "--force").exit_code == 0
+    kept = TrackStore(bounded).entries()
+    assert [json.loads((e.path / "manifest.json").read_text())["title"] for e in kept] == ["Second"]  # the newer
 
 
 @pytest.mark.parametrize("args, message", [

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..export import write_json
-from ..files import StoredEntry, atomic_path, file_sha256, text_sha256
+from ..files import StoredEntry, atomic_path, file_sha256, prune_least_recently_used, text_sha256
 from ..speech import ClipCache
 
 if TYPE_CHECKING:
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
+MAX_BYTES = 5 * 2**30
+"""Older tracks beyond this are dropped as new ones are kept (about five renders of our library; as ccache does)."""
 STAGING_ABANDONED_S = 3600
 """A half-kept entry this old was left by a killed render (keeping one takes well under a second)."""
 
@@ -54,6 +56,7 @@ class TrackStore:
                 _link_or_copy(job.out_base.with_name(name), staging / name)
             (staging / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
             os.rename(staging, self._entry(job))  # whole or not at all
+            prune_least_recently_used(self.entries(), max_bytes=MAX_BYTES)
         except OSError as exc:
             if not self._entry(job).exists():  # else a parallel render kept the same track first: nothing lost
                 log.warning("could not keep %s in the cache (%s); it renders again next time", job.out_base.name, exc)
