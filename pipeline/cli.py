@@ -27,7 +27,7 @@ from .loudness import integrated_loudness
 from .master import PROFILES
 from .parse import parse_duration
 from .library import audition, cache_contents
-from .speech import default_cache_dir, load_voice
+from .speech import default_cache_dir, engine_for, load_voice
 
 
 FORMAT_SUFFIXES = tuple(f".{name}" for name in FORMATS)
@@ -376,6 +376,27 @@ def voices_say(name, text, out, cache_dir) -> None:
     except DriftError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"wrote {out}")
+
+
+@voices.command(name="phonemes")
+@click.argument("name")
+@click.argument("text")
+def voices_phonemes(name, text) -> None:
+    """Print the phonemes a Piper voice says for TEXT: a start for a lexicon entry that fixes a word.
+
+    \b
+    Example:
+      drift voices phonemes default "Niamh"      # nˈaɪəm; the name is said Neeve, so in the preset:
+      [lexicon]
+      Niamh = { phonemes = "nˈiːv" }
+    """
+    try:
+        engine = engine_for(load_voice(name, Source("voices phonemes")))
+        if not hasattr(engine, "phonemes"):
+            raise ConfigError("only Piper voices take phonemes in their lexicon", Source("voices phonemes"))
+        click.echo(engine.phonemes(text))
+    except DriftError as error:
+        raise click.ClickException(str(error)) from None
 
 
 def _format_of(path: Path) -> str:

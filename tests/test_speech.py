@@ -1,3 +1,6 @@
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -27,6 +30,38 @@ def test_numbers_abbreviations_and_symbols_are_read_as_words(text, spoken):
 
 def test_lexicon_respells_whole_words_any_case():
     assert normalise("Attunement, not attunements.", {"attunement": "uh-TOON-ment"}, HERE) == "uh-TOON-ment, not attunements."
+
+
+def test_phonemes_in_the_lexicon_pass_through_normalisation_untouched():
+    assert normalise("Niamh, rest 2 minutes.", {"niamh": "[[ nˈiːv ]]"}, HERE) == "[[ nˈiːv ]], rest two minutes."
+
+
+def steady_with_lexicon(folder, monkeypatch, entry: str, engine: str = "piper"):
+    text = (Path(__file__).parents[1] / "voices" / "steady.toml").read_text().replace('engine = "piper"', f'engine = "{engine}"')
+    (folder / "named.toml").write_text(text + entry + "\n")
+    monkeypatch.setenv("DRIFT_VOICES", str(folder))
+    return load_voice("named")
+
+
+def test_a_phoneme_lexicon_entry_is_said_exactly(steady, tmp_path, monkeypatch):
+    """espeak reads 'Niamh' as nˈaɪəm; the entry makes the voice say Neeve, exactly as if 'Neeve' were written."""
+    named = steady_with_lexicon(tmp_path, monkeypatch, 'Niamh = { phonemes = "nˈiːv" }')
+    said = lambda text, preset: speak(parse_text(text, "a.txt").phrases[0], preset, ClipCache(None)).audio
+    fixed, unfixed = said("Niamh rests.", named), said("Niamh rests.", steady)
+    assert np.array_equal(fixed, said("Neeve rests.", steady))
+    assert fixed.shape != unfixed.shape or not np.array_equal(fixed, unfixed)
+    assert engine_for(steady).phonemes("Niamh") == "nˈaɪəm"
+
+
+@pytest.mark.parametrize("entry, engine, message", [
+    ('Niamh = { phonemes = "nˈiːv☺" }', "piper", "lexicon entry 'Niamh': the voice has no phoneme ☺"),
+    ('Niamh = { phonemes = "nˈiːv" }', "coqui", "only Piper voices take phonemes"),
+    ('Niamh = { sounds = "neeve" }', "piper", "must be a respelling in quotes or { phonemes"),
+])
+def test_a_lexicon_entry_a_voice_cannot_say_is_named(entry, engine, message, tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match=re.escape(message)) as caught:
+        engine_for(steady_with_lexicon(tmp_path, monkeypatch, entry, engine))
+    assert caught.value.source.path.endswith("named.toml")
 
 
 def test_characters_a_voice_cannot_speak_are_errors_at_their_column():

@@ -22,6 +22,7 @@ import soundfile
 from ..audio import resample
 from ..errors import ConfigError, Source
 from ..files import file_sha256
+from .text import PHONEMES
 from .voices import BUNDLED_PIPER_VOICE, VoicePreset
 
 COQUI_INSTALL_HINT = "Coqui TTS is not installed: pip install -e '.[coqui]' (or: pip install 'drift-inward[coqui]')"
@@ -59,6 +60,7 @@ class PiperEngine:
 
         model_path, config_path = _piper_model_files(preset)
         loaded = PiperVoice.load(model_path, config_path)
+        _check_lexicon_phonemes(preset, set(loaded.config.phoneme_id_map))
         self.sample_rate = loaded.config.sample_rate
         # One single-threaded ONNX session per core, each phrase on whichever is free: two phrases at once
         # on two cores are 1.4x faster than one two-threaded session (short phrases parallelise poorly
@@ -87,6 +89,24 @@ class PiperEngine:
         finally:
             self.voices.put(voice)
         return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+
+    def phonemes(self, text: str) -> str:
+        """What the voice will say for ``text``, in the phonemes a lexicon entry takes."""
+        voice = self.voices.get()
+        try:
+            return " ".join("".join(sentence) for sentence in voice.phonemize(text))
+        finally:
+            self.voices.put(voice)
+
+
+def _check_lexicon_phonemes(preset: VoicePreset, known: set[str]) -> None:
+    for word, said in preset.lexicon:
+        for block in PHONEMES.findall(said):
+            unknown = sorted(set(block[2:-2].strip()) - known)
+            if unknown:
+                raise ConfigError(f"lexicon entry '{word}': the voice has no phoneme {', '.join(unknown)} "
+                                  f"(`drift voices phonemes {preset.name} WORD` shows the ones it uses)",
+                                  Source(preset.path))
 
 
 def _single_threaded_session(model_path: Path):

@@ -26,7 +26,15 @@ _SPEAKABLE_PUNCTUATION = set(".,;:!?'\"-–—…()’‘“”/")
 def normalise(text: str, lexicon: dict[str, str], source: Source) -> str:
     """The words to send to the engine for ``text``; unspeakable characters are errors at ``source``."""
     _check_speakable(text, source)
-    text = _apply_lexicon(text, lexicon)
+    pieces = PHONEMES.split(_apply_lexicon(text, lexicon))
+    return " ".join("".join(p if p.startswith("[[") else _words(p) for p in pieces).split())
+
+
+PHONEMES = re.compile(r"(\[\[.*?\]\])")
+"""A lexicon's ``[[ phonemes ]]``: sent to the engine as they are."""
+
+
+def _words(text: str) -> str:
     for abbreviation, expansion in ABBREVIATIONS.items():
         text = re.sub(rf"(?<![\w.]){re.escape(abbreviation)}", expansion, text, flags=re.IGNORECASE)
     text = re.sub(r"\$(\d+(?:\.\d+)?)", lambda m: f"{m.group(1)} dollars", text)
@@ -35,7 +43,7 @@ def normalise(text: str, lexicon: dict[str, str], source: Source) -> str:
     text = re.sub(r"(?<![\d.])(\d+(?:[.,]\d+)*)(?![\d])", _number, text)
     for symbol, words in SYMBOLS.items():
         text = text.replace(symbol, words)
-    return " ".join(text.split())
+    return text
 
 
 def _apply_lexicon(text: str, lexicon: dict[str, str]) -> str:

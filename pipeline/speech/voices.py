@@ -58,7 +58,7 @@ class VoicePreset:
     """Longest text sent to the engine at once (0: the engine's own limit, e.g. XTTS's 250 for English)."""
     chain: VoiceChain
     lexicon: tuple[tuple[str, str], ...]
-    """Word → respelling, applied before synthesis."""
+    """Word → respelling or ``[[ phonemes ]]`` (Piper), applied before synthesis."""
     sentence_pause_s: float
     paragraph_pause_s: float
 
@@ -99,7 +99,7 @@ def load_voice(name: str, where: Source | None = None) -> VoicePreset:
         noise_w_scale=take(table, path, "noise_w_scale", float, 0.8),
         max_chars=take(table, path, "max_chars", int, 0),
         chain=_chain(chain, path),
-        lexicon=_lexicon(lexicon, path),
+        lexicon=_lexicon(lexicon, path, engine),
         sentence_pause_s=take(pauses, path, "sentence_s", float, 1.0, "pauses."),
         paragraph_pause_s=take(pauses, path, "paragraph_s", float, 2.5, "pauses."),
     )
@@ -120,8 +120,17 @@ def _chain(table: dict, path: Path) -> VoiceChain:
     return chain
 
 
-def _lexicon(table: dict, path: Path) -> tuple[tuple[str, str], ...]:
-    for word, respelling in table.items():
-        if not isinstance(respelling, str) or not respelling.strip():
-            raise ConfigError(f"lexicon entry '{word}' must be a respelling in quotes", Source(str(path)))
-    return tuple(sorted(table.items(), key=lambda item: -len(item[0])))  # longest first: phrases before words
+def _lexicon(table: dict, path: Path, engine: str) -> tuple[tuple[str, str], ...]:
+    """Word → what the engine is sent: a respelling, or ``[[ phonemes ]]`` (Piper reads those as they are)."""
+    entries = {}
+    for word, said in table.items():
+        if isinstance(said, dict) and set(said) == {"phonemes"} and isinstance(said["phonemes"], str):
+            if engine != "piper":
+                raise ConfigError(f"lexicon entry '{word}': only Piper voices take phonemes; give a respelling",
+                                  Source(str(path)))
+            said = f"[[ {said['phonemes'].strip()} ]]" if said["phonemes"].strip() else ""
+        if not isinstance(said, str) or not said.strip():
+            raise ConfigError(f"lexicon entry '{word}' must be a respelling in quotes or {{ phonemes = \"...\" }}",
+                              Source(str(path)))
+        entries[word] = said
+    return tuple(sorted(entries.items(), key=lambda item: -len(item[0])))  # longest first: phrases before words
