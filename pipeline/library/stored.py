@@ -90,11 +90,14 @@ class TrackStore:
             return []
         found = []
         for entry in self.root.iterdir():
-            if (entry / MANIFEST).is_file():
-                size = sum(f.stat().st_size for f in entry.iterdir())
-                found.append(StoredEntry(entry, size, (entry / MANIFEST).stat().st_mtime))
-            elif entry.name.startswith(".staging-") and time.time() - entry.stat().st_mtime > STAGING_ABANDONED_S:
-                shutil.rmtree(entry, ignore_errors=True)  # left by a killed render
+            try:
+                if (entry / MANIFEST).is_file():
+                    size = sum(f.stat().st_size for f in entry.iterdir())
+                    found.append(StoredEntry(entry, size, (entry / MANIFEST).stat().st_mtime))
+                elif entry.name.startswith(".staging-") and time.time() - entry.stat().st_mtime > STAGING_ABANDONED_S:
+                    shutil.rmtree(entry, ignore_errors=True)  # left by a killed render
+            except FileNotFoundError:
+                continue  # pruned by another process while we looked
         return found
 
 

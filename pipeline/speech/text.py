@@ -48,7 +48,7 @@ def _words(text: str) -> str:
 
 def _apply_lexicon(text: str, lexicon: dict[str, str]) -> str:
     for word, respelling in lexicon.items():
-        text = re.sub(rf"\b{re.escape(word)}\b", respelling, text, flags=re.IGNORECASE)
+        text = re.sub(rf"\b{re.escape(word)}\b", lambda _: respelling, text, flags=re.IGNORECASE)  # taken literally
     return text
 
 
