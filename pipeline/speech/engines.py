@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import os
 import queue
+from contextlib import contextmanager
 from dataclasses import replace
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Protocol
+from typing import Iterator, Protocol
 
 import numpy as np
 import soundfile
@@ -83,18 +84,21 @@ class PiperEngine:
 
     def synthesize(self, text: str, rate: float) -> np.ndarray:
         config = replace(self.config, length_scale=1.0 / rate)  # Piper's own duration control keeps the timbre
-        voice = self.voices.get()
-        try:
+        with self._free_voice() as voice:
             chunks = [chunk.audio_float_array for chunk in voice.synthesize(text, config)]
-        finally:
-            self.voices.put(voice)
         return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
 
     def phonemes(self, text: str) -> str:
         """What the voice will say for ``text``, in the phonemes a lexicon entry takes."""
+        with self._free_voice() as voice:
+            return " ".join("".join(sentence) for sentence in voice.phonemize(text))
+
+    @contextmanager
+    def _free_voice(self) -> Iterator:
+        """A session no other thread is using, handed back afterwards."""
         voice = self.voices.get()
         try:
-            return " ".join("".join(sentence) for sentence in voice.phonemize(text))
+            yield voice
         finally:
             self.voices.put(voice)
 
