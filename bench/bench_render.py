@@ -16,7 +16,7 @@ from piper import PiperVoice
 from pipeline import presets
 from pipeline.audio import SAMPLE_RATE
 from pipeline.library import RenderOptions, build, plan, render_track
-from pipeline.parse import parse_file
+from pipeline.script import parse_file
 from pipeline.speech import ClipCache, load_voice, synthesize
 from pipeline.speech.engines import engine_for
 from pipeline.speech.text import normalise

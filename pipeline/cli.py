@@ -25,7 +25,7 @@ from .files import prune_least_recently_used
 from .library import RenderOptions, TrackResult, build, check, discover, lint, load_variables, parse_shard, plan, prune
 from .loudness import integrated_loudness
 from .master import PROFILES
-from .parse import parse_duration
+from .script import parse_duration
 from .library import audition, cache_contents
 from .speech import default_cache_dir, engine_for, load_voice
 

@@ -14,10 +14,10 @@ import math
 from dataclasses import dataclass, replace
 
 from .audio import SAMPLE_RATE, frames
-from .cues import At, BedCue, Break, BreathCue, BreathPace, Insert, Mark, Pause, Section, ToneCue
+from .script import At, BedCue, Break, BreathCue, BreathPace, Insert, Mark, Pause, Section, ToneCue
 from .errors import ScriptError, Source
-from .meta import Breath
-from .parse import Phrase, Script
+from .script import Breath
+from .script import Phrase, Script
 from .speech import EDGE_PAD_S, Clip, VoicePreset
 
 LEAD_IN_S = 6.0

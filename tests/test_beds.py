@@ -12,7 +12,7 @@ from pipeline.beds import BLOCK, bed_blocks, load_bed, render_bed
 from pipeline.beds.layers import FileLayer, NoiseLayer, ToneLayer
 from pipeline.beds.sources import FileLoop, Noise, ToneSource
 from pipeline.errors import ConfigError
-from pipeline.meta import Breath
+from pipeline.script import Breath
 from pipeline.pacing import BreathClock
 
 PRESETS = sorted(presets.available("ambience"))

@@ -9,7 +9,7 @@ from pipeline.beds import load_bed, render_bed, render_tones
 from pipeline.errors import ScriptError
 from pipeline.mix import lay_beds, lay_voice
 from pipeline.pacing import place
-from pipeline.parse import parse_text
+from pipeline.script import parse_text
 from pipeline.speech import ClipCache, Clip, load_voice, synthesize
 
 TEN_MS = frames(0.01)
@@ -161,7 +161,7 @@ def test_sound_inserts_are_placed_like_phrases(tmp_path, voice):
     tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(SAMPLE_RATE) / SAMPLE_RATE)).astype(np.float32)
     soundfile.write(tmp_path / "bell.wav", tone, SAMPLE_RATE)
     (tmp_path / "s.txt").write_text("One. [sound bell.wav] Two.")
-    from pipeline.parse import parse_file
+    from pipeline.script import parse_file
 
     script = parse_file(tmp_path / "s.txt")
     clips = synthesize(script, {"default": voice}, ClipCache(None))

@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("TTS", reason="Coqui TTS extra not installed: pip install -e '.[coqui]'")
 
 from pipeline.errors import ConfigError  # noqa: E402
-from pipeline.parse import parse_text  # noqa: E402
+from pipeline.script import parse_text  # noqa: E402
 from pipeline.speech import ClipCache, load_voice, speak  # noqa: E402
 from pipeline.speech.engines import engine_for  # noqa: E402
 

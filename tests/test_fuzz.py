@@ -6,8 +6,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import ScriptError
-from pipeline.parse import parse_text
-from pipeline.ssml import parse_ssml
+from pipeline.script import parse_text
+from pipeline.script import parse_ssml
 
 SEED_SCRIPTS = [p.read_text() for p in sorted((Path(__file__).parent.parent / "scripts").glob("*.txt"))]
 SEED_SCRIPTS.append((Path(__file__).parent / "fixtures" / "short.txt").read_text())

@@ -3,7 +3,7 @@ import pytest
 
 from pipeline.audio import SAMPLE_RATE, frames
 from pipeline.pacing import LEAD_IN_S, SECTION_LEAD_S, TAIL_S, place
-from pipeline.parse import parse_text
+from pipeline.script import parse_text
 from pipeline.speech import EDGE_PAD_S, Clip, load_voice
 
 

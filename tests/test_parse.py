@@ -3,7 +3,7 @@ import re
 import pytest
 
 from pipeline.errors import ScriptError
-from pipeline.parse import Break, Pause, Phrase, Section, ScriptErrors, parse_duration, parse_text
+from pipeline.script import Break, Pause, Phrase, Section, ScriptErrors, parse_duration, parse_text
 
 
 def events_of(script, kind):

@@ -10,7 +10,7 @@ from conftest import FIXTURES, ebur128
 from pipeline.audio import frames
 from pipeline.cli import main
 from pipeline.files import file_sha256
-from pipeline.parse import Pause, Phrase
+from pipeline.script import Pause, Phrase
 
 
 @pytest.fixture(scope="module")

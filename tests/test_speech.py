@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from pipeline.errors import ConfigError, RenderError, ScriptError
-from pipeline.parse import Phrase, parse_text
+from pipeline.script import Phrase, parse_text
 from pipeline.audio import frames, resample
 from pipeline.files import prune_least_recently_used
 from pipeline.loudness import integrated_loudness

@@ -15,7 +15,7 @@ from typing import Callable, Iterator
 from .. import __version__
 from ..errors import ConfigError, DriftError, Source
 from ..export import write_json
-from ..parse import SCRIPT_SUFFIXES
+from ..script import SCRIPT_SUFFIXES
 from .track import RenderOptions, TrackResult, is_up_to_date, load_variables, prepare, render_track
 
 LOCK_NAME = ".drift.lock"

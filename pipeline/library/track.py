@@ -22,7 +22,7 @@ from .. import __version__
 from ..audio import db_to_gain, frames
 from ..beds import BedPreset, load_bed
 from ..blocks import scaled, scratch
-from ..cues import BedCue, Insert
+from ..script import BedCue, Insert
 from ..errors import ConfigError, DriftError, Source
 from ..export import (DEFAULT_FORMATS, Chapter, Encoding, Tags, check_formats, read_cover, srt, transcript, webvtt,
                       write_all, write_json)
@@ -30,7 +30,7 @@ from ..files import atomic_path, file_sha256, text_sha256
 from ..master import PROFILES, Master, Profile, master, profile_named
 from ..mix import MixSettings, Stems, lay_voice, mix
 from ..pacing import LEAD_IN_S, Timeline, place
-from ..parse import Script, parse_file, parse_text
+from ..script import Script, parse_file, parse_text
 from ..speech import ClipCache, VoicePreset, load_voice, synthesize
 from .stored import TrackStore
 

@@ -17,9 +17,9 @@ import numpy as np
 import soundfile
 
 from ..audio import apply_fades, frames, resample
-from ..cues import Insert
+from ..script import Insert
 from ..errors import ConfigError, RenderError
-from ..parse import Phrase, Script
+from ..script import Phrase, Script
 from .cache import ClipCache, default_cache_dir
 from .clips import EDGE_FADE_S, EDGE_PAD_S, Clip, clean_clip, shift_pitch, trim_silence
 from .engines import COQUI_INSTALL_HINT, Engine, engine_for

@@ -12,9 +12,11 @@ import re
 import xml.sax
 from xml.sax.handler import ContentHandler
 
-from .cues import Insert, Mark, Pause, Ramp, VoicingCue, parse_duration
-from .errors import ScriptError, Source
-from .meta import parse_front_matter
+from ..errors import ScriptError, Source
+from .body import BodyBuilder
+from .front_matter import parse_front_matter
+from .model import Insert, Mark, Pause, Ramp, Script, VoicingCue
+from .values import parse_duration
 
 SUPPORTED = ("speak", "p", "s", "break", "prosody", "emphasis", "sub", "say-as", "mark", "audio", "voice")
 _STRENGTH_S = {"none": 0.0, "x-weak": 0.25, "weak": 0.5, "medium": 1.0, "strong": 2.0, "x-strong": 3.0}
@@ -24,13 +26,11 @@ _VOLUME_WORDS = {"silent": -40.0, "x-soft": -9.0, "soft": -4.5, "medium": 0.0, "
 _EMPHASIS_DB = {"strong": 2.0, "moderate": 1.0, "none": 0.0, "reduced": -3.0}
 
 
-def parse_ssml(text: str, path: str, variables: dict[str, str] | None = None):
-    from .parse import Script, ScriptErrors, _BodyParser, resolve_voicing
-
+def parse_ssml(text: str, path: str = "<ssml>", variables: dict[str, str] | None = None) -> Script:
     errors: list[ScriptError] = []
     lines = text.splitlines()
     meta, body_start = parse_front_matter(lines, path, errors)
-    body = _BodyParser(path, meta, {**meta.vars, **(variables or {})}, errors)
+    body = BodyBuilder(path, meta, variables, errors)
     handler = _Handler(body, path, body_start)
     try:
         xml.sax.parseString("\n".join(lines[body_start:]).encode("utf-8"), handler)
@@ -39,18 +39,13 @@ def parse_ssml(text: str, path: str, variables: dict[str, str] | None = None):
         errors.append(ScriptError(f"not well-formed SSML: {exc.getMessage()}", where))
     except ScriptError as error:
         errors.append(error)
-    events = resolve_voicing(body.finish(), meta, errors)
-    if not errors and not events:
-        errors.append(ScriptError("script has no text to speak", Source(path, body_start + 1, 1)))
-    if errors:
-        raise ScriptErrors(errors)
-    return Script(path=path, meta=meta, events=tuple(events), uses=tuple(sorted(body.used)))
+    return body.script(Source(path, body_start + 1, 1))
 
 
 class _Handler(ContentHandler):
     """Streams SAX events into the body parser, keeping a stack of prosody to restore."""
 
-    def __init__(self, body, path: str, line_offset: int):
+    def __init__(self, body: BodyBuilder, path: str, line_offset: int):
         super().__init__()
         self.body = body
         self.path = path

@@ -13,8 +13,8 @@ from typing import Any, Callable
 
 import yaml
 
-from .cues import did_you_mean, parse_duration
-from .errors import ScriptError, Source
+from .values import did_you_mean, parse_duration
+from ..errors import ScriptError, Source
 
 PAUSE_KINDS = ("sentence", "paragraph", "comma", "ellipsis")
 

@@ -8,151 +8,17 @@ one model. Ranges are checked here, where the writer can still be told where.
 
 from __future__ import annotations
 
-import difflib
 import re
-from dataclasses import dataclass
 from typing import Callable
 
-from .errors import ScriptError, Source
-
-
-# --- values --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Ramp:
-    """A value, or a straight line from ``start`` to ``end`` until a section or over a duration."""
-
-    start: float
-    end: float | None = None
-    until: str | None = None
-    over_s: float | None = None
-
-    def at(self, fraction: float) -> float:
-        if self.end is None:
-            return self.start
-        fraction = min(max(fraction, 0.0), 1.0)
-        return self.start + (self.end - self.start) * fraction
-
-
-@dataclass(frozen=True)
-class Pause:
-    """A silence the writer asked for: seconds, or a number of breaths of the breath clock."""
-
-    seconds: float
-    source: Source
-    breaths: float = 0.0
-
-
-@dataclass(frozen=True)
-class Break:
-    """An implicit boundary whose length comes from the pause defaults."""
-
-    kind: str  # "sentence" | "paragraph" | "comma" | "ellipsis"
-    source: Source
-
-
-@dataclass(frozen=True)
-class Section:
-    """A heading: starts a named part of the session (a chapter)."""
-
-    name: str
-    source: Source
-
-
-@dataclass(frozen=True)
-class BreathCue:
-    """Wait for the breath clock: the next full cycle, or the next inhale or exhale onset."""
-
-    kind: str  # "cycle" | "inhale" | "exhale"
-    source: Source
-
-
-@dataclass(frozen=True)
-class BreathPace:
-    """Change the breath clock's rate (breaths per minute), at once or as a ramp."""
-
-    pace: Ramp
-    source: Source
-
-
-@dataclass(frozen=True)
-class BedCue:
-    """Crossfade to another bed (``name``), change its level (``gain_db``), or fade it out."""
-
-    name: str | None
-    gain_db: float | None
-    fade_s: float
-    source: Source
-    off: bool = False
-
-
-@dataclass(frozen=True)
-class ToneCue:
-    """Start, ramp or stop an entrainment tone."""
-
-    kind: str  # "binaural" | "isochronic" | "off"
-    beat: Ramp | None
-    carrier_hz: float
-    fade_s: float
-    source: Source
-
-
-@dataclass(frozen=True)
-class At:
-    """Start the next phrase at this absolute time."""
-
-    seconds: float
-    source: Source
-
-
-@dataclass(frozen=True)
-class Mark:
-    """A named point on the timeline (from SSML ``<mark>`` or ``[mark NAME]``)."""
-
-    name: str
-    source: Source
-
-
-@dataclass(frozen=True)
-class Insert:
-    """An audio file placed in the voice track, like a phrase."""
-
-    path: str
-    source: Source
-
-
-@dataclass(frozen=True)
-class VoicingCue:
-    """Changes how the following phrases are spoken; resolved onto each phrase by the parser."""
-
-    kind: str  # "rate" | "pitch_st" | "volume_db" | "pan" | "voice" | "together"
-    value: Ramp | str | None
-    source: Source
+from ..errors import ScriptError, Source
+from .model import At, BedCue, BreathCue, BreathPace, Insert, Mark, Pause, Ramp, ToneCue, VoicingCue
+from .values import did_you_mean, parse_duration
 
 
 # --- argument grammar ------------------------------------------------------------------
 
 _NUMBER = r"[+-]?\d+(?:\.\d+)?"
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h)$")
-_CLOCK = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{2}(?:\.\d+)?)$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
-
-
-def parse_duration(text: str) -> float | None:
-    """'750ms' → 0.75, '3s' → 3.0, '2m' → 120.0, '1:30' → 90.0; None if it is not a duration."""
-    text = text.strip()
-    if match := _DURATION.match(text):
-        return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    if match := _CLOCK.match(text):
-        hours, minutes, seconds = match.groups()
-        return int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
-    return None
-
-
-def did_you_mean(word: str, choices) -> str:
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _duration(text: str, where: Source, what: str, upper_s: float = 6 * 3600) -> float:

@@ -1,0 +1,190 @@
+"""The body of a script as events: the builder both front ends feed.
+
+Owns what text becomes once it is read: sentences, ellipses and (if asked)
+commas cut into phrases with breaks between them, ``*emphasis*``,
+``{variables}`` replaced by their values, each piece mapped back to where it
+was written.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+
+from ..errors import ScriptError, Source
+from .front_matter import Meta
+from .model import Break, Insert, Pause, Phrase, Script, ScriptErrors
+from .voicing import resolve_voicing
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s+(?=[\"'“‘(]?[A-Z0-9])")
+_ELLIPSIS = re.compile(r"(?:\.\.\.|…)[\"'”’)]*\s+(?=\S)")
+_COMMA = re.compile(r",\s+")
+_ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "st", "prof", "e.g", "i.e", "etc", "vs", "no"}
+_VARIABLE = re.compile(r"\{([^{}]*)\}")
+_VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class _Paragraph:
+    """Text gathered across lines until a cue or break, with a map back to its sources."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.starts: list[int] = []
+        self.sources: list[Source] = []
+
+    def add(self, text: str, source: Source) -> None:
+        if not text:
+            return
+        self.starts.append(len(self.text))
+        self.sources.append(source)
+        self.text += text
+
+    def source_at(self, offset: int) -> Source:
+        i = max(bisect.bisect_right(self.starts, offset) - 1, 0)
+        base = self.sources[i]
+        return Source(base.path, base.line, base.col + offset - self.starts[i])
+
+    def flush(self, split_commas: bool, emphasis: bool = False) -> list:
+        events: list = []
+        for start, piece, kind in _pieces(self.text, split_commas):
+            if events:
+                events.append(Break(kind, self.source_at(start)))
+            events.append(Phrase(piece, self.source_at(start), emphasis=emphasis))
+        self.__init__()
+        return events
+
+
+def _pieces(text: str, split_commas: bool) -> list[tuple[int, str, str]]:
+    """Split into (offset, phrase, kind of break before it): at sentence ends, ellipses and, if asked, commas."""
+    cuts: list[tuple[int, int, str]] = []
+    for match in _SENTENCE_END.finditer(text):
+        word = text[: match.start()].rsplit(None, 1)[-1].rstrip(".").lower() if text[: match.start()].strip() else ""
+        if word not in _ABBREVIATIONS and not text[: match.start()].endswith(("...", "…")):
+            cuts.append((match.start(), match.end(), "sentence"))
+    cuts += [(m.start() + len(m.group(0).rstrip()), m.end(), "ellipsis") for m in _ELLIPSIS.finditer(text)]
+    if split_commas:
+        cuts += [(m.start() + 1, m.end(), "comma") for m in _COMMA.finditer(text)]
+    pieces, start, kind = [], 0, "sentence"
+    for cut_start, cut_end, cut_kind in sorted(cuts):
+        if cut_start < start:
+            continue
+        pieces.append((start, text[start:cut_start], kind))
+        start, kind = cut_end, cut_kind
+    pieces.append((start, text[start:], kind))
+    result = []
+    for offset, piece, piece_kind in pieces:
+        stripped = piece.strip()
+        if stripped and re.search(r"\w", stripped):
+            result.append((offset + len(piece) - len(piece.lstrip()), stripped, piece_kind))
+    return result
+
+
+class BodyBuilder:
+    """Gathers text and cues into events, whichever front end reads the file.
+
+    Text is added as it is read (``add_text``), cues and breaks between it
+    (``add_event``, ``add_break``); ``finish`` returns the events. Mistakes are
+    appended to ``errors`` and reading goes on, so one run reports them all.
+    """
+
+    def __init__(self, path: str, meta: Meta, variables: dict[str, str] | None, errors: list[ScriptError]):
+        """``variables`` (for example from ``--vars``) override the front matter's ``vars`` defaults."""
+        self.path = path
+        self.meta = meta
+        self.variables = {**meta.vars, **{k: str(v) for k, v in (variables or {}).items()}}
+        self.errors = errors
+        self.events: list = []
+        self.paragraph = _Paragraph()
+        self.emphasis_from: Source | None = None
+        self.used: set[str] = set()
+
+    def error(self, message: str, line: int, col: int) -> None:
+        self.errors.append(ScriptError(message, Source(self.path, line, col)))
+
+    def add_text(self, text: str, number: int, col: int, new_line: bool) -> None:
+        """Add literal text; each '*' opens or closes emphasis, which ends the phrase gathered so far."""
+        for index, part in enumerate(text.split("*")):
+            if index:
+                self.flush()
+                star = Source(self.path, number, col - 1)
+                self.emphasis_from = None if self.emphasis_from else star
+            self._add_plain(part, number, col, new_line and index == 0)
+            col += len(part) + 1
+
+    def _add_plain(self, text: str, number: int, col: int, new_line: bool) -> None:
+        """Add literal text, replacing {variables} with their (plain-text) values."""
+        pos = 0
+        if new_line:
+            lead = len(text) - len(text.lstrip())
+            text, col = text[lead:], col + lead
+            if self.paragraph.text and text:
+                self.paragraph.text += " "
+        for match in _VARIABLE.finditer(text):
+            self.paragraph.add(text[pos : match.start()], Source(self.path, number, col + pos))
+            value = self._variable(match.group(1).strip(), number, col + match.start())
+            self.paragraph.add(value, Source(self.path, number, col + match.start()))
+            pos = match.end()
+        rest = text[pos:]
+        for brace in ("{", "}"):
+            if brace in rest:
+                self.error(f"unmatched '{brace}' (variables are written {{name}})", number, col + pos + rest.index(brace))
+                rest = rest.replace(brace, " ")
+        self.paragraph.add(rest, Source(self.path, number, col + pos))
+
+    def _variable(self, name: str, number: int, col: int) -> str:
+        if not _VARIABLE_NAME.match(name):
+            self.error(f"'{{{name}}}' is not a variable name (letters, digits and _)", number, col)
+            return ""
+        self.used.add(name)
+        if name not in self.variables:
+            known = ", ".join(sorted(self.variables)) or "none"
+            self.error(f"variable '{name}' has no value: give it a default under 'vars:' or pass --vars (known: {known})",
+                        number, col)
+            return ""
+        return " ".join(str(self.variables[name]).replace("[", "(").replace("]", ")").split())
+
+    def add_event(self, event) -> None:
+        """Cues end the phrase being gathered: what follows is spoken after (and as) they say."""
+        self.flush()
+        self.events.append(event)
+
+    def flush(self) -> None:
+        pieces = self.paragraph.flush(self.meta.pauses.get("comma") is not None, self.emphasis_from is not None)
+        if pieces and self._ended_a_sentence():
+            self.events.append(Break("sentence", pieces[0].source))  # a cue between two sentences
+        self.events.extend(pieces)
+
+    def _ended_a_sentence(self) -> bool:
+        for event in reversed(self.events):
+            if isinstance(event, Phrase):
+                return event.text.rstrip("\"'”’)").endswith((".", "!", "?", "…"))
+            if isinstance(event, (Break, Pause)):
+                return False
+        return False
+
+    def add_break(self, kind: str, source: Source) -> None:
+        self.flush()
+        self.close_emphasis()
+        if self.events and isinstance(self.events[-1], Phrase):
+            self.events.append(Break(kind, source))
+
+    def close_emphasis(self) -> None:
+        if self.emphasis_from:
+            self.errors.append(ScriptError("emphasis opened with '*' is not closed in its paragraph", self.emphasis_from))
+            self.emphasis_from = None
+
+    def finish(self) -> list:
+        self.flush()
+        self.close_emphasis()
+        while self.events and isinstance(self.events[-1], Break):
+            self.events.pop()
+        return self.events
+
+    def script(self, empty_at: Source) -> Script:
+        """The finished script, voicing resolved; or ``ScriptErrors`` with every mistake found."""
+        events = resolve_voicing(self.finish(), self.meta, self.errors)
+        if not any(isinstance(e, (Phrase, Insert)) for e in events) and not self.errors:
+            self.errors.append(ScriptError("script has no text to speak", empty_at))
+        if self.errors:
+            raise ScriptErrors(self.errors)
+        return Script(path=self.path, meta=self.meta, events=tuple(events), uses=tuple(sorted(self.used)))

@@ -1,0 +1,188 @@
+"""The script as a value: every event the language can write, and the ``Script`` that holds them.
+
+Both front ends (plain text and SSML) produce these; nothing here parses or
+knows about audio. Every event carries the ``Source`` it was written at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from ..errors import ScriptError, Source
+from .front_matter import Meta
+
+@dataclass(frozen=True)
+class Ramp:
+    """A value, or a straight line from ``start`` to ``end`` until a section or over a duration."""
+
+    start: float
+    end: float | None = None
+    until: str | None = None
+    over_s: float | None = None
+
+    def at(self, fraction: float) -> float:
+        if self.end is None:
+            return self.start
+        fraction = min(max(fraction, 0.0), 1.0)
+        return self.start + (self.end - self.start) * fraction
+
+
+@dataclass(frozen=True)
+class Pause:
+    """A silence the writer asked for: seconds, or a number of breaths of the breath clock."""
+
+    seconds: float
+    source: Source
+    breaths: float = 0.0
+
+
+@dataclass(frozen=True)
+class Break:
+    """An implicit boundary whose length comes from the pause defaults."""
+
+    kind: str  # "sentence" | "paragraph" | "comma" | "ellipsis"
+    source: Source
+
+
+@dataclass(frozen=True)
+class Section:
+    """A heading: starts a named part of the session (a chapter)."""
+
+    name: str
+    source: Source
+
+
+@dataclass(frozen=True)
+class BreathCue:
+    """Wait for the breath clock: the next full cycle, or the next inhale or exhale onset."""
+
+    kind: str  # "cycle" | "inhale" | "exhale"
+    source: Source
+
+
+@dataclass(frozen=True)
+class BreathPace:
+    """Change the breath clock's rate (breaths per minute), at once or as a ramp."""
+
+    pace: Ramp
+    source: Source
+
+
+@dataclass(frozen=True)
+class BedCue:
+    """Crossfade to another bed (``name``), change its level (``gain_db``), or fade it out."""
+
+    name: str | None
+    gain_db: float | None
+    fade_s: float
+    source: Source
+    off: bool = False
+
+
+@dataclass(frozen=True)
+class ToneCue:
+    """Start, ramp or stop an entrainment tone."""
+
+    kind: str  # "binaural" | "isochronic" | "off"
+    beat: Ramp | None
+    carrier_hz: float
+    fade_s: float
+    source: Source
+
+
+@dataclass(frozen=True)
+class At:
+    """Start the next phrase at this absolute time."""
+
+    seconds: float
+    source: Source
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A named point on the timeline (from SSML ``<mark>`` or ``[mark NAME]``)."""
+
+    name: str
+    source: Source
+
+
+@dataclass(frozen=True)
+class Insert:
+    """An audio file placed in the voice track, like a phrase."""
+
+    path: str
+    source: Source
+
+
+@dataclass(frozen=True)
+class VoicingCue:
+    """Changes how the following phrases are spoken; resolved onto each phrase by the parser."""
+
+    kind: str  # "rate" | "pitch_st" | "volume_db" | "pan" | "voice" | "together"
+    value: Ramp | str | None
+    source: Source
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """One sentence to speak, with how to speak it: the unit of synthesis, caching and captions."""
+
+    text: str
+    source: Source
+    voice: str = "default"
+    rate: float = 1.0
+    """Relative to the voice preset's own rate (front-matter ``rate`` × ``[rate]`` cues)."""
+    pitch_st: float = 0.0
+    volume_db: float = 0.0
+    pan: float = 0.0
+    """−1 is hard left, +1 hard right."""
+    together: bool = False
+    """Starts with the previous phrase instead of after it (layered voices)."""
+    emphasis: bool = False
+    """Written between asterisks: spoken a little slower and louder (see EMPHASIS_*)."""
+
+
+
+Event = Union[Phrase, Pause, Break, Section, BreathCue, BreathPace, BedCue, ToneCue, At, Mark, Insert]
+
+
+@dataclass(frozen=True)
+class Script:
+    path: str
+    meta: Meta
+    events: tuple[Event, ...]
+    uses: tuple[str, ...] = ()
+    """The variables the text refers to (so only their values make a render stale)."""
+
+    @property
+    def phrases(self) -> tuple[Phrase, ...]:
+        return tuple(e for e in self.events if isinstance(e, Phrase))
+
+    @property
+    def utterances(self) -> tuple[Phrase | Insert, ...]:
+        """What the voice track holds, in order: spoken phrases and inserted sounds."""
+        return tuple(e for e in self.events if isinstance(e, (Phrase, Insert)))
+
+    @property
+    def voices(self) -> dict[str, Source]:
+        """Every voice preset the script speaks with → where it is first used."""
+        used: dict[str, Source] = {}
+        for phrase in self.phrases:
+            used.setdefault(phrase.voice, phrase.source)
+        return used
+
+    @property
+    def sections(self) -> tuple[Section, ...]:
+        return tuple(e for e in self.events if isinstance(e, Section))
+
+
+class ScriptErrors(ScriptError):
+    """Several problems in one script; ``errors`` holds each, in file order."""
+
+    def __init__(self, errors: list[ScriptError]):
+        errors = sorted(errors, key=lambda e: (e.source.line, e.source.col) if e.source else (0, 0))
+        super().__init__(errors[0].message, errors[0].source)
+        self.errors = errors
+
+
