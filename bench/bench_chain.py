@@ -16,7 +16,7 @@ import imageio_ffmpeg
 import numpy as np
 
 from pipeline.blocks import scratch
-from pipeline.library import RenderOptions, prepare
+from pipeline.job import RenderOptions, prepare
 from pipeline.master import PROFILES, master
 from pipeline.mix import lay_beds, mix
 from pipeline.pacing import place
@@ -28,7 +28,7 @@ SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "coming-home-to-yo
 def ours(job, clips, timeline) -> float:
     start = time.perf_counter()
     with scratch() as work:
-        stems = mix(timeline, clips, job.voices, job.beds, job.script.meta.ambience, job.script.meta.seed, work=work)
+        stems = mix(timeline, clips, job.voices, job.beds, work=work)
         master(stems.mix_into(work.zeros(timeline.frames)), PROFILES["podcast"], work=work)
     return time.perf_counter() - start
 
@@ -62,8 +62,8 @@ def theirs(clips, timeline, bed: np.ndarray, folder: Path) -> float:
 def run() -> dict:
     job = prepare(SCRIPT, RenderOptions())
     clips = synthesize(job.script, job.voices, ClipCache(default_cache_dir()))
-    timeline = place(job.script, clips, job.voice)
-    bed, _ = lay_beds(timeline, job.beds, job.script.meta.ambience, job.script.meta.seed)
+    timeline = place(job.script, [clip.frames for clip in clips], job.pauses)
+    bed, _ = lay_beds(timeline, job.beds)
     with tempfile.TemporaryDirectory() as folder:
         our_s, their_s = ours(job, clips, timeline), theirs(clips, timeline, bed * 0.1, Path(folder))
     return {"script": SCRIPT.name, "track_s": round(timeline.duration_s, 1), "ours_s": round(our_s, 2),

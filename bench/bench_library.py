@@ -6,7 +6,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.library import RenderOptions, build, plan, render_track
+from pipeline.job import RenderOptions
+from pipeline.library import build, plan, render_track
 
 SCRIPT = """---
 title: Bench {n}

@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from bench.timing import peak_rss_mb
-from pipeline.audio import SAMPLE_RATE, frames
+from pipeline.audio import frames
 from pipeline.beds import load_bed
 from pipeline.blocks import scratch
 from pipeline.errors import Source
@@ -32,7 +32,7 @@ def synthetic_session(minutes: float):
     clip_audio *= np.abs(np.sin(np.linspace(0, 40, len(clip_audio))))[:, None].astype(np.float32)
     starts = range(frames(6), frames(minutes * 60 - 12), frames(8))
     phrases = tuple(PlacedPhrase(s, len(clip_audio), "x", Source("bench"), 0, voice="default") for s in starts)
-    return Timeline(SAMPLE_RATE, frames(minutes * 60), phrases, ()), (Clip("x", clip_audio),)
+    return Timeline(frames(minutes * 60), phrases, (), opening_bed="hearth"), (Clip("x", clip_audio),)
 
 
 def one(minutes: float) -> dict:
@@ -40,7 +40,7 @@ def one(minutes: float) -> dict:
     voices, beds = {"default": load_voice("default")}, {"hearth": load_bed("hearth")}
     with scratch() as work:
         start = time.perf_counter()
-        stems = mix(timeline, clips, voices, beds, "hearth", 0, work=work)
+        stems = mix(timeline, clips, voices, beds, work=work)
         mixed = time.perf_counter()
         master(stems.mix_into(work.zeros(timeline.frames)), PROFILES["podcast"], work=work)
         done = time.perf_counter()

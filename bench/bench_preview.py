@@ -6,7 +6,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.library import RenderOptions, render_track
+from pipeline.job import RenderOptions
+from pipeline.library import render_track
 from pipeline.preview import render_preview
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "the-settled-nervous-system.txt"

@@ -15,7 +15,8 @@ from piper import PiperVoice
 
 from pipeline import presets
 from pipeline.audio import SAMPLE_RATE
-from pipeline.library import RenderOptions, build, plan, render_track
+from pipeline.job import RenderOptions
+from pipeline.library import build, plan, render_track
 from pipeline.script import parse_file
 from pipeline.speech import ClipCache, load_voice, synthesize
 from pipeline.speech.engines import engine_for
@@ -108,12 +109,12 @@ def cold_vs_warm(piper_only_s: float) -> dict:
         fresh_s, fresh = timed(build, plan([SCRIPT]), replace(options, out_dir=Path(scratch) / "fresh", force=False))
         unchanged_s, unchanged = timed(build, plan([SCRIPT]), replace(options, force=False))
         assert [r.status for r in fresh] == ["restored"] and [r.status for r in unchanged] == ["up to date"]
-    return {"track_s": cold.manifest["duration_s"], "cold_render_s": round(cold_s, 2),
+    return {"track_s": cold.manifest.duration_s, "cold_render_s": round(cold_s, 2),
             "forced_rerender_over_cold_pct": round(100 * forced_s / cold_s, 1),
             "fresh_folder_rerender_over_cold_pct": round(100 * fresh_s / cold_s, 2),
             "unchanged_rerender_over_cold_pct": round(100 * unchanged_s / cold_s, 2),
             "pipeline_overhead_over_piper_pct": round(100 * (cold_s - piper_only_s) / piper_only_s, 1),
-            "cold_render_x_realtime": round(cold.manifest["duration_s"] / cold_s, 2)}
+            "cold_render_x_realtime": round(cold.manifest.duration_s / cold_s, 2)}
 
 
 def timed(function, *args):

@@ -7,6 +7,7 @@ everything but errors.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -14,25 +15,35 @@ import time
 from pathlib import Path
 
 import click
-import numpy as np
 
 from . import __version__, presets
-from .audio import SAMPLE_RATE, db_to_gain, frames
-from .beds import load_bed, render_bed
+from .audio import SAMPLE_RATE, clock, frames
+from .beds import audition_bed, load_bed
 from .errors import ConfigError, DriftError, Source
 from .export import FORMATS, write_audio
 from .files import prune_least_recently_used
-from .library import RenderOptions, TrackResult, build, check, discover, lint, load_variables, parse_shard, plan, prune
-from .loudness import integrated_loudness
+from .job import RenderOptions, lint, load_variables
+from .library import TrackResult, build, cache_contents, check, discover, parse_shard, plan, prune
 from .master import PROFILES
+from .render import audition
 from .script import parse_duration
-from .library import audition, cache_contents
 from .speech import default_cache_dir, engine_for, load_voice
 
-
-FORMAT_SUFFIXES = tuple(f".{name}" for name in FORMATS)
 AUDITION_LUFS = -23.0
 """Beds auditioned alone play at about the level they sit at under a voice."""
+
+
+def one_line_errors(command):
+    """Every ``DriftError`` a command meets becomes one line on stderr and exit status 1: no traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except DriftError as error:
+            raise click.ClickException(str(error)) from None
+
+    return wrapper
 
 
 def _fail(errors) -> None:
@@ -85,6 +96,7 @@ def main() -> None:
 @click.option("--timeline", "show_timeline", is_flag=True, help="Print each rendered track's timeline.")
 @click.option("--no-qc", "skip_qc", is_flag=True, help="Do not run the quality checks on what was rendered.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@one_line_errors
 def render(paths, out_dir, formats, profile, stems, force, check_only, prune_orphans, jobs, shard, scheduler, cache_dir,
            vars_path, show_timeline, skip_qc, quiet) -> None:
     """Render scripts (files or folders of .txt/.ssml scripts) into finished tracks.
@@ -100,13 +112,10 @@ def render(paths, out_dir, formats, profile, stems, force, check_only, prune_orp
       drift render scripts/ --jobs 2 --shard 1/2  # half the library, two at a time
       drift render turning-toward.txt --vars listeners/ --stems
     """
-    try:
-        scripts = discover(list(paths))
-        tracks = plan(scripts, vars_path, parse_shard(shard) if shard else None)
-        if vars_path is not None and not vars_path.exists():
-            raise ConfigError("no such variables file or folder", Source(str(vars_path)))
-    except DriftError as error:
-        raise click.ClickException(str(error)) from None
+    scripts = discover(list(paths))
+    tracks = plan(scripts, vars_path, parse_shard(shard) if shard else None)
+    if vars_path is not None and not vars_path.exists():
+        raise ConfigError("no such variables file or folder", Source(str(vars_path)))
     options = RenderOptions(out_dir, formats, profile, force, cache_dir, None, stems)
     if check_only:
         _report_check(check(tracks, options), len(tracks), quiet)
@@ -114,12 +123,9 @@ def render(paths, out_dir, formats, profile, stems, force, check_only, prune_orp
     if prune_orphans:
         for path in prune(out_dir, {t.name for t in tracks}):
             click.echo(f"removed {path}", err=quiet)
-    try:
-        with click.progressbar(length=len(tracks), label="rendering", file=sys.stderr, hidden=quiet,
-                               show_eta=True, item_show_func=lambda r: Path(r.script).name if r else "") as bar:
-            results = build(tracks, options, jobs, on_done=lambda result: bar.update(1, result), scheduler=scheduler)
-    except DriftError as error:
-        raise click.ClickException(str(error)) from None
+    with click.progressbar(length=len(tracks), label="rendering", file=sys.stderr, hidden=quiet,
+                           show_eta=True, item_show_func=lambda r: Path(r.script).name if r else "") as bar:
+        results = build(tracks, options, jobs, on_done=lambda result: bar.update(1, result), scheduler=scheduler)
     _after_render(results, show_timeline, quiet)
     if not skip_qc:
         _qc_rendered(results, quiet)
@@ -127,10 +133,10 @@ def render(paths, out_dir, formats, profile, stems, force, check_only, prune_orp
 
 def _qc_rendered(results: list[TrackResult], quiet: bool) -> None:
     """The same checks as `drift qc`, on every file just rendered; a failure fails the build."""
-    from .qc import qc_files
+    from .qc import AUDIO_SUFFIXES, is_master, qc_files
 
     reports = qc_files([Path(path) for r in results if r.status == "rendered" for path in r.outputs
-                        if Path(path).name.count(".") == 1 and Path(path).suffix in FORMAT_SUFFIXES])
+                        if Path(path).suffix in AUDIO_SUFFIXES and is_master(Path(path))])
     failed = [r for r in reports if not r.ok]
     if failed:
         _print_reports(failed)
@@ -165,11 +171,11 @@ def _after_render(results: list[TrackResult], show_timeline: bool, quiet: bool) 
 def _summary(results: list[TrackResult]) -> None:
     click.echo(f"{'track':<40} {'status':<11} {'length':>8} {'LUFS':>7} {'dBTP':>7}")
     for r in results:
-        loud = r.manifest.get("loudness", {})
-        length = r.manifest.get("duration_s")
-        click.echo(f"{Path(r.script).name:<40} {r.status:<11} "
-                   f"{(f'{length // 60:.0f}:{length % 60:04.1f}' if length else ''):>8} "
-                   f"{loud.get('integrated_lufs', ''):>7} {loud.get('true_peak_dbtp', ''):>7}")
+        length, lufs, peak = "", "", ""
+        if r.manifest:
+            length = clock(r.manifest.duration_s, decimals=1)
+            lufs, peak = r.manifest.loudness.integrated_lufs, r.manifest.loudness.true_peak_dbtp
+        click.echo(f"{Path(r.script).name:<40} {r.status:<11} {length:>8} {lufs:>7} {peak:>7}")
 
 
 @main.command()
@@ -184,6 +190,7 @@ def _summary(results: list[TrackResult]) -> None:
 @click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port for --serve (0: any free port).")
 @click.option("--open", "open_browser", is_flag=True, help="Open the page in a browser.")
 @cache_option
+@one_line_errors
 def preview(script, section, start, end, vars_file, out, serve, port, open_browser, cache_dir) -> None:
     """Render one section or span with its stems, and a player page to listen and look.
 
@@ -198,26 +205,23 @@ def preview(script, section, start, end, vars_file, out, serve, port, open_brows
     """
     from .preview import render_preview, serve as serve_folder
 
-    try:
-        span = None
-        if start or end:
-            span = (_clock_option(start or "0s", "--from"), _clock_option(end or "6h", "--to"))
-        variables = load_variables(vars_file) if vars_file else None
-        folder = out or Path("build") / "preview" / script.stem
-        result = render_preview(script, folder, RenderOptions(cache_dir=cache_dir, variables=variables), section, span)
-        made = "unchanged, reused" if result.reused else "wrote"
-        click.echo(f"{made} {result.page} ({result.start_s:.1f}s–{result.end_s:.1f}s)")
-        if serve or open_browser:
-            server, url = serve_folder(result.folder, port) if serve else (None, result.page.resolve().as_uri())
-            click.echo(f"serving {url}" if server else url)
-            if open_browser:
-                import webbrowser
+    span = None
+    if start or end:
+        span = (_clock_option(start or "0s", "--from"), _clock_option(end or "6h", "--to"))
+    variables = load_variables(vars_file) if vars_file else None
+    folder = out or Path("build") / "preview" / script.stem
+    result = render_preview(script, folder, RenderOptions(cache_dir=cache_dir, variables=variables), section, span)
+    made = "unchanged, reused" if result.reused else "wrote"
+    click.echo(f"{made} {result.page} ({result.start_s:.1f}s–{result.end_s:.1f}s)")
+    if serve or open_browser:
+        server, url = serve_folder(result.folder, port) if serve else (None, result.page.resolve().as_uri())
+        click.echo(f"serving {url}" if server else url)
+        if open_browser:
+            import webbrowser
 
-                webbrowser.open(url)
-            if server:
-                _wait_for_interrupt(server)
-    except DriftError as error:
-        raise click.ClickException(str(error)) from None
+            webbrowser.open(url)
+        if server:
+            _wait_for_interrupt(server)
 
 
 def _clock_option(text: str, option: str) -> float:
@@ -238,6 +242,7 @@ def _wait_for_interrupt(server) -> None:
 @main.command()
 @click.argument("track", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("-o", "--out", type=click.Path(path_type=Path, dir_okay=False), help="PNG file (default: beside the track).")
+@one_line_errors
 def plot(track, out) -> None:
     """Draw a rendered track: waveform per stem, loudness over time with its target, section markers.
 
@@ -247,16 +252,14 @@ def plot(track, out) -> None:
     """
     from .plot import plot_track
 
-    try:
-        click.echo(f"wrote {plot_track(track, out)}")
-    except DriftError as error:
-        raise click.ClickException(str(error)) from None
+    click.echo(f"wrote {plot_track(track, out)}")
 
 
 @main.command(name="qc")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--profile", type=click.Choice(sorted(PROFILES)), help="Hold every track to this profile (default: its manifest's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
+@one_line_errors
 def qc_command(paths, profile, as_json) -> None:
     """Check finished tracks as a listener would hear them; exit 1 if any fails.
 
@@ -271,10 +274,7 @@ def qc_command(paths, profile, as_json) -> None:
     """
     from .qc import find_tracks, qc_files
 
-    try:
-        tracks = find_tracks(list(paths))
-    except DriftError as error:
-        raise click.ClickException(str(error)) from None
+    tracks = find_tracks(list(paths))
     reports = qc_files(tracks, profile)
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in reports], indent=2))
@@ -297,6 +297,7 @@ def _print_reports(reports) -> None:
 @main.command(name="lint")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as a JSON list (for editors and CI).")
+@one_line_errors
 def lint_command(paths, as_json) -> None:
     """Check scripts for mistakes without rendering anything.
 
@@ -308,10 +309,7 @@ def lint_command(paths, as_json) -> None:
       drift lint scripts/
       drift lint --json scripts/ > problems.json
     """
-    try:
-        scripts = discover(list(paths))
-    except DriftError as error:
-        raise click.ClickException(str(error)) from None
+    scripts = discover(list(paths))
     errors = [error for path in scripts for error in lint(path)]
     if as_json:
         click.echo(json.dumps([_as_record(e) for e in errors], indent=2))
@@ -362,6 +360,7 @@ def voices(ctx) -> None:
 @click.option("-o", "--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Output file (default: voice-NAME.flac); the format follows the extension.")
 @cache_option
+@one_line_errors
 def voices_say(name, text, out, cache_dir) -> None:
     """Audition a voice preset: speak TEXT with it, through its chain, into a file.
 
@@ -370,17 +369,14 @@ def voices_say(name, text, out, cache_dir) -> None:
       drift voices say deep "Let yourself sink a little deeper." -o deep.flac
     """
     out = out or Path(f"voice-{name}.flac")
-    try:
-        audio = audition(name, text, cache_dir)
-        write_audio(out, audio, SAMPLE_RATE, _format_of(out))
-    except DriftError as error:
-        raise click.ClickException(str(error)) from None
+    write_audio(out, audition(name, text, cache_dir), SAMPLE_RATE, _format_of(out))
     click.echo(f"wrote {out}")
 
 
 @voices.command(name="phonemes")
 @click.argument("name")
 @click.argument("text")
+@one_line_errors
 def voices_phonemes(name, text) -> None:
     """Print the phonemes a Piper voice says for TEXT: a start for a lexicon entry that fixes a word.
 
@@ -390,13 +386,10 @@ def voices_phonemes(name, text) -> None:
       [lexicon]
       Niamh = { phonemes = "nˈiːv" }
     """
-    try:
-        engine = engine_for(load_voice(name, Source("voices phonemes")))
-        if not hasattr(engine, "phonemes"):
-            raise ConfigError("only Piper voices take phonemes in their lexicon", Source("voices phonemes"))
-        click.echo(engine.phonemes(text))
-    except DriftError as error:
-        raise click.ClickException(str(error)) from None
+    engine = engine_for(load_voice(name, Source("voices phonemes")))
+    if not hasattr(engine, "phonemes"):
+        raise ConfigError("only Piper voices take phonemes in their lexicon", Source("voices phonemes"))
+    click.echo(engine.phonemes(text))
 
 
 def _format_of(path: Path) -> str:
@@ -476,6 +469,7 @@ def ambience_list() -> None:
 @click.option("--seed", default=0, show_default=True, help="Same seed, same bed.")
 @click.option("-o", "--out", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="Output file; the format follows its extension (.flac, .wav, .mp3).")
+@one_line_errors
 def ambience_render(name, duration, seed, out) -> None:
     """Render one bed alone, to listen to it.
 
@@ -487,10 +481,5 @@ def ambience_render(name, duration, seed, out) -> None:
     fmt = _format_of(out)
     if seconds is None or seconds <= 0:
         raise click.BadParameter(f"'{duration}' is not a length like 90s or 5m", param_hint="--duration")
-    try:
-        audio = render_bed(load_bed(name), frames(seconds), seed)
-        audio *= np.float32(db_to_gain(AUDITION_LUFS - integrated_loudness(audio)))
-        write_audio(out, audio, SAMPLE_RATE, fmt)
-    except DriftError as error:
-        raise click.ClickException(str(error)) from None
+    write_audio(out, audition_bed(load_bed(name), frames(seconds), seed, AUDITION_LUFS), SAMPLE_RATE, fmt)
     click.echo(f"wrote {out}")

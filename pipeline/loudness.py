@@ -49,6 +49,21 @@ class Loudness:
     """RMS of the quietest half-second stretches (2nd percentile): ACX's room-tone figure."""
 
 
+@dataclass(frozen=True)
+class Spread:
+    """Several readings in dB, summarised: their median and their range."""
+
+    median_db: float
+    low_db: float
+    high_db: float
+
+    @classmethod
+    def of(cls, readings: list[float]) -> "Spread | None":
+        if not readings:
+            return None
+        return cls(*(round(float(f(readings)), 2) for f in (np.median, np.min, np.max)))
+
+
 class LoudnessMeter:
     """Streaming BS.1770 meter: ``feed`` blocks of (frames, channels), then read the figures."""
 
@@ -117,6 +132,14 @@ class LoudnessMeter:
         loudness = _lufs(windows)
         loudness = loudness[loudness > relative_gate]
         return float(np.percentile(loudness, 95) - np.percentile(loudness, 10))
+
+
+def span_loudness(audio: np.ndarray) -> float:
+    """K-weighted loudness (LUFS) of a short span such as one phrase, ungated: BS.1770's gates need 400 ms blocks."""
+    audio = np.asarray(audio, dtype=np.float64)
+    if not len(audio):
+        return SILENCE_LUFS
+    return float(_lufs(_sum_of_squares(signal.sosfilt(_K_WEIGHTING, audio, axis=0)).mean()))
 
 
 def _sum_of_squares(audio: np.ndarray) -> np.ndarray:
@@ -288,6 +311,41 @@ def _upsampled_peaks(audio: np.ndarray, runs: list[tuple[int, int]]) -> list[np.
     peaks = frame_peaks(branches.reshape(len(joined), -1))
     offsets = np.cumsum([0] + [hi - lo for lo, hi in bounds])
     return [peaks[offset + a - lo : offset + b - lo] for offset, (a, b), (lo, hi) in zip(offsets, runs, bounds)]
+
+
+# --- pictures of loudness: for the preview page and plots -----------------------------
+
+
+def waveform(audio: np.ndarray, columns: int = 1200) -> list[list[float]]:
+    """Min and max per page column, so the page draws an hour as quickly as a minute; read block by block."""
+    total = len(audio)
+    columns = min(columns, max(total, 1))
+    edges = np.linspace(0, total, columns + 1).astype(int)
+    low, high = np.full(columns, np.inf), np.full(columns, -np.inf)
+    for a, b in spans(total):
+        block = np.asarray(audio[a:b])
+        mono = block[:, 0].copy()
+        for channel in range(1, block.shape[1]):
+            mono += block[:, channel]
+        mono /= block.shape[1]
+        first, last = np.searchsorted(edges, [a, b - 1], side="right") - 1
+        starts = np.maximum(edges[first : last + 1], a) - a
+        low[first : last + 1] = np.minimum(low[first : last + 1], np.minimum.reduceat(mono, starts))
+        high[first : last + 1] = np.maximum(high[first : last + 1], np.maximum.reduceat(mono, starts))
+    if not total:
+        return [[0.0, 0.0]]
+    return [[round(float(lo), 3), round(float(hi), 3)] for lo, hi in zip(low, high)]
+
+
+def loudness_series(audio, every_s: float = 0.5) -> list[list[float]]:
+    """Short-term loudness (3 s windows) every half second: [time, LUFS]."""
+    meter = LoudnessMeter(2)
+    for a, b in spans(len(audio)):
+        meter.feed(np.asarray(audio[a:b]))
+    windows = meter.windows(30)
+    step = max(int(every_s / 0.1), 1)
+    return [[round((i + 30) * 0.1, 2), round(float(_lufs(w)), 2)]
+            for i, w in enumerate(windows) if i % step == 0]
 
 
 def to_db(value: float) -> float:

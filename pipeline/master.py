@@ -33,13 +33,18 @@ RELEASE_DB_PER_S = 20.0
 @dataclass(frozen=True)
 class Profile:
     name: str
-    target_lufs: float
-    """The level to reach: integrated loudness (LUFS), or RMS (dBFS) when ``by_rms``."""
+    target: float
+    """The level to reach, in ``unit``: integrated loudness, or RMS level when ``by_rms``."""
     ceiling_dbtp: float
     description: str
     by_rms: bool = False
 
+    @property
+    def unit(self) -> str:
+        return "dBFS RMS" if self.by_rms else "LUFS"
+
     def reading(self, loudness: Loudness) -> float:
+        """The figure this profile is held to."""
         return loudness.rms_dbfs if self.by_rms else loudness.integrated_lufs
 
 
@@ -63,8 +68,9 @@ def profile_named(name: str, where: Source | None = None) -> Profile:
 
 @dataclass(frozen=True)
 class Master:
+    """The finished programme at SAMPLE_RATE (an array or a disk array) and every figure of how it was made."""
+
     audio: np.ndarray
-    sample_rate: int
     profile: Profile
     mix_lufs: float
     """Integrated loudness of the mix before its gain."""
@@ -127,17 +133,17 @@ def master(mix: np.ndarray, profile: Profile, rate: int = SAMPLE_RATE, work: Scr
     """
     before = measure(mix, rate, peaks=False)
     mix_lufs = before.integrated_lufs
-    gain_db = profile.target_lufs - profile.reading(before)
+    gain_db = profile.target - profile.reading(before)
     out = work.zeros(len(mix), mix.shape[1]) if work else np.empty_like(mix)
     ceiling = profile.ceiling_dbtp - LIMITER_MARGIN_DB
     peaks = InputPeaks(mix, gain_db + 3.0 - ceiling, work)  # 3 dB of room for the gain corrections below
     for _ in range(3):
         audio, reduction, after = _limit_and_measure(mix, ceiling, gain_db, out, rate, peaks)
-        shortfall = profile.target_lufs - profile.reading(after)
+        shortfall = profile.target - profile.reading(after)
         if reduction == 0.0 or abs(shortfall) < 0.1:
             break
         gain_db += shortfall
-    return Master(audio, rate, profile, mix_lufs, after, round(gain_db, 2), reduction)
+    return Master(audio, profile, mix_lufs, after, round(gain_db, 2), reduction)
 
 
 def _limit_and_measure(mix: np.ndarray, ceiling: float, gain_db: float, out: np.ndarray, rate: int,

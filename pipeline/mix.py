@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import bisect
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
 
-from .audio import SAMPLE_RATE, db_to_gain, frame_peaks, frames
+from .audio import SAMPLE_RATE, db_to_gain, equal_power_fades, frame_peaks, frames
 from .beds import BedPreset, BedStream, ToneRenderer, reference_loudness
 from .blocks import GainSmoother, Scratch, at_audio_rate, control_frames, spans
-from .loudness import LoudnessMeter, integrated_loudness
+from .loudness import LoudnessMeter, Spread, integrated_loudness, span_loudness
 from .pacing import Timeline
 from .speech import Clip, VoiceChain, VoicePreset
 
@@ -52,15 +52,16 @@ class MixSettings:
 
 @dataclass(frozen=True)
 class Stems:
-    """Sample-aligned stereo stems (arrays or memory maps); ``mix`` is exactly their sum."""
+    """Sample-aligned stereo stems at SAMPLE_RATE (arrays or disk arrays); ``mix`` is exactly their sum."""
 
     voice: np.ndarray
     bed: np.ndarray
     tones: np.ndarray
-    sample_rate: int = SAMPLE_RATE
     voice_gain_db: float = 0.0
     bed_lufs: float = 0.0
     """The bed's loudness between words (before level cues); under words it is ``duck_db`` lower."""
+    voice_over_bed: Spread | None = None
+    """The voice's loudness over the bed's in each phrase, as mixed (None: no phrase had a bed under it)."""
 
     @property
     def mix(self) -> np.ndarray:
@@ -76,24 +77,24 @@ class Stems:
 
 
 def mix(timeline: Timeline, clips: tuple[Clip, ...], voices: dict[str, VoicePreset], beds: dict[str, BedPreset],
-        first_bed: str, seed: int, settings: MixSettings = MixSettings(), work: Scratch | None = None) -> Stems:
+        settings: MixSettings = MixSettings(), work: Scratch | None = None) -> Stems:
     """Voice through its chain and levelled; the bed set under it and ducked; tones under the bed; ends faded."""
     allocate: Allocate = work.zeros if work else (lambda n: np.zeros((n, 2), dtype=np.float32))
     voice, bed, tones = (allocate(timeline.frames) for _ in range(3))
     bed_lufs = VOICE_LUFS - settings.voice_to_bed_db + settings.duck_db
     with ThreadPoolExecutor(1) as other_core:  # bed and tones need nothing from the voice; numpy and pedalboard let go of the GIL
-        under = other_core.submit(_lay_under_voice, timeline, beds, first_bed, seed, settings, bed_lufs, bed, tones)
+        under = other_core.submit(_lay_under_voice, timeline, beds, settings, bed_lufs, bed, tones)
         for name in sorted({p.voice for p in timeline.phrases}):  # sorted: the same sum, bit for bit, every run
             lay_voice(timeline, clips, name, voices[name].chain if name in voices else None, out=voice)
         voice_gain_db = VOICE_LUFS - speech_loudness(voice, timeline)
         tame_peaks(voice, VOICE_LUFS + settings.voice_peak_above_lufs_db, settings.voice_ratio, voice_gain_db, out=voice)
         under.result()
-    return Stems(voice, bed, tones, timeline.sample_rate, voice_gain_db, bed_lufs)
+    return Stems(voice, bed, tones, voice_gain_db, bed_lufs, voice_over_bed(voice, bed, timeline))
 
 
-def _lay_under_voice(timeline: Timeline, beds: dict[str, BedPreset], first_bed: str, seed: int, settings: MixSettings,
-                     bed_lufs: float, bed: np.ndarray, tones: np.ndarray) -> None:
-    lay_beds(timeline, beds, first_bed, seed, settings, bed_lufs, out=bed)
+def _lay_under_voice(timeline: Timeline, beds: dict[str, BedPreset], settings: MixSettings, bed_lufs: float,
+                     bed: np.ndarray, tones: np.ndarray) -> None:
+    lay_beds(timeline, beds, settings, bed_lufs, out=bed)
     if timeline.tones:
         lay_tones(timeline, VOICE_LUFS - settings.voice_to_bed_db - settings.tones_under_bed_db, settings, tones)
 
@@ -177,6 +178,17 @@ def tame_peaks(audio: np.ndarray, threshold_db: float, ratio: float, gain_db: fl
     return out
 
 
+def voice_over_bed(voice: np.ndarray, bed: np.ndarray, timeline: Timeline) -> Spread | None:
+    """The voice's loudness over the bed's during each spoken phrase: what a listener hears of the mix setting."""
+    differences = []
+    for phrase in timeline.phrases:
+        if phrase.voice:
+            under = span_loudness(bed[phrase.start : phrase.end])
+            if under > -70:
+                differences.append(span_loudness(voice[phrase.start : phrase.end]) - under)
+    return Spread.of(differences)
+
+
 def speech_loudness(audio: np.ndarray, timeline: Timeline) -> float:
     """Integrated loudness (LUFS) of ``audio`` over the spans where words are spoken, as if joined."""
     meter = LoudnessMeter(audio.shape[1])
@@ -192,8 +204,8 @@ def speech_loudness(audio: np.ndarray, timeline: Timeline) -> float:
 # --- bed and tones ---------------------------------------------------------------------
 
 
-def lay_beds(timeline: Timeline, beds: dict[str, BedPreset], first: str, seed: int,
-             settings: MixSettings = MixSettings(), loudness_lufs: float | None = None,
+def lay_beds(timeline: Timeline, beds: dict[str, BedPreset], settings: MixSettings = MixSettings(),
+             loudness_lufs: float | None = None,
              out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The bed stem: presets crossfaded (equal power) as the cues say, each levelled to its reference.
 
@@ -202,20 +214,20 @@ def lay_beds(timeline: Timeline, beds: dict[str, BedPreset], first: str, seed: i
     returned with its level-cue curve in dB (for tests and auditions).
     """
     out = np.zeros((timeline.frames, 2), dtype=np.float32) if out is None else out
-    segments = bed_segments(timeline, first)
+    segments = bed_segments(timeline)
     level_x, level_y = bed_levels(timeline)
-    seeds = [seed + 7919 * index for index in range(len(segments))]  # each stretch of bed its own noise
-    streams = [BedStream(beds[name], end - begin, s, timeline.breath, begin) for (name, begin, end, _, _), s in zip(segments, seeds)]
-    levelled = [np.float32(db_to_gain(-reference_loudness(beds[seg[0]], s))) if loudness_lufs is not None else np.float32(1)
+    seeds = [timeline.seed + 7919 * index for index in range(len(segments))]  # each stretch of bed its own noise
+    streams = [BedStream(beds[seg.name], seg.end - seg.start, s, timeline.breath, seg.start) for seg, s in zip(segments, seeds)]
+    levelled = [np.float32(db_to_gain(-reference_loudness(beds[seg.name], s))) if loudness_lufs is not None else np.float32(1)
                 for seg, s in zip(segments, seeds)]
     duck_x, duck_y = _duck_breakpoints(timeline, settings)
     level = np.zeros(timeline.frames, dtype=np.float32) if loudness_lufs is None else None
     for start, end in spans(timeline.frames):
         block = np.zeros((end - start, 2), dtype=np.float32)
-        for stream, to_reference, (name, begin, finish, fade_in, fade_out) in zip(streams, levelled, segments):
-            a, b = max(start, begin), min(end, finish)
+        for stream, to_reference, seg in zip(streams, levelled, segments):
+            a, b = max(start, seg.start), min(end, seg.end)
             if a < b:
-                fades = _segment_fades(a - begin, b - begin, finish - begin, fade_in, fade_out)
+                fades = equal_power_fades(a - seg.start, b - seg.start, seg.end - seg.start, seg.fade_in, seg.fade_out)
                 block[a - start : b - start] += stream.take(b - a) * fades * to_reference
         if loudness_lufs is None:
             level[start:end] = np.interp(np.arange(start, end), level_x, level_y)
@@ -228,19 +240,30 @@ def lay_beds(timeline: Timeline, beds: dict[str, BedPreset], first: str, seed: i
     return out, level
 
 
-def bed_segments(timeline: Timeline, first: str) -> list[tuple[str, int, int, int, int]]:
-    """(preset, start, end, fade-in, fade-out) for every stretch of bed the cues make."""
+@dataclass(frozen=True)
+class BedSegment:
+    """One stretch of one bed preset, in frames, with its crossfades (equal power) at either end."""
+
+    name: str
+    start: int
+    end: int
+    fade_in: int = 0
+    fade_out: int = 0
+
+
+def bed_segments(timeline: Timeline) -> list[BedSegment]:
+    """Every stretch of bed the opening bed and the cues make."""
     total = timeline.frames
-    segments: list[list] = [[first, 0, total, 0, 0]]
+    segments = [BedSegment(timeline.opening_bed, 0, total)] if timeline.opening_bed else []
     for change in timeline.beds:
         cue, fade = change.cue, frames(change.cue.fade_s)
         if cue.gain_db is not None:
             continue
-        if segments and segments[-1][2] == total:
-            segments[-1][2], segments[-1][4] = min(change.start + fade, total), fade
+        if segments and segments[-1].end == total:
+            segments[-1] = replace(segments[-1], end=min(change.start + fade, total), fade_out=fade)
         if not cue.off:
-            segments.append([cue.name, change.start, total, fade, 0])
-    return [tuple(s) for s in segments if s[2] > s[1]]
+            segments.append(BedSegment(cue.name, change.start, total, fade_in=fade))
+    return [s for s in segments if s.end > s.start]
 
 
 def bed_levels(timeline: Timeline) -> tuple[np.ndarray, list[float]]:
@@ -253,20 +276,8 @@ def bed_levels(timeline: Timeline) -> tuple[np.ndarray, list[float]]:
     return np.maximum.accumulate(xs), ys  # a level change cut short by the next one still ends in order
 
 
-def _segment_fades(a: int, b: int, length: int, fade_in: int, fade_out: int) -> np.ndarray:
-    """Equal-power (sine) fade gains for frames [a, b) of a stretch ``length`` long, shaped (frames, 1)."""
-    gains = np.ones((b - a, 1), dtype=np.float32)
-    if fade_in and a < fade_in:
-        index = np.arange(a, min(b, fade_in), dtype=np.float64)
-        gains[: len(index), 0] *= np.sin(0.5 * np.pi * (index + 0.5) / fade_in)
-    if fade_out and b > length - fade_out:
-        index = np.arange(max(a, length - fade_out), b, dtype=np.float64)
-        gains[len(gains) - len(index) :, 0] *= np.sin(0.5 * np.pi * np.clip((length - index - 0.5) / fade_out, 0, 1))
-    return gains
-
-
 def _programme_fades(start: int, end: int, total: int, settings: MixSettings) -> np.ndarray:
-    return _segment_fades(start, end, total, frames(settings.fade_in_s), frames(settings.fade_out_s))
+    return equal_power_fades(start, end, total, frames(settings.fade_in_s), frames(settings.fade_out_s))
 
 
 def lay_tones(timeline: Timeline, loudness_lufs: float, settings: MixSettings, out: np.ndarray) -> np.ndarray:

@@ -3,7 +3,6 @@ against the target, section markers. Reads only the finished files and the manif
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,8 @@ import soundfile
 from .audio import resample
 from .errors import ConfigError, Source
 from .files import atomic_path
-from .preview import loudness_series, waveform
+from .loudness import loudness_series, waveform
+from .manifest import STEM_NAMES, Layout, Manifest
 
 
 def plot_track(track: Path, out: Path | None = None) -> Path:
@@ -21,12 +21,15 @@ def plot_track(track: Path, out: Path | None = None) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    manifest = _manifest_for(track)
-    stems = {"mix": track} | {name: p for name in ("voice", "bed", "tones")
-                              if (p := track.with_name(f"{track.name.split('.')[0]}.{name}{track.suffix}")).is_file()}
+    if not track.is_file():
+        raise ConfigError("no such track", Source(str(track)))
+    layout, _ = Layout.of_file(track)
+    manifest = Manifest.read(layout.manifest)
+    fmt = track.suffix.lstrip(".")
+    stems = {"mix": track} | {name: p for name in STEM_NAMES if (p := layout.stem(name, fmt)).is_file()}
     rows = len(stems) + 1
     figure, axes = plt.subplots(rows, 1, figsize=(12, 1.6 * rows + 1), sharex=True, constrained_layout=True)
-    duration = manifest["duration_s"]
+    duration = manifest.duration_s
     for axis, (name, path) in zip(axes, stems.items()):
         audio = _read(path)
         peaks = np.array(waveform(audio))
@@ -39,34 +42,25 @@ def plot_track(track: Path, out: Path | None = None) -> Path:
     loudness = axes[-1]
     if len(series):
         loudness.plot(series[:, 0], series[:, 1], color="#333333", linewidth=1, label="short-term loudness")
-    target = manifest["loudness"].get("target", manifest["loudness"].get("target_lufs"))
-    loudness.axhline(target, color="#c0392b", linestyle="--", linewidth=1, label=f"target {target}")
-    loudness.set_ylabel("LUFS")
+    target = manifest.loudness.target
+    loudness.axhline(target, color="#c0392b", linestyle="--", linewidth=1,
+                     label=f"target {target:g} {manifest.loudness.target_unit}")
+    loudness.set_ylabel("short-term loudness (LUFS)")
     loudness.set_ylim(target - 25, target + 8)
     loudness.legend(loc="lower right", fontsize=8)
     for axis in axes:
-        for section in manifest.get("sections", []):
-            axis.axvline(section["start_s"], color="#2e86c1", linewidth=0.8)
-    for section in manifest.get("sections", []):
-        axes[0].text(section["start_s"], 1.05, section["name"], fontsize=8, transform=axes[0].get_xaxis_transform())
+        for section in manifest.sections:
+            axis.axvline(section.start_s, color="#2e86c1", linewidth=0.8)
+    for section in manifest.sections:
+        axes[0].text(section.start_s, 1.05, section.name, fontsize=8, transform=axes[0].get_xaxis_transform())
     axes[-1].set_xlabel("seconds")
-    figure.suptitle(f"{manifest['title']}   {manifest['loudness']['integrated_lufs']} LUFS   "
-                    f"{manifest['loudness']['true_peak_dbtp']} dBTP")
+    figure.suptitle(f"{manifest.title}   integrated {manifest.loudness.integrated_lufs:.1f} LUFS   "
+                    f"true peak {manifest.loudness.true_peak_dbtp:.1f} dBTP")
     out = out or track.with_suffix(".png")
     with atomic_path(out) as tmp:
         figure.savefig(tmp, format="png", dpi=110)
     plt.close(figure)
     return out
-
-
-def _manifest_for(track: Path) -> dict:
-    manifest = track.with_name(track.name.split(".")[0] + ".json")
-    if not track.is_file():
-        raise ConfigError("no such track", Source(str(track)))
-    try:
-        return json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise ConfigError(f"no manifest beside the track (expected {manifest.name})", Source(str(track))) from None
 
 
 def _read(path: Path) -> np.ndarray:

@@ -10,7 +10,6 @@ read is reported and the run goes on with the rest.
 from __future__ import annotations
 
 import itertools
-import json
 import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +24,7 @@ from .blocks import BLOCK
 from .errors import ConfigError, DriftError, Source
 from .files import file_sha256
 from .loudness import Loudness, LoudnessMeter, ProgrammeMeter
+from .manifest import Layout, Manifest
 from .master import Profile, profile_named
 
 AUDIO_SUFFIXES = (".flac", ".wav", ".mp3", ".opus", ".ogg", ".m4a")
@@ -70,7 +70,7 @@ def find_tracks(paths: list[Path]) -> list[Path]:
     found = []
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.suffix in AUDIO_SUFFIXES and p.stem.count(".") == 0
+            found += sorted(p for p in path.rglob("*") if p.suffix in AUDIO_SUFFIXES and is_master(p)
                             and "preview" not in p.parts)
         elif path.exists():
             found.append(path)
@@ -79,10 +79,15 @@ def find_tracks(paths: list[Path]) -> list[Path]:
     return found
 
 
+def is_master(path: Path) -> bool:
+    """A finished track itself, not one of its stems."""
+    return Layout.of_file(path)[1] is None
+
+
 def qc_file(path: Path, profile_name: str | None = None) -> Report:
     try:
         manifest = _manifest(path)
-        profile = profile_named(profile_name or manifest.get("loudness", {}).get("profile", "podcast"),
+        profile = profile_named(profile_name or (manifest.loudness.profile if manifest else "podcast"),
                                 Source("--profile") if profile_name else None)
         return Report(str(path), tuple(run_checks(path, manifest, profile)))
     except DriftError as error:
@@ -128,44 +133,41 @@ def _ffmpeg_blocks(path: Path) -> Iterator[np.ndarray]:
             raise RuntimeError(error.splitlines()[-1] if error else f"ffmpeg exited with {process.returncode}")
 
 
-def _manifest(path: Path) -> dict:
-    manifest_path = path.with_name(path.name.split(".")[0] + ".json")
+def _manifest(path: Path) -> Manifest | None:
+    """The track's manifest (None if there is none), which must still vouch for this file."""
+    manifest_path = Layout.of_file(path)[0].manifest
     if not manifest_path.exists():
-        return {}
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise ConfigError(f"manifest {manifest_path.name} is not readable JSON") from None
-    recorded = manifest.get("files", {}).get(path.name, {}).get("sha256")
-    if recorded and recorded != file_sha256(path):
+        return None
+    manifest = Manifest.read(manifest_path)
+    recorded = manifest.files.get(path.name)
+    if recorded and recorded.sha256 != file_sha256(path):
         raise ConfigError(f"file does not match its manifest ({manifest_path.name}): it changed after rendering")
     return manifest
 
 
-def run_checks(path: Path, manifest: dict, profile: Profile) -> list[Check]:
+def run_checks(path: Path, manifest: Manifest | None, profile: Profile) -> list[Check]:
     scan = Scan(_join_places(manifest))
     for block in decoded_blocks(path):
         scan.feed(block)
     figures = scan.finish()
-    level = figures.rms_dbfs if profile.by_rms else figures.integrated_lufs
-    unit = "dB RMS" if profile.by_rms else "LUFS"
+    level = profile.reading(figures)
     checks = [
-        Check("loudness", level, f"{profile.target_lufs:g} ±{LOUDNESS_TOLERANCE:g} {unit}",
-              abs(level - profile.target_lufs) <= LOUDNESS_TOLERANCE),
+        Check("loudness", level, f"{profile.target:g} ±{LOUDNESS_TOLERANCE:g} {profile.unit}",
+              abs(level - profile.target) <= LOUDNESS_TOLERANCE),
         Check("true peak", figures.true_peak_dbtp, f"≤ {profile.ceiling_dbtp:g} dBTP", figures.true_peak_dbtp <= profile.ceiling_dbtp),
         Check("loudness range", figures.range_lu, "reported", True),
         Check("sample peak", figures.sample_peak_dbfs, "≤ 0 dBFS", figures.sample_peak_dbfs < 0),
         scan.dc(), scan.clipping(), scan.clicks.check(), _dead_air(scan.meter.loudness.step_powers(), manifest),
     ]
     if profile.by_rms:
-        checks.append(Check("noise floor", figures.noise_floor_dbfs, "≤ -60 dB RMS", figures.noise_floor_dbfs <= -60))
+        checks.append(Check("noise floor", figures.noise_floor_dbfs, "≤ -60 dBFS RMS", figures.noise_floor_dbfs <= -60))
     checks += _from_manifest(path, manifest)
     return checks
 
 
-def _join_places(manifest: dict) -> Iterable[int]:
+def _join_places(manifest: Manifest | None) -> Iterable[int]:
     """Frames where phrases start and end (a bad join clicks at the clip's edge), or, without a manifest, everywhere."""
-    places = sorted(int(t * SAMPLE_RATE) for span in manifest.get("speech", {}).get("spans_s", []) for t in span)
+    places = sorted(int(t * SAMPLE_RATE) for span in manifest.speech.spans_s for t in span) if manifest else []
     return places or itertools.count(_CLICK_WINDOW, 2 * _CLICK_WINDOW)  # windows that tile the file: one count a click
 
 
@@ -258,7 +260,7 @@ def _percentile_95(values: np.ndarray) -> float:
     return float(part[low] + (part[high] - part[low]) * (rank - low))
 
 
-def _dead_air(powers: np.ndarray, manifest: dict) -> Check:
+def _dead_air(powers: np.ndarray, manifest: Manifest | None) -> Check:
     """The longest stretch of near-digital silence (100 ms powers), against the longest silence the script asked for."""
     silent = 10 * np.log10(np.maximum(powers, 1e-20)) < SILENCE_DBFS
     silent[:20] = silent[-20:] = False  # the fade in and out are silence by design
@@ -267,19 +269,19 @@ def _dead_air(powers: np.ndarray, manifest: dict) -> Check:
         run = run + 1 if quiet else 0
         longest = max(longest, run)
     seconds = longest * 0.1
-    allowed = manifest.get("speech", {}).get("longest_silence_s", 0.0) + EXTRA_SILENCE_S if manifest else 10.0
+    allowed = manifest.speech.longest_silence_s + EXTRA_SILENCE_S if manifest else 10.0
     return Check("dead air", round(seconds, 1), f"≤ {allowed:.1f} s", seconds <= allowed)
 
 
-def _from_manifest(path: Path, manifest: dict) -> list[Check]:
+def _from_manifest(path: Path, manifest: Manifest | None) -> list[Check]:
     if not manifest:
         return [Check("manifest", "missing", "present", False)]
     checks = []
-    wpm = manifest.get("speech", {}).get("words_per_minute_spoken", 0.0)
+    wpm = manifest.speech.words_per_minute_spoken
     checks.append(Check("speaking rate", wpm, f"{WPM_SPOKEN[0]:g}–{WPM_SPOKEN[1]:g} wpm", WPM_SPOKEN[0] <= wpm <= WPM_SPOKEN[1]))
-    target = manifest.get("target_duration_s")
+    target = manifest.target_duration_s
     if target:
-        duration = manifest.get("duration_s", 0.0)
+        duration = manifest.duration_s
         checks.append(Check("duration", duration, f"{target:g} s ±1 s", abs(duration - target) <= 1.0))
     ratio = voice_to_bed(path, manifest)
     if ratio is not None:
@@ -288,13 +290,13 @@ def _from_manifest(path: Path, manifest: dict) -> list[Check]:
     return checks
 
 
-def voice_to_bed(path: Path, manifest: dict) -> float | None:
+def voice_to_bed(path: Path, manifest: Manifest) -> float | None:
     """Voice loudness over the bed's while words are spoken, from the stems beside the track."""
-    base = path.name.split(".")[0]
-    voice, bed = (path.with_name(f"{base}.{stem}{path.suffix}") for stem in ("voice", "bed"))
+    layout, fmt = Layout.of_file(path)[0], path.suffix.lstrip(".")
+    voice, bed = layout.stem("voice", fmt), layout.stem("bed", fmt)
     if not (voice.exists() and bed.exists()):
         return None
-    spans = [(int(a * SAMPLE_RATE), int(b * SAMPLE_RATE)) for a, b in manifest.get("speech", {}).get("spans_s", [])]
+    spans = [(int(a * SAMPLE_RATE), int(b * SAMPLE_RATE)) for a, b in manifest.speech.spans_s]
     return _speech_loudness(voice, spans) - _speech_loudness(bed, spans)
 
 

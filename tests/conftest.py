@@ -41,14 +41,11 @@ def cache_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def short_render(cache_dir, tmp_path_factory):
     """The short fixture rendered once through every stage, with the intermediate values kept."""
-    from pipeline.library import RenderOptions, prepare
-    from pipeline.master import master
-    from pipeline.mix import mix
-    from pipeline.pacing import place
-    from pipeline.speech import ClipCache, synthesize
+    from pipeline.job import RenderOptions, prepare
+    from pipeline.render import render
+    from pipeline.speech import ClipCache
 
     job = prepare(FIXTURES / "short.txt", RenderOptions(out_dir=tmp_path_factory.mktemp("build")))
-    clips = synthesize(job.script, job.voices, ClipCache(cache_dir))
-    timeline = place(job.script, clips, job.voice)
-    stems = mix(timeline, clips, job.voices, job.beds, job.script.meta.ambience, job.script.meta.seed)
-    return {"job": job, "clips": clips, "timeline": timeline, "stems": stems, "master": master(stems.mix, job.profile)}
+    rendered = render(job, ClipCache(cache_dir))
+    return {"job": job, "clips": rendered.clips, "timeline": rendered.timeline, "stems": rendered.stems,
+            "master": rendered.master}

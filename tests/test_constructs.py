@@ -8,9 +8,9 @@ from pipeline.audio import SAMPLE_RATE, frames
 from pipeline.beds import load_bed, render_bed, render_tones
 from pipeline.errors import ScriptError
 from pipeline.mix import lay_beds, lay_voice
-from pipeline.pacing import place
+from pipeline.pacing import Pauses, place
 from pipeline.script import parse_text
-from pipeline.speech import ClipCache, Clip, load_voice, synthesize
+from pipeline.speech import EDGE_PAD_S, ClipCache, load_voice, synthesize
 
 TEN_MS = frames(0.01)
 
@@ -20,11 +20,13 @@ def voice():
     return load_voice("default")
 
 
+def pauses_of(script, voice):
+    return Pauses.for_voice(voice.sentence_pause_s, voice.paragraph_pause_s, script.meta.pauses, EDGE_PAD_S)
+
+
 def timeline_of(text, voice, seconds=1.0):
     script = parse_text(text, "t.txt")
-    clips = tuple(Clip(u.text if hasattr(u, "text") else "", np.full((frames(seconds), 1), 0.1, np.float32))
-                  for u in script.utterances)
-    return place(script, clips, voice), script
+    return place(script, [frames(seconds)] * len(script.utterances), pauses_of(script, voice)), script
 
 
 def starts_s(timeline):
@@ -123,7 +125,7 @@ def spoken(cache_dir):
                         "[rate 1] [pitch +4st] Rest here now. [pitch 0st] [volume -6dB] Rest here now. [volume 0dB] [pan left] Rest here now.", "v.txt")
     voices = {"default": load_voice("default")}
     clips = synthesize(script, voices, ClipCache(cache_dir))
-    timeline = place(script, clips, voices["default"])
+    timeline = place(script, [clip.frames for clip in clips], pauses_of(script, voices["default"]))
     return clips, timeline, lay_voice(timeline, clips)
 
 
@@ -174,7 +176,7 @@ def test_sound_inserts_are_placed_like_phrases(tmp_path, voice):
 def test_bed_cue_crossfades_to_the_new_preset(voice):
     timeline, _ = timeline_of("One. [bed ocean 2s] Two.", voice)
     beds = {"hearth": load_bed("hearth"), "ocean": load_bed("ocean")}
-    bed, level = lay_beds(timeline, beds, "hearth", seed=0)
+    bed, level = lay_beds(timeline, beds)
     switch, fade = timeline.beds[0].start, frames(2)
     assert np.array_equal(bed[:switch], render_bed(beds["hearth"], switch + fade, 0)[:switch])
     ocean = render_bed(beds["ocean"], timeline.frames - switch, 7919)
@@ -182,9 +184,17 @@ def test_bed_cue_crossfades_to_the_new_preset(voice):
     assert np.all(level == 0)
 
 
+def test_ambience_none_is_silence_until_a_bed_cue(voice):
+    timeline, _ = timeline_of("---\nambience: none\n---\nOne. [bed ocean 2s] Two.", voice)
+    assert timeline.opening_bed is None
+    bed, _ = lay_beds(timeline, {"ocean": load_bed("ocean")})
+    switch = timeline.beds[0].start
+    assert not bed[:switch].any() and np.abs(bed[switch + frames(2) :]).max() > 0.01
+
+
 def test_bed_level_cue_ramps_the_level(voice):
     timeline, _ = timeline_of("One. [bed -6dB 4s] Two.", voice)
-    _, level = lay_beds(timeline, {"hearth": load_bed("hearth")}, "hearth", seed=0)
+    _, level = lay_beds(timeline, {"hearth": load_bed("hearth")})
     change = timeline.beds[0].start
     assert level[change - 1] == 0 and level[change + frames(2)] == pytest.approx(-3, abs=0.01)
     assert level[change + frames(4) :].max() == pytest.approx(-6)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.library import lint
+from pipeline.job import lint
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "script-format.md"
 BLOCKS = re.findall(r"```(drift|drift-error|ssml)\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)

@@ -17,6 +17,7 @@ import soundfile
 from click.testing import CliRunner
 
 import pipeline.library.stored as stored_module
+import pipeline.job as job_module
 import pipeline.library.track as track_module
 from pipeline.library import TrackStore
 from pipeline.cli import main
@@ -124,7 +125,7 @@ def test_check_is_clean_after_a_build_and_names_what_each_edit_makes_stale(libra
         lambda: (voices / "steady.toml").write_text((voices / "steady.toml").read_text().replace("rate = 0.75", "rate = 0.74")),
         lambda: (beds / "hearth.toml").write_text((beds / "hearth.toml").read_text().replace("swell_s = 26.0", "swell_s = 27.0")),
         lambda: vars_file.write_text("name: Robin\n"),
-        lambda: monkeypatch.setattr(track_module, "renderer_source_sha256", lambda: "the renderer's code changed"),
+        lambda: monkeypatch.setattr(job_module, "renderer_source_sha256", lambda: "the renderer's code changed"),
     ]
     expected = [{"two"}, {"one", "two"}, {"one", "two"}, {"one"}, {"one", "two"}]
     for edit, stale in zip(edits, expected):
@@ -196,10 +197,11 @@ def test_a_killed_build_leaves_no_partial_file_and_resumes(library, tmp_path):
     temporary.mkdir()
     process = subprocess.Popen(command, env={**os.environ, "TMPDIR": str(temporary)})
     deadline = time.time() + 60
-    while time.time() < deadline and not list(library["out"].glob(".*.part")):
+    while time.time() < deadline and not (writing := list(library["out"].glob(".*.part"))):
         time.sleep(0.05)  # wait until it is writing a file
     process.send_signal(signal.SIGKILL)
     process.wait()
+    assert writing, "the render never started writing a file, so the kill tested nothing"
     left = sum(f.stat().st_size for f in temporary.rglob("*") if f.is_file())
     assert left < 1e6  # the system took the scratch back (a library's small session file may stay)
     finished = {p.name for p in library["out"].iterdir() if not p.name.startswith(".")}
@@ -218,7 +220,7 @@ def test_a_fresh_output_folder_is_filled_from_the_cache_without_rendering(librar
     first = invoke("render", library["scripts"], "-o", library["out"], "--cache", cache, "--jobs", 1, "--stems")
     assert first.exit_code == 0, first.output
     assert "2 finished tracks" in invoke("cache", "info", "--cache", cache).output
-    monkeypatch.setattr(track_module, "mix", lambda *a, **k: pytest.fail("a stored track was mixed again"))
+    monkeypatch.setattr(track_module, "render", lambda *a, **k: pytest.fail("a stored track was rendered again"))
     again = invoke("render", library["scripts"], "-o", fresh, "--cache", cache, "--jobs", 1, "--stems")
     assert again.exit_code == 0 and again.output.count("restored") == 2, again.output
     for made in library["out"].iterdir():

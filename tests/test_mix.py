@@ -3,14 +3,14 @@ import pytest
 
 from pipeline.audio import SAMPLE_RATE, frames
 from pipeline.loudness import integrated_loudness
-from pipeline.mix import MixSettings, duck_envelope_db, tame_peaks
+from pipeline.mix import MixSettings, duck_envelope_db, tame_peaks, voice_over_bed
 from pipeline.pacing import PlacedPhrase, Timeline
 from pipeline.errors import Source
 
 
 def timeline_with(spans_s, total_s=30.0):
     phrases = tuple(PlacedPhrase(frames(a), frames(b - a), "x", Source("t"), i) for i, (a, b) in enumerate(spans_s))
-    return Timeline(SAMPLE_RATE, frames(total_s), phrases, ())
+    return Timeline(frames(total_s), phrases, ())
 
 
 def test_ducking_holds_through_short_gaps_and_releases_in_long_ones():
@@ -41,8 +41,19 @@ def test_peak_tamer_lowers_spikes_but_not_the_body():
 
 def test_stems_are_aligned_and_sum_to_the_mix(short_render):
     stems, timeline = short_render["stems"], short_render["timeline"]
-    assert stems.voice.shape == stems.bed.shape == (timeline.frames, 2)
-    assert np.array_equal(stems.mix, stems.voice + stems.bed)
+    assert stems.voice.shape == stems.bed.shape == stems.tones.shape == (timeline.frames, 2)
+    assert all(np.abs(stem).max() > 1e-3 for stem in stems.named().values())  # the fixture sounds in every stem
+    assert np.array_equal(stems.mix, stems.voice + stems.bed + stems.tones)
+    assert np.array_equal(stems.mix_into(np.zeros((timeline.frames, 2), np.float32)), stems.mix)
+
+
+def test_the_manifest_measures_the_voice_over_the_bed_not_the_setting(short_render):
+    balance = short_render["stems"].voice_over_bed
+    assert balance.low_db <= balance.median_db <= balance.high_db
+    assert 12 <= balance.median_db <= 18 and balance.high_db - balance.low_db > 0.1  # read phrase by phrase
+    louder_bed = voice_over_bed(short_render["stems"].voice, short_render["stems"].bed * np.float32(2),
+                                short_render["timeline"])
+    assert louder_bed.median_db == pytest.approx(balance.median_db - 6.02, abs=0.01)
 
 
 def test_bed_sits_12_to_18_db_under_the_voice_during_speech(short_render):
@@ -66,7 +77,7 @@ def test_voice_chain_is_skipped_only_where_even_its_room_has_died_away(name):
 
     burst = (np.random.default_rng(0).standard_normal((frames(0.5), 1)) * 0.3).astype(np.float32)
     phrases = tuple(PlacedPhrase(frames(t), len(burst), "x", Source("test"), 0, voice="v") for t in (1, 20))
-    timeline = Timeline(SAMPLE_RATE, frames(30), phrases, ())
+    timeline = Timeline(frames(30), phrases, ())
     chain = load_voice(name).chain
     skipped = lay_voice(timeline, (Clip("x", burst),), chain=chain)
     dry = lay_voice(timeline, (Clip("x", burst),))

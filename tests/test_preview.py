@@ -15,7 +15,7 @@ pytestmark = pytest.mark.skipif(not CHROMIUM, reason="Chromium not installed (ma
 
 @pytest.fixture(scope="module")
 def preview(tmp_path_factory, cache_dir):
-    from pipeline.library import RenderOptions
+    from pipeline.job import RenderOptions
     from pipeline.preview import render_preview, serve
 
     folder = tmp_path_factory.mktemp("preview")
@@ -117,7 +117,7 @@ def test_plot_writes_a_png(tmp_path, cache_dir):
 
 
 def test_an_unchanged_preview_is_reused_and_an_edit_renders_it_again(tmp_path, cache_dir):
-    from pipeline.library import RenderOptions
+    from pipeline.job import RenderOptions
     from pipeline.preview import render_preview
 
     script = tmp_path / "s.txt"

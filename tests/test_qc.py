@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from conftest import FIXTURES
 from pipeline.cli import main
 from pipeline.files import file_sha256
+from pipeline.manifest import Manifest
 from pipeline.qc import qc_file, voice_to_bed
 
 
@@ -75,11 +76,11 @@ def test_thirty_seconds_of_dead_air_is_caught(track):
 
 
 def test_a_bed_only_3_db_under_the_voice_is_caught(track):
-    manifest = json.loads(track.with_name("short.json").read_text())
+    manifest = Manifest.read(track.with_name("short.json"))
     ratio = voice_to_bed(track, manifest)
     assert 12 <= ratio <= 18
     plant(track, lambda a: a * np.float32(10 ** ((ratio - 3) / 20)), stem="bed")
-    assert voice_to_bed(track, json.loads(track.with_name("short.json").read_text())) == pytest.approx(3, abs=0.3)
+    assert voice_to_bed(track, Manifest.read(track.with_name("short.json"))) == pytest.approx(3, abs=0.3)
     assert failures(track) == {"voice over bed"}
 
 

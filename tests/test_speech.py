@@ -152,7 +152,7 @@ def test_a_phrase_that_cannot_be_spoken_stops_the_stage_without_speaking_the_res
 def test_a_warm_phrase_is_read_whole_from_the_cache(steady, tmp_path, monkeypatch):
     phrase = parse_text("[pitch -1st] Sink deeper.", "a.txt").phrases[0]
     first = speak(phrase, steady, ClipCache(tmp_path))
-    import pipeline.speech as speech
+    import pipeline.speech.synthesis as speech
 
     monkeypatch.setattr(speech, "clean_clip", lambda *a, **k: pytest.fail("a cached clip was cleaned again"))
     assert np.array_equal(speak(phrase, steady, ClipCache(tmp_path)).audio, first.audio)

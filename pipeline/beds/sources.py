@@ -12,7 +12,7 @@ import numpy as np
 import soundfile
 from scipy import signal
 
-from ..audio import SAMPLE_RATE, resample
+from ..audio import SAMPLE_RATE, equal_power_fades, resample
 from ..blocks import CONTROL_STEP, Rechunker, at_audio_rate, control_frames
 from ..errors import ConfigError, Source
 from .layers import DroneLayer, FileLayer, NoiseLayer, RainLayer, ToneLayer, WindLayer
@@ -220,7 +220,7 @@ class FileLoop:
     def _next_pass(self) -> np.ndarray:
         start = int(self.rng.integers(0, max(len(self.audio) // 2 - self.fade, 1)))
         body = self.audio[start:].copy()
-        ramp = np.sin(0.5 * np.pi * (np.arange(self.fade) + 0.5) / self.fade).astype(np.float32)[:, None]
+        ramp = equal_power_fades(0, self.fade, self.fade, self.fade, 0)
         if self.tail is not None:
             body[: self.fade] = body[: self.fade] * ramp + self.tail * ramp[::-1]
         self.tail = body[-self.fade :].copy()

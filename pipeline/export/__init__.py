@@ -5,10 +5,10 @@ in its destination folder, finished (tags included) and only then renamed
 into place, so an interrupted render never leaves a half-written file behind.
 """
 
-from .audio import DEFAULT_FORMATS, FORMATS, Encoding, check_formats, write_all, write_audio, write_json
+from .audio import DEFAULT_FORMATS, FORMATS, Encoding, check_formats, write_all, write_audio
 from .captions import srt, transcript, webvtt
 from .tags import Chapter, Tags, read_cover, tag_file
 
-__all__ = ["DEFAULT_FORMATS", "FORMATS", "Encoding", "check_formats", "write_all", "write_audio", "write_json",
+__all__ = ["DEFAULT_FORMATS", "FORMATS", "Encoding", "check_formats", "write_all", "write_audio",
            "srt", "webvtt", "transcript",
            "Chapter", "Tags", "read_cover", "tag_file"]

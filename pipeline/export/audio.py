@@ -3,7 +3,6 @@ ffmpeg at the edge."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import tempfile
@@ -114,8 +113,3 @@ def _encode_m4a(path: Path, audio: np.ndarray, rate: int, tags: Tags | None) -> 
         if process.wait() != 0:
             raise RenderError(f"ffmpeg could not encode M4A: {error.splitlines()[-1] if error else 'unknown error'}")
 
-
-def write_json(path: Path, data: dict) -> Path:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
+from ..audio import SAMPLE_RATE, clock
 from ..pacing import Timeline
 
 
-def _stamp(frame: int, rate: int, separator: str) -> str:
-    milliseconds = round(frame * 1000 / rate)
-    hours, rest = divmod(milliseconds, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    seconds, milliseconds = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{seconds:02d}{separator}{milliseconds:03d}"
+def _stamp(frame: int, separator: str) -> str:
+    return clock(frame / SAMPLE_RATE, hours=True, separator=separator)
 
 
 def _spoken(timeline: Timeline):
@@ -18,13 +15,13 @@ def _spoken(timeline: Timeline):
 
 
 def webvtt(timeline: Timeline) -> str:
-    cues = [f"{_stamp(p.start, timeline.sample_rate, '.')} --> {_stamp(p.end, timeline.sample_rate, '.')}\n{p.text}"
+    cues = [f"{_stamp(p.start, '.')} --> {_stamp(p.end, '.')}\n{p.text}"
             for p in _spoken(timeline)]
     return "WEBVTT\n\n" + "\n\n".join(cues) + "\n"
 
 
 def srt(timeline: Timeline) -> str:
-    cues = [f"{n}\n{_stamp(p.start, timeline.sample_rate, ',')} --> {_stamp(p.end, timeline.sample_rate, ',')}\n{p.text}"
+    cues = [f"{n}\n{_stamp(p.start, ',')} --> {_stamp(p.end, ',')}\n{p.text}"
             for n, p in enumerate(_spoken(timeline), start=1)]
     return "\n\n".join(cues) + "\n"
 

@@ -6,6 +6,7 @@ import base64
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..audio import clock
 from ..errors import ConfigError, Source
 
 GENRE = "Meditation"
@@ -102,7 +103,7 @@ def _vorbis_comments(tags: Tags) -> dict[str, list[str]]:
         if tags.tracks:
             comments["TRACKTOTAL"] = [str(tags.tracks)]
     for number, chapter in enumerate(tags.chapters, start=1):  # the Vorbis chapter convention players read
-        comments[f"CHAPTER{number:03d}"] = [_clock(chapter.start_s)]
+        comments[f"CHAPTER{number:03d}"] = [clock(chapter.start_s, hours=True)]
         comments[f"CHAPTER{number:03d}NAME"] = [chapter.title]
     return comments
 
@@ -167,9 +168,3 @@ def _escape(text: str) -> str:
     for char in "\\=;#\n":
         text = text.replace(char, "\\" + char)
     return text
-
-
-def _clock(seconds: float) -> str:
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{int(hours):02d}:{int(minutes):02d}:{secs:06.3f}"

@@ -1,10 +1,9 @@
-"""Library builds: one track at a time (``track``) and whole folders for CI and producers (``build``)."""
+"""Library builds: whole folders for CI and producers (``build``), one track at a time (``track``), and finished
+tracks kept in the cache (``stored``)."""
 
-from .stored import TrackStore, cache_contents
 from .build import Planned, build, check, discover, parse_shard, plan, prune, write_library
-from .track import (Job, RenderOptions, TrackResult, audition, is_up_to_date, lint, load_variables, prepare, render_job,
-                    render_track)
+from .stored import TrackStore, cache_contents
+from .track import TrackResult, render_track
 
-__all__ = ["Planned", "build", "check", "discover", "parse_shard", "plan", "prune", "write_library", "Job",
-           "RenderOptions", "TrackResult", "audition", "is_up_to_date", "lint", "load_variables", "prepare",
-           "render_job", "render_track", "TrackStore", "cache_contents"]
+__all__ = ["Planned", "build", "check", "discover", "parse_shard", "plan", "prune", "write_library", "TrackStore",
+           "cache_contents", "TrackResult", "render_track"]

@@ -4,7 +4,6 @@ parallel, check without rendering, prune what is orphaned, and keep ``library.js
 
 from __future__ import annotations
 
-import json
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -14,9 +13,11 @@ from typing import Callable, Iterator
 
 from .. import __version__
 from ..errors import ConfigError, DriftError, Source
-from ..export import write_json
+from ..files import write_json
+from ..job import RenderOptions, is_up_to_date, load_variables, prepare
+from ..manifest import Layout, Manifest
 from ..script import SCRIPT_SUFFIXES
-from .track import RenderOptions, TrackResult, is_up_to_date, load_variables, prepare, render_track
+from .track import TrackResult, render_track
 
 LOCK_NAME = ".drift.lock"
 LIBRARY_NAME = "library.json"
@@ -90,7 +91,7 @@ def check(tracks: list[Planned], options: RenderOptions) -> list[tuple[Planned, 
             problems.append((track, f"error: {error}"))
             continue
         if not is_up_to_date(job):
-            problems.append((track, "stale" if job.manifest_path.exists() else "missing"))
+            problems.append((track, "stale" if job.layout.manifest.exists() else "missing"))
     return problems
 
 
@@ -146,21 +147,22 @@ def _on_cluster(tracks: list[Planned], options: RenderOptions, address: str, on_
     return results
 
 
+def manifests(out_dir: Path) -> list[tuple[Layout, Manifest]]:
+    """Every track in the output folder that has a whole, current manifest."""
+    found = []
+    for path in sorted(out_dir.glob("*.json")):
+        if path.name != LIBRARY_NAME and (manifest := Manifest.find(path)) is not None:
+            found.append((Layout(out_dir, path.stem), manifest))
+    return found
+
+
 def write_library(out_dir: Path) -> Path:
     """library.json: every track in the output folder, from its manifest (rendered now or before)."""
-    entries = {}
-    for manifest_path in sorted(out_dir.glob("*.json")):
-        if manifest_path.name == LIBRARY_NAME:
-            continue
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if "input_hash" not in manifest:
-            continue
-        entries[manifest_path.stem] = {key: manifest.get(key) for key in ("title", "script", "input_hash", "duration_s")}
-        entries[manifest_path.stem]["loudness"] = {k: manifest["loudness"][k] for k in ("integrated_lufs", "true_peak_dbtp")}
-        entries[manifest_path.stem]["files"] = sorted(manifest.get("files", {}))
+    entries = {
+        layout.name: {"title": m.title, "script": m.script, "input_hash": m.input_hash, "duration_s": m.duration_s,
+                      "loudness": {"integrated_lufs": m.loudness.integrated_lufs, "true_peak_dbtp": m.loudness.true_peak_dbtp},
+                      "files": sorted(m.files)}
+        for layout, m in manifests(out_dir)}
     if not entries and not (out_dir / LIBRARY_NAME).exists():
         return out_dir / LIBRARY_NAME  # nothing rendered yet: leave the folder as it was
     return write_json(out_dir / LIBRARY_NAME, {"renderer": __version__, "tracks": entries})
@@ -169,20 +171,14 @@ def write_library(out_dir: Path) -> Path:
 def prune(out_dir: Path, keep: set[str]) -> list[Path]:
     """Remove the outputs of tracks whose script is gone (or that no longer belong to the plan)."""
     removed = []
-    for manifest_path in sorted(out_dir.glob("*.json")):
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+    for layout, manifest in manifests(out_dir):
+        if layout.name in keep and Path(manifest.script).exists():
             continue
-        if manifest_path.name == LIBRARY_NAME or "input_hash" not in manifest:
-            continue
-        if manifest_path.stem in keep and Path(manifest.get("script", "")).exists():
-            continue
-        for name in manifest.get("files", {}):
+        for name in manifest.files:
             (out_dir / name).unlink(missing_ok=True)
             removed.append(out_dir / name)
-        manifest_path.unlink()
-        removed.append(manifest_path)
+        layout.manifest.unlink()
+        removed.append(layout.manifest)
     return removed
 
 

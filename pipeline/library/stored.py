@@ -11,21 +11,18 @@ and the track is rendered again.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from ..export import write_json
 from ..files import StoredEntry, atomic_path, file_sha256, prune_least_recently_used, text_sha256
+from ..job import Job
+from ..manifest import Manifest
 from ..speech import ClipCache
-
-if TYPE_CHECKING:
-    from .track import Job
 
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
@@ -43,45 +40,47 @@ class TrackStore:
 
     def _entry(self, job: Job) -> Path:
         # The name is part of the key: file names, and a bare script's title, come from it.
-        return self.root / text_sha256(f"{job.input_hash}\0{job.out_base.name}")
+        return self.root / text_sha256(f"{job.input_hash}\0{job.layout.name}")
 
-    def keep(self, job: Job, manifest: dict) -> None:
+    def keep(self, job: Job, manifest: Manifest) -> None:
         """Link a just-rendered track's files and manifest into the store."""
         if self.root is None or self._entry(job).exists():
             return
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".staging-"))
         try:
-            for name in manifest["files"]:
-                _link_or_copy(job.out_base.with_name(name), staging / name)
-            (staging / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+            for name in manifest.files:
+                _link_or_copy(job.layout.folder / name, staging / name)
+            manifest.write(staging / MANIFEST)
             os.rename(staging, self._entry(job))  # whole or not at all
             prune_least_recently_used(self.entries(), max_bytes=MAX_BYTES)
         except OSError as exc:
             if not self._entry(job).exists():  # else a parallel render kept the same track first: nothing lost
-                log.warning("could not keep %s in the cache (%s); it renders again next time", job.out_base.name, exc)
+                log.warning("could not keep %s in the cache (%s); it renders again next time", job.layout.name, exc)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
-    def restore(self, job: Job) -> dict | None:
+    def restore(self, job: Job) -> Manifest | None:
         """Put a stored track's files in the output folder; its manifest, or None if there is no sound entry."""
         if self.root is None:
             return None
         entry = self._entry(job)
+        manifest = Manifest.find(entry / MANIFEST)
         try:
-            manifest = json.loads((entry / MANIFEST).read_text(encoding="utf-8"))
-            intact = all(file_sha256(entry / name) == facts["sha256"] for name, facts in manifest["files"].items())
-        except (OSError, ValueError, KeyError, TypeError):
+            intact = manifest is not None and all(file_sha256(entry / name) == record.sha256
+                                                  for name, record in manifest.files.items())
+        except OSError:
             return None
         if not intact:
-            log.warning("discarding the stored %s: a file changed since it was kept", job.out_base.name)
-            shutil.rmtree(entry, ignore_errors=True)
+            if manifest is not None:
+                log.warning("discarding the stored %s: a file changed since it was kept", job.layout.name)
+                shutil.rmtree(entry, ignore_errors=True)
             return None
-        for name in manifest["files"]:
-            with atomic_path(job.out_base.with_name(name)) as tmp:
+        for name in manifest.files:
+            with atomic_path(job.layout.folder / name) as tmp:
                 _link_or_copy(entry / name, tmp)
-        manifest["script"] = job.script.path  # the only field that depends on where the script lives
-        write_json(job.manifest_path, manifest)
+        manifest = replace(manifest, script=job.script.path)  # the only field that depends on where the script lives
+        manifest.write(job.layout.manifest)
         os.utime(entry / MANIFEST)  # mark as used, for pruning
         return manifest
 

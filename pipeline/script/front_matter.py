@@ -17,6 +17,8 @@ from .values import did_you_mean, parse_duration
 from ..errors import ScriptError, Source
 
 PAUSE_KINDS = ("sentence", "paragraph", "comma", "ellipsis")
+NO_AMBIENCE = "none"
+"""``ambience: none``: no bed until a ``[bed …]`` cue starts one (voice auditions; imports that bring their own)."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class Meta:
     album: str = ""
     voice: str = "default"
     ambience: str = "hearth"
+    """The opening bed preset, or ``none``."""
     profile: str = "podcast"
     breath: Breath = Breath()
     rate: float = 1.0

@@ -114,6 +114,11 @@ class Insert:
     path: str
     source: Source
 
+    @property
+    def label(self) -> str:
+        """How it reads in timelines and previews."""
+        return f"[sound {self.path}]"
+
 
 @dataclass(frozen=True)
 class VoicingCue:

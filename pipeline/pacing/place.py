@@ -1,0 +1,200 @@
+"""Script + clip lengths → ``Timeline``: how long each silence is and where each phrase starts.
+
+Explicit pauses win; otherwise the longest implicit break's default. Phrases
+wait for the breath clock where asked (``[breath]``, ``[inhale]``,
+``[exhale]``, pauses in breaths, exhale-synced phrases), honour absolute
+anchors (``[at 12:00]``), and every pause stretches by one factor to meet a
+target duration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from ..audio import SAMPLE_RATE, clock, frames
+from ..errors import ScriptError
+from ..script import (NO_AMBIENCE, At, BedCue, Break, BreathCue, BreathPace, Insert, Mark, Pause, Phrase, Script, Section,
+                      ToneCue)
+from .breath import BreathChange, BreathClock
+from .timeline import BedChange, Marker, PlacedPhrase, Timeline, ToneChange
+
+LEAD_IN_S = 6.0
+"""Bed alone before the first word: time to arrive and settle."""
+TAIL_S = 10.0
+"""Bed alone after the last word, fading out."""
+SECTION_LEAD_S = 1.0
+"""A chapter starts this long before its first word, so a skip lands in silence, not mid-breath."""
+
+
+@dataclass(frozen=True)
+class Pauses:
+    """The silences a script does not write out: the length of each implicit break, in seconds."""
+
+    sentence_s: float
+    paragraph_s: float
+    comma_s: float
+    ellipsis_s: float
+    edge_pad_s: float = 0.0
+    """Quiet each clip carries at its ends: subtracted, so the silence *heard* is the pause asked for."""
+
+    @classmethod
+    def for_voice(cls, sentence_s: float, paragraph_s: float, overrides: dict[str, float], edge_pad_s: float) -> "Pauses":
+        """A voice's sentence and paragraph pauses (commas a quarter, ellipses 0.6 of a sentence's), overridden
+        by a script's ``pauses:``."""
+        lengths = {"sentence": sentence_s, "paragraph": paragraph_s, "comma": sentence_s / 4, "ellipsis": sentence_s * 0.6,
+                   **overrides}
+        return cls(*(lengths[kind] for kind in ("sentence", "paragraph", "comma", "ellipsis")), edge_pad_s)
+
+    def of(self, kind: str) -> float:
+        return getattr(self, f"{kind}_s")
+
+
+def place(script: Script, clip_frames: Sequence[int], pauses: Pauses) -> Timeline:
+    """Lay out clips of these lengths (one per utterance) with the script's silences, then stretch to the
+    target duration if one is set."""
+    first = _Placer(script, clip_frames, pauses, {}).run(1.0)
+    section_times = {m.name.lower(): m.start / SAMPLE_RATE for m in first.sections}
+    placer = _Placer(script, clip_frames, pauses, section_times)
+    timeline = placer.run(1.0)
+    target = script.meta.duration_s
+    return _fit(placer, timeline, target, script) if target else timeline
+
+
+def _fit(placer: "_Placer", natural: Timeline, target_s: float, script: Script) -> Timeline:
+    """Stretch every pause by one factor so the track lasts ``target_s`` (the tail takes the last frames)."""
+    target = frames(target_s)
+    if natural.frames > target:
+        raise ScriptError(f"the session needs at least {clock(natural.frames / SAMPLE_RATE)} but 'duration' is "
+                          f"{clock(target / SAMPLE_RATE)}: shorten pauses or raise the duration",
+                          script.meta.sources.get("duration"))
+    low, high = 1.0, 2.0
+    while placer.run(high).frames < target and high < 1e4:
+        low, high = high, high * 2
+    for _ in range(40):
+        middle = (low + high) / 2
+        low, high = (middle, high) if placer.run(middle).frames <= target else (low, middle)
+    stretched = placer.run(low)
+    return replace(stretched, frames=target)
+
+
+class _Placer:
+    """One pass over the script's events with a cursor; ``run(stretch)`` scales every pause."""
+
+    def __init__(self, script: Script, clip_frames: Sequence[int], pauses: Pauses, section_times: dict[str, float]):
+        self.script = script
+        self.clip_frames = clip_frames
+        self.pauses = pauses
+        self.section_times = section_times
+
+    def run(self, stretch: float) -> Timeline:
+        self.stretch = stretch
+        self.clock = BreathClock(self.script.meta.breath)
+        self.cursor = frames(LEAD_IN_S)
+        self.explicit_s = self.implicit_s = 0.0
+        self.wait_for: str | None = None
+        self.anchor: int | None = None
+        self.last_start = self.cursor
+        self.pending_sections: list[Section] = []
+        self.placed: list[PlacedPhrase] = []
+        self.sections: list[Marker] = []
+        self.marks: list[Marker] = []
+        self.beds: list[BedChange] = []
+        self.tones: list[ToneChange] = []
+        for event in self.script.events:
+            self._event(event)
+        end = self.cursor + frames(self.explicit_s * stretch) + frames(TAIL_S * stretch)
+        meta = self.script.meta
+        return Timeline(end, tuple(self.placed), tuple(self.sections), tuple(self.marks), tuple(self.beds),
+                        tuple(self.tones), self.clock, None if meta.ambience == NO_AMBIENCE else meta.ambience, meta.seed)
+
+    def _event(self, event) -> None:
+        if isinstance(event, Pause):
+            self.explicit_s += event.seconds + event.breaths * 60 / self.clock.pace_at(self.cursor / SAMPLE_RATE)
+        elif isinstance(event, Break):
+            self.implicit_s = max(self.implicit_s, self.pauses.of(event.kind))
+        elif isinstance(event, Section):
+            self.pending_sections.append(event)
+            self.implicit_s = max(self.implicit_s, self.pauses.paragraph_s)
+        elif isinstance(event, BreathCue):
+            self.wait_for = event.kind
+        elif isinstance(event, BreathPace):
+            self._breath_pace(event)
+        elif isinstance(event, At):
+            self._anchor(event)
+        elif isinstance(event, Mark):
+            self.marks.append(Marker(self._now(), event.name, event.source))
+        elif isinstance(event, BedCue):
+            self.beds.append(BedChange(self._now(), event))
+        elif isinstance(event, ToneCue):
+            self.tones.append(ToneChange(self._now(), event, self._ramp_frames(event.beat, self._now())))
+        elif isinstance(event, (Phrase, Insert)):
+            self._utterance(event)
+
+    def _utterance(self, event) -> None:
+        length = self.clip_frames[len(self.placed)]
+        together = isinstance(event, Phrase) and event.together and self.placed
+        start = self.last_start if together else self._gap_end()
+        for section in self.pending_sections:
+            lead = start - frames(SECTION_LEAD_S)
+            self.sections.append(Marker(0 if not self.placed else max(self.cursor, lead), section.name, section.source))
+        spoken = isinstance(event, Phrase)
+        volume, pan, voice = (event.volume_db, event.pan, event.voice) if spoken else (0.0, 0.0, "")
+        text = event.text if spoken else event.label
+        self.placed.append(PlacedPhrase(start, length, text, event.source, len(self.placed), volume, pan, voice))
+        self.cursor = max(self.cursor, start + length)
+        self.last_start = start
+        self.explicit_s = self.implicit_s = 0.0
+        self.wait_for, self.anchor, self.pending_sections = None, None, []
+
+    def _now(self) -> int:
+        """Where a cue lands: after the last sound and the pauses written since it, so that in
+        ``[pause 30s] [bed off 60s]`` the bed fades once the 30 seconds have passed."""
+        gap_s = self.explicit_s * self.stretch
+        return self.cursor + (self._silence_frames(gap_s) if self.placed else frames(gap_s))
+
+    def _silence_frames(self, gap_s: float) -> int:
+        """Frames between two clips so the *heard* silence is ``gap_s``: each clip edge carries a quiet pad."""
+        return max(frames(gap_s) - 2 * frames(self.pauses.edge_pad_s), 0)
+
+    def _gap_end(self) -> int:
+        """Where the next sound may start: after the pause, on the breath, at the anchor."""
+        if self.anchor is not None:
+            return self.anchor
+        implicit_s = self.implicit_s if self.placed else 0.0  # the lead-in already gives the first word room
+        gap_s = (self.explicit_s if self.explicit_s > 0 else implicit_s) * self.stretch
+        start = self.cursor + (self._silence_frames(gap_s) if self.placed else frames(gap_s))
+        breath = self.script.meta.breath
+        phase = {"inhale": 0.0, "exhale": breath.inhale_fraction, "cycle": None}.get(self.wait_for or "")
+        t = start / SAMPLE_RATE
+        if self.wait_for == "cycle":
+            t = self.clock.next_onset(self.clock.next_onset(t, 0.0), breath.inhale_fraction)
+        elif phase is not None:
+            t = self.clock.next_onset(t, phase)
+        elif breath.sync and self.placed:
+            t = self.clock.next_onset(t, breath.inhale_fraction)
+        return max(start, frames(t)) if self.wait_for or breath.sync else start
+
+    def _anchor(self, event: At) -> None:
+        anchor = frames(event.seconds)
+        if anchor < self.cursor:
+            raise ScriptError(f"[at {clock(anchor / SAMPLE_RATE)}] is earlier than the audio already placed, "
+                              f"which runs to {clock(self.cursor / SAMPLE_RATE)}", event.source)
+        self.anchor = anchor
+
+    def _breath_pace(self, event: BreathPace) -> None:
+        now = self._now() / SAMPLE_RATE
+        ramp = event.pace
+        if ramp.end is None:
+            change = BreathChange(now, ramp.start, ramp.start)
+        else:
+            change = BreathChange(now, ramp.start, ramp.end, self._ramp_frames(ramp, self._now()) / SAMPLE_RATE)
+        self.clock = BreathClock(self.clock.breath, self.clock.changes + (change,))
+
+    def _ramp_frames(self, ramp, at: int) -> int:
+        if ramp is None or ramp.end is None:
+            return 0
+        if ramp.over_s is not None:
+            return frames(ramp.over_s)
+        end = self.section_times.get(ramp.until.lower())
+        return max(frames(end) - at, 0) if end is not None else 0

@@ -1,0 +1,100 @@
+"""Every utterance of a script as a clip: phrases spoken through their voice (cached), sounds loaded."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import soundfile
+
+from ..audio import apply_fades, frames, resample
+from ..errors import ConfigError, RenderError
+from ..script import Insert, Phrase, Script
+from .cache import ClipCache
+from .clips import EDGE_FADE_S, Clip, clean_clip
+from .engines import Engine, engine_for
+from .text import normalise, split_for_engine
+from .voices import VoicePreset
+
+
+JOIN_GAP_S = 0.15
+"""Silence between the pieces of a phrase too long for its engine."""
+CLIP_VERSION = 1
+"""Bump when clip cleaning changes, so cached cleaned clips are made again (engine output is kept)."""
+
+
+def synthesize(
+    script: Script,
+    voices: dict[str, VoicePreset],
+    cache: ClipCache,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Clip, ...]:
+    """Every utterance of ``script`` as a clip, in order: phrases spoken (cached), sounds loaded.
+
+    Phrases are spoken several at once where every engine in use allows it (Piper: one per core).
+    """
+    utterances = script.utterances
+    engines = [engine_for(voices[name]) for name in sorted({u.voice for u in utterances if isinstance(u, Phrase)})]
+    at_once = min([engine.parallel for engine in engines], default=1)
+
+    def clip_of(utterance: Phrase | Insert) -> Clip:
+        if isinstance(utterance, Insert):
+            return load_insert(utterance, Path(script.path).parent)
+        return speak(utterance, voices[utterance.voice], cache)
+
+    clips = []
+    with ThreadPoolExecutor(at_once) as pool:
+        for clip in pool.map(clip_of, utterances):
+            clips.append(clip)
+            if progress:
+                progress(len(clips), len(utterances))
+    return tuple(clips)
+
+
+def speak(phrase: Phrase, preset: VoicePreset, cache: ClipCache) -> Clip:
+    """One phrase through its voice: normalised text, cached engine output, clean edges."""
+    text = normalise(phrase.text, dict(preset.lexicon), phrase.source)
+    if not any(ch.isalnum() for ch in text):
+        raise RenderError(f"nothing to say in {phrase.text!r}", phrase.source)
+    engine = engine_for(preset)
+    rate = preset.rate * phrase.rate
+    keys = [(piece, cache.key(engine.identity, preset.synthesis_settings(), piece, rate))
+            for piece in split_for_engine(text, preset.max_chars or engine.max_chars)]
+    processing = {"highpass_hz": preset.chain.highpass_hz, "gain_db": preset.gain_db,
+                  "pitch_st": preset.pitch_st + phrase.pitch_st, "clip_version": CLIP_VERSION}
+    finished_key = cache.derived_key([key for _, key in keys], processing)
+    audio = cache.get(finished_key)  # the cleaned clip itself: a warm render does no signal work per phrase
+    if audio is None:
+        pieces = [_engine_output(engine, piece, key, rate, cache, phrase) for piece, key in keys]
+        gap = np.zeros(int(JOIN_GAP_S * engine.sample_rate), np.float32)
+        raw = np.concatenate([part for piece in pieces for part in (piece, gap)][:-1])
+        audio = clean_clip(raw, engine.sample_rate, **{k: v for k, v in processing.items() if k != "clip_version"})
+        cache.put(finished_key, audio)
+    if not len(audio):
+        raise RenderError(f"the voice produced no sound for {phrase.text!r}", phrase.source)
+    return Clip(phrase.text, audio)
+
+
+def _engine_output(engine: Engine, text: str, key: str, rate: float, cache: ClipCache, phrase: Phrase):
+    raw = cache.get(key)
+    if raw is None:
+        try:
+            raw = engine.synthesize(text, rate)
+        except Exception as exc:  # engines raise anything; say where it happened
+            raise RenderError(f"speech engine failed on this phrase: {exc}", phrase.source) from exc
+        cache.put(key, raw)
+    return raw
+
+
+def load_insert(insert: Insert, base: Path) -> Clip:
+    """A sound file placed in the voice track; it must sit inside the script's folder."""
+    path = (base / insert.path).resolve()
+    if not path.is_relative_to(base.resolve()):
+        raise ConfigError(f"sound file '{insert.path}' is outside the script's folder", insert.source)
+    try:
+        data, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, OSError) as exc:
+        raise ConfigError(f"cannot read sound file '{insert.path}': {exc}", insert.source) from None
+    return Clip(insert.label, apply_fades(resample(data, rate), frames(EDGE_FADE_S), frames(EDGE_FADE_S)))

@@ -1,0 +1,86 @@
+"""The house rules a newcomer relies on: data flows forward through the stages, so imports do too."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "pipeline"
+LAYERS = {
+    # foundations: the audio type, files, errors, presets
+    "errors": 0, "files": 0, "audio": 0, "blocks": 0, "presets": 0,
+    # what a track is made of and measured by: the language, loudness, the files of a track
+    "script": 1, "loudness": 1, "manifest": 1,
+    # stages that read the script
+    "speech": 2, "beds": 2, "pacing": 2,
+    # stages over the timeline; encoders
+    "mix": 3, "master": 3, "export": 3,
+    "job": 4,
+    "render": 5,
+    "export.track": 6,
+    # what uses whole renders
+    "qc": 7, "plot": 7, "preview": 7, "library": 7,
+    "cli": 8, "__main__": 9,
+}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path) -> set[str]:
+    """Every module of the package that ``path`` imports, at the top or inside a function."""
+    here = module_name(path).split(".") if module_name(path) else []
+    package = here if path.name == "__init__.py" else here[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package[: len(package) - node.level + 1]
+            target = ".".join([*base, *(node.module.split(".") if node.module else [])])
+            names = [f"{target}.{alias.name}" if target else alias.name for alias in node.names]
+            submodules = [n for n in names if (PACKAGE / f"{n.replace('.', '/')}.py").exists()
+                          or (PACKAGE / n.replace(".", "/")).is_dir()]
+            found |= set(submodules) or {target}
+    return {name for name in found if name}
+
+
+def layer(module: str) -> int:
+    parts = module.split(".")
+    for end in range(len(parts), 0, -1):
+        if ".".join(parts[:end]) in LAYERS:
+            return LAYERS[".".join(parts[:end])]
+    raise AssertionError(f"module pipeline.{module} has no layer: add it to LAYERS")
+
+
+GRAPH = {module_name(p): imports(p) for p in PACKAGE.rglob("*.py") if module_name(p)}
+
+
+@pytest.mark.parametrize("module", sorted(GRAPH))
+def test_no_module_imports_from_a_higher_layer(module):
+    higher = sorted(t for t in GRAPH[module] if layer(t) > layer(module))
+    assert not higher, f"pipeline.{module} (layer {layer(module)}) imports {higher}"
+
+
+def test_the_import_graph_has_no_circle():
+    done, on_path = set(), []
+
+    def visit(module):
+        if module in on_path:
+            raise AssertionError("import circle: " + " → ".join(on_path[on_path.index(module) :] + [module]))
+        if module in done or module not in GRAPH:
+            return
+        on_path.append(module)
+        for target in sorted(GRAPH[module]):
+            visit(target)
+        on_path.pop()
+        done.add(module)
+
+    for module in sorted(GRAPH):
+        visit(module)
+
+
+def test_the_checks_can_fail():
+    """The rules above read real imports: a lower module importing a higher one is seen."""
+    assert "job" in GRAPH["render"] and "render" in GRAPH["export.track"]
+    assert layer("speech.engines") == 2 and layer("export.track") > layer("export.audio")

@@ -1,0 +1,106 @@
+"""The manifest and the output layout: one naming rule (dots allowed) and one typed, versioned schema."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import main
+from pipeline.errors import ConfigError
+from pipeline.job import RenderOptions, is_up_to_date, prepare
+from pipeline.manifest import MANIFEST_VERSION, Layout, Manifest
+
+SCRIPT = """---
+title: Dotted name
+voice: steady
+---
+## Arrival
+Let your eyes close. [pause 1s] Rest here.
+"""
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def dotted(tmp_path_factory, cache_dir):
+    """A script whose name has dots, rendered with stems."""
+    root = tmp_path_factory.mktemp("dotted")
+    (root / "session.v2.txt").write_text(SCRIPT)
+    result = invoke("render", root / "session.v2.txt", "-o", root / "build", "--cache", cache_dir, "--stems",
+                    "--format", "flac")
+    assert result.exit_code == 0, result.output
+    return root, result.output
+
+
+def test_layout_names_every_file_of_a_track(tmp_path):
+    layout = Layout(tmp_path, "session.v2")
+    assert [p.name for p in layout.expected(("flac", "mp3"), stems=True)] == [
+        "session.v2.flac", "session.v2.mp3", "session.v2.voice.flac", "session.v2.voice.mp3", "session.v2.bed.flac",
+        "session.v2.bed.mp3", "session.v2.tones.flac", "session.v2.tones.mp3", "session.v2.vtt", "session.v2.srt",
+        "session.v2.txt"]
+    assert layout.manifest.name == "session.v2.json"
+
+
+def test_a_file_is_read_back_to_its_track_and_stem_whatever_the_dots(tmp_path):
+    (tmp_path / "session.v2.json").write_text("{}")
+    assert Layout.of_file(tmp_path / "session.v2.flac") == (Layout(tmp_path, "session.v2"), None)
+    assert Layout.of_file(tmp_path / "session.v2.voice.flac") == (Layout(tmp_path, "session.v2"), "voice")
+    (tmp_path / "take.bed.json").write_text("{}")  # a track whose own name ends like a stem
+    assert Layout.of_file(tmp_path / "take.bed.flac") == (Layout(tmp_path, "take.bed"), None)
+    assert Layout.of_file(tmp_path / "loose.tones.wav") == (Layout(tmp_path, "loose"), "tones")
+
+
+def test_a_dotted_name_is_rendered_checked_and_plotted(dotted):
+    root, output = dotted
+    build = root / "build"
+    assert "quality checks passed on 1 file(s)" in output  # the master, not its stems, and not skipped
+    checked = invoke("qc", build)
+    assert checked.exit_code == 0 and checked.output.count("PASS") == 1, checked.output
+    assert "voice over bed" in checked.output  # its stems were found by the same rule
+    plotted = invoke("plot", build / "session.v2.flac", "-o", root / "plot.png")
+    assert plotted.exit_code == 0, plotted.output
+    assert "session.v2" in json.loads((build / "library.json").read_text())["tracks"]
+
+
+def test_the_manifest_is_typed_and_reads_back_as_written(dotted):
+    root, _ = dotted
+    path = root / "build" / "session.v2.json"
+    manifest = Manifest.read(path)
+    assert manifest.manifest_version == MANIFEST_VERSION
+    assert manifest.as_dict() == json.loads(path.read_text())
+    assert set(manifest.files) == {p.name for p in Layout(root / "build", "session.v2").expected(("flac",), True)}
+    assert manifest.loudness.target == -16.0 and manifest.loudness.target_unit == "LUFS"
+    balance = manifest.mix.voice_to_bed_db
+    assert manifest.mix.voice_to_bed_setting_db == 15.0
+    assert balance.low_db <= balance.median_db <= balance.high_db and 12 <= balance.median_db <= 18
+
+
+def test_a_manifest_of_another_version_or_shape_is_refused_by_name(tmp_path, dotted):
+    root, _ = dotted
+    data = json.loads((root / "build" / "session.v2.json").read_text())
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({k: v for k, v in data.items() if k != "manifest_version"}))
+    with pytest.raises(ConfigError, match="manifest version 1 is not 2") as raised:
+        Manifest.read(old)
+    assert str(old) in str(raised.value)
+    odd = tmp_path / "odd.json"
+    odd.write_text(json.dumps({**data, "loudness": {**data["loudness"], "integrated_lufs": "loud"}}))
+    with pytest.raises(ConfigError, match="expected fields"):
+        Manifest.read(odd)
+    assert Manifest.find(tmp_path / "missing.json") is None
+
+
+def test_a_track_whose_manifest_is_from_an_older_renderer_is_stale(dotted):
+    root, _ = dotted
+    job = prepare(root / "session.v2.txt", RenderOptions(out_dir=root / "build", formats=("flac",), stems=True))
+    assert is_up_to_date(job)
+    path = job.layout.manifest
+    current = path.read_text()
+    try:
+        path.write_text(json.dumps({**json.loads(current), "manifest_version": 1}))
+        assert not is_up_to_date(job)
+    finally:
+        path.write_text(current)
+
