@@ -23,8 +23,9 @@ from .errors import ConfigError, DriftError, Source
 from .export import FORMATS, write_audio
 from .files import prune_least_recently_used
 from .job import RenderOptions, lint, load_variables
-from .library import TrackResult, build, cache_contents, check, discover, parse_shard, plan, prune
+from .library import TrackResult, build, cache_contents, check, discover, parse_shard, plan, shard_of
 from .master import PROFILES
+from .qc import advisory_checks
 from .render import audition
 from .script import parse_duration
 from .speech import default_cache_dir, engine_for, load_voice
@@ -57,7 +58,7 @@ cache_option = click.option(
     help="Clip cache folder (default: $DRIFT_CACHE or ~/.cache/drift-inward).")
 
 
-def _split_formats(ctx, param, value: str | None):
+def _split_list(ctx, param, value: str | None):
     return tuple(part.strip().lower() for part in value.split(",") if part.strip()) if value else None
 
 
@@ -79,13 +80,15 @@ def main() -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("build"),
               show_default=True, help="Folder for tracks and manifests.")
-@click.option("--format", "formats", callback=_split_formats, metavar="LIST",
+@click.option("--format", "formats", callback=_split_list, metavar="LIST",
               help=f"Comma-separated formats to write (from {', '.join(FORMATS)}; default: the script's, else flac,mp3).")
 @click.option("--profile", type=click.Choice(sorted(PROFILES)), help="Loudness profile for every track, overriding each script's own.")
 @click.option("--stems", is_flag=True, help="Also write voice, bed and tones stems beside each track.")
 @click.option("--force", is_flag=True, help="Render even tracks whose outputs are up to date.")
-@click.option("--check", "check_only", is_flag=True, help="Render nothing: list what is stale or missing, exit 1 if any.")
-@click.option("--prune", "prune_orphans", is_flag=True, help="Remove outputs whose script is gone.")
+@click.option("--check", "check_only", is_flag=True,
+              help="Render nothing: list what is missing, stale, failed its checks or was never checked; exit 1 if any.")
+@click.option("--prune", "prune_orphans", is_flag=True,
+              help="Also remove outputs whose script is gone (or no longer makes that track); never another shard's.")
 @click.option("-j", "--jobs", type=click.IntRange(1), default=os.cpu_count() or 1, show_default="the cores",
               help="Tracks rendered at once, each in its own process.")
 @click.option("--shard", metavar="K/N", help="Render only the K-th of N equal shares of the tracks (CI matrices).")
@@ -94,11 +97,14 @@ def main() -> None:
 @click.option("--vars", "vars_path", type=click.Path(path_type=Path, exists=False),
               help="YAML file of values for the scripts' {variables}, or a folder of them: one track per file.")
 @click.option("--timeline", "show_timeline", is_flag=True, help="Print each rendered track's timeline.")
-@click.option("--no-qc", "skip_qc", is_flag=True, help="Do not run the quality checks on what was rendered.")
+@click.option("--no-qc", "skip_qc", is_flag=True,
+              help="Do not check what is rendered (quicker drafts); an unchecked track is never up to date.")
+@click.option("--warn-only", "warn_only", callback=_split_list, metavar="LIST",
+              help="Advisory checks that only warn: pace (speaking rate), balance (voice over bed).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @one_line_errors
 def render(paths, out_dir, formats, profile, stems, force, check_only, prune_orphans, jobs, shard, scheduler, cache_dir,
-           vars_path, show_timeline, skip_qc, quiet) -> None:
+           vars_path, show_timeline, skip_qc, warn_only, quiet) -> None:
     """Render scripts (files or folders of .txt/.ssml scripts) into finished tracks.
 
     Each track gets its audio in every format (tagged, with chapters),
@@ -113,42 +119,41 @@ def render(paths, out_dir, formats, profile, stems, force, check_only, prune_orp
       drift render turning-toward.txt --vars listeners/ --stems
     """
     scripts = discover(list(paths))
-    tracks = plan(scripts, vars_path, parse_shard(shard) if shard else None)
+    library = plan(scripts, vars_path)
+    tracks = shard_of(library, parse_shard(shard) if shard else None)
     if vars_path is not None and not vars_path.exists():
         raise ConfigError("no such variables file or folder", Source(str(vars_path)))
-    options = RenderOptions(out_dir, formats, profile, force, cache_dir, None, stems)
+    options = RenderOptions(out_dir, formats, profile, force, cache_dir, None, stems, qc=not skip_qc,
+                            warn_only=advisory_checks(warn_only or (), Source("--warn-only")))
     if check_only:
         _report_check(check(tracks, options), len(tracks), quiet)
         return
-    if prune_orphans:
-        for path in prune(out_dir, {t.name for t in tracks}):
-            click.echo(f"removed {path}", err=quiet)
     with click.progressbar(length=len(tracks), label="rendering", file=sys.stderr, hidden=quiet,
                            show_eta=True, item_show_func=lambda r: Path(r.script).name if r else "") as bar:
-        results = build(tracks, options, jobs, on_done=lambda result: bar.update(1, result), scheduler=scheduler)
+        results = build(tracks, options, jobs, on_done=lambda result: bar.update(1, result), scheduler=scheduler,
+                        prune_against=library if prune_orphans else None,
+                        on_removed=lambda path: click.echo(f"removed {path}", err=quiet))
     _after_render(results, show_timeline, quiet)
-    if not skip_qc:
-        _qc_rendered(results, quiet)
 
 
-def _qc_rendered(results: list[TrackResult], quiet: bool) -> None:
-    """The same checks as `drift qc`, on every file just rendered; a failure fails the build."""
-    from .qc import AUDIO_SUFFIXES, is_master, qc_files
-
-    reports = qc_files([Path(path) for r in results if r.status == "rendered" for path in r.outputs
-                        if Path(path).suffix in AUDIO_SUFFIXES and is_master(Path(path))])
-    failed = [r for r in reports if not r.ok]
+def _qc_summary(results: list[TrackResult], quiet: bool) -> None:
+    """What the checks said of everything rendered now: failures in full, warnings by name, a count."""
+    reports = [report for r in results for report in r.reports]
+    _print_reports([r for r in reports if not r.ok])
+    for report in reports:
+        for name in report.warnings:
+            click.echo(f"warning: {report.path}: {name} is outside its range (asked to warn only)", err=True)
+    failed = sum(not r.ok for r in reports)
     if failed:
-        _print_reports(failed)
-        click.echo(f"quality checks failed on {len(failed)} file(s); `drift render --no-qc` skips them", err=True)
-        sys.exit(1)
-    if reports and not quiet:
+        click.echo(f"quality checks failed on {failed} file(s): those tracks are kept, marked failed, and render "
+                   "again next time", err=True)
+    elif reports and not quiet:
         click.echo(f"quality checks passed on {len(reports)} file(s)")
 
 
 def _report_check(problems, total: int, quiet: bool) -> None:
     for track, why in problems:
-        click.echo(f"{why:<8} {track.name}  ({track.script}{', ' + track.vars_file if track.vars_file else ''})")
+        click.echo(f"{why:<9} {track.name}  ({track.script}{', ' + track.vars_file if track.vars_file else ''})")
     if not quiet:
         click.echo(f"{total - len(problems)} of {total} track(s) up to date")
     if problems:
@@ -158,14 +163,21 @@ def _report_check(problems, total: int, quiet: bool) -> None:
 def _after_render(results: list[TrackResult], show_timeline: bool, quiet: bool) -> None:
     if show_timeline:
         for result in results:
-            click.echo(f"\n{result.script}\n{result.timeline or '(not rendered: up to date or failed; use --force)'}")
+            click.echo(f"\n{result.script}\n{result.timeline or _not_rendered(result)}")
     if not quiet:
         _summary(results)
+    _qc_summary(results, quiet)
     failed = [r for r in results if r.status == "failed"]
     for result in failed:
         _fail(result.errors)
-    if failed:
+    if failed or any(r.status == "failed qc" for r in results):
         sys.exit(1)
+
+
+def _not_rendered(result: TrackResult) -> str:
+    if result.status == "failed":
+        return f"(not rendered: it failed — {result.errors[0].message if result.errors else 'see above'})"
+    return f"(not rendered: {result.status}; --force renders it again)"
 
 
 def _summary(results: list[TrackResult]) -> None:
@@ -259,14 +271,17 @@ def plot(track, out) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--profile", type=click.Choice(sorted(PROFILES)), help="Hold every track to this profile (default: its manifest's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
+@click.option("--warn-only", "warn_only", callback=_split_list, metavar="LIST",
+              help="Advisory checks that only warn: pace (speaking rate), balance (voice over bed).")
 @one_line_errors
-def qc_command(paths, profile, as_json) -> None:
+def qc_command(paths, profile, as_json, warn_only) -> None:
     """Check finished tracks as a listener would hear them; exit 1 if any fails.
 
     Measures loudness, loudness range and true peak on the decoded file,
     sample peak, DC offset, clipping, clicks at phrase joins, dead air longer
-    than the script asked for, voice over bed (from stems), speaking rate and
-    duration (from the manifest).
+    than the script asked for, non-finite samples, voice over bed (from
+    stems), speaking rate and duration (from the manifest). Every channel of
+    a file is measured.
 
     \b
     Example:
@@ -275,9 +290,9 @@ def qc_command(paths, profile, as_json) -> None:
     from .qc import find_tracks, qc_files
 
     tracks = find_tracks(list(paths))
-    reports = qc_files(tracks, profile)
+    reports = qc_files(tracks, profile, advisory_checks(warn_only or (), Source("--warn-only")))
     if as_json:
-        click.echo(json.dumps([r.as_dict() for r in reports], indent=2))
+        click.echo(json.dumps([r.as_dict() for r in reports], indent=2, allow_nan=False))
     else:
         _print_reports(reports)
     if not all(r.ok for r in reports):
@@ -290,8 +305,8 @@ def _print_reports(reports) -> None:
         if report.error:
             click.echo(f"      {report.error}")
         for item in report.checks:
-            mark = " " if item.ok else "✗"
-            click.echo(f"    {mark} {item.name:<16} {str(item.value):>10}   {item.limit}")
+            mark = " " if item.ok else "!" if item.name in report.warn_only else "✗"
+            click.echo(f"    {mark} {item.name:<18} {str(item.value):>10}   {item.limit}")
 
 
 @main.command(name="lint")

@@ -44,6 +44,10 @@ class RenderOptions:
     """Values for the scripts' {variables} (from --vars), over their front-matter defaults."""
     stems: bool = False
     """Also write the voice, bed and tones stems beside each track."""
+    qc: bool = True
+    """Check every rendered track as ``drift qc`` would; a track that fails is never up to date."""
+    warn_only: frozenset[str] = frozenset()
+    """Advisory checks (qc.ADVISORY) whose failure only warns."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,7 @@ def _inputs(script: Script, folder: Path, script_sha256: str, options: RenderOpt
         "profile": profile.name,
         "formats": formats,
         "stems": options.stems,
+        "warn_only": sorted(options.warn_only),
     }
 
 
@@ -149,10 +154,19 @@ def renderer_source_sha256() -> str:
     return digest.hexdigest()
 
 
-def is_up_to_date(job: Job) -> bool:
-    """The track's manifest says it was made from exactly these inputs, and every file it lists is there."""
+def staleness(job: Job) -> str | None:
+    """Why the track must be made again ("missing", "stale", "failed qc", "unchecked"), or None if it is current:
+    its manifest says it was made from exactly these inputs and passed its checks, and every file it lists is there."""
     manifest = Manifest.find(job.layout.manifest)
-    return manifest is not None and manifest.input_hash == job.input_hash and all(p.is_file() for p in job.expected_outputs())
+    if manifest is None:
+        return "stale" if job.layout.manifest.exists() else "missing"
+    if manifest.input_hash != job.input_hash or not all(p.is_file() for p in job.expected_outputs()):
+        return "stale"
+    return None if manifest.qc_status == "passed" else "failed qc" if manifest.qc_status == "failed" else "unchecked"
+
+
+def is_up_to_date(job: Job) -> bool:
+    return staleness(job) is None
 
 
 def load_variables(path: Path) -> dict[str, str]:

@@ -139,6 +139,17 @@ class FileRecord:
 
 
 @dataclass(frozen=True)
+class Verdict:
+    """What the quality checks said of the track's files (``drift qc``'s checks, run as the track was made)."""
+
+    passed: bool
+    failures: tuple[str, ...] = ()
+    """"FILE: check" for every hard failure (and every file that could not be read)."""
+    warnings: tuple[str, ...] = ()
+    """"FILE: check" for advisory checks that failed but were asked to warn only."""
+
+
+@dataclass(frozen=True)
 class Manifest:
     """Everything known about one rendered track; written last, so it always describes complete files."""
 
@@ -167,7 +178,14 @@ class Manifest:
     marks: tuple[TimePoint, ...]
     files: dict[str, FileRecord]
     """Every file of the track (manifest aside) by name, with its SHA-256 and size."""
+    qc: Verdict | None = None
+    """None: not checked (``--no-qc``, or a build killed before its checks ended). Only a track that passed
+    is ever up to date or kept in the cache of finished tracks."""
     manifest_version: int = field(default=MANIFEST_VERSION)
+
+    @property
+    def qc_status(self) -> str:
+        return "unchecked" if self.qc is None else "passed" if self.qc.passed else "failed"
 
     def write(self, path: Path) -> Path:
         return write_json(path, self.as_dict())

@@ -40,12 +40,16 @@ CLIP_LEVEL = 0.999
 VOICE_TO_BED_DB = (12.0, 18.0)
 WPM_SPOKEN = (90.0, 210.0)
 """Words per minute of speech (pauses excluded): below, the voice drags; above, it rushes."""
+ADVISORY = {"pace": "speaking rate", "balance": "voice over bed"}
+"""Checks of taste rather than delivery: ``--warn-only pace,balance`` makes them warnings. Every other check
+(loudness, peaks, clipping, non-finite samples, clicks, dead air, duration) always fails the track."""
 
 
 @dataclass(frozen=True)
 class Check:
     name: str
-    value: float | str
+    value: float | str | None
+    """None: not a number (the file holds NaN or infinite samples)."""
     limit: str
     ok: bool
 
@@ -55,14 +59,39 @@ class Report:
     path: str
     checks: tuple[Check, ...] = ()
     error: str = ""
+    warn_only: frozenset[str] = frozenset()
+    """Names of advisory checks whose failure is a warning."""
+
+    @property
+    def failures(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.checks if not c.ok and c.name not in self.warn_only)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.checks if not c.ok and c.name in self.warn_only)
 
     @property
     def ok(self) -> bool:
-        return not self.error and all(c.ok for c in self.checks)
+        return not self.error and not self.failures
 
     def as_dict(self) -> dict:
-        return {"file": self.path, "ok": self.ok, "error": self.error,
-                "checks": [{"name": c.name, "value": c.value, "limit": c.limit, "ok": c.ok} for c in self.checks]}
+        return {"file": self.path, "ok": self.ok, "error": self.error, "warnings": list(self.warnings),
+                "checks": [{"name": c.name, "value": _json_number(c.value), "limit": c.limit, "ok": c.ok}
+                           for c in self.checks]}
+
+
+def _json_number(value):
+    """JSON has no NaN or infinity: such a reading is null."""
+    return None if isinstance(value, float) and not np.isfinite(value) else value
+
+
+def advisory_checks(kinds: tuple[str, ...], where: Source | None = None) -> frozenset[str]:
+    """``--warn-only pace,balance`` → the names of the checks that become warnings."""
+    unknown = [k for k in kinds if k not in ADVISORY]
+    if unknown:
+        raise ConfigError(f"'{unknown[0]}' is not an advisory check (advisory: {', '.join(ADVISORY)}); "
+                          "loudness, peaks, clipping and dead air always fail a track", where)
+    return frozenset(ADVISORY[k] for k in kinds)
 
 
 def find_tracks(paths: list[Path]) -> list[Path]:
@@ -76,6 +105,8 @@ def find_tracks(paths: list[Path]) -> list[Path]:
             found.append(path)
         else:
             raise ConfigError("no such file or folder", Source(str(path)))
+    if not found:
+        raise ConfigError(f"no finished tracks ({', '.join(AUDIO_SUFFIXES)}) here", Source(", ".join(map(str, paths))))
     return found
 
 
@@ -84,29 +115,30 @@ def is_master(path: Path) -> bool:
     return Layout.of_file(path)[1] is None
 
 
-def qc_file(path: Path, profile_name: str | None = None) -> Report:
+def qc_file(path: Path, profile_name: str | None = None, warn_only: frozenset[str] = frozenset()) -> Report:
     try:
         manifest = _manifest(path)
         profile = profile_named(profile_name or (manifest.loudness.profile if manifest else "podcast"),
                                 Source("--profile") if profile_name else None)
-        return Report(str(path), tuple(run_checks(path, manifest, profile)))
+        return Report(str(path), tuple(run_checks(path, manifest, profile)), warn_only=warn_only)
     except DriftError as error:
         return Report(str(path), error=str(error.message))
 
 
-def qc_files(paths: list[Path], profile_name: str | None = None) -> list[Report]:
+def qc_files(paths: list[Path], profile_name: str | None = None, warn_only: frozenset[str] = frozenset()) -> list[Report]:
     """``qc_file`` for each path, one thread per core: decoding, filtering and oversampling run without the GIL."""
     with ThreadPoolExecutor(max(1, min(len(paths), os.cpu_count() or 1))) as pool:
-        return list(pool.map(lambda path: qc_file(path, profile_name), paths))
+        return list(pool.map(lambda path: qc_file(path, profile_name, warn_only), paths))
 
 
 def decoded_blocks(path: Path) -> Iterator[np.ndarray]:
-    """The file as a listener's player decodes it, at 48 kHz stereo, in blocks (an hour costs what a minute does)."""
+    """The file as a listener's player decodes it, at 48 kHz, every channel (mono as two), in blocks: an hour
+    costs what a minute does."""
     try:
         found = False
         for block in (_ffmpeg_blocks(path) if path.suffix == ".m4a" else _libsndfile_blocks(path)):
             found = found or len(block) > 0
-            yield block if block.shape[1] == 2 else np.repeat(block[:, :1], 2, axis=1)
+            yield block if block.shape[1] > 1 else np.repeat(block, 2, axis=1)
     except (soundfile.LibsndfileError, RuntimeError, OSError) as exc:
         raise ConfigError(f"not readable audio ({exc})") from None
     if not found:
@@ -157,7 +189,8 @@ def run_checks(path: Path, manifest: Manifest | None, profile: Profile) -> list[
         Check("true peak", figures.true_peak_dbtp, f"≤ {profile.ceiling_dbtp:g} dBTP", figures.true_peak_dbtp <= profile.ceiling_dbtp),
         Check("loudness range", figures.range_lu, "reported", True),
         Check("sample peak", figures.sample_peak_dbfs, "≤ 0 dBFS", figures.sample_peak_dbfs < 0),
-        scan.dc(), scan.clipping(), scan.clicks.check(), _dead_air(scan.meter.loudness.step_powers(), manifest),
+        scan.dc(), scan.clipping(), scan.non_finite(), scan.clicks.check(),
+        _dead_air(scan.meter.loudness.step_powers(), manifest),
     ]
     if profile.by_rms:
         checks.append(Check("noise floor", figures.noise_floor_dbfs, "≤ -60 dBFS RMS", figures.noise_floor_dbfs <= -60))
@@ -175,16 +208,22 @@ class Scan:
     """Everything qc reads from the audio, gathered in one pass over its blocks."""
 
     def __init__(self, click_places: Iterable[int]):
-        self.meter = ProgrammeMeter(2)
+        self.meter: ProgrammeMeter | None = None  # made for the file's channel count, at its first block
         self.clicks = _Clicks(click_places)
-        self.frames, self.sums, self.clipped = 0, np.zeros(2), 0
+        self.frames, self.sums, self.clipped, self.non_finite_samples = 0, np.zeros(1), 0, 0
         self.pinned = np.zeros(0, dtype=bool)
 
     def feed(self, block: np.ndarray) -> None:
+        if self.meter is None:
+            self.meter = ProgrammeMeter(block.shape[1])
+        finite = np.isfinite(block)
+        if not finite.all():  # counted as a failure, then measured as silence so every other figure stays a number
+            self.non_finite_samples += int(block.size - np.count_nonzero(finite))
+            block = np.where(finite, block, np.float32(0))
         self.meter.feed(block)
         self.clicks.feed(block, self.frames)
         self.frames += len(block)
-        self.sums += block.sum(axis=0, dtype=np.float64)
+        self.sums = self.sums + block.sum(axis=0, dtype=np.float64)
         pinned = np.concatenate([self.pinned, frame_peaks(block) >= CLIP_LEVEL])  # runs may cross blocks
         self.clipped += int(np.count_nonzero(pinned[2:] & pinned[1:-1] & pinned[:-2]))
         self.pinned = pinned[-2:]
@@ -193,6 +232,10 @@ class Scan:
         """After the last block: judge the joins near the end, and read the delivery figures."""
         self.clicks.finish(self.frames)
         return self.meter.figures()
+
+    def non_finite(self) -> Check:
+        """NaN or infinite samples: a player turns them into full-scale noise or silence."""
+        return Check("non-finite samples", self.non_finite_samples, "0", self.non_finite_samples == 0)
 
     def dc(self) -> Check:
         db = 20 * float(np.log10(max(float(np.abs(self.sums / max(self.frames, 1)).max()), 1e-12)))
@@ -217,11 +260,11 @@ class _Clicks:
     def __init__(self, places: Iterable[int]):
         self.places = iter(places)
         self.place = next(self.places, None)
-        self.audio, self.audio_start = np.zeros((0, 2), dtype=np.float32), 0
+        self.audio, self.audio_start = None, 0
         self.found = 0
 
     def feed(self, block: np.ndarray, start: int) -> None:
-        self.audio = np.concatenate([self.audio, block])
+        self.audio = block if self.audio is None else np.concatenate([self.audio, block])
         self.curvature = np.abs(np.diff(self.audio.mean(axis=1, dtype=np.float64), 2))  # [i] spans frames i…i+2
         self._judge_until(start + len(block) - _CLICK_REACH)
         keep_from = self.place - _CLICK_REACH if self.place is not None else start + len(block)

@@ -154,11 +154,30 @@ def test_shards_split_the_library_and_prune_removes_orphans(library):
     assert (library["out"] / "one.json").exists() and not (library["out"] / "two.json").exists()
     assert render(library, "--shard", "2/2").exit_code == 0
     assert (library["out"] / "two.json").exists()
+    assert render(library, "--shard", "2/2", "--prune").exit_code == 0
+    assert (library["out"] / "one.json").exists()  # another shard's track is not an orphan
+    only_two = invoke("render", library["scripts"] / "two.txt", "-o", library["out"], "--cache", library["cache"], "--prune")
+    assert only_two.exit_code == 0, only_two.output
+    assert (library["out"] / "one.json").exists()  # nor is a track whose script was simply not named this time
     (library["scripts"] / "two.txt").unlink()
     result = render(library, "--prune")
     assert result.exit_code == 0 and not any(p.name.startswith("two.") for p in library["out"].iterdir())
     assert set(json.loads((library["out"] / "library.json").read_text())["tracks"]) == {"one"}
     assert invoke("render", library["scripts"], "--shard", "3/2").exit_code != 0
+
+
+def test_a_build_refused_by_the_lock_prunes_nothing(library):
+    assert render(library).exit_code == 0
+    (library["scripts"] / "two.txt").unlink()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(library["out"] / ".drift.lock")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert render(library, "--prune").exit_code != 0
+        assert (library["out"] / "two.json").exists() and (library["out"] / "two.flac").exists()
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_two_jobs_give_the_same_files_as_one(library, tmp_path):
@@ -174,18 +193,36 @@ def test_two_jobs_give_the_same_files_as_one(library, tmp_path):
     assert serial["tracks"].keys() == parallel["tracks"].keys()
 
 
-def test_a_live_lock_stops_a_second_build_and_a_stale_one_is_cleared(library):
+HOLD_LOCK = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.write(fd, b"pid %d, started just now" % os.getpid())
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_live_lock_stops_a_second_build_and_a_dead_holders_lock_is_cleared(library):
     out = library["out"]
     out.mkdir()
-    (out / ".drift.lock").write_text(str(os.getpid()))
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(out / ".drift.lock")], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
     blocked = render(library)
-    assert blocked.exit_code != 0 and f"another render (pid {os.getpid()})" in blocked.output
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    (out / ".drift.lock").write_text(str(dead.pid))
+    assert blocked.exit_code != 0 and f"another render (pid {holder.pid}, started just now)" in blocked.output
+    holder.kill()  # dies holding it: the kernel lets the lock go, the file keeps its name
+    holder.wait()
     cleared = render(library)
-    assert cleared.exit_code == 0 and "cleared a stale lock" in cleared.output
+    assert cleared.exit_code == 0 and f"cleared a stale lock left by pid {holder.pid}" in cleared.output
     assert not (out / ".drift.lock").exists()
+
+
+def test_a_lock_file_naming_a_live_process_does_not_block_when_nobody_holds_it(library):
+    """The old lock was a bare PID: any live process with that number (PID 1 in a container) blocked every build."""
+    out = library["out"]
+    out.mkdir()
+    (out / ".drift.lock").write_text("1")
+    assert render(library).exit_code == 0
 
 
 def test_a_killed_build_leaves_no_partial_file_and_resumes(library, tmp_path):
@@ -289,3 +326,78 @@ def test_the_same_build_runs_on_a_dask_cluster(library):
     assert render(library, "--check").exit_code == 0
     unreachable = render(library, "--force", "--scheduler", "tcp://127.0.0.1:9")
     assert unreachable.exit_code != 0 and "cannot reach the Dask scheduler" in unreachable.output
+
+
+RUSHED = SCRIPT.replace("## Arrival", "## Arrival\n[rate 2]")
+
+
+def status_of(output: str, script: str) -> str:
+    """The status column of a script's line in the build summary."""
+    return next(line.split()[1] for line in output.splitlines() if line.startswith(script + " "))
+
+
+def test_a_track_that_fails_its_checks_is_never_current_nor_kept(library, tmp_path):
+    (library["scripts"] / "one.txt").write_text(RUSHED)
+    first = render(library)
+    assert first.exit_code == 1 and "speaking rate" in first.output and "failed qc" in first.output
+    manifest = json.loads((library["out"] / "one.json").read_text())
+    assert manifest["qc"]["passed"] is False and any("speaking rate" in f for f in manifest["qc"]["failures"])
+    assert json.loads((library["out"] / "library.json").read_text())["tracks"]["one"]["qc"] == "failed"
+    check = render(library, "--check")
+    assert check.exit_code == 1 and "failed qc one" in " ".join(check.output.split())
+    again = render(library)
+    assert again.exit_code == 1 and status_of(again.output, "one.txt") == "failed"  # "failed qc", not "up to date"
+    fresh = invoke("render", library["scripts"], "-o", tmp_path / "fresh", "--cache", library["cache"], "--jobs", 1)
+    assert fresh.exit_code == 1 and status_of(fresh.output, "one.txt") == "failed"  # never kept as finished
+    assert status_of(fresh.output, "two.txt") == "restored"
+    warned = render(library, "--warn-only", "pace")
+    assert warned.exit_code == 0 and "warning:" in warned.output and "speaking rate" in warned.output
+    assert render(library, "--warn-only", "pace", "--check").exit_code == 0
+    assert render(library, "--check").exit_code == 1  # the verdict depends on what was allowed to warn
+    refused = render(library, "--warn-only", "loudness")
+    assert refused.exit_code != 0 and "'loudness' is not an advisory check" in refused.output
+
+
+def test_an_unchecked_track_is_never_current(library):
+    for name in ("one", "two"):  # not a track the shared cache already holds finished (and checked)
+        (library["scripts"] / f"{name}.txt").write_text(SCRIPT.replace("Welcome back.", f"Welcome back, {name} unchecked."))
+    assert render(library, "--no-qc").exit_code == 0
+    check = render(library, "--check")
+    assert check.exit_code == 1 and "unchecked" in check.output
+    assert render(library).exit_code == 0 and render(library, "--check").exit_code == 0
+
+
+def _our_processes(marker: str) -> list[int]:
+    """Processes whose command line holds ``marker`` (the test's own output folder)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and marker in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_killing_the_build_kills_its_workers_and_frees_the_lock(library):
+    for name in ("one", "two"):
+        (library["scripts"] / f"{name}.txt").write_text(
+            SCRIPT + "\n".join(f"Slow breath {name} {n}. [pause 20s]" for n in range(10)))
+    command = [sys.executable, "-m", "pipeline", "render", str(library["scripts"]), "-o", str(library["out"]),
+               "--cache", str(library["cache"]), "--jobs", "2", "--format", "flac", "-q"]
+    main_process = subprocess.Popen(command)
+    deadline = time.time() + 60
+    while time.time() < deadline and len(_our_processes(str(library["out"]))) < 3:
+        time.sleep(0.05)  # the build and its two workers
+    assert len(_our_processes(str(library["out"]))) >= 3, "the workers never started"
+    main_process.kill()  # the main process only, as an unlucky CI runner would
+    main_process.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and _our_processes(str(library["out"])):
+        time.sleep(0.05)
+    assert not _our_processes(str(library["out"]))
+    rerun = subprocess.run(command, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    check = invoke("render", library["scripts"], "-o", library["out"], "--cache", library["cache"], "--check",
+                   "--format", "flac")
+    assert check.exit_code == 0, check.output

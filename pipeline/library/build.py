@@ -4,19 +4,24 @@ parallel, check without rendering, prune what is orphaned, and keep ``library.js
 
 from __future__ import annotations
 
+import fcntl
+import multiprocessing
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
 from .. import __version__
-from ..errors import ConfigError, DriftError, Source
+from ..errors import ConfigError, DriftError, RenderError, Source
 from ..files import write_json
-from ..job import RenderOptions, is_up_to_date, load_variables, prepare
+from ..job import RenderOptions, load_variables, prepare, staleness
 from ..manifest import Layout, Manifest
 from ..script import SCRIPT_SUFFIXES
+from ..system import die_with_parent
 from .track import TrackResult, render_track
 
 LOCK_NAME = ".drift.lock"
@@ -49,7 +54,7 @@ def discover(paths: list[Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def plan(scripts: list[Path], vars_path: Path | None = None, shard: tuple[int, int] | None = None) -> list[Planned]:
+def plan(scripts: list[Path], vars_path: Path | None = None) -> list[Planned]:
     """Every track to build. A folder of variables files makes one track per file per script."""
     if vars_path is not None and vars_path.is_dir():
         files = sorted(p for p in vars_path.iterdir() if p.suffix in (".yaml", ".yml"))
@@ -64,10 +69,15 @@ def plan(scripts: list[Path], vars_path: Path | None = None, shard: tuple[int, i
     for track in tracks:
         if names.count(track.name) > 1:
             raise ConfigError(f"two scripts would both write '{track.name}': rename one", Source(str(track.script)))
-    if shard:
-        index, count = shard
-        tracks = [t for n, t in enumerate(tracks) if n % count == index - 1]
     return tracks
+
+
+def shard_of(tracks: list[Planned], shard: tuple[int, int] | None) -> list[Planned]:
+    """The K-th of N equal shares of the tracks (every N-th, so long and short scripts spread evenly)."""
+    if not shard:
+        return tracks
+    index, count = shard
+    return [t for n, t in enumerate(tracks) if n % count == index - 1]
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -82,7 +92,8 @@ def _options_for(options: RenderOptions, track: Planned) -> RenderOptions:
 
 
 def check(tracks: list[Planned], options: RenderOptions) -> list[tuple[Planned, str]]:
-    """What a build would render, and why ('stale', 'missing' or an error), rendering nothing."""
+    """What a build would render, and why ('missing', 'stale', 'failed qc', 'unchecked' or an error), rendering
+    nothing."""
     problems = []
     for track in tracks:
         try:
@@ -90,15 +101,21 @@ def check(tracks: list[Planned], options: RenderOptions) -> list[tuple[Planned, 
         except DriftError as error:
             problems.append((track, f"error: {error}"))
             continue
-        if not is_up_to_date(job):
-            problems.append((track, "stale" if job.layout.manifest.exists() else "missing"))
+        if why := staleness(job):
+            problems.append((track, why))
     return problems
 
 
 def build(tracks: list[Planned], options: RenderOptions, jobs: int = 1,
-          on_done: Callable[[TrackResult], None] | None = None, scheduler: str | None = None) -> list[TrackResult]:
-    """Render every stale track (in ``jobs`` processes, or on a Dask cluster) and rewrite library.json."""
+          on_done: Callable[[TrackResult], None] | None = None, scheduler: str | None = None,
+          prune_against: list[Planned] | None = None, on_removed: Callable[[Path], None] | None = None) -> list[TrackResult]:
+    """Render every stale track (in ``jobs`` processes, or on a Dask cluster) and rewrite library.json, under the
+    folder's lock. With ``prune_against`` (the whole library's plan, every shard), first remove what it orphans."""
     with lock(Path(options.out_dir)):
+        if prune_against is not None:
+            for path in prune(Path(options.out_dir), prune_against):
+                if on_removed:
+                    on_removed(path)
         if scheduler:
             results = _on_cluster(tracks, options, scheduler, on_done)
         elif jobs <= 1 or len(tracks) <= 1:
@@ -114,14 +131,21 @@ def build(tracks: list[Planned], options: RenderOptions, jobs: int = 1,
 
 
 def _parallel(tracks: list[Planned], options: RenderOptions, jobs: int, on_done) -> list[TrackResult]:
-    """Each worker process loads each voice once (engines are cached per process) and renders whole tracks."""
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    """Each worker process loads each voice once (engines are cached per process) and renders whole tracks.
+
+    Workers are forked, so they hold the build lock with us, and die with us (``die_with_parent``)."""
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"), initializer=die_with_parent)
+    with pool:
         futures = {pool.submit(render_track, t.script, _options_for(options, t), None, t.name): i for i, t in enumerate(tracks)}
         results: list[TrackResult | None] = [None] * len(tracks)
-        for future in as_completed(futures):
-            results[futures[future]] = future.result()
-            if on_done:
-                on_done(results[futures[future]])
+        try:
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                if on_done:
+                    on_done(results[futures[future]])
+        except BrokenProcessPool:
+            raise RenderError("a render worker was killed (out of memory?); what it was writing was not kept, "
+                              "and the tracks it had not finished render again next time") from None
     return results
 
 
@@ -160,6 +184,7 @@ def write_library(out_dir: Path) -> Path:
     """library.json: every track in the output folder, from its manifest (rendered now or before)."""
     entries = {
         layout.name: {"title": m.title, "script": m.script, "input_hash": m.input_hash, "duration_s": m.duration_s,
+                      "qc": m.qc_status,
                       "loudness": {"integrated_lufs": m.loudness.integrated_lufs, "true_peak_dbtp": m.loudness.true_peak_dbtp},
                       "files": sorted(m.files)}
         for layout, m in manifests(out_dir)}
@@ -168,11 +193,16 @@ def write_library(out_dir: Path) -> Path:
     return write_json(out_dir / LIBRARY_NAME, {"renderer": __version__, "tracks": entries})
 
 
-def prune(out_dir: Path, keep: set[str]) -> list[Path]:
-    """Remove the outputs of tracks whose script is gone (or that no longer belong to the plan)."""
+def prune(out_dir: Path, library: list[Planned]) -> list[Path]:
+    """Remove the outputs of tracks the library no longer makes: their script is gone, or their script is in the
+    library but no longer makes a track of that name (a listener's variables file removed). ``library`` is the
+    whole plan, every shard's tracks, so one shard never removes another's."""
+    names = {t.name for t in library}
+    scripts = {Path(t.script).resolve() for t in library}
     removed = []
     for layout, manifest in manifests(out_dir):
-        if layout.name in keep and Path(manifest.script).exists():
+        script = Path(manifest.script)
+        if script.exists() and (layout.name in names or script.resolve() not in scripts):
             continue
         for name in manifest.files:
             (out_dir / name).unlink(missing_ok=True)
@@ -184,52 +214,52 @@ def prune(out_dir: Path, keep: set[str]) -> list[Path]:
 
 @contextmanager
 def lock(out_dir: Path) -> Iterator[None]:
-    """One build per output folder at a time; a lock left by a dead process is cleared with a message."""
+    """One build per output folder at a time, by an OS lock (``flock``) that dies with its holder.
+
+    Worker processes share it (they are forked holding it), so the folder is free only once every one of them
+    is gone. The holder's PID and start time are written in the file for the message a second build prints; a
+    file left with a name in it means its holder died, and the dead build's half-written files are cleared.
+    """
     created = not out_dir.exists()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / LOCK_NAME
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            break
-        except FileExistsError:
-            owner = _lock_owner(path)
-            if owner and _alive(owner):
-                raise ConfigError(f"another render (pid {owner}) is writing to this folder; wait for it to finish",
-                                  Source(str(out_dir))) from None
-            print(f"{out_dir}: cleared a stale lock left by process {owner or '?'}, which is no longer running")
-            path.unlink(missing_ok=True)
-            _remove_partial_files(out_dir)
-    else:
-        raise ConfigError("could not take the build lock", Source(str(out_dir)))
-    with os.fdopen(fd, "w") as handle:
-        handle.write(str(os.getpid()))
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fd, stale = _take_lock(out_dir / LOCK_NAME, out_dir)
+    except OSError as exc:
+        raise ConfigError(f"cannot write here: {exc.strerror}", Source(str(exc.filename or out_dir))) from None
+    if stale:
+        print(f"{out_dir}: cleared a stale lock left by {stale}, which is no longer running")
+        _remove_partial_files(out_dir)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}".encode(), 0)
     try:
         yield
     finally:
-        path.unlink(missing_ok=True)
+        (out_dir / LOCK_NAME).unlink(missing_ok=True)  # before the lock is let go: a later build finds no name
+        os.close(fd)
         if created and not any(out_dir.iterdir()):
             out_dir.rmdir()  # a build that wrote nothing leaves no trace
+
+
+def _take_lock(path: Path, out_dir: Path) -> tuple[int, str]:
+    """The locked file's descriptor, and who held it before if they died holding it ("" if nobody)."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "starting"
+            os.close(fd)
+            raise ConfigError(f"another render ({holder}) is writing to this folder; wait for it to finish",
+                              Source(str(out_dir))) from None
+        try:
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:  # not a file its holder removed while we opened it
+                return fd, os.pread(fd, 200, 0).decode(errors="replace").strip()
+        except FileNotFoundError:
+            pass
+        os.close(fd)
 
 
 def _remove_partial_files(out_dir: Path) -> None:
     """A dead build's half-written files (``atomic_path``'s hidden ``.part`` names); nobody else writes here."""
     for partial in out_dir.rglob(".*.part"):
         partial.unlink(missing_ok=True)
-
-
-def _lock_owner(path: Path) -> int | None:
-    try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -1,16 +1,22 @@
-"""One track of a library build: skip it if it is current, restore it if the cache has it finished, else render
-and write it. Never raises ``DriftError``: a failed track is a result, so the rest of the library goes on."""
+"""One track of a library build: skip it if it is current, restore it if the cache has it finished, else render,
+write and check it. Never raises ``DriftError``: a failed track is a result, so the rest of the library goes on.
+
+The quality checks are part of the track: its manifest is first written without a verdict, the checks run on
+the files as a listener's player decodes them, and the manifest is written again with the verdict. Only a
+track that passed is ever up to date, or kept in the cache of finished tracks.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..blocks import scratch
 from ..errors import DriftError
 from ..export.track import write_track
-from ..job import RenderOptions, is_up_to_date, prepare
-from ..manifest import Manifest
+from ..job import Job, RenderOptions, is_up_to_date, prepare
+from ..manifest import Manifest, Verdict
+from ..qc import Report, qc_files
 from ..render import Progress, render
 from ..speech import ClipCache
 from .stored import TrackStore
@@ -19,11 +25,13 @@ from .stored import TrackStore
 @dataclass(frozen=True)
 class TrackResult:
     script: str
-    status: str  # "rendered" | "up to date" | "restored" (from the cache's finished tracks) | "failed"
+    status: str  # "rendered" | "up to date" | "restored" (from the cache's finished tracks) | "failed" | "failed qc"
     outputs: tuple[str, ...] = ()
     errors: tuple[DriftError, ...] = ()
     manifest: Manifest | None = None
     timeline: str = ""
+    reports: tuple[Report, ...] = ()
+    """The quality checks of what was rendered now."""
 
 
 def render_track(path: Path, options: RenderOptions, progress: Progress | None = None, name: str | None = None) -> TrackResult:
@@ -39,7 +47,23 @@ def render_track(path: Path, options: RenderOptions, progress: Progress | None =
         with scratch() as work:  # every full-length array lives on disk, so memory does not grow with the session
             rendered = render(job, ClipCache(options.cache_dir), work, progress=progress)
             manifest = write_track(job, rendered, work)
-        store.keep(job, manifest)
-        return TrackResult(str(path), "rendered", outputs, (), manifest, rendered.timeline.describe())
+        reports = ()
+        if options.qc:
+            reports = tuple(qc_files([job.layout.track(f) for f in job.formats], warn_only=options.warn_only))
+            manifest = _with_verdict(job, manifest, reports)
+            if manifest.qc.passed:
+                store.keep(job, manifest)
+        status = "failed qc" if manifest.qc and not manifest.qc.passed else "rendered"
+        return TrackResult(str(path), status, outputs, (), manifest, rendered.timeline.describe(), reports)
     except DriftError as error:
         return TrackResult(str(path), "failed", errors=tuple(getattr(error, "errors", [error])))
+
+
+def _with_verdict(job: Job, manifest: Manifest, reports: tuple[Report, ...]) -> Manifest:
+    """The manifest again, now with what the checks said; written over the one without a verdict."""
+    named = lambda report, checks: [f"{Path(report.path).name}: {check}" for check in checks]
+    failures = [line for r in reports for line in named(r, [r.error] if r.error else r.failures)]
+    warnings = [line for r in reports for line in named(r, r.warnings)]
+    judged = replace(manifest, qc=Verdict(not failures, tuple(failures), tuple(warnings)))
+    judged.write(job.layout.manifest)
+    return judged
