@@ -19,7 +19,7 @@ import click
 from . import __version__, presets
 from .audio import SAMPLE_RATE, clock, frames
 from .beds import audition_bed, load_bed
-from .errors import ConfigError, DriftError, Source
+from .errors import ConfigError, DriftError, Source, system_error
 from .export import FORMATS, write_audio
 from .files import prune_least_recently_used
 from .job import RenderOptions, lint, load_variables
@@ -35,7 +35,8 @@ AUDITION_LUFS = -23.0
 
 
 def one_line_errors(command):
-    """Every ``DriftError`` a command meets becomes one line on stderr and exit status 1: no traceback."""
+    """Every ``DriftError`` a command meets, and every system error (a full disk, a read-only folder), becomes one
+    line on stderr and exit status 1: no traceback."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -43,6 +44,8 @@ def one_line_errors(command):
             return command(*args, **kwargs)
         except DriftError as error:
             raise click.ClickException(str(error)) from None
+        except OSError as exc:
+            raise click.ClickException(str(system_error(exc))) from None
 
     return wrapper
 

@@ -46,3 +46,8 @@ class ConfigError(DriftError):
 class RenderError(DriftError):
     """Rendering failed for a reason outside the script (engine, disk, encoder)."""
 
+
+def system_error(exc: OSError, where: str = "") -> RenderError:
+    """An ``OSError`` as one line naming the path and the system's reason ("No space left on device")."""
+    path = exc.filename or where or "scratch space ($TMPDIR)"
+    return RenderError(f"{exc.strerror or exc}", Source(str(path)))

@@ -11,7 +11,10 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
+
+ABANDONED_S = 3600
+"""A hidden half-written file this old was left by a killed writer (writing one takes well under a minute)."""
 
 
 @contextmanager
@@ -21,15 +24,61 @@ def atomic_path(path: Path) -> Iterator[Path]:
     Readers see the old file or the whole new one, never a partial write, and a
     process killed mid-write leaves only a hidden ``.part`` file behind.
     """
+    tmp = _temporary_beside(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_once(path: Path, write: Callable[[Path], None]) -> bool:
+    """Write a file that is never replaced once there: the first writer wins (True); a later one leaves the file
+    as it is (False). Two renders sharing a cache then use the same bytes, so each can be reproduced."""
+    tmp = _temporary_beside(path)
+    try:
+        write(tmp)
+        try:
+            os.link(tmp, path)  # fails if the file exists: no window in which a second writer could replace it
+        except FileExistsError:
+            return False
+        except OSError:  # a file system without hard links: nearly as good
+            if path.exists():
+                return False
+            os.replace(tmp, path)
+        return True
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _temporary_beside(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would hide tracks from other users
+    return Path(tmp)
+
+
+def is_abandoned(path: Path, older_than_s: float = ABANDONED_S) -> bool:
+    """A half-written file or folder old enough that no live writer is still at it (writes take seconds)."""
     try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+        return time.time() - path.stat().st_mtime > older_than_s
+    except FileNotFoundError:
+        return False
+
+
+def remove(path: Path) -> None:
+    """Remove a file, or a folder by renaming it aside first: a kill mid-way leaves no half-removed entry that
+    looks whole, only a hidden ``.trash-`` folder that the next look clears."""
+    if not path.is_dir():
+        path.unlink(missing_ok=True)
+        return
+    trash = path.with_name(f".trash-{path.name}-{os.getpid()}-{time.monotonic_ns()}")
+    try:
+        os.rename(path, trash)
+    except FileNotFoundError:
+        return  # another process removed it first
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def write_json(path: Path, data) -> Path:
@@ -77,7 +126,7 @@ def prune_least_recently_used(entries: list[StoredEntry], older_than_s: float | 
         too_old = older_than_s is not None and now - entry.used > older_than_s
         too_big = max_bytes is not None and kept + entry.bytes > max_bytes
         if too_old or too_big:
-            shutil.rmtree(entry.path, ignore_errors=True) if entry.path.is_dir() else entry.path.unlink(missing_ok=True)
+            remove(entry.path)
             removed, freed = removed + 1, freed + entry.bytes
         else:
             kept += entry.bytes

@@ -20,15 +20,16 @@ import yaml
 
 from . import __version__
 from .beds import BedPreset, load_bed
-from .errors import ConfigError, DriftError, Source
+from .errors import ConfigError, DriftError, ScriptError, Source
 from .export.audio import DEFAULT_FORMATS, check_formats
 from .export.tags import read_cover
 from .files import file_sha256, text_sha256
 from .manifest import Layout, Manifest
 from .master import Profile, profile_named
 from .pacing import Pauses
-from .script import NO_AMBIENCE, BedCue, Insert, Script, parse_file
-from .speech import EDGE_PAD_S, VoicePreset, load_voice
+from .script import NO_AMBIENCE, BedCue, Insert, Script, ScriptErrors, parse_file
+from .speech import EDGE_PAD_S, VoicePreset, load_insert, load_voice
+from .speech.text import length_problem
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ def resolve(script: Script, options: RenderOptions, name: str, script_sha256: st
     """A parsed script's job: presets loaded, files checked, settings chosen, inputs hashed."""
     meta, folder = script.meta, Path(script.path).parent
     voices, beds = _presets(script)
+    _check_phrases(script)
     _check_files(script, folder)
     if options.profile:
         profile = profile_named(options.profile, Source("--profile"))
@@ -116,10 +118,18 @@ def _presets(script: Script) -> tuple[dict[str, VoicePreset], dict[str, BedPrese
     return voices, beds
 
 
+def _check_phrases(script: Script) -> None:
+    """Phrases too long to speak well, every one of them (a variable's value can make one)."""
+    problems = [ScriptError(problem, phrase.source) for phrase in script.phrases if (problem := length_problem(phrase.text))]
+    if problems:
+        raise ScriptErrors(problems)
+
+
 def _check_files(script: Script, folder: Path) -> None:
+    """Every file the script inserts is read as render would read it, so lint finds what render would refuse."""
     for event in script.events:
-        if isinstance(event, Insert) and not (folder / event.path).is_file():
-            raise ConfigError(f"sound file '{event.path}' not found beside the script", event.source)
+        if isinstance(event, Insert):
+            load_insert(event, folder)
     if script.meta.cover:
         read_cover(folder / script.meta.cover, script.meta.sources.get("cover"))
 
@@ -171,15 +181,15 @@ def is_up_to_date(job: Job) -> bool:
 
 def load_variables(path: Path) -> dict[str, str]:
     """A --vars file: YAML mapping variable names to plain text."""
-    try:
-        values = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    try:  # every value as the text written: YAML 1.1 would read "No" as False and "12:30" as 750
+        values = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read variables file: {exc}", Source(str(path))) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = Source(str(path), mark.line + 1, mark.column + 1) if mark else Source(str(path))
         raise ConfigError(f"variables file is not valid YAML: {getattr(exc, 'problem', exc)}", where) from None
-    if not isinstance(values, dict) or any(isinstance(v, (dict, list)) or v is None for v in values.values()):
+    if not isinstance(values, dict) or any(not isinstance(v, str) for v in values.values()):
         raise ConfigError("a variables file maps names to plain text, like 'name: Sam'", Source(str(path)))
     return {str(k): str(v) for k, v in values.items()}
 

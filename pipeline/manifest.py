@@ -89,9 +89,9 @@ class Renderer:
 class Speech:
     phrases: int
     words: int
-    """Words as written (a number counts as one)."""
+    """Words as said: "22899" is eight (twenty-two thousand, eight hundred and ninety-nine)."""
     speech_s: float
-    """Seconds of speech: the phrases' lengths added up, pauses excluded."""
+    """Seconds of speech: the spoken phrases' lengths added up, pauses and inserted sounds excluded."""
     words_per_minute_spoken: float
     longest_silence_s: float
     """The longest stretch without a word that the script asked for, lead-in and tail included."""

@@ -129,28 +129,44 @@ def serve(folder: Path, port: int = 0) -> tuple[socketserver.TCPServer, str]:
         server = socketserver.ThreadingTCPServer(("127.0.0.1", port), handler)
     except OSError as exc:
         raise ConfigError(f"cannot serve on 127.0.0.1:{port}: {exc.strerror}", Source("--port")) from None
+    server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}/preview.html"
 
 
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     """The preview folder, quietly, with byte ranges: an audio element seeks by asking for the bytes at the
-    new time, and without ranges it cannot seek past what it has downloaded."""
+    new time, and without ranges it cannot seek past what it has downloaded.
+
+    Only for this machine: a request naming another host (a web page rebinding its DNS name to 127.0.0.1) is
+    refused, an idle connection is closed after ``timeout`` seconds, and a malformed request gets a 400."""
+
+    timeout = 30
 
     def send_head(self):
-        path = Path(self.translate_path(self.path))
-        wanted = re.fullmatch(r"bytes=(\d*)-(\d*)", self.headers.get("Range", "").strip())
-        if not wanted or not path.is_file() or wanted.groups() == ("", ""):
+        if self.headers.get("Host", "").rsplit(":", 1)[0].strip("[]") not in LOCAL_HOSTS:
+            self.send_error(403, "only this machine may ask")
+            return None
+        try:
+            path = Path(self.translate_path(self.path))
+            is_file = path.is_file()
+        except (ValueError, OSError):  # a NUL byte, a name too long
+            self.send_error(400, "bad path")
+            return None
+        wanted = re.fullmatch(r"bytes=(\d{0,18})-(\d{0,18})", self.headers.get("Range", "").strip())
+        if self.headers.get("Range") and not wanted:
+            return self._unsatisfiable(path)
+        if not wanted or not is_file or wanted.groups() == ("", ""):
             return super().send_head()
         size = path.stat().st_size
         first, last = wanted.groups()
         start = int(first) if first else max(size - int(last), 0)  # "bytes=-N" is the last N bytes
         end = min(int(last), size - 1) if first and last else size - 1
         if start > end:
-            self.send_response(416)
-            self.send_header("Content-Range", f"bytes */{size}")
-            self.end_headers()
-            return None
+            return self._unsatisfiable(path)
         with open(path, "rb") as handle:
             handle.seek(start)
             body = handle.read(end - start + 1)
@@ -161,6 +177,12 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         self.send_header("Accept-Ranges", "bytes")
         self.end_headers()
         return io.BytesIO(body)
+
+    def _unsatisfiable(self, path: Path):
+        self.send_response(416)
+        self.send_header("Content-Range", f"bytes */{path.stat().st_size if path.is_file() else 0}")
+        self.end_headers()
+        return None
 
     def log_message(self, *args) -> None:
         pass

@@ -1,6 +1,9 @@
 import re
 from pathlib import Path
 
+import os
+import time
+
 import numpy as np
 import pytest
 
@@ -168,7 +171,7 @@ def test_corrupt_cache_entry_is_discarded_and_synthesised_again(steady, tmp_path
         entry.write_bytes(b"not a numpy file")
     again = speak(phrase, steady, ClipCache(tmp_path))
     assert np.array_equal(first.audio, again.audio)
-    assert "discarding corrupt cache entry" in caplog.text
+    assert "discarding a bad cache entry" in caplog.text
     assert all(np.load(entry).dtype == np.float32 for entry in entries)
 
 
@@ -176,10 +179,13 @@ def test_cache_info_and_prune(steady, tmp_path):
     cache = ClipCache(tmp_path)
     synthesize(parse_text("---\nvoice: steady\n---\nOne. Two. Three.", "a.txt"), {"steady": steady}, cache)
     (tmp_path / "clips" / "00").mkdir(exist_ok=True)
-    (tmp_path / "clips" / "00" / ".x.npy.part").write_bytes(b"half")
+    abandoned, in_flight = tmp_path / "clips" / "00" / ".x.npy.part", tmp_path / "clips" / "00" / ".y.npy.part"
+    abandoned.write_bytes(b"half")
+    os.utime(abandoned, (time.time() - 7200, time.time() - 7200))
+    in_flight.write_bytes(b"being written by a live render")
     entries = cache.entries()
     assert len(entries) == 6 and all(e.bytes > 0 for e in entries)  # three phrases: engine output and cleaned clip each
-    assert not list((tmp_path / "clips").glob("*/.*.part"))  # what a killed writer left is cleared
+    assert not abandoned.exists() and in_flight.exists()  # what a killed writer left is cleared, a live one's is not
     removed, freed = prune_least_recently_used(entries, max_bytes=sum(e.bytes for e in entries) // 2)
     assert removed >= 3 and len(cache.entries()) == 6 - removed
 

@@ -206,6 +206,8 @@ class FileLoop:
             data, rate = soundfile.read(layer.file, dtype="float32", always_2d=True)
         except (soundfile.LibsndfileError, OSError) as exc:
             raise ConfigError(f"cannot read ambience file: {exc}", Source(layer.file)) from None
+        if not np.isfinite(data).all():
+            raise ConfigError("ambience file holds samples that are not numbers (NaN or infinite)", Source(layer.file))
         data = resample(data, rate)
         self.audio = data if data.shape[1] == 2 else np.repeat(data[:, :1], 2, axis=1)
         self.fade = min(int(layer.crossfade_s * SAMPLE_RATE), len(self.audio) // 3)

@@ -4,6 +4,7 @@ ffmpeg at the edge."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from ..audio import SAMPLE_RATE
 from ..blocks import spans
 from ..errors import ConfigError, RenderError
 from ..files import atomic_path
@@ -51,9 +53,36 @@ def write_audio(path: Path, audio: np.ndarray, rate: int, fmt: str, tags: Tags |
                 _encode_libsndfile(tmp, audio, rate, fmt)
             if tags is not None:
                 tag_file(tmp, fmt, tags)
+    except NotFinite as exc:
+        raise RenderError(f"refusing to write {path.name}: {exc}") from None
     except (soundfile.LibsndfileError, OSError) as exc:
-        raise RenderError(f"cannot write {path.name}: {exc}", None) from exc
+        raise RenderError(f"cannot write {path}: {_reason(exc, path)}") from None
     return path
+
+
+class NotFinite(ValueError):
+    """Audio about to be encoded holds NaN or infinite samples: a player would make them full-scale noise."""
+
+
+def finite_blocks(audio: np.ndarray):
+    """``audio`` block by block, as the encoders take it, refusing any block with NaN or infinite samples."""
+    for start, end in spans(len(audio)):
+        block = np.asarray(audio[start:end])
+        if not np.isfinite(block).all():
+            raise NotFinite(f"samples that are not numbers (NaN or infinite) from {start / SAMPLE_RATE:.1f} s")
+        yield block
+
+
+def _reason(exc: Exception, path: Path) -> str:
+    """Why a write failed, in the system's words: libsndfile says only "System error." for a full disk."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    try:
+        if shutil.disk_usage(path.parent).free < 1 << 20:
+            return "No space left on device"
+    except OSError:
+        pass
+    return str(exc)
 
 
 @dataclass(frozen=True)
@@ -78,16 +107,16 @@ def _encode_libsndfile(path: Path, audio: np.ndarray, rate: int, fmt: str) -> No
     settings = dict(FORMATS[fmt])
     extra = {k: settings.pop(k) for k in ("bitrate_mode", "compression_level") if k in settings}
     with soundfile.SoundFile(path, "w", rate, audio.shape[1], **settings, **extra) as encoder:
-        for start, end in spans(len(audio)):
-            encoder.write(np.asarray(audio[start:end]))
+        for block in finite_blocks(audio):
+            encoder.write(block)
 
 
 def _encode_mp3(path: Path, audio: np.ndarray, rate: int) -> None:
     from pedalboard.io import AudioFile
 
     with open(path, "wb") as file, AudioFile(file, "w", rate, audio.shape[1], format="mp3", **FORMATS["mp3"]) as encoder:
-        for start, end in spans(len(audio)):
-            encoder.write(np.ascontiguousarray(np.asarray(audio[start:end]).T))
+        for block in finite_blocks(audio):
+            encoder.write(np.ascontiguousarray(block.T))
 
 
 def _encode_m4a(path: Path, audio: np.ndarray, rate: int, tags: Tags | None) -> None:
@@ -104,11 +133,15 @@ def _encode_m4a(path: Path, audio: np.ndarray, rate: int, tags: Tags | None) -> 
         command += ["-c:a", "aac", "-b:a", M4A_BITRATE, "-f", "mp4", str(path)]
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
-            for start, end in spans(len(audio)):
-                process.stdin.write(np.ascontiguousarray(audio[start:end], dtype="<f4").tobytes())
+            for block in finite_blocks(audio):
+                process.stdin.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
             process.stdin.close()
         except BrokenPipeError:
             pass
+        except BaseException:  # nothing of ours outlives the write that started it
+            process.kill()
+            process.wait()
+            raise
         error = process.stderr.read().decode(errors="replace").strip()
         if process.wait() != 0:
             raise RenderError(f"ffmpeg could not encode M4A: {error.splitlines()[-1] if error else 'unknown error'}")

@@ -15,6 +15,7 @@ from ..manifest import FileRecord, LoudnessReport, Manifest, MixReport, Renderer
 from ..mix import MixSettings
 from ..pacing import Timeline
 from ..render import Rendered
+from ..speech.text import spoken_words
 from .audio import Encoding, write_all
 from .captions import srt, transcript, webvtt
 from .tags import Chapter, Tags, read_cover
@@ -81,8 +82,9 @@ def _longest_silence(timeline: Timeline) -> float:
 
 def build_manifest(job: Job, rendered: Rendered, outputs: list[Path]) -> Manifest:
     meta, timeline, stems, mastered = job.script.meta, rendered.timeline, rendered.stems, rendered.master
-    words = sum(len(p.text.split()) for p in timeline.phrases)
-    speech_s = sum(p.frames for p in timeline.phrases) / SAMPLE_RATE
+    spoken = [p for p in timeline.phrases if p.voice]  # inserted sounds have no words
+    words = sum(spoken_words(p.text) for p in spoken)
+    speech_s = sum(p.frames for p in spoken) / SAMPLE_RATE
     profile = job.profile
     return Manifest(
         title=meta.title, script=job.script.path, input_hash=job.input_hash,

@@ -15,11 +15,10 @@ import logging
 import os
 import shutil
 import tempfile
-import time
 from dataclasses import replace
 from pathlib import Path
 
-from ..files import StoredEntry, atomic_path, file_sha256, prune_least_recently_used, text_sha256
+from ..files import StoredEntry, atomic_path, file_sha256, is_abandoned, prune_least_recently_used, remove, text_sha256
 from ..job import Job
 from ..manifest import Manifest
 from ..speech import ClipCache
@@ -28,8 +27,6 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 MAX_BYTES = 5 * 2**30
 """Older tracks beyond this are dropped as new ones are kept (about five renders of our library; as ccache does)."""
-STAGING_ABANDONED_S = 3600
-"""A half-kept entry this old was left by a killed render (keeping one takes well under a second)."""
 
 
 class TrackStore:
@@ -43,9 +40,14 @@ class TrackStore:
         return self.root / text_sha256(f"{job.input_hash}\0{job.layout.name}")
 
     def keep(self, job: Job, manifest: Manifest) -> None:
-        """Link a just-rendered track's files and manifest into the store."""
-        if self.root is None or self._entry(job).exists():
+        """Link a just-rendered track's files and manifest into the store (the first render to keep it wins)."""
+        if self.root is None:
             return
+        entry = self._entry(job)
+        if entry.exists():
+            if (entry / MANIFEST).is_file():
+                return
+            remove(entry)  # an entry without its manifest is no entry: a kill left it (before removal was atomic)
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".staging-"))
         try:
@@ -74,11 +76,14 @@ class TrackStore:
         if not intact:
             if manifest is not None:
                 log.warning("discarding the stored %s: a file changed since it was kept", job.layout.name)
-                shutil.rmtree(entry, ignore_errors=True)
+                remove(entry)
             return None
-        for name in manifest.files:
-            with atomic_path(job.layout.folder / name) as tmp:
-                _link_or_copy(entry / name, tmp)
+        try:
+            for name in manifest.files:
+                with atomic_path(job.layout.folder / name) as tmp:
+                    _link_or_copy(entry / name, tmp)
+        except FileNotFoundError:
+            return None  # pruned by another process while we linked: render it instead
         manifest = replace(manifest, script=job.script.path)  # the only field that depends on where the script lives
         manifest.write(job.layout.manifest)
         os.utime(entry / MANIFEST)  # mark as used, for pruning
@@ -93,8 +98,8 @@ class TrackStore:
                 if (entry / MANIFEST).is_file():
                     size = sum(f.stat().st_size for f in entry.iterdir())
                     found.append(StoredEntry(entry, size, (entry / MANIFEST).stat().st_mtime))
-                elif entry.name.startswith(".staging-") and time.time() - entry.stat().st_mtime > STAGING_ABANDONED_S:
-                    shutil.rmtree(entry, ignore_errors=True)  # left by a killed render
+                elif entry.name.startswith(".trash-") or is_abandoned(entry):
+                    remove(entry)  # being removed, left by a killed removal, or half-kept by a killed render
             except FileNotFoundError:
                 continue  # pruned by another process while we looked
         return found

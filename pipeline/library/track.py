@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..blocks import scratch
-from ..errors import DriftError
+from ..errors import DriftError, system_error
 from ..export.track import write_track
 from ..job import Job, RenderOptions, is_up_to_date, prepare
 from ..manifest import Manifest, Verdict
@@ -57,6 +57,8 @@ def render_track(path: Path, options: RenderOptions, progress: Progress | None =
         return TrackResult(str(path), status, outputs, (), manifest, rendered.timeline.describe(), reports)
     except DriftError as error:
         return TrackResult(str(path), "failed", errors=tuple(getattr(error, "errors", [error])))
+    except OSError as exc:  # a full disk, a folder made read-only mid-build: the track fails, the library goes on
+        return TrackResult(str(path), "failed", errors=(system_error(exc),))
 
 
 def _with_verdict(job: Job, manifest: Manifest, reports: tuple[Report, ...]) -> Manifest:

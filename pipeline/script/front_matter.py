@@ -97,6 +97,7 @@ def _meta_from_yaml(block: list[str], path: str, title: str, errors: list[Script
     if not isinstance(values, dict):
         errors.append(ScriptError("front matter must be 'key: value' lines", Source(path, 2, 1)))
         return Meta(title=title)
+    values = {**values, **_as_written(node, "vars")}
     value_at = {k.value: Source(path, v.start_mark.line + 2, v.start_mark.column + 1) for k, v in node.value}
     key_at = {k.value: Source(path, k.start_mark.line + 2, k.start_mark.column + 1) for k, _ in node.value}
     fields: dict[str, Any] = {"title": title}
@@ -110,6 +111,16 @@ def _meta_from_yaml(block: list[str], path: str, title: str, errors: list[Script
         except ScriptError as error:
             errors.append(ScriptError(error.message, value_at.get(key)))
     return Meta(**fields, sources=value_at)
+
+
+def _as_written(node: yaml.MappingNode, key: str) -> dict:
+    """``key``'s mapping with every plain value as the text written: a variable is text, so YAML 1.1's ``No``
+    stays "No" (not False), ``12:30`` stays "12:30" (not 750) and ``010`` stays "010" (not 8)."""
+    for name, value in node.value:
+        if name.value == key and isinstance(value, yaml.MappingNode):
+            if all(isinstance(v, yaml.ScalarNode) for _, v in value.value):
+                return {key: {k.value: v.value for k, v in value.value}}
+    return {}
 
 
 # --- one reader per key: (key, value) → Meta fields, or ScriptError ----------------

@@ -2,10 +2,13 @@
 
 Entries are ``.npy`` files named by a SHA-256 of the engine identity (name,
 version, model hash), the voice's synthesis settings, the rate and the exact
-text sent. Writes are atomic, so parallel renders and kills never leave a
-corrupt entry under a real name; an unreadable entry is discarded and
-re-synthesised. Reading an entry touches it, so pruning can drop the least
-recently used.
+text sent. An entry is written once and never replaced: when two renders
+synthesise the same phrase, the first stored wins and both use it, so either
+render can be reproduced from the cache. Kills never leave a corrupt entry
+under a real name; an entry that is unreadable, empty, of the wrong shape or
+not finite is discarded with a warning and synthesised again. Reading an
+entry touches it, so pruning can drop the least recently used; pruning never
+touches a file a render is still writing.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import StoredEntry, atomic_path
+from ..files import StoredEntry, is_abandoned, write_once
 
 CACHE_VERSION = 2
 """Bump when what is stored changes, so old entries are never misread."""
@@ -58,17 +61,20 @@ class ClipCache:
         path = self._path(key)
         try:
             samples = np.load(path, allow_pickle=False)
-            if samples.dtype != np.float32 or samples.ndim not in (1, 2):
-                raise ValueError(f"unexpected array {samples.dtype} {samples.shape}")
+            if problem := _problem(samples):
+                raise ValueError(problem)
         except FileNotFoundError:
             self._count(hit=False)
             return None
         except (ValueError, OSError, EOFError) as exc:
-            log.warning("discarding corrupt cache entry %s (%s); it will be synthesised again", path.name, exc)
+            log.warning("discarding a bad cache entry %s (%s); it will be synthesised again", path.name, exc)
             path.unlink(missing_ok=True)
             self._count(hit=False)
             return None
-        os.utime(path)  # mark as used, for pruning
+        try:
+            os.utime(path)  # mark as used, for pruning
+        except FileNotFoundError:
+            pass  # pruned since it was read: what was read is whole
         self._count(hit=True)
         return samples
 
@@ -79,12 +85,21 @@ class ClipCache:
             else:
                 self.misses += 1
 
-    def put(self, key: str, samples: np.ndarray) -> None:
+    def put(self, key: str, samples: np.ndarray) -> np.ndarray:
+        """Store ``samples`` unless another render stored this entry first; returns what the cache holds, which
+        is what the render must use. A cache that cannot be written (a full disk) only costs time."""
         if self.root is None:
-            return
-        path = self._path(key)
-        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-            np.save(handle, np.ascontiguousarray(samples, dtype=np.float32), allow_pickle=False)
+            return samples
+        samples = np.ascontiguousarray(samples, dtype=np.float32)
+        try:
+            if write_once(self._path(key), lambda tmp: _save(tmp, samples)):
+                return samples
+        except OSError as exc:
+            log.warning("could not keep a clip in the cache (%s: %s); it is synthesised again next time",
+                        exc.filename or self.root, exc.strerror)
+            return samples
+        stored = self.get(key)
+        return samples if stored is None else stored
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.npy"
@@ -94,6 +109,29 @@ class ClipCache:
         if not self.root or not self.root.is_dir():
             return []
         for stray in self.root.glob("*/.*.part"):
-            stray.unlink(missing_ok=True)
-        stats = [(path, path.stat()) for path in self.root.glob("*/*.npy")]
-        return [StoredEntry(path, stat.st_size, stat.st_mtime) for path, stat in stats]
+            if is_abandoned(stray):  # a younger one is a live render's clip being written
+                stray.unlink(missing_ok=True)
+        found = []
+        for path in self.root.glob("*/*.npy"):
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue  # pruned by another process while we looked
+            found.append(StoredEntry(path, stat.st_size, stat.st_mtime))
+        return found
+
+
+def _save(path: Path, samples: np.ndarray) -> None:
+    with open(path, "wb") as handle:  # a handle: np.save would add ".npy" to a temporary name
+        np.save(handle, samples, allow_pickle=False)
+
+
+def _problem(samples: np.ndarray) -> str:
+    """What is wrong with a cache entry as audio, or "" if nothing is."""
+    if samples.dtype != np.float32 or samples.ndim not in (1, 2) or (samples.ndim == 2 and samples.shape[1] not in (1, 2)):
+        return f"unexpected array {samples.dtype} {samples.shape}"
+    if not len(samples):
+        return "empty"
+    if not np.isfinite(samples).all():
+        return "samples that are not finite"
+    return ""

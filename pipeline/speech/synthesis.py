@@ -15,7 +15,7 @@ from ..script import Insert, Phrase, Script
 from .cache import ClipCache
 from .clips import EDGE_FADE_S, Clip, clean_clip
 from .engines import Engine, engine_for
-from .text import normalise, split_for_engine
+from .text import SAFE_CHARS, normalise, split_for_engine
 from .voices import VoicePreset
 
 
@@ -61,7 +61,7 @@ def speak(phrase: Phrase, preset: VoicePreset, cache: ClipCache) -> Clip:
     engine = engine_for(preset)
     rate = preset.rate * phrase.rate
     keys = [(piece, cache.key(engine.identity, preset.synthesis_settings(), piece, rate))
-            for piece in split_for_engine(text, preset.max_chars or engine.max_chars)]
+            for piece in split_for_engine(text, preset.max_chars or engine.max_chars or SAFE_CHARS)]
     processing = {"highpass_hz": preset.chain.highpass_hz, "gain_db": preset.gain_db,
                   "pitch_st": preset.pitch_st + phrase.pitch_st, "clip_version": CLIP_VERSION}
     finished_key = cache.derived_key([key for _, key in keys], processing)
@@ -71,7 +71,8 @@ def speak(phrase: Phrase, preset: VoicePreset, cache: ClipCache) -> Clip:
         gap = np.zeros(int(JOIN_GAP_S * engine.sample_rate), np.float32)
         raw = np.concatenate([part for piece in pieces for part in (piece, gap)][:-1])
         audio = clean_clip(raw, engine.sample_rate, **{k: v for k, v in processing.items() if k != "clip_version"})
-        cache.put(finished_key, audio)
+        if len(audio):
+            audio = cache.put(finished_key, audio)
     if not len(audio):
         raise RenderError(f"the voice produced no sound for {phrase.text!r}", phrase.source)
     return Clip(phrase.text, audio)
@@ -84,17 +85,25 @@ def _engine_output(engine: Engine, text: str, key: str, rate: float, cache: Clip
             raw = engine.synthesize(text, rate)
         except Exception as exc:  # engines raise anything; say where it happened
             raise RenderError(f"speech engine failed on this phrase: {exc}", phrase.source) from exc
-        cache.put(key, raw)
+        if not np.isfinite(raw).all():
+            raise RenderError("the speech engine returned samples that are not numbers (NaN) for this phrase",
+                              phrase.source)
+        raw = cache.put(key, raw) if len(raw) else raw
     return raw
 
 
 def load_insert(insert: Insert, base: Path) -> Clip:
-    """A sound file placed in the voice track; it must sit inside the script's folder."""
+    """A sound file placed in the voice track; it must sit inside the script's folder and be finite audio."""
     path = (base / insert.path).resolve()
     if not path.is_relative_to(base.resolve()):
         raise ConfigError(f"sound file '{insert.path}' is outside the script's folder", insert.source)
+    if not path.is_file():
+        raise ConfigError(f"sound file '{insert.path}' not found beside the script", insert.source)
     try:
         data, rate = soundfile.read(path, dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, OSError) as exc:
         raise ConfigError(f"cannot read sound file '{insert.path}': {exc}", insert.source) from None
+    if not len(data) or not np.isfinite(data).all():
+        raise ConfigError(f"sound file '{insert.path}' {'is empty' if not len(data) else 'holds samples that are not numbers (NaN or infinite)'}",
+                          insert.source)
     return Clip(insert.label, apply_fades(resample(data, rate), frames(EDGE_FADE_S), frames(EDGE_FADE_S)))

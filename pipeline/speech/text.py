@@ -30,6 +30,12 @@ def normalise(text: str, lexicon: dict[str, str], source: Source) -> str:
     return " ".join("".join(p if p.startswith("[[") else _words(p) for p in pieces).split())
 
 
+def spoken_words(text: str) -> int:
+    """How many words a voice says for ``text``: numbers and abbreviations as read aloud ("22899" is eight:
+    twenty-two thousand, eight hundred and ninety-nine), hyphenated words as their parts."""
+    return len(re.findall(r"[^\W_]+(?:['’][^\W_]+)?", _words(text)))
+
+
 PHONEMES = re.compile(r"(\[\[.*?\]\])")
 """A lexicon's ``[[ phonemes ]]``: sent to the engine as they are."""
 
@@ -81,6 +87,25 @@ def _check_speakable(text: str, source: Source) -> None:
         name = unicodedata.name(char, "unnamed")
         where = Source(source.path, source.line, source.col + offset)
         raise ScriptError(f"the voice cannot speak '{char}' (U+{ord(char):04X} {name}); write it as words", where)
+
+
+SAFE_CHARS = 400
+"""Longest piece sent to an engine that sets no limit of its own: Piper's memory grows with a sentence's length
+(an unpunctuated 12 kB sentence took 5 GB), and about 400 characters is a long breath's worth of speech."""
+LONGEST_PHRASE_CHARS = 1000
+LONGEST_WORD_CHARS = 60
+
+
+def length_problem(text: str) -> str:
+    """Why a phrase is too long to speak well ("" if it is not): it is still spoken in pieces, but a listener
+    would hear one sentence cut where no sentence ends, and a caption the size of a page."""
+    if len(text) > LONGEST_PHRASE_CHARS:
+        return (f"this phrase is {len(text):,} characters with no sentence end (at most {LONGEST_PHRASE_CHARS:,}): "
+                "break it into sentences")
+    longest = max(text.split(), key=len, default="")
+    if len(longest) > LONGEST_WORD_CHARS:
+        return f"a word of {len(longest):,} characters ('{longest[:20]}…') cannot be said: add spaces"
+    return ""
 
 
 def split_for_engine(text: str, max_chars: int | None) -> list[str]:
