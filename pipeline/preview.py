@@ -150,8 +150,11 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         if self.headers.get("Host", "").rsplit(":", 1)[0].strip("[]") not in LOCAL_HOSTS:
             self.send_error(403, "only this machine may ask")
             return None
+        translated = self.translate_path(self.path)
         try:
-            path = Path(self.translate_path(self.path))
+            if "\0" in translated:
+                raise ValueError("embedded null byte")
+            path = Path(translated)
             is_file = path.is_file()
         except (ValueError, OSError):  # a NUL byte, a name too long
             self.send_error(400, "bad path")

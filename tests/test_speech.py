@@ -1,8 +1,7 @@
-import re
-from pathlib import Path
-
 import os
+import re
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest

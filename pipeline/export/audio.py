@@ -74,9 +74,13 @@ def finite_blocks(audio: np.ndarray):
 
 
 def _reason(exc: Exception, path: Path) -> str:
-    """Why a write failed, in the system's words: libsndfile says only "System error." for a full disk."""
+    """Why a write failed, in the system's words: libsndfile says only "System error." for a full disk, but the
+    C library's errno (which soundfile's cffi keeps) still says which."""
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
+    errno = getattr(getattr(soundfile, "_ffi", None), "errno", 0)
+    if getattr(exc, "code", None) == 2 and errno:  # SF_ERR_SYSTEM
+        return os.strerror(errno)
     try:
         if shutil.disk_usage(path.parent).free < 1 << 20:
             return "No space left on device"
