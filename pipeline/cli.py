@@ -29,6 +29,7 @@ from .qc import advisory_checks
 from .render import audition
 from .script import parse_duration
 from .speech import default_cache_dir, engine_for, load_voice
+from .speech.text import normalise
 
 AUDITION_LUFS = -23.0
 """Beds auditioned alone play at about the level they sit at under a voice."""
@@ -396,7 +397,10 @@ def voices_say(name, text, out, cache_dir) -> None:
 @click.argument("text")
 @one_line_errors
 def voices_phonemes(name, text) -> None:
-    """Print the phonemes a Piper voice says for TEXT: a start for a lexicon entry that fixes a word.
+    """Print the phonemes a voice says for TEXT, its lexicon applied: a start for an entry that fixes a word.
+
+    Piper and Kokoro voices (both phonemise with espeak-ng). A respelling in voices/lexicon.toml serves every
+    voice; a Piper preset can also take the phonemes themselves.
 
     \b
     Example:
@@ -404,10 +408,11 @@ def voices_phonemes(name, text) -> None:
       [lexicon]
       Niamh = { phonemes = "nˈiːv" }
     """
-    engine = engine_for(load_voice(name, Source("voices phonemes")))
+    voice = load_voice(name, Source("voices phonemes"))
+    engine = engine_for(voice)
     if not hasattr(engine, "phonemes"):
-        raise ConfigError("only Piper voices take phonemes in their lexicon", Source("voices phonemes"))
-    click.echo(engine.phonemes(text))
+        raise ConfigError("only Piper and Kokoro voices show their phonemes", Source("voices phonemes"))
+    click.echo(engine.phonemes(normalise(text, dict(voice.lexicon), Source("voices phonemes"))))
 
 
 def _format_of(path: Path) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from . import __version__
+from . import __version__, presets
 from .beds import BedPreset, load_bed
 from .errors import ConfigError, DriftError, ScriptError, Source
 from .export.audio import DEFAULT_FORMATS, check_formats
@@ -30,6 +30,7 @@ from .pacing import Pauses
 from .script import NO_AMBIENCE, BedCue, Insert, Script, ScriptErrors, parse_file
 from .speech import EDGE_PAD_S, VoicePreset, load_insert, load_voice
 from .speech.text import length_problem
+from .speech.voices import SPEED_RANGES
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def resolve(script: Script, options: RenderOptions, name: str, script_sha256: st
     """A parsed script's job: presets loaded, files checked, settings chosen, inputs hashed."""
     meta, folder = script.meta, Path(script.path).parent
     voices, beds = _presets(script)
-    _check_phrases(script)
+    _check_phrases(script, voices)
     _check_files(script, folder)
     if options.profile:
         profile = profile_named(options.profile, Source("--profile"))
@@ -118,9 +119,16 @@ def _presets(script: Script) -> tuple[dict[str, VoicePreset], dict[str, BedPrese
     return voices, beds
 
 
-def _check_phrases(script: Script) -> None:
-    """Phrases too long to speak well, every one of them (a variable's value can make one)."""
+def _check_phrases(script: Script, voices: dict[str, VoicePreset]) -> None:
+    """Phrases too long to speak well, or faster or slower than their engine can speak, every one of them."""
     problems = [ScriptError(problem, phrase.source) for phrase in script.phrases if (problem := length_problem(phrase.text))]
+    for phrase in script.phrases:
+        voice = voices[phrase.voice]
+        low, high = SPEED_RANGES.get(voice.engine, (0.0, float("inf")))
+        if not low <= voice.rate * phrase.rate <= high:
+            problems.append(ScriptError(f"the voice '{voice.name}' ({voice.engine}) speaks at {low:g}–{high:g} of its "
+                                        f"natural speed, and this phrase asks for {voice.rate * phrase.rate:.2f} (the "
+                                        f"preset's rate {voice.rate:g} × the script's {phrase.rate:.2f})", phrase.source))
     if problems:
         raise ScriptErrors(problems)
 
@@ -144,6 +152,7 @@ def _inputs(script: Script, folder: Path, script_sha256: str, options: RenderOpt
         "script": script_sha256,
         "variables": {name: value for name, value in (options.variables or {}).items() if name in script.uses},
         "voices": {name: file_sha256(Path(v.path)) for name, v in sorted(voices.items())},
+        "lexicon": file_sha256(lexicon) if (lexicon := presets.shared("voices")) else None,
         "beds": {name: file_sha256(Path(b.path)) for name, b in sorted(beds.items())},
         "sounds": {e.path: file_sha256(folder / e.path) for e in script.events if isinstance(e, Insert)},
         "cover": file_sha256(folder / meta.cover) if meta.cover else None,

@@ -29,13 +29,26 @@ def search_path(kind: str) -> list[Path]:
     return unique
 
 
+SHARED = {"voices": "lexicon"}
+"""A file in a preset folder that is no preset: ``voices/lexicon.toml`` holds what every voice shares."""
+
+
 def available(kind: str) -> dict[str, Path]:
     """Every preset name of ``kind`` → the file that defines it."""
     found: dict[str, Path] = {}
     for folder in reversed(search_path(kind)):
         for path in sorted(folder.glob("*.toml")):
-            found[path.stem] = path
+            if path.stem != SHARED.get(kind):
+                found[path.stem] = path
     return dict(sorted(found.items()))
+
+
+def shared(kind: str) -> Path | None:
+    """The shared file of ``kind`` (the first on the search path), if there is one."""
+    for folder in search_path(kind):
+        if (path := folder / f"{SHARED[kind]}.toml").is_file():
+            return path
+    return None
 
 
 def find(kind: str, name: str, where: Source | None = None) -> Path:

@@ -213,3 +213,19 @@ def test_coqui_missing_says_how_to_install(tmp_path, monkeypatch):
     monkeypatch.setenv("DRIFT_VOICES", str(tmp_path))
     with pytest.raises(ConfigError, match=r"pip install -e '\.\[coqui\]'"):
         engine_for(load_voice("cq"))
+
+
+def test_the_shared_lexicon_serves_every_voice_and_a_presets_own_entry_wins(tmp_path, monkeypatch):
+    for name in ("default", "heart", "deep"):
+        assert dict(load_voice(name).lexicon)["co-regulation"] == "coe regulation"
+    (tmp_path / "mine.toml").write_text('engine = "piper"\n[lexicon]\nco-regulation = "co regulation"\n')
+    monkeypatch.setenv("DRIFT_VOICES", str(tmp_path))
+    assert dict(load_voice("mine").lexicon)["co-regulation"] == "co regulation"
+    from pipeline import presets
+
+    assert "lexicon" not in presets.available("voices")  # the shared file is no voice
+
+
+def test_counts_and_units_are_said_as_words():
+    said = normalise("Breathe 4-7-8. Take 3-5 breaths at 10 Hz.", {}, HERE)
+    assert said == "Breathe four, seven, eight. Take three to five breaths at ten hertz."

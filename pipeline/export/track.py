@@ -25,6 +25,7 @@ def write_track(job: Job, rendered: Rendered, work: Scratch) -> Manifest:
     """Encode and write every file of the track, then its manifest; returns the manifest."""
     timeline, mastered = rendered.timeline, rendered.master
     layout = job.layout
+    layout.manifest.unlink(missing_ok=True)  # the old one must not vouch for new files if this write is cut short
     tags = track_tags(job, timeline)
     encodings = [Encoding(layout.track(f), mastered.audio, f, tags) for f in job.formats]
     if job.stems:

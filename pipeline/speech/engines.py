@@ -1,4 +1,4 @@
-"""TTS engines behind one small interface: Piper (default) and Coqui TTS (the ``coqui`` extra).
+"""TTS engines behind one small interface: Piper (default), Kokoro (``kokoro``) and Coqui TTS (the ``coqui`` extra).
 
 Both are local: Piper voices come from an installed package or a .onnx path;
 Coqui models from a local model/config path or from the user's own Coqui
@@ -45,6 +45,10 @@ class Engine(Protocol):
 @lru_cache(maxsize=8)
 def engine_for(preset: VoicePreset) -> Engine:
     """Load an engine once per preset per process: loading costs far more than a phrase."""
+    if preset.engine == "kokoro":
+        from .kokoro import KokoroEngine
+
+        return KokoroEngine(preset)
     return PiperEngine(preset) if preset.engine == "piper" else CoquiEngine(preset)
 
 

@@ -44,6 +44,9 @@ def _words(text: str) -> str:
     for abbreviation, expansion in ABBREVIATIONS.items():
         text = re.sub(rf"(?<![\w.]){re.escape(abbreviation)}", expansion, text, flags=re.IGNORECASE)
     text = re.sub(r"\$(\d+(?:\.\d+)?)", lambda m: f"{m.group(1)} dollars", text)
+    text = re.sub(r"(?<=\d)\s*(k?)Hz\b", lambda m: " kilohertz" if m.group(1) else " hertz", text)
+    text = re.sub(r"\b\d+(?:-\d+){2,}\b", lambda m: ", ".join(m.group(0).split("-")), text)  # 4-7-8 breathing
+    text = re.sub(r"\b(\d+)-(\d+)\b", r"\1 to \2", text)  # 3-5 breaths
     text = re.sub(r"\b(\d{1,2}):(\d{2})\b", _clock_time, text)
     text = re.sub(r"\b(\d+)(st|nd|rd|th)\b", lambda m: num2words(int(m.group(1)), to="ordinal"), text)
     text = re.sub(r"(?<![\d.])(\d+(?:[.,]\d+)*)(?![\d])", _number, text)

