@@ -13,6 +13,7 @@ test: $(STAMP) browser  ## Run the test suite
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)  ## Run the benchmarks; results go to bench/results/
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m bench
 
 lint: $(STAMP)  ## Check every script without rendering

@@ -21,6 +21,7 @@ import soundfile
 
 from pipeline.files import file_sha256
 from pipeline.manifest import Manifest
+from pipeline.system import processes_with
 
 KILLS = int(os.environ.get("DRIFT_BENCH_KILLS", 20))
 LOOP_S = 60.0
@@ -40,17 +41,6 @@ def _library(scripts: Path, edition: int) -> Path:
         body = "\n".join(f"Breath {n} {k}, slow and easy. [pause 8s]" for k in range(8))
         (scripts / f"track-{n}.txt").write_text(SCRIPT.format(n=n, body=f"{body}\nEdition {edition}."))
     return scripts
-
-
-def _ours(marker: str) -> list[int]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and marker in (proc / "cmdline").read_bytes().decode(errors="replace"):
-                found.append(int(proc.name))
-        except OSError:
-            continue
-    return found
 
 
 def _whole(out: Path) -> list[str]:
@@ -93,9 +83,9 @@ def kills(root: Path, scripts: Path) -> dict:
             build.kill()
         build.wait()
         deadline = time.time() + 10
-        while _ours(str(out)) and time.time() < deadline:
+        while processes_with(str(out)) and time.time() < deadline:
             time.sleep(0.1)
-        stray = _ours(str(out))
+        stray = processes_with(str(out))
         partial = _whole(out)
         rerun = subprocess.run(command, capture_output=True, text=True)
         check = subprocess.run(command + ["--check"], capture_output=True, text=True)

@@ -66,6 +66,11 @@ def _split_list(ctx, param, value: str | None):
     return tuple(part.strip().lower() for part in value.split(",") if part.strip()) if value else None
 
 
+warn_only_option = click.option(
+    "--warn-only", "warn_only", callback=_split_list, metavar="LIST",
+    help="Advisory checks that only warn: pace (speaking rate), balance (voice over bed).")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="drift")
 def main() -> None:
@@ -103,8 +108,7 @@ def main() -> None:
 @click.option("--timeline", "show_timeline", is_flag=True, help="Print each rendered track's timeline.")
 @click.option("--no-qc", "skip_qc", is_flag=True,
               help="Do not check what is rendered (quicker drafts); an unchecked track is never up to date.")
-@click.option("--warn-only", "warn_only", callback=_split_list, metavar="LIST",
-              help="Advisory checks that only warn: pace (speaking rate), balance (voice over bed).")
+@warn_only_option
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @one_line_errors
 def render(paths, out_dir, formats, profile, stems, force, check_only, prune_orphans, jobs, shard, scheduler, cache_dir,
@@ -275,8 +279,7 @@ def plot(track, out) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--profile", type=click.Choice(sorted(PROFILES)), help="Hold every track to this profile (default: its manifest's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
-@click.option("--warn-only", "warn_only", callback=_split_list, metavar="LIST",
-              help="Advisory checks that only warn: pace (speaking rate), balance (voice over bed).")
+@warn_only_option
 @one_line_errors
 def qc_command(paths, profile, as_json, warn_only) -> None:
     """Check finished tracks as a listener would hear them; exit 1 if any fails.

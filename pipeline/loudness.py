@@ -100,12 +100,12 @@ class LoudnessMeter:
     def integrated(self) -> float:
         """Gated integrated loudness (LUFS) of everything fed so far."""
         blocks = self.windows(4)
-        blocks = blocks[_lufs(blocks) > ABSOLUTE_GATE_LUFS]
+        blocks = blocks[lufs(blocks) > ABSOLUTE_GATE_LUFS]
         if not len(blocks):
             return SILENCE_LUFS
-        relative_gate = _lufs(blocks.mean()) - 10.0
-        gated = blocks[_lufs(blocks) > relative_gate]
-        return float(_lufs(gated.mean()))
+        relative_gate = lufs(blocks.mean()) - 10.0
+        gated = blocks[lufs(blocks) > relative_gate]
+        return float(lufs(gated.mean()))
 
     def step_powers(self) -> np.ndarray:
         """Mean square (unweighted, averaged over channels) of every whole 100 ms fed so far."""
@@ -125,11 +125,11 @@ class LoudnessMeter:
     def range(self) -> float:
         """Loudness range (LU): spread between the 10th and 95th percentiles of gated short-term loudness."""
         windows = self.windows(30)
-        windows = windows[_lufs(windows) > ABSOLUTE_GATE_LUFS]
+        windows = windows[lufs(windows) > ABSOLUTE_GATE_LUFS]
         if not len(windows):
             return 0.0
-        relative_gate = _lufs(windows.mean()) - 20.0
-        loudness = _lufs(windows)
+        relative_gate = lufs(windows.mean()) - 20.0
+        loudness = lufs(windows)
         loudness = loudness[loudness > relative_gate]
         return float(np.percentile(loudness, 95) - np.percentile(loudness, 10))
 
@@ -139,7 +139,7 @@ def span_loudness(audio: np.ndarray) -> float:
     audio = np.asarray(audio, dtype=np.float64)
     if not len(audio):
         return SILENCE_LUFS
-    return float(_lufs(_sum_of_squares(signal.sosfilt(_K_WEIGHTING, audio, axis=0)).mean()))
+    return float(lufs(_sum_of_squares(signal.sosfilt(_K_WEIGHTING, audio, axis=0)).mean()))
 
 
 def _sum_of_squares(audio: np.ndarray) -> np.ndarray:
@@ -150,7 +150,8 @@ def _sum_of_squares(audio: np.ndarray) -> np.ndarray:
     return total
 
 
-def _lufs(mean_square):
+def lufs(mean_square):
+    """Mean square (K-weighted, summed over channels) as LUFS."""
     return -0.691 + 10 * np.log10(np.maximum(mean_square, 1e-20))
 
 
@@ -311,41 +312,6 @@ def _upsampled_peaks(audio: np.ndarray, runs: list[tuple[int, int]]) -> list[np.
     peaks = frame_peaks(branches.reshape(len(joined), -1))
     offsets = np.cumsum([0] + [hi - lo for lo, hi in bounds])
     return [peaks[offset + a - lo : offset + b - lo] for offset, (a, b), (lo, hi) in zip(offsets, runs, bounds)]
-
-
-# --- pictures of loudness: for the preview page and plots -----------------------------
-
-
-def waveform(audio: np.ndarray, columns: int = 1200) -> list[list[float]]:
-    """Min and max per page column, so the page draws an hour as quickly as a minute; read block by block."""
-    total = len(audio)
-    columns = min(columns, max(total, 1))
-    edges = np.linspace(0, total, columns + 1).astype(int)
-    low, high = np.full(columns, np.inf), np.full(columns, -np.inf)
-    for a, b in spans(total):
-        block = np.asarray(audio[a:b])
-        mono = block[:, 0].copy()
-        for channel in range(1, block.shape[1]):
-            mono += block[:, channel]
-        mono /= block.shape[1]
-        first, last = np.searchsorted(edges, [a, b - 1], side="right") - 1
-        starts = np.maximum(edges[first : last + 1], a) - a
-        low[first : last + 1] = np.minimum(low[first : last + 1], np.minimum.reduceat(mono, starts))
-        high[first : last + 1] = np.maximum(high[first : last + 1], np.maximum.reduceat(mono, starts))
-    if not total:
-        return [[0.0, 0.0]]
-    return [[round(float(lo), 3), round(float(hi), 3)] for lo, hi in zip(low, high)]
-
-
-def loudness_series(audio, every_s: float = 0.5) -> list[list[float]]:
-    """Short-term loudness (3 s windows) every half second: [time, LUFS]."""
-    meter = LoudnessMeter(2)
-    for a, b in spans(len(audio)):
-        meter.feed(np.asarray(audio[a:b]))
-    windows = meter.windows(30)
-    step = max(int(every_s / 0.1), 1)
-    return [[round((i + 30) * 0.1, 2), round(float(_lufs(w)), 2)]
-            for i, w in enumerate(windows) if i % step == 0]
 
 
 def to_db(value: float) -> float:

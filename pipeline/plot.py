@@ -11,7 +11,7 @@ import soundfile
 from .audio import resample
 from .errors import ConfigError, Source
 from .files import atomic_path
-from .loudness import loudness_series, waveform
+from .pictures import loudness_series, waveform
 from .manifest import STEM_NAMES, Layout, Manifest
 
 

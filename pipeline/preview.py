@@ -26,7 +26,7 @@ from .errors import ConfigError, Source
 from .export import Encoding, write_all
 from .files import atomic_path, text_sha256, write_json
 from .job import RenderOptions, Job, prepare
-from .loudness import loudness_series, waveform
+from .pictures import loudness_series, waveform
 from .master import Master
 from .pacing import Timeline
 from .render import render

@@ -10,7 +10,7 @@ LAYERS = {
     # foundations: the audio type, files, errors, presets
     "errors": 0, "files": 0, "audio": 0, "blocks": 0, "presets": 0, "system": 0,
     # what a track is made of and measured by: the language, loudness, the files of a track
-    "script": 1, "loudness": 1, "manifest": 1,
+    "script": 1, "loudness": 1, "manifest": 1, "pictures": 1,
     # stages that read the script
     "speech": 2, "beds": 2, "pacing": 2,
     # stages over the timeline; encoders

@@ -14,7 +14,6 @@ import pytest
 import soundfile
 from click.testing import CliRunner
 
-from conftest import FIXTURES
 from pipeline.cli import main
 from pipeline.errors import RenderError
 from pipeline.export import write_audio

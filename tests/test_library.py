@@ -21,6 +21,7 @@ import pipeline.job as job_module
 import pipeline.library.track as track_module
 from pipeline.library import TrackStore
 from pipeline.cli import main
+from pipeline.system import processes_with
 
 SCRIPT = """---
 title: Library fixture
@@ -367,18 +368,6 @@ def test_an_unchecked_track_is_never_current(library):
     assert render(library).exit_code == 0 and render(library, "--check").exit_code == 0
 
 
-def _our_processes(marker: str) -> list[int]:
-    """Processes whose command line holds ``marker`` (the test's own output folder)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and marker in (proc / "cmdline").read_bytes().decode(errors="replace"):
-                found.append(int(proc.name))
-        except OSError:
-            continue
-    return found
-
-
 def test_killing_the_build_kills_its_workers_and_frees_the_lock(library):
     for name in ("one", "two"):
         (library["scripts"] / f"{name}.txt").write_text(
@@ -387,15 +376,15 @@ def test_killing_the_build_kills_its_workers_and_frees_the_lock(library):
                "--cache", str(library["cache"]), "--jobs", "2", "--format", "flac", "-q"]
     main_process = subprocess.Popen(command)
     deadline = time.time() + 60
-    while time.time() < deadline and len(_our_processes(str(library["out"]))) < 3:
+    while time.time() < deadline and len(processes_with(str(library["out"]))) < 3:
         time.sleep(0.05)  # the build and its two workers
-    assert len(_our_processes(str(library["out"]))) >= 3, "the workers never started"
+    assert len(processes_with(str(library["out"]))) >= 3, "the workers never started"
     main_process.kill()  # the main process only, as an unlucky CI runner would
     main_process.wait()
     deadline = time.time() + 10
-    while time.time() < deadline and _our_processes(str(library["out"])):
+    while time.time() < deadline and processes_with(str(library["out"])):
         time.sleep(0.05)
-    assert not _our_processes(str(library["out"]))
+    assert not processes_with(str(library["out"]))
     rerun = subprocess.run(command, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
     check = invoke("render", library["scripts"], "-o", library["out"], "--cache", library["cache"], "--check",

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import queue
-from contextlib import contextmanager
 from dataclasses import replace
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Protocol
 
 import numpy as np
 import soundfile
@@ -23,6 +21,7 @@ import soundfile
 from ..audio import resample
 from ..errors import ConfigError, Source
 from ..files import file_sha256
+from .pool import SessionPool, single_threaded_session
 from .text import PHONEMES
 from .voices import BUNDLED_PIPER_VOICE, VoicePreset
 
@@ -70,10 +69,9 @@ class PiperEngine:
         # One single-threaded ONNX session per core, each phrase on whichever is free: two phrases at once
         # on two cores are 1.4x faster than one two-threaded session (short phrases parallelise poorly
         # inside the model). Piper locks around its phonemiser itself.
-        self.parallel = os.cpu_count() or 1
-        self.voices: queue.SimpleQueue = queue.SimpleQueue()
-        for _ in range(self.parallel):
-            self.voices.put(replace(loaded, session=_single_threaded_session(model_path)))
+        self.voices = SessionPool([replace(loaded, session=single_threaded_session(model_path))
+                                   for _ in range(os.cpu_count() or 1)])
+        self.parallel = self.voices.size
         speaker_id = None
         if preset.speaker:
             speakers = loaded.config.speaker_id_map
@@ -88,23 +86,14 @@ class PiperEngine:
 
     def synthesize(self, text: str, rate: float) -> np.ndarray:
         config = replace(self.config, length_scale=1.0 / rate)  # Piper's own duration control keeps the timbre
-        with self._free_voice() as voice:
+        with self.voices.borrow() as voice:
             chunks = [chunk.audio_float_array for chunk in voice.synthesize(text, config)]
         return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
 
     def phonemes(self, text: str) -> str:
         """What the voice will say for ``text``, in the phonemes a lexicon entry takes."""
-        with self._free_voice() as voice:
+        with self.voices.borrow() as voice:
             return " ".join("".join(sentence) for sentence in voice.phonemize(text))
-
-    @contextmanager
-    def _free_voice(self) -> Iterator:
-        """A session no other thread is using, handed back afterwards."""
-        voice = self.voices.get()
-        try:
-            yield voice
-        finally:
-            self.voices.put(voice)
 
 
 def _check_lexicon_phonemes(preset: VoicePreset, known: set[str]) -> None:
@@ -115,14 +104,6 @@ def _check_lexicon_phonemes(preset: VoicePreset, known: set[str]) -> None:
                 raise ConfigError(f"lexicon entry '{word}': the voice has no phoneme {', '.join(unknown)} "
                                   f"(`drift voices phonemes {preset.name} WORD` shows the ones it uses)",
                                   Source(preset.path))
-
-
-def _single_threaded_session(model_path: Path):
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    return onnxruntime.InferenceSession(str(model_path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
 def _piper_model_files(preset: VoicePreset) -> tuple[Path, Path]:

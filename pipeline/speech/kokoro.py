@@ -12,18 +12,16 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import queue
 import threading
-from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
 from ..errors import ConfigError, RenderError, Source
 from ..files import atomic_path
 from .cache import default_cache_dir
+from .pool import SessionPool, single_threaded_session
 from .voices import SPEED_RANGES, VoicePreset
 
 SPEED_RANGE = SPEED_RANGES["kokoro"]
@@ -84,7 +82,7 @@ def _voice(name: str, where: Source) -> np.ndarray:
         raise ConfigError(f"no Kokoro voice '{name}' (kept in {VOICES}: {have})", where)
     data = path.read_bytes()
     if hashlib.sha256(data).hexdigest() != known[f"{name}.bin"]:
-        raise ConfigError(f"Kokoro voice file differs from its SHA-256 in SHA256SUMS: restore it from git",
+        raise ConfigError("Kokoro voice file differs from its SHA-256 in SHA256SUMS: restore it from git",
                           Source(str(path)))
     return np.frombuffer(data, dtype="<f4").reshape(STYLE_SHAPE)
 
@@ -102,20 +100,15 @@ class KokoroEngine:
     sample_rate = 24_000
 
     def __init__(self, preset: VoicePreset):
-        import onnxruntime
         from kokoro_onnx import Kokoro
 
         self.style = style_for(preset)
         self.language = language_of(preset)
         model = model_path()
         voices = _empty_voices(model.parent)
-        self.parallel = os.cpu_count() or 1
-        self.sessions: queue.SimpleQueue = queue.SimpleQueue()
-        for _ in range(self.parallel):
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = options.inter_op_num_threads = 1
-            session = onnxruntime.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
-            self.sessions.put(Kokoro.from_session(session, str(voices)))
+        self.sessions = SessionPool([Kokoro.from_session(single_threaded_session(model), str(voices))
+                                     for _ in range(os.cpu_count() or 1)])
+        self.parallel = self.sessions.size
         self.identity = {"engine": "kokoro", "version": metadata.version("kokoro-onnx"), "model_sha256": MODEL_SHA256,
                          "style_sha256": hashlib.sha256(self.style.tobytes()).hexdigest(), "language": self.language}
         self.max_chars = 0
@@ -124,7 +117,7 @@ class KokoroEngine:
         if not SPEED_RANGE[0] <= rate <= SPEED_RANGE[1]:
             raise RenderError(f"Kokoro speaks at {SPEED_RANGE[0]:g}–{SPEED_RANGE[1]:g} of its natural speed; "
                               f"this phrase asks for {rate:.2f} (the preset's rate times the script's)")
-        with self._free_session() as kokoro:
+        with self.sessions.borrow() as kokoro:
             phonemes = self.phonemes(text, kokoro)
             audio, _ = kokoro.create(phonemes, voice=self.style, speed=rate, lang=self.language, is_phonemes=True)
         return np.asarray(audio, dtype=np.float32)
@@ -132,18 +125,10 @@ class KokoroEngine:
     def phonemes(self, text: str, kokoro=None) -> str:
         """What the voice will say for ``text``, as espeak-ng phonemes."""
         if kokoro is None:
-            with self._free_session() as free:
+            with self.sessions.borrow() as free:
                 return self.phonemes(text, free)
         with _PHONEMISER:
             return kokoro.tokenizer.phonemize(text, self.language)
-
-    @contextmanager
-    def _free_session(self) -> Iterator:
-        session = self.sessions.get()
-        try:
-            yield session
-        finally:
-            self.sessions.put(session)
 
 
 def _empty_voices(folder: Path) -> Path:
