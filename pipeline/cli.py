@@ -19,7 +19,7 @@ import click
 from . import __version__, presets
 from .audio import SAMPLE_RATE, clock, frames
 from .beds import audition_bed, load_bed
-from .errors import ConfigError, DriftError, Source, system_error
+from .errors import ConfigError, DriftError, ScriptWarning, Source, system_error
 from .export import FORMATS, write_audio
 from .files import prune_least_recently_used
 from .job import RenderOptions, lint, load_variables
@@ -53,7 +53,7 @@ def one_line_errors(command):
 
 def _fail(errors) -> None:
     for error in errors:
-        click.echo(str(error), err=True)
+        click.echo(_one_line(error), err=True)
 
 
 cache_option = click.option(
@@ -172,6 +172,9 @@ def _after_render(results: list[TrackResult], show_timeline: bool, quiet: bool) 
     if show_timeline:
         for result in results:
             click.echo(f"\n{result.script}\n{result.timeline or _not_rendered(result)}")
+    for result in results:
+        for warning in result.warnings:
+            click.echo(_one_line(warning), err=True)
     if not quiet:
         _summary(results)
     _qc_summary(results, quiet)
@@ -332,22 +335,30 @@ def lint_command(paths, as_json) -> None:
       drift lint --json scripts/ > problems.json
     """
     scripts = discover(list(paths))
-    errors = [error for path in scripts for error in lint(path)]
+    problems = [problem for path in scripts for problem in lint(path)]
+    errors = [p for p in problems if not isinstance(p, ScriptWarning)]
     if as_json:
-        click.echo(json.dumps([_as_record(e) for e in errors], indent=2))
+        click.echo(json.dumps([_as_record(p) for p in problems], indent=2))
     else:
-        for error in errors:
-            click.echo(str(error) + _excerpt(error), err=True)
+        for problem in problems:
+            click.echo(_one_line(problem) + _excerpt(problem), err=True)
         if not errors:
-            click.echo(f"{len(scripts)} script(s) OK")
+            click.echo(f"{len(scripts)} script(s) OK" + (f", {len(problems)} warning(s)" if problems else ""))
     if errors:
         sys.exit(1)
+
+
+def _one_line(problem: DriftError) -> str:
+    if isinstance(problem, ScriptWarning):
+        return f"{problem.source}: warning: {problem.message}" if problem.source else f"warning: {problem.message}"
+    return str(problem)
 
 
 def _as_record(error: DriftError) -> dict:
     source = error.source
     return {"file": source.path if source else None, "line": source.line if source else None,
-            "col": source.col if source else None, "message": error.message}
+            "col": source.col if source else None, "message": error.message,
+            "severity": "warning" if isinstance(error, ScriptWarning) else "error"}
 
 
 def _excerpt(error: DriftError) -> str:

@@ -39,6 +39,10 @@ class ScriptError(DriftError):
     """The script text itself is wrong (syntax, unknown cue, bad value)."""
 
 
+class ScriptWarning(ScriptError):
+    """Something in a script that was repaired or ignored: reported with its place, never fatal."""
+
+
 class ConfigError(DriftError):
     """A preset, setting or option is wrong or names something that does not exist."""
 

@@ -29,7 +29,7 @@ from .master import Profile, profile_named
 from .pacing import Pauses
 from .script import NO_AMBIENCE, BedCue, Insert, Script, ScriptErrors, parse_file
 from .speech import EDGE_PAD_S, VoicePreset, load_insert, load_voice
-from .speech.text import length_problem
+from .speech.text import length_problem, normalise
 from .speech.voices import SPEED_RANGES
 
 
@@ -120,17 +120,22 @@ def _presets(script: Script) -> tuple[dict[str, VoicePreset], dict[str, BedPrese
 
 
 def _check_phrases(script: Script, voices: dict[str, VoicePreset]) -> None:
-    """Phrases too long to speak well, or faster or slower than their engine can speak, every one of them."""
+    """Phrases too long to speak well, with a character their voice cannot say, or faster or slower than their
+    engine can speak: every one of them, so lint finds what render would refuse."""
     problems = [ScriptError(problem, phrase.source) for phrase in script.phrases if (problem := length_problem(phrase.text))]
     for phrase in script.phrases:
         voice = voices[phrase.voice]
+        try:
+            normalise(phrase.text, dict(voice.lexicon), phrase.source)  # what render will send: every character sayable
+        except ScriptError as error:
+            problems.append(error)
         low, high = SPEED_RANGES.get(voice.engine, (0.0, float("inf")))
         if not low <= voice.rate * phrase.rate <= high:
             problems.append(ScriptError(f"the voice '{voice.name}' ({voice.engine}) speaks at {low:g}–{high:g} of its "
                                         f"natural speed, and this phrase asks for {voice.rate * phrase.rate:.2f} (the "
                                         f"preset's rate {voice.rate:g} × the script's {phrase.rate:.2f})", phrase.source))
     if problems:
-        raise ScriptErrors(problems)
+        raise ScriptErrors([*problems, *script.warnings])
 
 
 def _check_files(script: Script, folder: Path) -> None:
@@ -204,9 +209,9 @@ def load_variables(path: Path) -> dict[str, str]:
 
 
 def lint(path: Path, options: RenderOptions = RenderOptions()) -> list[DriftError]:
-    """Every problem that would stop ``path`` from rendering, found without rendering it."""
+    """Every problem that would stop ``path`` from rendering, found without rendering it, and every warning
+    (``ScriptWarning``: repaired or ignored, not fatal)."""
     try:
-        prepare(path, options)
+        return list(prepare(path, options).script.warnings)
     except DriftError as error:
         return list(getattr(error, "errors", [error]))
-    return []

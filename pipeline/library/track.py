@@ -32,6 +32,8 @@ class TrackResult:
     timeline: str = ""
     reports: tuple[Report, ...] = ()
     """The quality checks of what was rendered now."""
+    warnings: tuple[DriftError, ...] = ()
+    """What was repaired or ignored in the script on the way in."""
 
 
 def render_track(path: Path, options: RenderOptions, progress: Progress | None = None, name: str | None = None) -> TrackResult:
@@ -54,7 +56,8 @@ def render_track(path: Path, options: RenderOptions, progress: Progress | None =
             if manifest.qc.passed:
                 store.keep(job, manifest)
         status = "failed qc" if manifest.qc and not manifest.qc.passed else "rendered"
-        return TrackResult(str(path), status, outputs, (), manifest, rendered.timeline.describe(), reports)
+        return TrackResult(str(path), status, outputs, (), manifest, rendered.timeline.describe(), reports,
+                           job.script.warnings)
     except DriftError as error:
         return TrackResult(str(path), "failed", errors=tuple(getattr(error, "errors", [error])))
     except OSError as exc:  # a full disk, a folder made read-only mid-build: the track fails, the library goes on

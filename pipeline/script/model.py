@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-from ..errors import ScriptError, Source
+from ..errors import ScriptError, ScriptWarning, Source
 from .front_matter import Meta
 
 @dataclass(frozen=True)
@@ -159,6 +159,8 @@ class Script:
     events: tuple[Event, ...]
     uses: tuple[str, ...] = ()
     """The variables the text refers to (so only their values make a render stale)."""
+    warnings: tuple[ScriptWarning, ...] = ()
+    """What was repaired or ignored on the way in (double-encoded text, say): reported, never fatal."""
 
     @property
     def phrases(self) -> tuple[Phrase, ...]:

@@ -63,9 +63,10 @@ class _PlainReader(BodyBuilder):
             if open_at == -1:
                 return
             end = text.find("]", open_at)
-            if end == -1:
+            if end == -1:  # reported, and the rest of the line read as text: a later mistake on it is found too
                 self.error("'[' starts a cue that is never closed with ']'", number, open_at + 1)
-                return
+                text, pos = text[:open_at] + " " + text[open_at + 1 :], open_at
+                continue
             self._cue(number, open_at, text[open_at + 1 : end])
             pos = end + 1
 

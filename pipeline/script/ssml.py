@@ -3,7 +3,9 @@
 Supported: speak, p, s, break (time, strength), prosody (rate, pitch,
 volume), emphasis, sub, say-as, mark, audio and voice. Any other element is an
 error with its line and column: nothing is silently dropped. A ``.ssml`` file
-may start with the same YAML front matter as a script.
+may start with the same YAML front matter as a script. It is read in the
+encoding its byte-order mark or XML declaration names (UTF-8 otherwise), and
+DTDs, entities and external references are refused (``defusedxml``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from __future__ import annotations
 import re
 import xml.sax
 from xml.sax.handler import ContentHandler
+
+import defusedxml.sax
+from defusedxml import DefusedXmlException
 
 from ..errors import ScriptError, Source
 from .body import BodyBuilder
@@ -32,11 +37,15 @@ def parse_ssml(text: str, path: str = "<ssml>", variables: dict[str, str] | None
     meta, body_start = parse_front_matter(lines, path, errors)
     body = BodyBuilder(path, meta, variables, errors)
     handler = _Handler(body, path, body_start)
-    try:
-        xml.sax.parseString("\n".join(lines[body_start:]).encode("utf-8"), handler)
+    try:  # no DTD, no entities, nothing external: a 700-byte file of nested entities expands to gigabytes
+        defusedxml.sax.parseString("\n".join(lines[body_start:]).encode("utf-8"), handler, forbid_dtd=True)
     except xml.sax.SAXParseException as exc:
         where = Source(path, exc.getLineNumber() + body_start, exc.getColumnNumber() + 1)
         errors.append(ScriptError(f"not well-formed SSML: {exc.getMessage()}", where))
+    except DefusedXmlException as exc:
+        errors.append(ScriptError(f"SSML may not declare a DTD or entities ({type(exc).__name__}): they are refused, "
+                                  "since one can expand a small file into gigabytes or read files it names",
+                                  handler.where_now()))
     except ScriptError as error:
         errors.append(error)
     return body.script(Source(path, body_start + 1, 1))
@@ -54,6 +63,13 @@ class _Handler(ContentHandler):
         self.skip_text = 0
         self.prosody = {"rate": 1.0, "pitch_st": 0.0, "volume_db": 0.0}
         self.voice = body.meta.voice
+
+    def where_now(self) -> Source:
+        """Where the parser is (the document's start before it has begun)."""
+        locator = getattr(self, "_locator", None)
+        if locator is None or locator.getLineNumber() is None:
+            return Source(self.path, self.line_offset + 1, 1)
+        return self._where()
 
     def _where(self) -> Source:
         return Source(self.path, self._locator.getLineNumber() + self.line_offset, self._locator.getColumnNumber() + 1)

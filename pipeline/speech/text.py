@@ -87,9 +87,10 @@ def _check_speakable(text: str, source: Source) -> None:
         category = unicodedata.category(char)
         if category[0] in "LNZ" or char in _SPEAKABLE_PUNCTUATION or char in SYMBOLS or char == "$":
             continue
-        name = unicodedata.name(char, "unnamed")
-        where = Source(source.path, source.line, source.col + offset)
-        raise ScriptError(f"the voice cannot speak '{char}' (U+{ord(char):04X} {name}); write it as words", where)
+        name = unicodedata.name(char, "<control>" if unicodedata.category(char) == "Cc" else "unnamed")
+        shown = f"'{char}'" if char.isprintable() else repr(char)  # an invisible character, shown escaped
+        where = Source(source.path, source.line, source.col + offset) if source else None
+        raise ScriptError(f"the voice cannot speak {shown} (U+{ord(char):04X} {name}); write it as words", where)
 
 
 SAFE_CHARS = 400

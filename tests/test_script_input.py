@@ -1,0 +1,71 @@
+"""Real-world files on the way in (issue 17, in part): hostile SSML is refused, other encodings are read,
+damaged text is repaired with a warning, and lint finds every character render would refuse, in one run."""
+
+import time
+
+from click.testing import CliRunner
+
+from pipeline.cli import main
+from pipeline.script import parse_file
+
+BOMB = """<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY a "lol lol lol lol lol lol lol lol lol lol">
+ <!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">
+ <!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;"><!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;">
+ <!ENTITY f "&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;"><!ENTITY g "&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;">
+]>
+<speak>&g;</speak>
+"""
+EXTERNAL = """<?xml version="1.0"?>
+<!DOCTYPE speak [<!ENTITY secret SYSTEM "file:///etc/passwd">]>
+<speak>&secret;</speak>
+"""
+
+
+def lint(*paths):
+    return CliRunner().invoke(main, ["lint", *map(str, paths)])
+
+
+def test_entity_bombs_and_external_entities_are_refused_at_once_in_one_line(tmp_path):
+    for name, text in (("bomb.ssml", BOMB), ("external.ssml", EXTERNAL)):
+        (tmp_path / name).write_text(text)
+        start = time.perf_counter()
+        result = lint(tmp_path / name)
+        assert time.perf_counter() - start < 10  # the old parser ran for minutes on a file like this
+        assert result.exit_code == 1 and f"{name}:2:" in result.output and "may not declare a DTD" in result.output
+        assert "root:" not in result.output  # nothing of /etc/passwd was read
+
+
+def test_malformed_ssml_names_the_line_and_column_of_the_first_mismatch(tmp_path):
+    (tmp_path / "bad.ssml").write_text("<speak>\n<p>Rest here.</s>\n</speak>\n")
+    result = lint(tmp_path / "bad.ssml")
+    assert result.exit_code == 1 and "bad.ssml:2:16: not well-formed SSML: mismatched tag" in result.output
+
+
+def test_ssml_in_utf16_with_a_byte_order_mark_is_read(tmp_path):
+    text = '<?xml version="1.0" encoding="UTF-16"?>\n<speak>Rest here, café.</speak>\n'
+    (tmp_path / "u16.ssml").write_bytes(text.encode("utf-16"))
+    assert [p.text for p in parse_file(tmp_path / "u16.ssml").phrases] == ["Rest here, café."]
+
+
+def test_double_encoded_text_is_repaired_with_a_warning_that_shows_the_repair(tmp_path):
+    (tmp_path / "s.txt").write_bytes("Rest here \u2014 slowly.\n".encode("utf-8").decode("latin-1").encode("utf-8"))
+    result = lint(tmp_path / "s.txt")
+    assert result.exit_code == 0, result.output
+    assert "s.txt:1:11: warning: text looked double-encoded" in result.output and "→ '—'" in result.output
+    assert parse_file(tmp_path / "s.txt").phrases[0].text == "Rest here \u2014 slowly."
+
+
+def test_lint_reports_every_character_render_would_refuse_escaped_and_by_code_point(tmp_path):
+    (tmp_path / "s.txt").write_text("One \x07 here. [pause 1s] Two \u2603 there.\n")
+    result = lint(tmp_path / "s.txt")
+    assert result.exit_code == 1
+    assert "s.txt:1:5: the voice cannot speak '\\x07' (U+0007 <control>)" in result.output
+    assert "the voice cannot speak '\u2603' (U+2603 SNOWMAN)" in result.output
+
+
+def test_a_second_mistake_on_a_line_after_an_unclosed_cue_is_found(tmp_path):
+    (tmp_path / "s.txt").write_text("Rest [pause 1s here, then {nobody} arrives.\n")
+    output = lint(tmp_path / "s.txt").output
+    assert "'[' starts a cue that is never closed" in output and "variable 'nobody' has no value" in output
