@@ -39,11 +39,8 @@ def engine_layer_vs_piper(script) -> dict:
     for text in texts[:3]:  # warm both paths up
         engine.synthesize(text, voice.rate)
         list(documented.synthesize(text, config))
-    sessions = [engine.voices.get() for _ in range(engine.parallel)]
-    session = sessions[0]
-    engine.voices.put(session)  # the only one left to the engine: both sides run on the same session
     piper = ours = 0.0
-    try:
+    with engine.voices.narrowed_to_one() as session:  # both sides run on the same session
         for index, text in enumerate(texts):  # interleaved, alternating who goes first: fair on a busy machine
             sides = [("theirs", lambda: list(session.synthesize(text, config))),
                      ("ours", lambda: engine.synthesize(text, voice.rate))]
@@ -52,10 +49,6 @@ def engine_layer_vs_piper(script) -> dict:
                 side()
                 elapsed = time.perf_counter() - start
                 piper, ours = (piper + elapsed, ours) if name == "theirs" else (piper, ours + elapsed)
-    finally:
-        engine.voices.get()
-        for each in sessions:
-            engine.voices.put(each)
     start = time.perf_counter()
     for text in texts:
         list(documented.synthesize(text, config))

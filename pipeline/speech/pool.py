@@ -21,6 +21,19 @@ class SessionPool(Generic[Session]):
             self._free.put(session)
 
     @contextmanager
+    def narrowed_to_one(self) -> Iterator[Session]:
+        """Hold back every session but one, which stays in the pool and is yielded: for measuring a session's
+        own cost on the same session from both sides (the render benchmark)."""
+        held = [self._free.get() for _ in range(self.size)]
+        self._free.put(held[0])
+        try:
+            yield held[0]
+        finally:
+            self._free.get()
+            for session in held:
+                self._free.put(session)
+
+    @contextmanager
     def borrow(self) -> Iterator[Session]:
         session = self._free.get()
         try:
