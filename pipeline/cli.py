@@ -92,6 +92,8 @@ def main() -> None:
 @click.option("--format", "formats", callback=_split_list, metavar="LIST",
               help=f"Comma-separated formats to write (from {', '.join(FORMATS)}; default: the script's, else flac,mp3).")
 @click.option("--profile", type=click.Choice(sorted(PROFILES)), help="Loudness profile for every track, overriding each script's own.")
+@click.option("--voice", help="Voice preset for scripts that name none (SSML imports, bare text files).")
+@click.option("--ambience", help="Bed preset for scripts that name none ('none': no bed).")
 @click.option("--stems", is_flag=True, help="Also write voice, bed and tones stems beside each track.")
 @click.option("--force", is_flag=True, help="Render even tracks whose outputs are up to date.")
 @click.option("--check", "check_only", is_flag=True,
@@ -111,8 +113,8 @@ def main() -> None:
 @warn_only_option
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @one_line_errors
-def render(paths, out_dir, formats, profile, stems, force, check_only, prune_orphans, jobs, shard, scheduler, cache_dir,
-           vars_path, show_timeline, skip_qc, warn_only, quiet) -> None:
+def render(paths, out_dir, formats, profile, voice, ambience, stems, force, check_only, prune_orphans, jobs, shard,
+           scheduler, cache_dir, vars_path, show_timeline, skip_qc, warn_only, quiet) -> None:
     """Render scripts (files or folders of .txt/.ssml scripts) into finished tracks.
 
     Each track gets its audio in every format (tagged, with chapters),
@@ -131,8 +133,9 @@ def render(paths, out_dir, formats, profile, stems, force, check_only, prune_orp
     tracks = shard_of(library, parse_shard(shard) if shard else None)
     if vars_path is not None and not vars_path.exists():
         raise ConfigError("no such variables file or folder", Source(str(vars_path)))
+    defaults = tuple((key, value) for key, value in (("voice", voice), ("ambience", ambience)) if value)
     options = RenderOptions(out_dir, formats, profile, force, cache_dir, None, stems, qc=not skip_qc,
-                            warn_only=advisory_checks(warn_only or (), Source("--warn-only")))
+                            warn_only=advisory_checks(warn_only or (), Source("--warn-only")), script_defaults=defaults)
     if check_only:
         _report_check(check(tracks, options), len(tracks), quiet)
         return

@@ -50,6 +50,8 @@ class RenderOptions:
     """Check every rendered track as ``drift qc`` would; a track that fails is never up to date."""
     warn_only: frozenset[str] = frozenset()
     """Advisory checks (qc.ADVISORY) whose failure only warns."""
+    script_defaults: tuple[tuple[str, str], ...] = ()
+    """Front-matter settings (``voice``, ``ambience``) for scripts that do not set them: ``--voice``, ``--ambience``."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ class Job:
 def prepare(path: Path, options: RenderOptions, name: str | None = None) -> Job:
     """Parse a script and resolve everything it names; every input is hashed into ``input_hash``."""
     path = Path(path)
-    script = parse_file(path, options.variables)
+    script = parse_file(path, options.variables, dict(options.script_defaults))
     try:
         script_sha256 = file_sha256(path)
     except OSError as exc:

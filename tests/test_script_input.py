@@ -69,3 +69,53 @@ def test_a_second_mistake_on_a_line_after_an_unclosed_cue_is_found(tmp_path):
     (tmp_path / "s.txt").write_text("Rest [pause 1s here, then {nobody} arrives.\n")
     output = lint(tmp_path / "s.txt").output
     assert "'[' starts a cue that is never closed" in output and "variable 'nobody' has no value" in output
+
+
+CLOUD = """<?xml version="1.0"?>
+<speak xmlns:amazon="http://www.amazon.com/ssml" xmlns:mstts="http://www.w3.org/2001/mstts">
+  <meta name="drift:profile" content="meditation"/>
+  <meta name="drift:ambience" content="none"/>
+  <p>[Softly] Let your eyes close. <break time="900ms"/> Breathe in for <say-as interpret-as="digits">478</say-as>.</p>
+  <p><amazon:effect name="whispered">Here.</amazon:effect> <mstts:express-as style="calm">Rest now.</mstts:express-as>
+     <phoneme alphabet="ipa" ph="ni:v">Niamh</phoneme> is here. Your <say-as interpret-as="ordinal">3</say-as> breath.
+     <say-as interpret-as="characters">SOS</say-as>. [SFX: soft chime]</p>
+</speak>
+"""
+
+
+def test_ssml_as_the_cloud_engines_write_it_imports_with_warnings_not_refusals(tmp_path):
+    (tmp_path / "cloud.ssml").write_text(CLOUD)
+    result = lint(tmp_path / "cloud.ssml")
+    assert result.exit_code == 0 and "5 warning(s)" in result.output, result.output
+    for element in ("<mstts:express-as>", "<phoneme>", "amazon:effect name='whispered'"):
+        assert element in result.output
+    script = parse_file(tmp_path / "cloud.ssml")
+    assert script.meta.profile == "meditation" and script.meta.ambience == "none"  # settings carried by the SSML
+    assert [p.text for p in script.phrases] == ["Let your eyes close.", "Breathe in for 4 7 8.", "Here.", "Rest now.",
+                                                "Niamh is here.", "Your third breath.", "S O S."]
+    assert script.phrases[2].volume_db == -6.0  # the whisper, as near as these voices come
+    marks = [e.name for e in script.events if type(e).__name__ == "Mark"]
+    assert marks == ["direction: Softly", "direction: SFX: soft chime"]  # stage directions are marks, not speech
+
+
+def test_a_bad_drift_setting_in_ssml_is_an_error_where_it_is_written(tmp_path):
+    (tmp_path / "bad.ssml").write_text('<speak><meta name="drift:colour" content="blue"/>Rest.</speak>\n')
+    assert "bad.ssml:1:8: unknown setting 'colour'" in lint(tmp_path / "bad.ssml").output
+    (tmp_path / "loud.ssml").write_text('<speak><meta name="drift:profile" content="loud"/>Rest.</speak>\n')
+    assert "loud.ssml:1:8: unknown loudness profile 'loud'" in lint(tmp_path / "loud.ssml").output
+
+
+def test_voice_and_ambience_options_serve_a_file_that_names_none(tmp_path, cache_dir):
+    (tmp_path / "bare.ssml").write_text("<speak>Rest here.</speak>\n")
+    (tmp_path / "named.txt").write_text("---\nvoice: steady\nambience: ocean\n---\nRest here.\n")
+    result = CliRunner().invoke(main, ["render", str(tmp_path / "bare.ssml"), str(tmp_path / "named.txt"), "-o",
+                                       str(tmp_path / "out"), "--cache", str(cache_dir), "--voice", "steady",
+                                       "--ambience", "none", "--format", "flac"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    bare, named = (json.loads((tmp_path / "out" / f"{n}.json").read_text()) for n in ("bare", "named"))
+    assert (bare["voice"], bare["ambience"], bare["ambiences"]) == ("steady", "none", [])
+    assert (named["voice"], named["ambience"]) == ("steady", "ocean")  # what a script says wins
+    unknown = CliRunner().invoke(main, ["lint", str(tmp_path / "bare.ssml")])
+    assert unknown.exit_code == 0

@@ -7,7 +7,7 @@ reported as file:line:col; unknown keys get a "did you mean" suggestion.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -74,12 +74,39 @@ def split_front_matter(lines: list[str]) -> tuple[list[str], int, bool]:
     return lines[1:], len(lines), False
 
 
-def parse_front_matter(lines: list[str], path: str, errors: list[ScriptError]) -> tuple[Meta, int]:
+def parse_front_matter(lines: list[str], path: str, errors: list[ScriptError],
+                       defaults: dict | None = None) -> tuple[Meta, int]:
+    """The front matter as ``Meta``; ``defaults`` (from ``--voice``, ``--ambience``) stand in for keys it omits."""
     block, body_start, closed = split_front_matter(lines)
     title = Path(path).stem.replace("-", " ").replace("_", " ").capitalize()
     if not closed:
         errors.append(ScriptError("front matter opened with '---' is never closed", Source(path, 1, 1)))
-    return _meta_from_yaml(block, path, title, errors), body_start
+    meta = _meta_from_yaml(block, path, title, errors)
+    unset = {key: (value, Source(f"--{key}")) for key, value in (defaults or {}).items() if key not in meta.sources}
+    return with_settings(meta, unset, errors), body_start
+
+
+def with_settings(meta: Meta, settings: dict[str, tuple[object, Source]], errors: list[ScriptError]) -> Meta:
+    """``meta`` with more settings read as front-matter keys (an SSML file's ``<meta name="drift:KEY">``, or the
+    options for a file that says nothing), each checked by its key's reader and reported where it was given."""
+    fields: dict[str, Any] = {}
+    sources = dict(meta.sources)
+    for key, (value, where) in settings.items():
+        reader = _READERS.get(key)
+        if reader is None:
+            errors.append(ScriptError(f"unknown setting '{key}'{did_you_mean(key, _READERS)}", where))
+            continue
+        if isinstance(value, str) and key not in ("title", "author", "album"):
+            try:
+                value = yaml.safe_load(value) if value.strip() else value
+            except yaml.YAMLError:
+                pass  # the reader says what is wrong with it
+        try:
+            fields.update(reader(key, value))
+            sources[key] = where
+        except ScriptError as error:
+            errors.append(ScriptError(error.message, where))
+    return replace(meta, **fields, sources=sources) if fields else meta
 
 
 def _meta_from_yaml(block: list[str], path: str, title: str, errors: list[ScriptError]) -> Meta:

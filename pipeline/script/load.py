@@ -24,7 +24,8 @@ _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (code
 _XML_ENCODING = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([\w.:-]+)["']""")
 
 
-def parse_file(path: str | Path, variables: dict[str, str] | None = None) -> Script:
+def parse_file(path: str | Path, variables: dict[str, str] | None = None, defaults: dict | None = None) -> Script:
+    """A script file read and parsed; ``defaults`` are front-matter settings for keys the file does not set."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -42,7 +43,7 @@ def parse_file(path: str | Path, variables: dict[str, str] | None = None) -> Scr
         text = re.sub(r"""^(<\?xml[^>]*?encoding\s*=\s*)["'][\w.:-]+["']""", r'\1"UTF-8"', text.lstrip("\ufeff"))
     text, repairs = repair_double_encoding(text, str(path))
     try:
-        script = _FRONT_ENDS.get(path.suffix, parse_text)(text, str(path), variables)
+        script = _FRONT_ENDS.get(path.suffix, parse_text)(text, str(path), variables, defaults)
     except ScriptErrors as errors:
         raise ScriptErrors([*repairs, *errors.errors]) from None  # the repairs explain some of the errors
     return replace(script, warnings=(*repairs, *script.warnings))

@@ -14,14 +14,15 @@ from .values import did_you_mean
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 
 
-def parse_text(text: str, path: str = "<script>", variables: dict[str, str] | None = None) -> Script:
+def parse_text(text: str, path: str = "<script>", variables: dict[str, str] | None = None,
+               defaults: dict | None = None) -> Script:
     """Parse script text; raise ``ScriptErrors`` listing every problem found.
 
     ``variables`` (for example from ``--vars``) override the front matter's ``vars`` defaults.
     """
     errors: list[ScriptError] = []
     lines = text.splitlines()
-    meta, body_start = parse_front_matter(lines, path, errors)
+    meta, body_start = parse_front_matter(lines, path, errors, defaults)
     body = _PlainReader(path, meta, variables, errors)
     for number in range(body_start, len(lines)):
         body.line(number + 1, lines[number])

@@ -17,13 +17,25 @@ from xml.sax.handler import ContentHandler
 import defusedxml.sax
 from defusedxml import DefusedXmlException
 
-from ..errors import ScriptError, Source
+from dataclasses import replace
+
+from num2words import num2words
+
+from ..errors import ScriptError, ScriptWarning, Source
 from .body import BodyBuilder
-from .front_matter import parse_front_matter
+from .front_matter import parse_front_matter, with_settings
 from .model import Insert, Mark, Pause, Ramp, Script, VoicingCue
 from .values import parse_duration
 
-SUPPORTED = ("speak", "p", "s", "break", "prosody", "emphasis", "sub", "say-as", "mark", "audio", "voice")
+SUPPORTED = ("speak", "p", "s", "break", "prosody", "emphasis", "sub", "say-as", "mark", "audio", "voice", "meta",
+             "amazon:effect")
+"""Honoured. Any other element's text is spoken as written, with a warning naming the element."""
+_NOT_SPOKEN = ("metadata", "desc", "lexicon", "head", "info")
+"""Elements whose content is information for an engine, not words to say."""
+_STAGE_DIRECTION = re.compile(r"\[([^\[\]]*)\]")
+_SAY_AS_LETTERS = ("characters", "spell-out", "verbatim")
+_SAY_AS_DIGITS = ("digits", "telephone")
+_SAY_AS_AS_WRITTEN = ("cardinal", "number", "date", "time", "fraction", "unit", "expletive", "address")
 _STRENGTH_S = {"none": 0.0, "x-weak": 0.25, "weak": 0.5, "medium": 1.0, "strong": 2.0, "x-strong": 3.0}
 _RATE_WORDS = {"x-slow": 0.6, "slow": 0.8, "medium": 1.0, "default": 1.0, "fast": 1.2, "x-fast": 1.4}
 _PITCH_WORDS = {"x-low": -4.0, "low": -2.0, "medium": 0.0, "default": 0.0, "high": 2.0, "x-high": 4.0}
@@ -31,10 +43,11 @@ _VOLUME_WORDS = {"silent": -40.0, "x-soft": -9.0, "soft": -4.5, "medium": 0.0, "
 _EMPHASIS_DB = {"strong": 2.0, "moderate": 1.0, "none": 0.0, "reduced": -3.0}
 
 
-def parse_ssml(text: str, path: str = "<ssml>", variables: dict[str, str] | None = None) -> Script:
+def parse_ssml(text: str, path: str = "<ssml>", variables: dict[str, str] | None = None,
+               defaults: dict | None = None) -> Script:
     errors: list[ScriptError] = []
     lines = text.splitlines()
-    meta, body_start = parse_front_matter(lines, path, errors)
+    meta, body_start = parse_front_matter(lines, path, errors, defaults)
     body = BodyBuilder(path, meta, variables, errors)
     handler = _Handler(body, path, body_start)
     try:  # no DTD, no entities, nothing external: a 700-byte file of nested entities expands to gigabytes
@@ -48,7 +61,10 @@ def parse_ssml(text: str, path: str = "<ssml>", variables: dict[str, str] | None
                                   handler.where_now()))
     except ScriptError as error:
         errors.append(error)
-    return body.script(Source(path, body_start + 1, 1))
+    if handler.settings:
+        body.meta = with_settings(body.meta, handler.settings, errors)
+    script = body.script(Source(path, body_start + 1, 1))
+    return replace(script, warnings=(*script.warnings, *handler.warnings))
 
 
 class _Handler(ContentHandler):
@@ -63,6 +79,10 @@ class _Handler(ContentHandler):
         self.skip_text = 0
         self.prosody = {"rate": 1.0, "pitch_st": 0.0, "volume_db": 0.0}
         self.voice = body.meta.voice
+        self.warnings: list[ScriptWarning] = []
+        self.settings: dict[str, tuple[str, Source]] = {}
+        """``<meta name="drift:KEY" content="VALUE"/>``: front-matter settings carried by the SSML itself."""
+        self.say_as: list[str] = []
 
     def where_now(self) -> Source:
         """Where the parser is (the document's start before it has begun)."""
@@ -76,14 +96,24 @@ class _Handler(ContentHandler):
 
     def startElement(self, name: str, attrs) -> None:
         where = self._where()
-        if name not in SUPPORTED:
-            raise ScriptError(f"SSML element <{name}> is not supported (supported: {', '.join(SUPPORTED)})", where)
         restore: list = []
-        getattr(self, f"_start_{name.replace('-', '_')}", lambda a, w, r: None)(attrs, where, restore)
+        if name in _NOT_SPOKEN:
+            self.skip_text += 1
+        elif name not in SUPPORTED:
+            self.warn(f"SSML element <{name}> is not honoured here; its text is spoken as written", where)
+        else:
+            getattr(self, f"_start_{name.replace('-', '_').replace(':', '_')}", lambda a, w, r: None)(attrs, where, restore)
         self.stack.append((name, restore))
+
+    def warn(self, message: str, where: Source) -> None:
+        self.warnings.append(ScriptWarning(message, where))
 
     def endElement(self, name: str) -> None:
         _, restore = self.stack.pop()
+        if name in _NOT_SPOKEN:
+            self.skip_text -= 1
+        if name == "say-as":
+            self.say_as.pop()
         where = self._where()
         for event in restore:
             self.body.add_event(event)
@@ -98,8 +128,22 @@ class _Handler(ContentHandler):
         if self.skip_text:
             return
         where = self._where()
+        if self.say_as:
+            content = _said_as(self.say_as[-1], content)
         for i, line in enumerate(content.split("\n")):
-            self.body.add_text(line, where.line + i, where.col if i == 0 else 1, new_line=True)
+            self._line(line, where.line + i, where.col if i == 0 else 1, new_line=i > 0)
+
+    def _line(self, line: str, number: int, col: int, new_line: bool) -> None:
+        """Text, with any bracketed stage direction ("[SFX: soft chime]", "[Softly]") made a mark, not said.
+        Text that continues a line keeps its own spacing (``for <say-as>478</say-as>.``)."""
+        pos = 0
+        for match in _STAGE_DIRECTION.finditer(line):
+            self.body.add_text(line[pos : match.start()], number, col + pos, new_line=new_line and pos == 0)
+            note, at = match.group(1).strip(), Source(self.path, number, col + match.start())
+            self.body.add_event(Mark(f"direction: {note}", at))
+            self.warn(f"stage direction '[{note}]' is not spoken: it is a mark in the timeline", at)
+            pos = match.end()
+        self.body.add_text(line[pos:], number, col + pos, new_line=new_line and pos == 0)
 
     # --- elements ---
 
@@ -160,6 +204,25 @@ class _Handler(ContentHandler):
             raise ScriptError("<mark> needs a name attribute", where)
         self.body.add_event(Mark(attrs["name"], where))
 
+    def _start_say_as(self, attrs, where, restore) -> None:
+        kind = attrs.get("interpret-as", "")
+        if kind not in (*_SAY_AS_LETTERS, *_SAY_AS_DIGITS, *_SAY_AS_AS_WRITTEN, "ordinal"):
+            self.warn(f"say-as interpret-as='{kind}' is not known here; its text is spoken as written", where)
+        self.say_as.append(kind)
+
+    def _start_meta(self, attrs, where, restore) -> None:
+        name = attrs.get("name", "")
+        if name.startswith("drift:"):
+            self.settings[name[len("drift:"):]] = (attrs.get("content", ""), where)
+
+    def _start_amazon_effect(self, attrs, where, restore) -> None:
+        """Polly's whisper, as near as a voice without one can come: softer (volume −6 dB)."""
+        if attrs.get("name") == "whispered":
+            self.warn("<amazon:effect name='whispered'> is spoken 6 dB softer: the voices here cannot whisper", where)
+            self._set("volume_db", self.prosody["volume_db"] - 6.0, where, restore)
+        else:
+            self.warn(f"<amazon:effect name='{attrs.get('name', '')}'> is not honoured here; its text is spoken", where)
+
     def _start_audio(self, attrs, where, restore) -> None:
         if "src" not in attrs:
             raise ScriptError("<audio> needs a src attribute naming a local audio file", where)
@@ -197,3 +260,13 @@ def _volume(value: str, where: Source) -> float:
         return float(match.group(1))
     raise ScriptError(f"prosody volume '{value}' must be silent…x-loud or decibels like -3dB", where)
 
+
+def _said_as(kind: str, text: str) -> str:
+    """``<say-as>`` text as it is to be read: letters one by one, digits one by one, an ordinal in words."""
+    if kind in _SAY_AS_LETTERS:
+        return " ".join(ch for ch in text if not ch.isspace())
+    if kind in _SAY_AS_DIGITS:
+        return " ".join(ch for ch in text if ch.isdigit()) or text
+    if kind == "ordinal" and text.strip().isdigit():
+        return num2words(int(text.strip()), to="ordinal")
+    return text
