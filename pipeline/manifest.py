@@ -5,7 +5,7 @@ plot, library builds, pruning, the track cache, preview), so the naming rule
 and the manifest's schema exist once. A track ``NAME`` in a folder is:
 
     NAME.FORMAT          the master, in each format (flac, mp3, …)
-    NAME.STEM.FORMAT     stems (voice, bed, tones), with --stems
+    NAME.STEM.wav        stems (voice, bed, tones), with --stems: 32-bit float, so they never clip
     NAME.vtt .srt .txt   captions and transcript
     NAME.json            the manifest, written last
 
@@ -30,6 +30,9 @@ from .loudness import Loudness, Spread
 MANIFEST_VERSION = 2
 """1: the unversioned manifest before 0.2 (``mix.voice_to_bed_db`` was the setting). 2: versioned, the balance measured."""
 STEM_NAMES = ("voice", "bed", "tones")
+STEM_FORMAT = "wav"
+"""Stems are 32-bit float WAV whatever the track's formats: taken before the limiter, a voice stem can pass
+0 dBFS, and float keeps every sample, so the stems sum to the pre-limiter mix exactly."""
 SIDECARS = ("vtt", "srt", "txt")
 """Captions (WebVTT, SRT) and the transcript."""
 
@@ -48,15 +51,15 @@ class Layout:
     def track(self, fmt: str) -> Path:
         return self.folder / f"{self.name}.{fmt}"
 
-    def stem(self, stem: str, fmt: str) -> Path:
-        return self.folder / f"{self.name}.{stem}.{fmt}"
+    def stem(self, stem: str) -> Path:
+        return self.folder / f"{self.name}.{stem}.{STEM_FORMAT}"
 
     def sidecar(self, suffix: str) -> Path:
         return self.folder / f"{self.name}.{suffix}"
 
     def audio(self, formats: tuple[str, ...], stems: bool) -> list[Path]:
-        """The master in every format, then (with ``stems``) each stem in every format."""
-        return [self.track(f) for f in formats] + [self.stem(s, f) for s in STEM_NAMES if stems for f in formats]
+        """The master in every format, then (with ``stems``) each stem."""
+        return [self.track(f) for f in formats] + [self.stem(s) for s in STEM_NAMES if stems]
 
     def expected(self, formats: tuple[str, ...], stems: bool) -> list[Path]:
         """Everything but the manifest, which vouches for these."""

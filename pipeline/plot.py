@@ -25,8 +25,7 @@ def plot_track(track: Path, out: Path | None = None) -> Path:
         raise ConfigError("no such track", Source(str(track)))
     layout, _ = Layout.of_file(track)
     manifest = Manifest.read(layout.manifest)
-    fmt = track.suffix.lstrip(".")
-    stems = {"mix": track} | {name: p for name in STEM_NAMES if (p := layout.stem(name, fmt)).is_file()}
+    stems = {"mix": track} | {name: p for name in STEM_NAMES if (p := layout.stem(name)).is_file()}
     rows = len(stems) + 1
     figure, axes = plt.subplots(rows, 1, figsize=(12, 1.6 * rows + 1), sharex=True, constrained_layout=True)
     duration = manifest.duration_s

@@ -335,8 +335,8 @@ def _from_manifest(path: Path, manifest: Manifest | None) -> list[Check]:
 
 def voice_to_bed(path: Path, manifest: Manifest) -> float | None:
     """Voice loudness over the bed's while words are spoken, from the stems beside the track."""
-    layout, fmt = Layout.of_file(path)[0], path.suffix.lstrip(".")
-    voice, bed = layout.stem("voice", fmt), layout.stem("bed", fmt)
+    layout = Layout.of_file(path)[0]
+    voice, bed = layout.stem("voice"), layout.stem("bed")
     if not (voice.exists() and bed.exists()):
         return None
     spans = [(int(a * SAMPLE_RATE), int(b * SAMPLE_RATE)) for a, b in manifest.speech.spans_s]

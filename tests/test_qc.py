@@ -33,9 +33,9 @@ def track(clean, tmp_path):
 
 def plant(path, change, stem=None):
     """Alter a file as a renderer bug would, keeping its manifest consistent with the new bytes."""
-    target = path.with_name(f"short.{stem}.flac") if stem else path
+    target = path.with_name(f"short.{stem}.wav") if stem else path
     audio, rate = soundfile.read(target, dtype="float32", always_2d=True)
-    soundfile.write(target, np.clip(change(audio), -1, 1), rate, subtype="PCM_24")
+    soundfile.write(target, np.clip(change(audio), -1, 1), rate, subtype="FLOAT" if stem else "PCM_24")
     manifest_path = path.with_name("short.json")
     manifest = json.loads(manifest_path.read_text())
     manifest["files"][target.name]["sha256"] = file_sha256(target)

@@ -41,8 +41,10 @@ def check_formats(names: list[str] | tuple[str, ...], setting: str = "--format")
     return tuple(dict.fromkeys(names))
 
 
-def write_audio(path: Path, audio: np.ndarray, rate: int, fmt: str, tags: Tags | None = None) -> Path:
-    """Encode ``audio`` (an array or a disk array) block by block into ``path``, tag it, then move it into place."""
+def write_audio(path: Path, audio: np.ndarray, rate: int, fmt: str, tags: Tags | None = None,
+                subtype: str | None = None) -> Path:
+    """Encode ``audio`` (an array or a disk array) block by block into ``path``, tag it, then move it into place.
+    ``subtype`` overrides the format's sample format where libsndfile writes it (``"FLOAT"`` for stems)."""
     try:
         with atomic_path(path) as tmp:
             if fmt == "m4a":
@@ -50,7 +52,7 @@ def write_audio(path: Path, audio: np.ndarray, rate: int, fmt: str, tags: Tags |
             elif fmt == "mp3":
                 _encode_mp3(tmp, audio, rate)
             else:
-                _encode_libsndfile(tmp, audio, rate, fmt)
+                _encode_libsndfile(tmp, audio, rate, fmt, subtype)
             if tags is not None:
                 tag_file(tmp, fmt, tags)
     except NotFinite as exc:
@@ -97,6 +99,7 @@ class Encoding:
     audio: np.ndarray
     fmt: str
     tags: Tags | None = None
+    subtype: str | None = None
 
 
 def write_all(encodings: list[Encoding], rate: int) -> list[Path]:
@@ -104,11 +107,11 @@ def write_all(encodings: list[Encoding], rate: int) -> list[Path]:
     holding the GIL, so on two cores a FLAC and an MP3 take the time of the slower alone."""
     workers = max(1, min(len(encodings), os.cpu_count() or 1))
     with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(lambda e: write_audio(e.path, e.audio, rate, e.fmt, e.tags), encodings))
+        return list(pool.map(lambda e: write_audio(e.path, e.audio, rate, e.fmt, e.tags, e.subtype), encodings))
 
 
-def _encode_libsndfile(path: Path, audio: np.ndarray, rate: int, fmt: str) -> None:
-    settings = dict(FORMATS[fmt])
+def _encode_libsndfile(path: Path, audio: np.ndarray, rate: int, fmt: str, subtype: str | None = None) -> None:
+    settings = {**FORMATS[fmt], **({"subtype": subtype} if subtype else {})}
     extra = {k: settings.pop(k) for k in ("bitrate_mode", "compression_level") if k in settings}
     with soundfile.SoundFile(path, "w", rate, audio.shape[1], **settings, **extra) as encoder:
         for block in finite_blocks(audio):

@@ -11,7 +11,7 @@ from ..audio import SAMPLE_RATE, db_to_gain
 from ..blocks import Scratch, scaled
 from ..files import atomic_path, file_sha256
 from ..job import Job, renderer_source_sha256
-from ..manifest import FileRecord, LoudnessReport, Manifest, MixReport, Renderer, Speech, TimePoint
+from ..manifest import STEM_FORMAT, FileRecord, LoudnessReport, Manifest, MixReport, Renderer, Speech, TimePoint
 from ..mix import MixSettings
 from ..pacing import Timeline
 from ..render import Rendered
@@ -38,10 +38,11 @@ def write_track(job: Job, rendered: Rendered, work: Scratch) -> Manifest:
 
 
 def stem_encodings(job: Job, rendered: Rendered, work: Scratch) -> list[Encoding]:
-    """Each stem at the master's gain (before the limiter), so they line up at zero and sum to the track."""
+    """Each stem at the master's gain (before the limiter), as 32-bit float WAV: they line up at zero, sum to the
+    mix the limiter received exactly, and never clip however far a stem goes past 0 dBFS."""
     gain = db_to_gain(rendered.master.gain_db)
-    return [Encoding(job.layout.stem(name, f), scaled(stem, gain, work), f)
-            for name, stem in rendered.stems.named().items() for f in job.formats]
+    return [Encoding(job.layout.stem(name), scaled(stem, gain, work), STEM_FORMAT, subtype="FLOAT")
+            for name, stem in rendered.stems.named().items()]
 
 
 def write_sidecars(job: Job, timeline: Timeline) -> list[Path]:
