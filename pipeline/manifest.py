@@ -100,7 +100,11 @@ class Speech:
     longest_silence_s: float
     """The longest stretch without a word that the script asked for, lead-in and tail included."""
     spans_s: tuple[tuple[float, float], ...]
-    """Every phrase (and inserted sound) as [start, end] seconds."""
+    """Every phrase's (and inserted sound's) clip as [start, end] seconds: where clips join (qc looks for clicks
+    there). A clip carries a little quiet at each edge (``edge_pad_s``)."""
+    heard_s: tuple[tuple[float, float], ...]
+    """When each phrase's first sound is heard and its last ends: the silences between are the pauses as written,
+    and captions use these times."""
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,8 @@ def timeline_of(text, voice, seconds=1.0):
 
 
 def starts_s(timeline):
-    return [p.start / SAMPLE_RATE for p in timeline.phrases]
+    """When each phrase's first sound is heard."""
+    return [p.heard_start / SAMPLE_RATE for p in timeline.phrases]
 
 
 # --- breath and time ---------------------------------------------------------------
@@ -39,8 +40,8 @@ def starts_s(timeline):
 def test_synced_phrases_start_on_exhale_onsets(voice):
     timeline, _ = timeline_of("---\nbreath: {pace: 6, ratio: '4:6', sync: true}\n---\nOne. Two. Three.\n\nFour.", voice)
     onsets = timeline.breath.exhale_onsets(timeline.duration_s)
-    for start in starts_s(timeline)[1:]:
-        assert min(abs(start - o) for o in onsets) < 0.010
+    for start in starts_s(timeline):  # the first phrase too, and its first sound, not its clip's quiet edge
+        assert min(abs(start - o) for o in onsets) < 0.001
     assert np.allclose(np.diff(onsets), 10.0, atol=0.01)  # 6 breaths a minute
     assert onsets[0] == pytest.approx(4.0, abs=0.01)  # 4:6 → the exhale begins 4 s into each 10 s cycle
 
@@ -237,3 +238,21 @@ def test_a_cue_between_pauses_lands_where_it_is_written(voice):
     for cue in (timeline.beds[0], timeline.tones[0], timeline.marks[0]):
         assert abs(cue.start - (one.end + frames(10))) <= frames(0.05)  # after the first pause, not at the word
     assert abs(two.start - (one.end + frames(20))) <= frames(0.05)
+
+
+def test_a_written_break_is_the_silence_heard_in_the_timeline_and_the_voice_stem(cache_dir):
+    """900 ms written is 900 ms between one phrase's last sound and the next's first, and within 10 ms of it in
+    the voice stem measured at −50 dBFS (the clip's quiet edges once made it 860 in --timeline)."""
+    script = parse_text("---\nvoice: steady\n---\nLet your eyes close. [pause 900ms] Rest here.", "b.txt")
+    voices = {"steady": load_voice("steady")}
+    clips = synthesize(script, voices, ClipCache(cache_dir))
+    timeline = place(script, [c.frames for c in clips], pauses_of(script, voices["steady"]))
+    first, second = timeline.phrases
+    assert (second.heard_start - first.heard_end) / SAMPLE_RATE == pytest.approx(0.9, abs=0.0005)
+    voice = lay_voice(timeline, clips)
+    window = frames(0.005)
+    level = 20 * np.log10(np.maximum(np.sqrt(np.convolve(np.square(voice[:, 0]), np.ones(window) / window, "same")), 1e-9))
+    gap = level[first.start : second.end] < -50
+    loud = np.flatnonzero(~gap)
+    silences = np.diff(loud)
+    assert abs(silences.max() / SAMPLE_RATE - 0.9) < 0.010

@@ -54,4 +54,5 @@ def test_timeline_prints_readably(voice):
     script = parse_text("## Arrival\nHello there.", "s.txt")
     text = lay(script, voice).describe()
     assert "0:00.000  ## Arrival" in text
-    assert "0:06.000     0:07.000  Hello there." in text
+    assert "0:06.020     0:06.980  Hello there." in text  # heard: the clip's 20 ms of quiet at each edge left out
+    assert "0:00.000  · inhale" in text and "0:03.000  · exhale" in text  # the clock starts on an inhale

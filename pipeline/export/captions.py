@@ -15,13 +15,13 @@ def _spoken(timeline: Timeline):
 
 
 def webvtt(timeline: Timeline) -> str:
-    cues = [f"{_stamp(p.start, '.')} --> {_stamp(p.end, '.')}\n{p.text}"
+    cues = [f"{_stamp(p.heard_start, '.')} --> {_stamp(p.heard_end, '.')}\n{p.text}"
             for p in _spoken(timeline)]
     return "WEBVTT\n\n" + "\n\n".join(cues) + "\n"
 
 
 def srt(timeline: Timeline) -> str:
-    cues = [f"{n}\n{_stamp(p.start, ',')} --> {_stamp(p.end, ',')}\n{p.text}"
+    cues = [f"{n}\n{_stamp(p.heard_start, ',')} --> {_stamp(p.heard_end, ',')}\n{p.text}"
             for n, p in enumerate(_spoken(timeline), start=1)]
     return "\n\n".join(cues) + "\n"
 

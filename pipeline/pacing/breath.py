@@ -56,6 +56,18 @@ class BreathClock:
             low, high = (middle, high) if self.cycles(middle) < target else (low, middle)
         return high
 
+    def onsets(self, until_s: float) -> list[tuple[float, str]]:
+        """Every inhale and exhale onset before ``until_s``, as (seconds, "inhale" | "exhale"). The clock starts
+        on an inhale at 0:00."""
+        found, t = [], 0.0
+        while t < until_s:
+            found.append((t, "inhale"))
+            exhale = self.next_onset(t, self.breath.inhale_fraction)
+            if exhale < until_s:
+                found.append((exhale, "exhale"))
+            t = self.next_onset(exhale + 0.05, 0.0)
+        return found
+
     def exhale_onsets(self, until_s: float) -> list[float]:
         onsets, t = [], self.next_onset(0.0, self.breath.inhale_fraction)
         while t < until_s:

@@ -133,15 +133,16 @@ class _Placer:
 
     def _utterance(self, event) -> None:
         length = self.clip_frames[len(self.placed)]
-        together = isinstance(event, Phrase) and event.together and self.placed
-        start = self.last_start if together else self._gap_end()
+        spoken = isinstance(event, Phrase)
+        pad = frames(self.pauses.edge_pad_s) if spoken else 0  # a sound file is heard from its first frame
+        together = spoken and event.together and self.placed
+        start = self.last_start if together else self._gap_end(pad)
         for section in self.pending_sections:
             lead = start - frames(SECTION_LEAD_S)
             self.sections.append(Marker(0 if not self.placed else max(self.cursor, lead), section.name, section.source))
-        spoken = isinstance(event, Phrase)
         volume, pan, voice = (event.volume_db, event.pan, event.voice) if spoken else (0.0, 0.0, "")
         text = event.text if spoken else event.label
-        self.placed.append(PlacedPhrase(start, length, text, event.source, len(self.placed), volume, pan, voice))
+        self.placed.append(PlacedPhrase(start, length, text, event.source, len(self.placed), volume, pan, voice, pad))
         self.cursor = max(self.cursor, start + length)
         self.last_start = start
         self.explicit_s = self.implicit_s = 0.0
@@ -157,10 +158,11 @@ class _Placer:
         """Frames between two clips so the *heard* silence is ``gap_s``: each clip edge carries a quiet pad."""
         return max(frames(gap_s) - 2 * frames(self.pauses.edge_pad_s), 0)
 
-    def _gap_end(self) -> int:
-        """Where the next sound may start: after the pause, on the breath, at the anchor."""
-        if self.anchor is not None:
-            return self.anchor
+    def _gap_end(self, pad: int) -> int:
+        """Where the next clip may start: after the pause, at the anchor, or so that its first sound (``pad``
+        frames in) is heard on the breath's onset."""
+        if self.anchor is not None:  # the first sound is heard at the anchor
+            return max(self.anchor - pad, self.cursor)
         implicit_s = self.implicit_s if self.placed else 0.0  # the lead-in already gives the first word room
         gap_s = (self.explicit_s if self.explicit_s > 0 else implicit_s) * self.stretch
         start = self.cursor + (self._silence_frames(gap_s) if self.placed else frames(gap_s))
@@ -171,9 +173,9 @@ class _Placer:
             t = self.clock.next_onset(self.clock.next_onset(t, 0.0), breath.inhale_fraction)
         elif phase is not None:
             t = self.clock.next_onset(t, phase)
-        elif breath.sync and self.placed:
+        elif breath.sync:  # every phrase under sync, the first one included
             t = self.clock.next_onset(t, breath.inhale_fraction)
-        return max(start, frames(t)) if self.wait_for or breath.sync else start
+        return max(start, frames(t) - pad) if self.wait_for or breath.sync else start
 
     def _anchor(self, event: At) -> None:
         anchor = frames(event.seconds)

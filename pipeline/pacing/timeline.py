@@ -26,10 +26,21 @@ class PlacedPhrase:
     pan: float = 0.0
     voice: str = ""
     """The voice preset that spoke it ("" for a sound): its chain is applied to it in the mix."""
+    pad: int = 0
+    """Frames of quiet the clip carries at each edge (so soft consonants are not cut): the words are heard from
+    ``start + pad`` to ``end - pad``, and timelines, captions and manifests give those times."""
 
     @property
     def end(self) -> int:
         return self.start + self.frames
+
+    @property
+    def heard_start(self) -> int:
+        return self.start + self.pad
+
+    @property
+    def heard_end(self) -> int:
+        return self.end - self.pad
 
 
 @dataclass(frozen=True)
@@ -79,12 +90,15 @@ class Timeline:
         return [(p.start, p.end) for p in self.phrases]
 
     def describe(self) -> str:
-        """A readable listing: one line per section, cue and phrase, times in m:ss.mmm."""
+        """A readable listing: one line per section, cue, breath and phrase, times in m:ss.mmm. A phrase shows
+        when its first sound is heard and (indented) when its last ends, so the gaps are the silences heard."""
         rows = [(m.start, 0, f"## {m.name}") for m in self.sections]
         rows += [(m.start, 1, f"[mark {m.name}]") for m in self.marks]
         rows += [(b.start, 1, f"[bed {_describe_bed(b.cue)}]") for b in self.beds]
         rows += [(t.start, 1, f"[tone {_describe_tone(t)}]") for t in self.tones]
-        rows += [(p.start, 2, f"   {clock(p.end / SAMPLE_RATE)}  {p.text}") for p in self.phrases]
+        rows += [(frames(c.start_s), 1, f"[breath pace {_describe_pace(c)}]") for c in self.breath.changes]
+        rows += [(frames(t), 3, f"· {phase}") for t, phase in self.breath.onsets(self.duration_s)]
+        rows += [(p.heard_start, 2, f"   {clock(p.heard_end / SAMPLE_RATE)}  {p.text}") for p in self.phrases]
         lines = [f"{clock(start / SAMPLE_RATE)}  {text}" for start, _, text in sorted(rows, key=lambda r: r[:2])]
         lines.append(f"{clock(self.frames / SAMPLE_RATE)}  (end)")
         return "\n".join(lines)
@@ -95,16 +109,18 @@ def _describe_bed(cue: BedCue) -> str:
     return f"{what} {cue.fade_s:g}s"
 
 
+def _describe_pace(change) -> str:
+    if change.over_s <= 0:
+        return f"{change.to_pace:g}/min"
+    return f"{change.from_pace:g} -> {change.to_pace:g}/min over {change.over_s:g}s"
+
+
 def _describe_tone(change: ToneChange) -> str:
     cue = change.cue
     if cue.beat is None:
         return f"off {cue.fade_s:g}s"
     ramp = f" -> {cue.beat.end:g}Hz over {change.ramp_frames / SAMPLE_RATE:g}s" if cue.beat.end is not None else ""
     return f"{cue.kind} {cue.beat.start:g}Hz{ramp} carrier {cue.carrier_hz:g}Hz"
-
-
-CROP_MARGIN_S = 1.0
-"""A cropped span keeps this much of the score either side of what was asked for."""
 
 
 def crop(timeline: Timeline, start: int, end: int) -> Timeline:
