@@ -266,6 +266,37 @@ def _wait_for_interrupt(server) -> None:
 
 
 @main.command()
+@click.argument("folder", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--base-url", required=True, metavar="URL", help="Where the folder is served from (http or https).")
+@click.option("--title", help="The feed's title (default: the folder's name).")
+@click.option("--vars", "vars_path", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="The listeners' variables folder: one feed per listener, FOLDER/LISTENER/feed.xml.")
+@one_line_errors
+def feed(folder, base_url, title, vars_path) -> None:
+    """Write a podcast feed of the rendered tracks in FOLDER, for listeners to subscribe to.
+
+    RSS 2.0 with the iTunes and Podcasting 2.0 namespaces: one item per track
+    (enclosure, duration, a GUID from its input hash, episode number), its
+    sections as JSON chapters, its captions as transcripts. A track whose audio
+    was deleted is left out with a warning.
+
+    \b
+    Examples:
+      drift feed build/ --base-url https://example.org/sessions/
+      drift feed build/ --base-url https://example.org/sessions/ --vars listeners/
+    """
+    from .feed import write_feed
+
+    listeners = sorted(p.stem for p in vars_path.iterdir() if p.suffix in (".yaml", ".yml")) if vars_path else [None]
+    for listener in listeners:
+        out = folder / listener / "feed.xml" if listener else None
+        path, skipped = write_feed(folder, base_url, title, listener, out)
+        for line in skipped:
+            click.echo(f"warning: {line}", err=True)
+        click.echo(f"wrote {path}")
+
+
+@main.command()
 @click.argument("track", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("-o", "--out", type=click.Path(path_type=Path, dir_okay=False), help="PNG file (default: beside the track).")
 @one_line_errors

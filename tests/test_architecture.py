@@ -19,8 +19,8 @@ LAYERS = {
     "render": 5,
     "export.track": 6,
     # what uses whole renders
-    "qc": 7, "plot": 7, "preview": 7, "library": 7,
-    "cli": 8, "__main__": 9,
+    "qc": 7, "plot": 7, "preview": 7, "library": 7, "feed": 8,
+    "cli": 9, "__main__": 10,
 }
 
 
