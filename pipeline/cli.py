@@ -266,6 +266,25 @@ def _wait_for_interrupt(server) -> None:
 
 
 @main.command()
+@click.argument("manifest", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--kind", "kinds", callback=_split_list, metavar="LIST", default="reaper,otio,audacity", show_default=True,
+              help="Sessions to write: reaper (.RPP), otio (OpenTimelineIO), audacity (label files).")
+@one_line_errors
+def session(manifest, kinds) -> None:
+    """Write DAW sessions for a track rendered with --stems: every stem on its own track at zero, its sections
+    and marks as markers, one region per phrase with its words.
+
+    \b
+    Example:
+      drift render s.txt --stems && drift session build/s.json --kind reaper,otio
+    """
+    from .export.session import write_sessions
+
+    for path in write_sessions(manifest, kinds):
+        click.echo(f"wrote {path}")
+
+
+@main.command()
 @click.argument("folder", type=click.Path(path_type=Path, file_okay=False, exists=True))
 @click.option("--base-url", required=True, metavar="URL", help="Where the folder is served from (http or https).")
 @click.option("--title", help="The feed's title (default: the folder's name).")

@@ -105,6 +105,8 @@ class Speech:
     heard_s: tuple[tuple[float, float], ...]
     """When each phrase's first sound is heard and its last ends: the silences between are the pauses as written,
     and captions use these times."""
+    texts: tuple[str, ...]
+    """Each phrase's words as written (an inserted sound as ``[sound FILE]``): captions, session regions."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,84 @@
+"""Producer sessions read back by the formats' own libraries: tracks, media, zero starts, lengths in samples,
+sections and marks as markers at their frames, one region per phrase with its words."""
+
+import pytest
+import soundfile
+from click.testing import CliRunner
+
+from conftest import FIXTURES
+from pipeline.cli import main
+from pipeline.manifest import Manifest
+
+RATE = 48000
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory, cache_dir):
+    out = tmp_path_factory.mktemp("session")
+    result = invoke("render", FIXTURES / "short.txt", "-o", out, "--cache", cache_dir, "--stems", "--format", "flac")
+    assert result.exit_code == 0, result.output
+    made = invoke("session", out / "short.json")
+    assert made.exit_code == 0, made.output
+    manifest = Manifest.read(out / "short.json")
+    frames = {name: soundfile.info(out / f"short.{name}.wav").frames for name in ("voice", "bed", "tones")}
+    return out, manifest, frames
+
+
+def test_reaper_session_has_every_stem_at_zero_and_every_marker_and_region(rendered):
+    import rpp
+
+    out, manifest, frames = rendered
+    project = rpp.loads((out / "short.RPP").read_text())
+    tracks = project.findall("TRACK")
+    assert [t.find("NAME")[1] for t in tracks] == ["voice", "bed", "tones"]
+    for track, name in zip(tracks, ("voice", "bed", "tones")):
+        item = track.find("ITEM")
+        assert float(item.find("POSITION")[1]) == 0
+        assert round(float(item.find("LENGTH")[1]) * RATE) == frames[name]
+        assert item.find("SOURCE").find("FILE")[1] == f"short.{name}.wav"
+    markers = [m for m in project.children if isinstance(m, list) and m[0] == "MARKER"]
+    points = {m[3]: float(m[2]) for m in markers if m[4] == "0"}
+    for section in manifest.sections:
+        assert abs(points[section.name] - section.start_s) * RATE <= 1
+    regions = {}
+    for m in markers:
+        if m[4] == "1":
+            regions.setdefault(m[1], []).append((float(m[2]), m[3]))
+    assert [spans[0][1] for spans in regions.values()] == list(manifest.speech.texts)
+    assert [(spans[0][0], spans[1][0]) for spans in regions.values()] == [tuple(s) for s in manifest.speech.heard_s]
+
+
+def test_otio_session_reads_back_with_its_clips_and_markers(rendered):
+    import opentimelineio as otio
+
+    out, manifest, frames = rendered
+    timeline = otio.adapters.read_from_file(str(out / "short.otio"))
+    assert [t.name for t in timeline.tracks] == ["voice", "bed", "tones"]
+    for track, name in zip(timeline.tracks, ("voice", "bed", "tones")):
+        clip = track[0]
+        assert clip.media_reference.target_url == f"short.{name}.wav"
+        assert clip.source_range.start_time.value == 0 and clip.source_range.duration.value == frames[name]
+        assert track.range_of_child_at_index(0).start_time.value == 0
+    markers = {m.name: m.marked_range for m in timeline.tracks.markers}
+    for section in manifest.sections:
+        assert abs(markers[section.name].start_time.value - section.start_s * RATE) <= 1
+    for (start, end), text in zip(manifest.speech.heard_s, manifest.speech.texts):
+        assert abs(markers[text].start_time.value - start * RATE) <= 1
+        assert abs(markers[text].duration.value - (end - start) * RATE) <= 1
+
+
+def test_audacity_labels_and_bad_requests(rendered, tmp_path):
+    out, manifest, _ = rendered
+    phrases = [line.split("\t") for line in (out / "short.phrases.labels.txt").read_text().splitlines()]
+    assert [p[2] for p in phrases] == list(manifest.speech.texts)
+    sections = [line.split("\t")[2] for line in (out / "short.sections.labels.txt").read_text().splitlines()]
+    assert sections == [s.name for s in manifest.sections]
+    unknown = invoke("session", out / "short.json", "--kind", "reaper,protools")
+    assert unknown.exit_code != 0 and "unknown session kind 'protools' (known: reaper, otio, audacity)" in unknown.output
+    (tmp_path / "bare.txt").write_text("---\nvoice: steady\n---\nRest here.\n")
+    assert invoke("render", tmp_path / "bare.txt", "-o", tmp_path / "b", "--format", "flac").exit_code == 0
+    assert "render the track with --stems first" in invoke("session", tmp_path / "b" / "bare.json").output
