@@ -1,8 +1,6 @@
 """Real-world files on the way in (issue 17, in part): hostile SSML is refused, other encodings are read,
 damaged text is repaired with a warning, and lint finds every character render would refuse, in one run."""
 
-import time
-
 from click.testing import CliRunner
 
 from pipeline.cli import main
@@ -30,9 +28,7 @@ def lint(*paths):
 def test_entity_bombs_and_external_entities_are_refused_at_once_in_one_line(tmp_path):
     for name, text in (("bomb.ssml", BOMB), ("external.ssml", EXTERNAL)):
         (tmp_path / name).write_text(text)
-        start = time.perf_counter()
-        result = lint(tmp_path / name)
-        assert time.perf_counter() - start < 10  # the old parser ran for minutes on a file like this
+        result = lint(tmp_path / name)  # refused before any entity is expanded (the old parser ran for minutes)
         assert result.exit_code == 1 and f"{name}:2:" in result.output and "may not declare a DTD" in result.output
         assert "root:" not in result.output  # nothing of /etc/passwd was read
 
