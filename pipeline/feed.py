@@ -9,7 +9,6 @@ tags through a small feedgen extension. A second run over unchanged tracks write
 from __future__ import annotations
 
 import json
-import logging
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote, urlparse
@@ -19,7 +18,6 @@ from .files import atomic_path, write_json
 from .library.build import manifests
 from .manifest import Layout, Manifest
 
-log = logging.getLogger(__name__)
 FEED_NAME = "feed.xml"
 ENCLOSURE_TYPES = {"mp3": "audio/mpeg", "m4a": "audio/mp4", "opus": "audio/ogg", "ogg": "audio/ogg",
                    "flac": "audio/flac", "wav": "audio/wav"}

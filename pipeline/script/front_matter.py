@@ -144,9 +144,9 @@ def _as_written(node: yaml.MappingNode, key: str) -> dict:
     """``key``'s mapping with every plain value as the text written: a variable is text, so YAML 1.1's ``No``
     stays "No" (not False), ``12:30`` stays "12:30" (not 750) and ``010`` stays "010" (not 8)."""
     for name, value in node.value:
-        if name.value == key and isinstance(value, yaml.MappingNode):
-            if all(isinstance(v, yaml.ScalarNode) for _, v in value.value):
-                return {key: {k.value: v.value for k, v in value.value}}
+        if (name.value == key and isinstance(value, yaml.MappingNode)
+                and all(isinstance(v, yaml.ScalarNode) for _, v in value.value)):
+            return {key: {k.value: v.value for k, v in value.value}}
     return {}
 
 
