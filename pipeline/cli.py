@@ -66,6 +66,10 @@ def _split_list(ctx, param, value: str | None):
     return tuple(part.strip().lower() for part in value.split(",") if part.strip()) if value else None
 
 
+draft_option = click.option(
+    "--draft", is_flag=True,
+    help="Speak every Kokoro or Coqui voice with its Piper stand-in (the preset's 'draft'): a session in seconds.")
+
 warn_only_option = click.option(
     "--warn-only", "warn_only", callback=_split_list, metavar="LIST",
     help="Advisory checks that only warn: pace (speaking rate), balance (voice over bed).")
@@ -95,6 +99,7 @@ def main() -> None:
 @click.option("--voice", help="Voice preset for scripts that name none (SSML imports, bare text files).")
 @click.option("--ambience", help="Bed preset for scripts that name none ('none': no bed).")
 @click.option("--stems", is_flag=True, help="Also write voice, bed and tones stems beside each track.")
+@draft_option
 @click.option("--force", is_flag=True, help="Render even tracks whose outputs are up to date.")
 @click.option("--check", "check_only", is_flag=True,
               help="Render nothing: list what is missing, stale, failed its checks or was never checked; exit 1 if any.")
@@ -113,7 +118,7 @@ def main() -> None:
 @warn_only_option
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @one_line_errors
-def render(paths, out_dir, formats, profile, voice, ambience, stems, force, check_only, prune_orphans, jobs, shard,
+def render(paths, out_dir, formats, profile, voice, ambience, stems, draft, force, check_only, prune_orphans, jobs, shard,
            scheduler, cache_dir, vars_path, show_timeline, skip_qc, warn_only, quiet) -> None:
     """Render scripts (files or folders of .txt/.ssml scripts) into finished tracks.
 
@@ -135,7 +140,7 @@ def render(paths, out_dir, formats, profile, voice, ambience, stems, force, chec
         raise ConfigError("no such variables file or folder", Source(str(vars_path)))
     defaults = tuple((key, value) for key, value in (("voice", voice), ("ambience", ambience)) if value)
     options = RenderOptions(out_dir, formats, profile, force, cache_dir, None, stems, qc=not skip_qc,
-                            warn_only=advisory_checks(warn_only or (), Source("--warn-only")), script_defaults=defaults)
+                            warn_only=advisory_checks(warn_only or (), Source("--warn-only")), script_defaults=defaults, draft=draft)
     if check_only:
         _report_check(check(tracks, options), len(tracks), quiet)
         return
@@ -215,9 +220,10 @@ def _summary(results: list[TrackResult]) -> None:
 @click.option("--serve", is_flag=True, help="Serve the page on 127.0.0.1 (a free port, printed) until Ctrl-C.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port for --serve (0: any free port).")
 @click.option("--open", "open_browser", is_flag=True, help="Open the page in a browser.")
+@draft_option
 @cache_option
 @one_line_errors
-def preview(script, section, start, end, vars_file, out, serve, port, open_browser, cache_dir) -> None:
+def preview(script, section, start, end, vars_file, out, serve, port, open_browser, draft, cache_dir) -> None:
     """Render one section or span with its stems, and a player page to listen and look.
 
     The page plays every stem in sync (mute, solo, gain), shows waveforms,
@@ -236,7 +242,8 @@ def preview(script, section, start, end, vars_file, out, serve, port, open_brows
         span = (_clock_option(start or "0s", "--from"), _clock_option(end or "6h", "--to"))
     variables = load_variables(vars_file) if vars_file else None
     folder = out or Path("build") / "preview" / script.stem
-    result = render_preview(script, folder, RenderOptions(cache_dir=cache_dir, variables=variables), section, span)
+    result = render_preview(script, folder, RenderOptions(cache_dir=cache_dir, variables=variables, draft=draft),
+                            section, span)
     made = "unchanged, reused" if result.reused else "wrote"
     click.echo(f"{made} {result.page} ({result.start_s:.1f}s–{result.end_s:.1f}s)")
     if serve or open_browser:

@@ -30,7 +30,7 @@ from .pacing import Pauses
 from .script import NO_AMBIENCE, BedCue, Insert, Script, ScriptErrors, parse_file
 from .speech import EDGE_PAD_S, VoicePreset, load_insert, load_voice
 from .speech.text import length_problem, normalise
-from .speech.voices import SPEED_RANGES
+from .speech.voices import SPEED_RANGES, draft_voice
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,8 @@ class RenderOptions:
     """Advisory checks (qc.ADVISORY) whose failure only warns."""
     script_defaults: tuple[tuple[str, str], ...] = ()
     """Front-matter settings (``voice``, ``ambience``) for scripts that do not set them: ``--voice``, ``--ambience``."""
+    draft: bool = False
+    """Speak every voice with its Piper stand-in (``--draft``): a session to audition in seconds, never the release."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class Job:
     layout: Layout
     input_hash: str
     stems: bool = False
+    draft: bool = False
 
     @property
     def voice(self) -> VoicePreset:
@@ -76,6 +79,11 @@ class Job:
     def pauses(self) -> Pauses:
         voice = self.voice
         return Pauses.for_voice(voice.sentence_pause_s, voice.paragraph_pause_s, self.script.meta.pauses, EDGE_PAD_S)
+
+    @property
+    def pace_wpm(self) -> tuple[float, float]:
+        """Words a minute each phrase is held to: the script's ``pace:``, else its profile's."""
+        return self.script.meta.pace_wpm or self.profile.pace_wpm
 
     def expected_outputs(self) -> list[Path]:
         return self.layout.expected(self.formats, self.stems)
@@ -96,6 +104,8 @@ def resolve(script: Script, options: RenderOptions, name: str, script_sha256: st
     """A parsed script's job: presets loaded, files checked, settings chosen, inputs hashed."""
     meta, folder = script.meta, Path(script.path).parent
     voices, beds = _presets(script)
+    if options.draft:
+        voices = {name: draft_voice(preset) for name, preset in voices.items()}
     _check_phrases(script, voices)
     _check_files(script, folder)
     if options.profile:
@@ -106,7 +116,8 @@ def resolve(script: Script, options: RenderOptions, name: str, script_sha256: st
                             "--format" if options.formats else f"{script.path}: formats")
     inputs = _inputs(script, folder, script_sha256, options, voices, beds, profile, formats)
     input_hash = text_sha256(json.dumps(inputs, sort_keys=True))
-    return Job(script, voices, beds, profile, formats, Layout(Path(options.out_dir), name), input_hash, options.stems)
+    return Job(script, voices, beds, profile, formats, Layout(Path(options.out_dir), name), input_hash, options.stems,
+               options.draft)
 
 
 def _presets(script: Script) -> tuple[dict[str, VoicePreset], dict[str, BedPreset]]:
@@ -134,7 +145,7 @@ def _check_phrases(script: Script, voices: dict[str, VoicePreset]) -> None:
         low, high = SPEED_RANGES.get(voice.engine, (0.0, float("inf")))
         if not low <= voice.rate * phrase.rate <= high:
             problems.append(ScriptError(f"the voice '{voice.name}' ({voice.engine}) speaks at {low:g}–{high:g} of its "
-                                        f"natural speed, and this phrase asks for {voice.rate * phrase.rate:.2f} (the "
+                                        f"natural speed, and this phrase asks for {voice.rate * phrase.rate:.3f} (the "
                                         f"preset's rate {voice.rate:g} × the script's {phrase.rate:.2f})", phrase.source))
     if problems:
         raise ScriptErrors([*problems, *script.warnings])
@@ -167,6 +178,7 @@ def _inputs(script: Script, folder: Path, script_sha256: str, options: RenderOpt
         "formats": formats,
         "stems": options.stems,
         "warn_only": sorted(options.warn_only),
+        "draft": options.draft,
     }
 
 

@@ -95,7 +95,8 @@ class Speech:
     words: int
     """Words as said: "22899" is eight (twenty-two thousand, eight hundred and ninety-nine)."""
     speech_s: float
-    """Seconds of speech: the spoken phrases' lengths added up, pauses and inserted sounds excluded."""
+    """Seconds of speech: each spoken phrase from its first sound to its last, added up (pauses between phrases
+    and inserted sounds excluded)."""
     words_per_minute_spoken: float
     longest_silence_s: float
     """The longest stretch without a word that the script asked for, lead-in and tail included."""
@@ -107,6 +108,10 @@ class Speech:
     and captions use these times."""
     texts: tuple[str, ...]
     """Each phrase's words as written (an inserted sound as ``[sound FILE]``): captions, session regions."""
+    words_each: tuple[int, ...] = ()
+    """Each phrase's words as said (0 for an inserted sound): with ``heard_s``, each phrase's pace."""
+    pace_wpm: tuple[float, float] | None = None
+    """The words a minute each phrase was held to: the script's ``pace:``, else its profile's."""
 
 
 @dataclass(frozen=True)
@@ -188,6 +193,8 @@ class Manifest:
     marks: tuple[TimePoint, ...]
     files: dict[str, FileRecord]
     """Every file of the track (manifest aside) by name, with its SHA-256 and size."""
+    draft: bool = False
+    """Rendered with ``--draft``: every voice spoken by its Piper stand-in, for auditioning, not release."""
     qc: Verdict | None = None
     """None: not checked (``--no-qc``, or a build killed before its checks ended). Only a track that passed
     is ever up to date or kept in the cache of finished tracks."""

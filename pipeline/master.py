@@ -38,6 +38,9 @@ class Profile:
     ceiling_dbtp: float
     description: str
     by_rms: bool = False
+    pace_wpm: tuple[float, float] = (95.0, 140.0)
+    """The words a minute every phrase of a track is held to (qc's pace check): guided sessions are delivered at
+    110–130, and a script may set its own with ``pace:``."""
 
     @property
     def unit(self) -> str:
@@ -55,7 +58,8 @@ PROFILES = {
         Profile("streaming", -14.0, -1.0, "Spotify-style streaming: −14 LUFS, −1 dBTP"),
         Profile("meditation", -19.0, -1.5, "Quiet listening: −19 LUFS, −1.5 dBTP"),
         Profile("broadcast", -23.0, -1.0, "EBU R128: −23 LUFS, −1 dBTP"),
-        Profile("acx", -20.0, -3.0, "ACX/Audible: −20 dB RMS (−23…−18), −3 dB peak, noise floor under −60 dB", by_rms=True),
+        Profile("acx", -20.0, -3.0, "ACX/Audible: −20 dB RMS (−23…−18), −3 dB peak, noise floor under −60 dB", by_rms=True,
+                pace_wpm=(110.0, 190.0)),
     )
 }
 

@@ -45,7 +45,7 @@ def render(job: Job, cache: ClipCache, work: Scratch | None = None, span: Span |
 
     With ``span``, only that part of the score is mixed and mastered (whole phrases, with a margin).
     """
-    clips = synthesize(job.script, job.voices, cache, progress)
+    clips = synthesize(job.script, job.voices, cache, progress, job.pace_wpm)
     timeline = place(job.script, [clip.frames for clip in clips], job.pauses)
     if span is not None:
         timeline = crop(timeline, *span(timeline))

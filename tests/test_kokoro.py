@@ -110,6 +110,6 @@ def test_a_kokoro_track_renders_and_passes_its_checks(tmp_path, cache_dir):
 
 
 def test_lint_refuses_a_rate_the_engine_cannot_speak(tmp_path):
-    (tmp_path / "s.txt").write_text("---\nvoice: heart\n---\nOne. [rate 0.5] Two.\n")
+    (tmp_path / "s.txt").write_text("---\nvoice: heart\n---\nOne. [rate 0.6] Two.\n")
     result = CliRunner().invoke(main, ["lint", str(tmp_path / "s.txt")])
-    assert result.exit_code == 1 and "s.txt:4:" in result.output and "speaks at 0.5–2 of its natural speed" in result.output
+    assert result.exit_code == 1 and "s.txt:4:" in result.output and "speaks at 0.35–2 of its natural speed" in result.output

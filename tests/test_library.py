@@ -124,7 +124,7 @@ def test_check_is_clean_after_a_build_and_names_what_each_edit_makes_stale(libra
     assert run("--check").exit_code == 0
     edits = [
         lambda: (library["scripts"] / "two.txt").write_text(SCRIPT.replace("Rest here.", "Rest here now.")),
-        lambda: (voices / "steady.toml").write_text((voices / "steady.toml").read_text().replace("rate = 0.75", "rate = 0.74")),
+        lambda: (voices / "steady.toml").write_text((voices / "steady.toml").read_text().replace("rate = 0.5 ", "rate = 0.49 ")),
         lambda: (beds / "hearth.toml").write_text((beds / "hearth.toml").read_text().replace("swell_s = 26.0", "swell_s = 27.0")),
         lambda: vars_file.write_text("name: Robin\n"),
         lambda: monkeypatch.setattr(job_module, "renderer_source_sha256", lambda: "the renderer's code changed"),
@@ -330,7 +330,8 @@ def test_the_same_build_runs_on_a_dask_cluster(library):
     assert unreachable.exit_code != 0 and "cannot reach the Dask scheduler" in unreachable.output
 
 
-RUSHED = SCRIPT.replace("## Arrival", "## Arrival\n[rate 2]")
+RUSHED = SCRIPT.replace("---\n## Arrival", "pace: 40-50\n---\n## Arrival\nLet the whole of your body grow heavy and warm now.")
+"""Held to a pace slower than its voice can be slowed to (a fifth of Joe's own), so re-pacing cannot save it."""
 
 
 def status_of(output: str, script: str) -> str:

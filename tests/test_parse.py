@@ -75,6 +75,8 @@ def test_comment_lines_are_never_spoken():
         ("Hi ] there.", 1, 4, "without a matching '['"),
         ("---\ntitel: x\n---\nHi.", 2, 1, "did you mean 'title'"),
         ("---\nseed: soon\n---\nHi.", 2, 7, "'seed' must be a whole number"),
+        ("---\npace: fast\n---\nHi.", 2, 7, "'pace' must be a range of words a minute like 100-130"),
+        ("---\npace: 130-100\n---\nHi.", 2, 7, "'pace' must be a range"),
         ("---\ntitle: [unclosed\n---\nHi.", 2, 17, "not valid YAML"),
         ("---\ntitle: x\nHi.", 1, 1, "never closed"),
         ("---\ntitle: x\n---\n\n// only a comment\n", 4, 1, "no text to speak"),
@@ -93,6 +95,11 @@ def test_every_mistake_is_reported_not_just_the_first():
     with pytest.raises(ScriptErrors) as caught:
         parse_text("---\ntitel: x\n---\nOne [pause] two [nope] three [pause 1q].", "bad.txt")
     assert [(e.source.line, e.source.col) for e in caught.value.errors] == [(2, 1), (4, 5), (4, 17), (4, 37)]
+
+
+def test_a_script_sets_its_own_pace():
+    assert parse_text("---\npace: 100-125 wpm\n---\nHi.", "a.txt").meta.pace_wpm == (100.0, 125.0)
+    assert parse_text("Hi.", "a.txt").meta.pace_wpm is None  # the profile's bounds
 
 
 def test_durations():

@@ -84,6 +84,35 @@ def test_a_bed_only_3_db_under_the_voice_is_caught(track):
     assert failures(track) == {"voice over bed"}
 
 
+def rewrite_manifest(track, change):
+    path = track.with_name("short.json")
+    manifest = json.loads(path.read_text())
+    change(manifest)
+    path.write_text(json.dumps(manifest))
+
+
+def test_one_phrase_said_too_fast_is_caught_by_number_and_a_draft_only_warns(track):
+    manifest = Manifest.read(track.with_name("short.json"))
+    long_phrase = next(n for n, words in enumerate(manifest.speech.words_each) if words >= 6)
+    start, end = manifest.speech.heard_s[long_phrase]
+
+    def rush(data):  # the same words in two thirds of the time: 1.5 times the pace
+        data["speech"]["heard_s"][long_phrase][1] = start + (end - start) * 2 / 3
+
+    rewrite_manifest(track, rush)
+    assert failures(track) == {"speaking rate", "phrase pace"}  # the fixture's one phrase long enough to judge
+    check = next(c for c in qc_file(track).checks if c.name == "phrase pace")
+    assert f"phrase {long_phrase + 1}:" in check.value and check.value.startswith("1 of ")
+    rewrite_manifest(track, lambda data: data.update(draft=True))
+    report = qc_file(track)
+    assert report.ok and report.warnings == ("speaking rate", "phrase pace")
+
+
+def test_a_scripts_own_pace_is_the_one_held(track):
+    rewrite_manifest(track, lambda data: data["speech"].update(pace_wpm=[60, 80]))
+    assert {"speaking rate", "phrase pace"} <= failures(track)
+
+
 def test_a_track_3_lu_too_loud_is_caught(track):
     plant(track, lambda a: a * np.float32(10 ** (3 / 20)))
     assert "loudness" in failures(track)
@@ -95,9 +124,9 @@ def test_bad_files_are_reported_each_and_the_run_goes_on(track):
     truncated = folder / "cut.flac"
     truncated.write_bytes(track.read_bytes()[:200])
     tampered = folder / "short.flac"
-    with open(tampered, "r+b") as handle:
-        handle.seek(5000)
-        handle.write(b"\x00" * 64)
+    with open(tampered, "r+b") as handle:  # mid-file: the audio, not the header's zero padding
+        handle.seek(tampered.stat().st_size // 2)
+        handle.write(b"\xff" * 64)
     result = CliRunner().invoke(main, ["qc", str(folder), "--json"])
     assert result.exit_code == 1
     reports = {r["file"].rsplit("/", 1)[1]: r for r in json.loads(result.stdout)}
@@ -106,11 +135,11 @@ def test_bad_files_are_reported_each_and_the_run_goes_on(track):
     assert "does not match its manifest" in reports["short.flac"]["error"]
 
 
-def test_render_runs_the_same_checks_and_can_be_told_not_to(tmp_path, cache_dir, monkeypatch):
-    import pipeline.qc as qc
-
-    monkeypatch.setattr(qc, "WPM_SPOKEN", (10.0, 20.0))  # make the clean fixture 'too fast'
-    args = ["render", str(FIXTURES / "short.txt"), "-o", str(tmp_path), "--cache", str(cache_dir), "--format", "flac"]
+def test_render_runs_the_same_checks_and_can_be_told_not_to(tmp_path, cache_dir):
+    script = tmp_path / "fast.txt"  # held to a pace slower than the voice will go
+    script.write_text("---\ntitle: Fast\nvoice: steady\nambience: none\npace: 40-50\n---\n"
+                      "Let the whole of your body grow heavy and warm now.\n")
+    args = ["render", str(script), "-o", str(tmp_path / "out"), "--cache", str(cache_dir), "--format", "flac"]
     failed = CliRunner().invoke(main, args)
     assert failed.exit_code == 1 and "speaking rate" in failed.output
     assert CliRunner().invoke(main, [*args, "--force", "--no-qc"]).exit_code == 0

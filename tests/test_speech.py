@@ -1,3 +1,4 @@
+import json
 import os
 import re
 import time
@@ -90,8 +91,8 @@ def test_steady_voice_gives_identical_cold_synthesis(steady):
     assert np.array_equal(engine.synthesize("Breathe in.", 0.8), engine.synthesize("Breathe in.", 0.8))
 
 
-def test_default_voice_samples_noise_so_cold_synthesis_varies():
-    engine = engine_for(load_voice("default"))
+def test_a_piper_voice_with_sampling_noise_varies_between_cold_syntheses():
+    engine = engine_for(load_voice("joe"))
     takes = [engine.synthesize("Breathe in slowly.", 0.8) for _ in range(engine.parallel + 1)]  # one session twice
     assert any(len(take) != len(takes[0]) or not np.array_equal(take, takes[0]) for take in takes[1:])
 
@@ -229,3 +230,55 @@ def test_the_shared_lexicon_serves_every_voice_and_a_presets_own_entry_wins(tmp_
 def test_counts_and_units_are_said_as_words():
     said = normalise("Breathe 4-7-8. Take 3-5 breaths at 10 Hz.", {}, HERE)
     assert said == "Breathe four, seven, eight. Take three to five breaths at ten hertz."
+
+
+def heard_wpm(text: str, clip) -> float:
+    from pipeline.speech.text import spoken_words
+
+    return 60 * spoken_words(text) / (clip.frames / 48_000 - 2 * EDGE_PAD_S)
+
+
+@pytest.mark.parametrize("rate", [2.0, 0.6])
+def test_a_phrase_said_outside_its_pace_is_spoken_again_inside_it(steady, tmp_path, rate):
+    text = "Let your shoulders soften and let the whole body rest."
+    phrase = parse_text(f"[rate {rate}] {text}", "a.txt").phrases[0]
+    cache = ClipCache(tmp_path)
+    as_asked = speak(phrase, steady, cache)
+    paced = speak(phrase, steady, cache, pace_wpm=(100.0, 130.0))
+    assert not 100 <= heard_wpm(text, as_asked) <= 130  # the script's rate alone is outside the pace
+    assert 100 <= heard_wpm(text, paced) <= 130
+
+
+def test_a_short_phrase_keeps_the_rate_the_script_asked_for(steady, tmp_path):
+    phrase = parse_text("[rate 2] Rest here now.", "a.txt").phrases[0]
+    cache = ClipCache(tmp_path)
+    assert np.array_equal(speak(phrase, steady, cache).audio, speak(phrase, steady, cache, (100.0, 130.0)).audio)
+
+
+def test_a_draft_speaks_every_kokoro_voice_with_its_piper_stand_in(tmp_path, cache_dir):
+    from click.testing import CliRunner
+
+    from pipeline.cli import main
+    from pipeline.job import RenderOptions, prepare
+
+    script = tmp_path / "s.txt"
+    script.write_text("---\ntitle: Draft\nambience: none\n---\nHello. [voice deep] Deeper now.\n")
+    release, draft = (prepare(script, RenderOptions(draft=flag)) for flag in (False, True))
+    assert {n: v.engine for n, v in release.voices.items()} == {"default": "kokoro", "deep": "kokoro"}
+    assert {n: v.name for n, v in draft.voices.items()} == {"default": "joe", "deep": "joe-deep"}
+    assert draft.input_hash != release.input_hash  # a draft never stands in for the release
+    result = CliRunner().invoke(main, ["render", str(script), "--draft", "-o", str(tmp_path / "out"),
+                                       "--cache", str(cache_dir), "--format", "flac"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "out" / "s.json").read_text())
+    assert manifest["draft"] is True and manifest["voice"] == "joe"
+
+
+def test_a_draft_stand_in_must_be_a_piper_voice(tmp_path, monkeypatch):
+    from pipeline.speech.voices import draft_voice
+
+    monkeypatch.setenv("DRIFT_VOICES", str(tmp_path))
+    (tmp_path / "odd.toml").write_text('engine = "kokoro"\nvoice = "af_heart"\ndraft = "emma"\n')
+    with pytest.raises(ConfigError, match="'draft' names 'emma', a kokoro voice") as raised:
+        draft_voice(load_voice("odd"))
+    assert str(tmp_path / "odd.toml") in str(raised.value)

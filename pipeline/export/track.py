@@ -84,9 +84,9 @@ def _longest_silence(timeline: Timeline) -> float:
 
 def build_manifest(job: Job, rendered: Rendered, outputs: list[Path]) -> Manifest:
     meta, timeline, stems, mastered = job.script.meta, rendered.timeline, rendered.stems, rendered.master
-    spoken = [p for p in timeline.phrases if p.voice]  # inserted sounds have no words
-    words = sum(spoken_words(p.text) for p in spoken)
-    speech_s = sum(p.frames for p in spoken) / SAMPLE_RATE
+    words_each = tuple(spoken_words(p.text) if p.voice else 0 for p in timeline.phrases)  # a sound has no words
+    words = sum(words_each)
+    speech_s = sum(p.heard_end - p.heard_start for p in timeline.phrases if p.voice) / SAMPLE_RATE
     profile = job.profile
     return Manifest(
         title=meta.title, script=job.script.path, input_hash=job.input_hash,
@@ -98,7 +98,7 @@ def build_manifest(job: Job, rendered: Rendered, outputs: list[Path]) -> Manifes
                       round(60 * words / speech_s, 1) if speech_s else 0.0, round(_longest_silence(timeline), 3),
                       tuple((_seconds(p.start), _seconds(p.end)) for p in timeline.phrases),
                       tuple((_seconds(p.heard_start), _seconds(p.heard_end)) for p in timeline.phrases),
-                      tuple(p.text for p in timeline.phrases)),
+                      tuple(p.text for p in timeline.phrases), words_each, job.pace_wpm),
         loudness=LoudnessReport(**dataclasses.asdict(mastered.after), profile=profile.name, target=profile.target,
                                 target_unit=profile.unit, ceiling_dbtp=profile.ceiling_dbtp, gain_db=mastered.gain_db,
                                 limiter_max_reduction_db=mastered.limiter_max_reduction_db),
@@ -107,4 +107,5 @@ def build_manifest(job: Job, rendered: Rendered, outputs: list[Path]) -> Manifes
         sections=tuple(TimePoint(m.name, _seconds(m.start)) for m in timeline.sections),
         marks=tuple(TimePoint(m.name, _seconds(m.start)) for m in timeline.marks),
         files={p.name: FileRecord(file_sha256(p), p.stat().st_size) for p in outputs},
+        draft=job.draft,
     )

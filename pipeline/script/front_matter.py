@@ -60,6 +60,8 @@ class Meta:
     """Track number in its album (0: none)."""
     pauses: dict[str, float] = field(default_factory=dict)
     """Overrides of the voice preset's pause defaults, in seconds."""
+    pace_wpm: tuple[float, float] | None = None
+    """Words a minute every phrase must be said at (``pace: 100-130``); None: the profile's bounds."""
     sources: dict[str, Source] = field(default_factory=dict, compare=False, repr=False)
     """Where each key's value was written, so later stages can point at a bad value."""
 
@@ -224,6 +226,14 @@ def _pauses(key: str, value: Any) -> dict:
     return {"pauses": {kind: _seconds(f"pauses.{kind}", length) for kind, length in value.items()}}
 
 
+def _pace(key: str, value: Any) -> dict:
+    match = re.match(r"^\s*(\d+(?:\.\d+)?)\s*[-–]\s*(\d+(?:\.\d+)?)\s*(?:wpm)?\s*$", str(value))
+    low, high = (float(match.group(1)), float(match.group(2))) if match else (0.0, 0.0)
+    if not 30 <= low < high <= 400:
+        raise ScriptError(f"'{key}' must be a range of words a minute like 100-130, got {value!r}")
+    return {"pace_wpm": (low, high)}
+
+
 def _not_whole(key: str, value: Any) -> dict:
     raise ScriptError(f"'{key}' must be a whole number, got {value!r}")
 
@@ -231,7 +241,7 @@ def _not_whole(key: str, value: Any) -> dict:
 _READERS: dict[str, Callable[[str, Any], dict]] = {
     "title": _text, "author": _text, "album": _text, "cover": _text,
     "voice": _name, "ambience": _name, "profile": _name,
-    "breath": _breath, "vars": _vars, "formats": _formats, "pauses": _pauses,
+    "breath": _breath, "vars": _vars, "formats": _formats, "pauses": _pauses, "pace": _pace,
     "rate": lambda k, v: {"rate": _number(k, v, 0.3, 2.0)},
     "seed": lambda k, v: {"seed": int(_number(k, v, 0, 2**32 - 1))} if isinstance(v, int) else _not_whole(k, v),
     "duration": lambda k, v: {"duration_s": _seconds(k, v)},

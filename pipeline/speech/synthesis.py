@@ -9,16 +9,20 @@ from typing import Callable
 import numpy as np
 import soundfile
 
-from ..audio import apply_fades, frames, resample
+from ..audio import SAMPLE_RATE, apply_fades, frames, resample
 from ..errors import ConfigError, RenderError
 from ..script import Insert, Phrase, Script
 from .cache import ClipCache
-from .clips import EDGE_FADE_S, Clip, clean_clip
+from .clips import EDGE_FADE_S, EDGE_PAD_S, Clip, clean_clip
 from .engines import Engine, engine_for
-from .text import SAFE_CHARS, normalise, split_for_engine
-from .voices import VoicePreset
+from .text import PACE_MIN_WORDS, SAFE_CHARS, normalise, split_for_engine, spoken_words
+from .voices import PRESET_RATES, SPEED_RANGES, VoicePreset
 
 
+PACE_AIM = 0.04
+"""A phrase outside its pace is spoken again aimed this far inside the bound it crossed..."""
+PACE_TRIES = 3
+"""...as often as this: an engine's speed and the words' rate are not proportional (Piper's pauses do not scale)."""
 JOIN_GAP_S = 0.15
 """Silence between the pieces of a phrase too long for its engine."""
 CLIP_VERSION = 1
@@ -30,10 +34,13 @@ def synthesize(
     voices: dict[str, VoicePreset],
     cache: ClipCache,
     progress: Callable[[int, int], None] | None = None,
+    pace_wpm: tuple[float, float] | None = None,
 ) -> tuple[Clip, ...]:
     """Every utterance of ``script`` as a clip, in order: phrases spoken (cached), sounds loaded.
 
-    Phrases are spoken several at once where every engine in use allows it (Piper: one per core).
+    Phrases are spoken several at once where every engine in use allows it (Piper: one per core). With
+    ``pace_wpm``, a phrase of ``PACE_MIN_WORDS`` or more said faster or slower than that is spoken again at the
+    engine speed that brings it inside.
     """
     utterances = script.utterances
     engines = [engine_for(voices[name]) for name in sorted({u.voice for u in utterances if isinstance(u, Phrase)})]
@@ -42,7 +49,7 @@ def synthesize(
     def clip_of(utterance: Phrase | Insert) -> Clip:
         if isinstance(utterance, Insert):
             return load_insert(utterance, Path(script.path).parent)
-        return speak(utterance, voices[utterance.voice], cache)
+        return speak(utterance, voices[utterance.voice], cache, pace_wpm)
 
     clips = []
     with ThreadPoolExecutor(at_once) as pool:
@@ -53,13 +60,40 @@ def synthesize(
     return tuple(clips)
 
 
-def speak(phrase: Phrase, preset: VoicePreset, cache: ClipCache) -> Clip:
-    """One phrase through its voice: normalised text, cached engine output, clean edges."""
+def speak(phrase: Phrase, preset: VoicePreset, cache: ClipCache, pace_wpm: tuple[float, float] | None = None) -> Clip:
+    """One phrase through its voice at the rate the script asks, or, outside ``pace_wpm``, the rate that keeps it in."""
     text = normalise(phrase.text, dict(preset.lexicon), phrase.source)
     if not any(ch.isalnum() for ch in text):
         raise RenderError(f"nothing to say in {phrase.text!r}", phrase.source)
-    engine = engine_for(preset)
     rate = preset.rate * phrase.rate
+    audio = _spoken(phrase, text, preset, cache, rate)
+    for _ in range(PACE_TRIES):
+        paced = _rate_for_pace(phrase.text, len(audio), rate, pace_wpm, SPEED_RANGES.get(preset.engine))
+        if paced == rate:
+            break
+        rate, audio = paced, _spoken(phrase, text, preset, cache, paced)
+    return Clip(phrase.text, audio)
+
+
+def _rate_for_pace(text: str, clip_frames: int, rate: float, pace_wpm: tuple[float, float] | None,
+                   speeds: tuple[float, float] | None) -> float:
+    """The rate that brings a phrase said at ``rate`` inside the pace (its words over the time they are heard)."""
+    words, heard_s = spoken_words(text), clip_frames / SAMPLE_RATE - 2 * EDGE_PAD_S
+    if pace_wpm is None or words < PACE_MIN_WORDS or heard_s <= 0:
+        return rate
+    low, high = pace_wpm
+    wpm = 60 * words / heard_s
+    if low <= wpm <= high:
+        return rate
+    aim = high * (1 - PACE_AIM) if wpm > high else low * (1 + PACE_AIM)
+    paced = rate * aim / wpm
+    low_speed, high_speed = speeds or PRESET_RATES
+    return min(max(paced, low_speed), high_speed)
+
+
+def _spoken(phrase: Phrase, text: str, preset: VoicePreset, cache: ClipCache, rate: float) -> np.ndarray:
+    """``text`` said by the preset's engine at ``rate``: cached engine output, clean edges."""
+    engine = engine_for(preset)
     keys = [(piece, cache.key(engine.identity, preset.synthesis_settings(), piece, rate))
             for piece in split_for_engine(text, preset.max_chars or engine.max_chars or SAFE_CHARS)]
     processing = {"highpass_hz": preset.chain.highpass_hz, "gain_db": preset.gain_db,
@@ -75,7 +109,7 @@ def speak(phrase: Phrase, preset: VoicePreset, cache: ClipCache) -> Clip:
             audio = cache.put(finished_key, audio)
     if not len(audio):
         raise RenderError(f"the voice produced no sound for {phrase.text!r}", phrase.source)
-    return Clip(phrase.text, audio)
+    return audio
 
 
 def _engine_output(engine: Engine, text: str, key: str, rate: float, cache: ClipCache, phrase: Phrase):

@@ -30,6 +30,11 @@ def normalise(text: str, lexicon: dict[str, str], source: Source) -> str:
     return " ".join("".join(p if p.startswith("[[") else _words(p) for p in pieces).split())
 
 
+PACE_MIN_WORDS = 6
+"""Phrases shorter than this are not held to a pace: one long word, or the slowing at a phrase's end, swings
+their rate ("Four." takes a second and a quarter: 50 wpm)."""
+
+
 def spoken_words(text: str) -> int:
     """How many words a voice says for ``text``: numbers and abbreviations as read aloud ("22899" is eight:
     twenty-two thousand, eight hundred and ninety-nine), hyphenated words as their parts."""
