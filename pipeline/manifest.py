@@ -193,6 +193,9 @@ class Manifest:
     marks: tuple[TimePoint, ...]
     files: dict[str, FileRecord]
     """Every file of the track (manifest aside) by name, with its SHA-256 and size."""
+    exhale_onsets_s: tuple[float, ...] = ()
+    """When each of the listener's out-breaths begins on the breath clock (an inhale at 0:00): ``drift plot`` draws
+    them, and a synced phrase's first sound lands on one."""
     draft: bool = False
     """Rendered with ``--draft``: every voice spoken by its Piper stand-in, for auditioning, not release."""
     qc: Verdict | None = None

@@ -1,5 +1,6 @@
 """A static picture of a rendered track for CI artifacts and reviews: waveform per stem, loudness over time
-against the target, section markers. Reads only the finished files and the manifest."""
+against the target, section markers, and the breath clock's out-breaths under the voice. Reads only the
+finished files and the manifest."""
 
 from __future__ import annotations
 
@@ -36,6 +37,11 @@ def plot_track(track: Path, out: Path | None = None) -> Path:
         axis.fill_between(times, peaks[:, 0], peaks[:, 1], color="#7a6a4a" if name != "mix" else "#333333", linewidth=0)
         axis.set_ylabel(name)
         axis.set_ylim(-1, 1)
+        if name == "voice" or (name == "mix" and "voice" not in stems):
+            for onset in manifest.exhale_onsets_s:  # the clock a synced phrase starts on
+                axis.axvline(onset, ymin=0, ymax=0.12, color="#48a868", linewidth=1.0)
+            axis.text(1.0, 0.02, "▮ exhale onsets", color="#48a868", fontsize=7, ha="right",
+                      transform=axis.transAxes)
         if name == "mix":
             series = np.array(loudness_series(audio))
     loudness = axes[-1]

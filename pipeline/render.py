@@ -46,7 +46,7 @@ def render(job: Job, cache: ClipCache, work: Scratch | None = None, span: Span |
     With ``span``, only that part of the score is mixed and mastered (whole phrases, with a margin).
     """
     clips = synthesize(job.script, job.voices, cache, progress, job.pace_wpm)
-    timeline = place(job.script, [clip.frames for clip in clips], job.pauses)
+    timeline = place(job.script, [clip.frames for clip in clips], job.pauses, [clip.anchors for clip in clips])
     if span is not None:
         timeline = crop(timeline, *span(timeline))
     stems = mix(timeline, clips, job.voices, job.beds, work=work)

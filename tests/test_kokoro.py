@@ -113,3 +113,37 @@ def test_lint_refuses_a_rate_the_engine_cannot_speak(tmp_path):
     (tmp_path / "s.txt").write_text("---\nvoice: heart\n---\nOne. [rate 0.6] Two.\n")
     result = CliRunner().invoke(main, ["lint", str(tmp_path / "s.txt")])
     assert result.exit_code == 1 and "s.txt:4:" in result.output and "speaks at 0.35–2 of its natural speed" in result.output
+
+
+def test_an_emphasised_word_is_louder_inside_one_kokoro_clip(tmp_path):
+    from pipeline.script import parse_text
+    from pipeline.speech import ClipCache, speak
+    from pipeline.speech.align import sounds_counter, word_frames
+
+    voice, cache = load_voice("default"), ClipCache(tmp_path)
+    plain = speak(parse_text("Let the breath be slow and easy now.", "a.txt").phrases[0], voice, cache)
+    marked = parse_text("Let the breath be *slow* and easy now.", "a.txt").phrases[0]
+    emphasised = speak(marked, voice, cache)
+    assert emphasised.frames == plain.frames  # the whole sentence from one synthesis
+    engine = kokoro.KokoroEngine(voice)
+    start, end = word_frames(marked.text, [marked.spans[0].start, marked.spans[0].end], plain.audio,
+                             sounds_counter(engine.phonemes))
+    inside = slice(start + 1440, end - 1440)
+    louder = 10 * np.log10(np.mean(emphasised.audio[inside] ** 2) / np.mean(plain.audio[inside] ** 2))
+    assert louder == pytest.approx(2.0, abs=0.05)
+
+
+
+def test_ssml_phonemes_are_said_as_written_by_kokoro_and_piper(heart):
+    from pipeline.script import parse_ssml
+    from pipeline.speech.engines import engine_for
+    from pipeline.speech.voices import lexicon_for
+
+    (phrase,) = parse_ssml('<speak>Say <phoneme alphabet="x-sampa" ph="n\'i:v">Niamh</phoneme> softly.</speak>',
+                           "n.ssml").phrases
+    assert phrase.text == "Say Niamh softly." and phrase.lexicon == (("Niamh", "nʲiːv"),)
+    said = heart.phonemes(normalise(phrase.text, lexicon_for(load_voice("heart"), phrase), None))
+    assert said.split()[1] == "nʲiːv" and heart.phonemes("Say Niamh softly.").split()[1] != "nʲiːv"
+    piper = engine_for(load_voice("steady"))
+    assert "nʲiːv" in normalise(phrase.text, lexicon_for(load_voice("steady"), phrase), None)
+    assert piper.phonemes("Niamh") != "nʲiːv"

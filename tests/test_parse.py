@@ -3,7 +3,8 @@ import re
 import pytest
 
 from pipeline.errors import ScriptError
-from pipeline.script import Break, Pause, Phrase, Section, ScriptErrors, parse_duration, parse_text
+from pipeline.script import Break, Pause, Phrase, Section, ScriptErrors, WordSpan, parse_duration, parse_text
+from pipeline.script.voicing import EMPHASIS_DB, EMPHASIS_RATE
 
 
 def events_of(script, kind):
@@ -202,9 +203,28 @@ def test_a_cue_between_sentences_keeps_the_sentence_pause():
     assert kinds == ["sentence", "sentence"]  # not between 'Three' and 'four.': that is one sentence, split by a cue
 
 
-def test_emphasis_is_its_own_slower_louder_phrase():
+def test_emphasis_inside_a_sentence_is_a_louder_span_of_one_phrase():
     script = parse_text("---\nrate: 1\n---\nYou are *safe* here.", "e.txt")
-    before, safe, after = script.phrases
-    assert (safe.text, safe.rate, safe.volume_db, safe.source.col) == ("safe", 0.9, 2.0, 10)
-    assert (before.rate, after.rate, before.volume_db) == (1.0, 1.0, 0.0)
-    assert not any(isinstance(e, Break) for e in script.events)  # one sentence: no pause inside it
+    (sentence,) = script.phrases
+    assert (sentence.text, sentence.rate, sentence.volume_db) == ("You are safe here.", 1.0, 0.0)
+    assert sentence.spans == (WordSpan(8, 12, volume_db=EMPHASIS_DB),)
+    assert sentence.text[8:12] == "safe"
+
+
+def test_a_whole_emphasised_sentence_is_slower_and_louder():
+    script = parse_text("Rest. *Here.* Now.", "e.txt")
+    rest, here, now = script.phrases
+    assert (here.text, here.rate, here.volume_db, here.emphasis, here.spans) == ("Here.", EMPHASIS_RATE, EMPHASIS_DB, True, ())
+    assert (rest.volume_db, now.volume_db) == (0.0, 0.0)
+
+
+def test_volume_pitch_and_marks_inside_a_sentence_do_not_cut_it_and_go_on_after_it():
+    script = parse_text("And simply [volume -6dB] allow them [mark here] to [pitch +2st] relax. Then rest.", "c.txt")
+    sentence, after = script.phrases
+    assert sentence.text == "And simply allow them to relax."
+    assert sentence.spans == (WordSpan(11, 31, volume_db=-6.0), WordSpan(25, 31, pitch_st=2.0))
+    (offset, mark), = sentence.word_marks
+    assert (sentence.text[offset:], mark.name, mark.source.col) == ("to relax.", "here", 37)
+    assert (after.volume_db, after.pitch_st) == (-6.0, 2.0)  # as any cue: for the phrases after it too
+    cut = parse_text("And simply [rate 0.8] allow them to relax.", "c.txt")
+    assert [p.text for p in cut.phrases] == ["And simply", "allow them to relax."]  # a rate needs its own clip

@@ -1,8 +1,10 @@
 """The preview page in a real browser (Debian's Chromium, driven by Playwright): it loads cleanly,
 every stem decodes, mute and solo change the audio graph, markers seek, the transcript follows."""
 
+import json
 import shutil
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -114,6 +116,15 @@ def test_plot_writes_a_png(tmp_path, cache_dir):
     assert result.exit_code == 0, result.output
     png = plot_track(tmp_path / "short.flac")
     assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 20_000
+    onsets = json.loads((tmp_path / "short.json").read_text())["exhale_onsets_s"]
+    assert onsets[0] == pytest.approx(3.0) and np.allclose(np.diff(onsets), 7.5)  # 8 breaths a minute, 4:6
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(png)[..., :3]
+    green = pixels[..., 1] - pixels[..., [0, 2]].max(axis=-1) > 0.15  # nothing else in the picture is green
+    columns = np.flatnonzero(green[:, : int(pixels.shape[1] * 0.9)].any(axis=0))  # left of the key's label
+    ticks = 1 + np.count_nonzero(np.diff(columns) > 3)
+    assert len(columns) and ticks == len(onsets)  # one tick per out-breath, under the voice
 
 
 def test_an_unchanged_preview_is_reused_and_an_edit_renders_it_again(tmp_path, cache_dir):

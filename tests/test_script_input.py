@@ -1,6 +1,7 @@
 """Real-world files on the way in (issue 17, in part): hostile SSML is refused, other encodings are read,
 damaged text is repaired with a warning, and lint finds every character render would refuse, in one run."""
 
+import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
@@ -82,14 +83,15 @@ CLOUD = """<?xml version="1.0"?>
 def test_ssml_as_the_cloud_engines_write_it_imports_with_warnings_not_refusals(tmp_path):
     (tmp_path / "cloud.ssml").write_text(CLOUD)
     result = lint(tmp_path / "cloud.ssml")
-    assert result.exit_code == 0 and "5 warning(s)" in result.output, result.output
-    for element in ("<mstts:express-as>", "<phoneme>", "amazon:effect name='whispered'"):
+    assert result.exit_code == 0 and "4 warning(s)" in result.output, result.output
+    for element in ("<mstts:express-as>", "amazon:effect name='whispered'"):
         assert element in result.output
     script = parse_file(tmp_path / "cloud.ssml")
     assert script.meta.profile == "meditation" and script.meta.ambience == "none"  # settings carried by the SSML
     assert [p.text for p in script.phrases] == ["Let your eyes close.", "Breathe in for 4 7 8.", "Here.", "Rest now.",
                                                 "Niamh is here.", "Your third breath.", "S O S."]
     assert script.phrases[2].volume_db == -6.0  # the whisper, as near as these voices come
+    assert script.phrases[4].lexicon == (("Niamh", "ni:v"),)  # said as its phonemes by voices that take them
     marks = [e.name for e in script.events if type(e).__name__ == "Mark"]
     assert marks == ["direction: Softly", "direction: SFX: soft chime"]  # stage directions are marks, not speech
 
@@ -115,3 +117,39 @@ def test_voice_and_ambience_options_serve_a_file_that_names_none(tmp_path, cache
     assert (named["voice"], named["ambience"]) == ("steady", "ocean")  # what a script says wins
     unknown = CliRunner().invoke(main, ["lint", str(tmp_path / "bare.ssml")])
     assert unknown.exit_code == 0
+
+
+def test_ssml_phoneme_in_ipa_or_x_sampa_belongs_to_its_sentence_and_other_alphabets_warn():
+    from pipeline.script import parse_ssml
+    from pipeline.script.xsampa import xsampa_to_ipa
+
+    script = parse_ssml('<speak><p>Say <phoneme alphabet="ipa" ph="nˈiːv">Niamh</phoneme>. And '
+                        '<phoneme alphabet="x-sampa" ph=\'t@"meIt@U\'>tomato</phoneme> too. '
+                        '<phoneme alphabet="sapi" ph="n iy v">Niamh</phoneme> again.</p></speak>', "p.ssml")
+    first, second, third = script.phrases
+    assert first.lexicon == (("Niamh", "nˈiːv"),) and second.lexicon == (("tomato", "təˈmeɪtəʊ"),)
+    assert third.lexicon == () and "alphabet=\"sapi\"" in script.warnings[0].message
+    assert xsampa_to_ipa('r\\`{S') == "ɻæʃ"
+    with pytest.raises(ValueError, match="'\\^' is not an X-SAMPA symbol"):
+        xsampa_to_ipa("a^")
+
+
+def test_an_ssml_rate_in_numbers_is_a_share_of_the_voices_natural_speed_and_in_words_of_the_presets():
+    from pipeline.script import parse_ssml
+    from pipeline.speech import load_voice
+    from pipeline.speech.voices import speed_of
+
+    script = parse_ssml('<speak><p><prosody rate="85%">Quicker.</prosody> <prosody rate="slow">Slower.</prosody> '
+                        '<prosody rate="0.9"><prosody rate="slow">Both.</prosody></prosody> Plain.</p></speak>', "r.ssml")
+    heart = load_voice("heart")  # its own rate: 0.55 of Kokoro's natural speed
+    speeds = [round(speed_of(heart, phrase), 3) for phrase in script.phrases]
+    assert speeds == [0.85, round(0.8 * heart.rate, 3), 0.72, heart.rate]
+
+
+def test_a_script_that_does_not_parse_is_still_checked_for_its_settings(tmp_path):
+    script = tmp_path / "two.txt"
+    script.write_text("---\ntitle: x\nprofile: loudest\nvoice: nobody\n---\nHello [paws 2s] there.\n")
+    output = lint(script).output
+    found = [line.split(": ", 1)[0] for line in output.splitlines() if line.startswith(str(script))]
+    assert found == [f"{script}:3:10", f"{script}:4:8", f"{script}:6:7"]
+    assert "unknown loudness profile 'loudest'" in output and "unknown voice 'nobody'" in output

@@ -82,3 +82,15 @@ def test_audacity_labels_and_bad_requests(rendered, tmp_path):
     (tmp_path / "bare.txt").write_text("---\nvoice: steady\n---\nRest here.\n")
     assert invoke("render", tmp_path / "bare.txt", "-o", tmp_path / "b", "--format", "flac").exit_code == 0
     assert "render the track with --stems first" in invoke("session", tmp_path / "b" / "bare.json").output
+
+
+def test_render_writes_the_sessions_itself_with_stems_and_refuses_an_unknown_kind(tmp_path, cache_dir):
+    result = invoke("render", FIXTURES / "short.txt", "-o", tmp_path, "--cache", cache_dir, "--format", "flac",
+                    "--session", "reaper,audacity")
+    assert result.exit_code == 0, result.output
+    assert {"short.voice.wav", "short.RPP", "short.phrases.labels.txt"} <= {p.name for p in tmp_path.iterdir()}
+    again = invoke("render", FIXTURES / "short.txt", "-o", tmp_path, "--cache", cache_dir, "--format", "flac",
+                   "--session", "reaper,audacity")
+    assert "up to date" in again.output and f"wrote {tmp_path / 'short.RPP'}" in again.output  # made from the manifest
+    unknown = invoke("render", FIXTURES / "short.txt", "-o", tmp_path, "--session", "protools")
+    assert unknown.exit_code != 0 and "--session: unknown session kind 'protools'" in unknown.output

@@ -58,7 +58,7 @@ def test_a_phoneme_lexicon_entry_is_said_exactly(steady, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("entry, engine, message", [
     ('Niamh = { phonemes = "nˈiːv☺" }', "piper", "lexicon entry 'Niamh': the voice has no phoneme ☺"),
-    ('Niamh = { phonemes = "nˈiːv" }', "coqui", "only Piper voices take phonemes"),
+    ('Niamh = { phonemes = "nˈiːv" }', "coqui", "only Piper and Kokoro voices take phonemes"),
     ('Niamh = { sounds = "neeve" }', "piper", "must be a respelling in quotes or { phonemes"),
 ])
 def test_a_lexicon_entry_a_voice_cannot_say_is_named(entry, engine, message, tmp_path, monkeypatch):
@@ -272,6 +272,8 @@ def test_a_draft_speaks_every_kokoro_voice_with_its_piper_stand_in(tmp_path, cac
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "out" / "s.json").read_text())
     assert manifest["draft"] is True and manifest["voice"] == "joe"
+    release = CliRunner().invoke(main, ["render", str(script), "--check", "-o", str(tmp_path / "out")])
+    assert release.exit_code == 1 and "stale" in release.output  # a draft is never up to date for a release
 
 
 def test_a_draft_stand_in_must_be_a_piper_voice(tmp_path, monkeypatch):
@@ -282,3 +284,56 @@ def test_a_draft_stand_in_must_be_a_piper_voice(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="'draft' names 'emma', a kokoro voice") as raised:
         draft_voice(load_voice("odd"))
     assert str(tmp_path / "odd.toml") in str(raised.value)
+
+
+def rms_db(audio) -> float:
+    return 10 * np.log10(np.mean(np.square(audio)) + 1e-20)
+
+
+def test_an_emphasised_word_is_a_louder_span_of_one_clip(steady, tmp_path):
+    from pipeline.speech.align import sounds_counter, word_frames
+
+    cache = ClipCache(tmp_path)
+    plain = speak(parse_text("Let the breath be slow and easy now.", "a.txt").phrases[0], steady, cache)
+    marked = parse_text("Let the breath be *slow* and easy now.", "a.txt").phrases[0]
+    emphasised = speak(marked, steady, cache)
+    assert emphasised.frames == plain.frames  # one synthesis of the whole sentence: its intonation is not cut
+    span = marked.spans[0]
+    start, end = word_frames(marked.text, [span.start, span.end], plain.audio,
+                             sounds_counter(engine_for(steady).phonemes))
+    assert 0 < start < end < plain.frames
+    edge = frames(0.03)
+    louder = rms_db(emphasised.audio[start + edge : end - edge]) - rms_db(plain.audio[start + edge : end - edge])
+    assert louder == pytest.approx(2.0, abs=0.05)
+    assert np.array_equal(emphasised.audio[: start - edge], plain.audio[: start - edge])  # the rest as it was
+    assert np.array_equal(emphasised.audio[end + edge :], plain.audio[end + edge :])
+
+
+def test_a_word_is_placed_by_its_share_of_the_sentences_sounds_at_the_gap_between_words(steady, tmp_path):
+    from pipeline.speech.align import sounds_counter, word_frames
+
+    text = "Rest here for a while, and then let the whole day go."
+    (phrase,) = parse_text(text, "a.txt").phrases
+    clip = speak(phrase, steady, ClipCache(tmp_path))
+    sounds = sounds_counter(engine_for(steady).phonemes)
+    (at,) = word_frames(text, [text.index("and")], clip.audio, sounds)
+    quiet = np.convolve(np.square(clip.audio[:, 0]), np.ones(480) / 480, mode="same")
+    assert quiet[at] < 1e-3 * quiet.max()  # in the comma's pause, not inside a word
+    share = sounds(text[: text.index("and")]) / sounds(text)
+    assert abs(at / clip.frames - share) < 0.1
+
+
+def test_a_mark_inside_a_sentence_lands_where_its_word_is_said(short_render_like):
+    timeline = short_render_like
+    (phrase,), (mark,) = timeline.phrases, timeline.marks
+    assert phrase.heard_start + 48_000 * 0.3 < mark.start < phrase.heard_end - 48_000 * 0.3
+
+
+@pytest.fixture
+def short_render_like(tmp_path):
+    from pipeline.job import RenderOptions, prepare
+    from pipeline.render import render
+
+    script = tmp_path / "m.txt"
+    script.write_text("---\nvoice: steady\nambience: none\n---\nLet your shoulders soften, [mark middle] and let the day go.\n")
+    return render(prepare(script, RenderOptions(out_dir=tmp_path)), ClipCache(tmp_path / "cache")).timeline

@@ -17,11 +17,16 @@ from ..files import atomic_path
 from ..manifest import STEM_NAMES, Layout, Manifest
 
 
-def write_sessions(manifest_path: Path, kinds: tuple[str, ...]) -> list[Path]:
-    """Every session kind asked for, beside the track; each file written atomically."""
+def check_kinds(kinds: tuple[str, ...], setting: str = "--kind") -> tuple[str, ...]:
     unknown = [k for k in kinds if k not in WRITERS]
     if unknown:
-        raise ConfigError(f"unknown session kind '{unknown[0]}' (known: {', '.join(WRITERS)})", Source("--kind"))
+        raise ConfigError(f"unknown session kind '{unknown[0]}' (known: {', '.join(WRITERS)})", Source(setting))
+    return kinds
+
+
+def write_sessions(manifest_path: Path, kinds: tuple[str, ...]) -> list[Path]:
+    """Every session kind asked for, beside the track; each file written atomically."""
+    check_kinds(kinds)
     layout = Layout(Path(manifest_path).parent, Path(manifest_path).stem)
     manifest = Manifest.read(layout.manifest)
     stems = _stems(layout)

@@ -107,5 +107,6 @@ def build_manifest(job: Job, rendered: Rendered, outputs: list[Path]) -> Manifes
         sections=tuple(TimePoint(m.name, _seconds(m.start)) for m in timeline.sections),
         marks=tuple(TimePoint(m.name, _seconds(m.start)) for m in timeline.marks),
         files={p.name: FileRecord(file_sha256(p), p.stat().st_size) for p in outputs},
+        exhale_onsets_s=tuple(round(t, 3) for t in timeline.breath.exhale_onsets(timeline.duration_s)),
         draft=job.draft,
     )

@@ -50,12 +50,14 @@ class Pauses:
         return getattr(self, f"{kind}_s")
 
 
-def place(script: Script, clip_frames: Sequence[int], pauses: Pauses) -> Timeline:
+def place(script: Script, clip_frames: Sequence[int], pauses: Pauses,
+          anchors: Sequence[tuple[int, ...]] | None = None) -> Timeline:
     """Lay out clips of these lengths (one per utterance) with the script's silences, then stretch to the
-    target duration if one is set."""
-    first = _Placer(script, clip_frames, pauses, {}).run(1.0)
+    target duration if one is set. ``anchors``: where each clip's marks inside its sentence fall (frames into
+    the clip); without them such a mark lands where its sentence is first heard."""
+    first = _Placer(script, clip_frames, pauses, {}, anchors).run(1.0)
     section_times = {m.name.lower(): m.start / SAMPLE_RATE for m in first.sections}
-    placer = _Placer(script, clip_frames, pauses, section_times)
+    placer = _Placer(script, clip_frames, pauses, section_times, anchors)
     timeline = placer.run(1.0)
     target = script.meta.duration_s
     return _fit(placer, timeline, target, script) if target else timeline
@@ -81,9 +83,11 @@ def _fit(placer: "_Placer", natural: Timeline, target_s: float, script: Script) 
 class _Placer:
     """One pass over the script's events with a cursor; ``run(stretch)`` scales every pause."""
 
-    def __init__(self, script: Script, clip_frames: Sequence[int], pauses: Pauses, section_times: dict[str, float]):
+    def __init__(self, script: Script, clip_frames: Sequence[int], pauses: Pauses, section_times: dict[str, float],
+                 anchors: Sequence[tuple[int, ...]] | None = None):
         self.script = script
         self.clip_frames = clip_frames
+        self.anchors = anchors
         self.pauses = pauses
         self.section_times = section_times
 
@@ -142,6 +146,9 @@ class _Placer:
             self.sections.append(Marker(0 if not self.placed else max(self.cursor, lead), section.name, section.source))
         volume, pan, voice = (event.volume_db, event.pan, event.voice) if spoken else (0.0, 0.0, "")
         text = event.text if spoken else event.label
+        if spoken and event.word_marks:
+            frames_in = self.anchors[len(self.placed)] if self.anchors else (pad,) * len(event.word_marks)
+            self.marks += [Marker(start + at, mark.name, mark.source) for (_, mark), at in zip(event.word_marks, frames_in)]
         self.placed.append(PlacedPhrase(start, length, text, event.source, len(self.placed), volume, pan, voice, pad))
         self.cursor = max(self.cursor, start + length)
         self.last_start = start

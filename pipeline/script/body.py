@@ -3,17 +3,30 @@
 Owns what text becomes once it is read: sentences, ellipses and (if asked)
 commas cut into phrases with breaks between them, ``*emphasis*``,
 ``{variables}`` replaced by their values, each piece mapped back to where it
-was written.
+was written. A cue inside a sentence that needs no time (volume, pitch,
+emphasis, a mark) stays inside it, at its character offset, so the sentence is
+still spoken as one; any other cue ends the phrase gathered so far.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
+from dataclasses import replace
 
 from ..errors import ScriptError, Source
 from .front_matter import Meta
-from .model import Break, Insert, Pause, Phrase, Script, ScriptErrors
+from .model import (
+    Break,
+    Emphasis,
+    Insert,
+    Mark,
+    Pause,
+    Phrase,
+    Script,
+    ScriptErrors,
+    VoicingCue,
+)
 from .voicing import resolve_voicing
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s+(?=[\"'“‘(]?[A-Z0-9])")
@@ -22,6 +35,8 @@ _COMMA = re.compile(r",\s+")
 _ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "st", "prof", "e.g", "i.e", "etc", "vs", "no"}
 _VARIABLE = re.compile(r"\{([^{}]*)\}")
 _VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+IN_SENTENCE = ("volume_db", "pitch_st")
+"""Voicing cues that act on a span of a sentence's audio; rate, pan, voice and together need a new phrase."""
 
 
 class _Paragraph:
@@ -31,8 +46,22 @@ class _Paragraph:
         self.text = ""
         self.starts: list[int] = []
         self.sources: list[Source] = []
+        self.inline: list[tuple[int, object]] = []
+        self.said: list[tuple[int, str, str]] = []
+
+    def mid_sentence(self) -> bool:
+        """Text is gathered and its sentence has not ended: a cue here falls inside it."""
+        words = self.text.rstrip()
+        return bool(re.search(r"\w", words)) and not words.rstrip("\"'”’)").endswith((".", "!", "?", "…"))
+
+    def hold(self, event) -> None:
+        """Keep a cue at the current offset, inside the sentence being gathered."""
+        self.inline.append((len(self.text), event))
 
     def add(self, text: str, source: Source) -> None:
+        if self.inline and self.inline[-1][0] == len(self.text) and self.text[-1:].isspace():
+            kept = text.lstrip()  # "simply [volume -6dB] allow": one space where the cue was
+            source, text = Source(source.path, source.line, source.col + len(text) - len(kept)), kept
         if not text:
             return
         self.starts.append(len(self.text))
@@ -44,14 +73,46 @@ class _Paragraph:
         base = self.sources[i]
         return Source(base.path, base.line, base.col + offset - self.starts[i])
 
-    def flush(self, split_commas: bool, emphasis: bool = False) -> list:
+    def flush(self, split_commas: bool, emphasised: bool = False) -> list:
+        """The gathered text as phrases with breaks between them; held cues go to the phrase they fall in (one
+        past a phrase's last word goes after it). ``emphasised``: emphasis is open where the text begins."""
         events: list = []
+        held = sorted(self.inline, key=lambda item: item[0])
         for start, piece, kind in _pieces(self.text, split_commas):
             if events:
                 events.append(Break(kind, self.source_at(start)))
-            events.append(Phrase(piece, self.source_at(start), emphasis=emphasis))
+            inside = [(max(at - start, 0), cue) for at, cue in held if at < start + len(piece)]
+            held = held[len(inside):]
+            phrase, emphasised = _with_inline(Phrase(piece, self.source_at(start)), inside, emphasised)
+            said = tuple((word, ipa) for at, word, ipa in self.said if start <= at < start + len(piece))
+            events.append(replace(phrase, lexicon=said) if said else phrase)
+        events += [cue for _, cue in held if not isinstance(cue, Emphasis)]
         self.__init__()
         return events
+
+
+def _with_inline(phrase: Phrase, inside: list[tuple[int, object]], emphasised: bool) -> tuple[Phrase, bool]:
+    """The phrase with its held cues; emphasis that covers the whole sentence is the phrase's own (slower and
+    louder), emphasis on some of its words becomes spans. Returns whether emphasis is still open at its end."""
+    cues, edges = [], []
+    for at, cue in inside:
+        (edges if isinstance(cue, Emphasis) else cues).append((min(at, len(phrase.text)), cue))
+    opened_at = 0 if emphasised else None
+    spans = []
+    for at, edge in edges:
+        if edge.opens and opened_at is None:
+            opened_at = at
+        elif not edge.opens and opened_at is not None:
+            spans.append((opened_at, at))
+            opened_at = None
+    if opened_at is not None:
+        spans.append((opened_at, len(phrase.text)))
+    spans = [(a, b) for a, b in spans if b > a]
+    if spans == [(0, len(phrase.text))]:
+        return Phrase(phrase.text, phrase.source, emphasis=True, inline=tuple(cues)), opened_at is not None
+    marks = [(a, Emphasis(True, phrase.source)) for a, _ in spans] + [(b, Emphasis(False, phrase.source)) for _, b in spans]
+    inline = tuple(sorted(cues + marks, key=lambda item: item[0]))
+    return Phrase(phrase.text, phrase.source, inline=inline), opened_at is not None
 
 
 def _pieces(text: str, split_commas: bool) -> list[tuple[int, str, str]]:
@@ -102,11 +163,11 @@ class BodyBuilder:
         self.errors.append(ScriptError(message, Source(self.path, line, col)))
 
     def add_text(self, text: str, number: int, col: int, new_line: bool) -> None:
-        """Add literal text; each '*' opens or closes emphasis, which ends the phrase gathered so far."""
+        """Add literal text; each '*' opens or closes emphasis, held at its place in the sentence."""
         for index, part in enumerate(text.split("*")):
             if index:
-                self.flush()
                 star = Source(self.path, number, col - 1)
+                self.paragraph.hold(Emphasis(self.emphasis_from is None, star))
                 self.emphasis_from = None if self.emphasis_from else star
             self._add_plain(part, number, col, new_line and index == 0)
             col += len(part) + 1
@@ -143,13 +204,27 @@ class BodyBuilder:
             return ""
         return " ".join(str(self.variables[name]).replace("[", "(").replace("]", ")").split())
 
+    def say_with_phonemes(self, start: int, phonemes: str) -> None:
+        """The words gathered since ``start`` (an offset in the paragraph's text) are said as these phonemes."""
+        written = self.paragraph.text[start:]
+        if written.strip():
+            at = start + len(written) - len(written.lstrip())
+            self.paragraph.said.append((at, written.strip(), phonemes))
+
     def add_event(self, event) -> None:
-        """Cues end the phrase being gathered: what follows is spoken after (and as) they say."""
+        """A cue that needs no time, inside a sentence, is held there; any other cue ends the phrase being
+        gathered: what follows is spoken after (and as) it says."""
+        if self.paragraph.mid_sentence() and (
+                isinstance(event, Mark) or isinstance(event, VoicingCue) and event.kind in IN_SENTENCE):
+            self.paragraph.hold(event)
+            return
         self.flush()
         self.events.append(event)
 
     def flush(self) -> None:
-        pieces = self.paragraph.flush(self.meta.pauses.get("comma") is not None, self.emphasis_from is not None)
+        toggles = sum(isinstance(cue, Emphasis) for _, cue in self.paragraph.inline)
+        open_at_start = (self.emphasis_from is not None) != (toggles % 2 == 1)
+        pieces = self.paragraph.flush(self.meta.pauses.get("comma") is not None, open_at_start)
         if pieces and self._ended_a_sentence():
             self.events.append(Break("sentence", pieces[0].source))  # a cue between two sentences
         self.events.extend(pieces)
@@ -186,5 +261,5 @@ class BodyBuilder:
         if not any(isinstance(e, (Phrase, Insert)) for e in events) and not self.errors:
             self.errors.append(ScriptError("script has no text to speak", empty_at))
         if self.errors:
-            raise ScriptErrors(self.errors)
+            raise ScriptErrors(self.errors, self.meta)
         return Script(path=self.path, meta=self.meta, events=tuple(events), uses=tuple(sorted(self.used)))

@@ -12,6 +12,7 @@ from typing import Union
 from ..errors import ScriptError, ScriptWarning, Source
 from .front_matter import Meta
 
+
 @dataclass(frozen=True)
 class Ramp:
     """A value, or a straight line from ``start`` to ``end`` until a section or over a duration."""
@@ -130,6 +131,25 @@ class VoicingCue:
 
 
 @dataclass(frozen=True)
+class Emphasis:
+    """Where ``*emphasis*`` opens or closes inside a sentence (the parser's; voicing makes it a ``WordSpan``)."""
+
+    opens: bool
+    source: Source
+
+
+@dataclass(frozen=True)
+class WordSpan:
+    """Part of a sentence said louder, softer or higher than the rest, without cutting the sentence: characters
+    ``start``–``end`` of its text, placed on its audio by the speech stage."""
+
+    start: int
+    end: int
+    volume_db: float = 0.0
+    pitch_st: float = 0.0
+
+
+@dataclass(frozen=True)
 class Phrase:
     """One sentence to speak, with how to speak it: the unit of synthesis, caching and captions."""
 
@@ -138,6 +158,8 @@ class Phrase:
     voice: str = "default"
     rate: float = 1.0
     """Relative to the voice preset's own rate (front-matter ``rate`` × ``[rate]`` cues)."""
+    natural_rate: float = 0.0
+    """SSML ``<prosody rate>``: a share of the voice's natural speed, in place of the preset's rate (0: none)."""
     pitch_st: float = 0.0
     volume_db: float = 0.0
     pan: float = 0.0
@@ -145,7 +167,16 @@ class Phrase:
     together: bool = False
     """Starts with the previous phrase instead of after it (layered voices)."""
     emphasis: bool = False
-    """Written between asterisks: spoken a little slower and louder (see EMPHASIS_*)."""
+    """The whole sentence written between asterisks: spoken a little slower and louder (see EMPHASIS_*)."""
+    inline: tuple[tuple[int, VoicingCue | Mark | Emphasis], ...] = ()
+    """Cues written inside the sentence that need no time (volume, pitch, emphasis, marks), at their character
+    offset in ``text``: the parser's; voicing turns them into ``spans`` and ``word_marks``."""
+    spans: tuple[WordSpan, ...] = ()
+    word_marks: tuple[tuple[int, Mark], ...] = ()
+    """Marks inside the sentence, at the character offset of the word they stand before."""
+    lexicon: tuple[tuple[str, str], ...] = ()
+    """Words of this sentence with their own pronunciation (SSML ``<phoneme>``): word → IPA phonemes, said by
+    voices that take phonemes, over any lexicon's entry for the word."""
 
 
 
@@ -187,9 +218,11 @@ class Script:
 class ScriptErrors(ScriptError):
     """Several problems in one script; ``errors`` holds each, in file order."""
 
-    def __init__(self, errors: list[ScriptError]):
+    def __init__(self, errors: list[ScriptError], meta=None):
         errors = sorted(errors, key=lambda e: (e.source.line, e.source.col) if e.source else (0, 0))
         super().__init__(errors[0].message, errors[0].source)
         self.errors = errors
+        self.meta = meta
+        """The front matter as read, where it was: lint checks the presets it names even when the body failed."""
 
 

@@ -26,9 +26,10 @@ from .body import BodyBuilder
 from .front_matter import parse_front_matter, with_settings
 from .model import Insert, Mark, Pause, Ramp, Script, VoicingCue
 from .values import parse_duration
+from .xsampa import xsampa_to_ipa
 
 SUPPORTED = ("speak", "p", "s", "break", "prosody", "emphasis", "sub", "say-as", "mark", "audio", "voice", "meta",
-             "amazon:effect")
+             "amazon:effect", "phoneme")
 """Honoured. Any other element's text is spoken as written, with a warning naming the element."""
 _NOT_SPOKEN = ("metadata", "desc", "lexicon", "head", "info")
 """Elements whose content is information for an engine, not words to say."""
@@ -77,12 +78,16 @@ class _Handler(ContentHandler):
         self.line_offset = line_offset
         self.stack: list[tuple[str, list]] = []
         self.skip_text = 0
-        self.prosody = {"rate": 1.0, "pitch_st": 0.0, "volume_db": 0.0}
+        self.prosody = {"rate": 1.0, "natural_rate": 0.0, "pitch_st": 0.0, "volume_db": 0.0}
+        """What prosody is in force. A rate in numbers (``0.85``, ``85%``) is a share of the voice's natural speed
+        (0: none, the preset's own rate); a rate in words (``slow``) is relative to the preset's rate."""
         self.voice = body.meta.voice
         self.warnings: list[ScriptWarning] = []
         self.settings: dict[str, tuple[str, Source]] = {}
         """``<meta name="drift:KEY" content="VALUE"/>``: front-matter settings carried by the SSML itself."""
         self.say_as: list[str] = []
+        self.phonemes_from: list[tuple[int, str]] = []
+        """Open ``<phoneme>`` elements: where their words begin, and the phonemes ("" when not honoured)."""
 
     def where_now(self) -> Source:
         """Where the parser is (the document's start before it has begun)."""
@@ -114,8 +119,12 @@ class _Handler(ContentHandler):
             self.skip_text -= 1
         if name == "say-as":
             self.say_as.pop()
+        if name == "phoneme" and (said := self.phonemes_from.pop())[1]:
+            self.body.say_with_phonemes(*said)
         where = self._where()
         for event in restore:
+            if isinstance(event, VoicingCue) and event.kind in self.prosody:
+                self.prosody[event.kind] = event.value.start  # what holds after the element, for the next one
             self.body.add_event(event)
         if name in ("p", "speak"):
             self.body.add_break("paragraph", where)
@@ -172,7 +181,9 @@ class _Handler(ContentHandler):
                 raise ScriptError(f"prosody attribute '{attribute}' is not supported (rate, pitch, volume)", where)
         for attribute, reader in readers.items():
             if attribute in attrs:
-                kind = {"rate": "rate", "pitch": "pitch_st", "volume": "volume_db"}[attribute]
+                kind = {"rate": "natural_rate", "pitch": "pitch_st", "volume": "volume_db"}[attribute]
+                if attribute == "rate" and attrs["rate"] in _RATE_WORDS:
+                    kind = "rate"
                 self._set(kind, reader(attrs[attribute], where), where, restore)
 
     def _start_emphasis(self, attrs, where, restore) -> None:
@@ -192,6 +203,21 @@ class _Handler(ContentHandler):
         restore.append(VoicingCue("voice", self.voice, where))
         self.voice = attrs["name"]
         self.body.add_event(VoicingCue("voice", attrs["name"], where))
+
+    def _start_phoneme(self, attrs, where, restore) -> None:
+        """The words inside are said as these phonemes by voices that take them (IPA, or X-SAMPA converted)."""
+        alphabet, phonemes = attrs.get("alphabet", "ipa").lower(), attrs.get("ph", "").strip()
+        if not phonemes:
+            raise ScriptError("<phoneme> needs a ph attribute: the phonemes to say", where)
+        if alphabet == "x-sampa":
+            try:
+                phonemes = xsampa_to_ipa(phonemes)
+            except ValueError as error:
+                raise ScriptError(f"<phoneme ph=\"{attrs['ph']}\">: {error}", where) from None
+        elif alphabet != "ipa":
+            self.warn(f"<phoneme alphabet=\"{alphabet}\"> is not IPA or X-SAMPA: its text is spoken as written", where)
+            phonemes = ""
+        self.phonemes_from.append((len(self.body.paragraph.text), phonemes))
 
     def _start_sub(self, attrs, where, restore) -> None:
         if "alias" not in attrs:

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from ..errors import ScriptError
 from .front_matter import Meta
-from .model import Pause, Phrase, Ramp, Section, VoicingCue
+from .model import Emphasis, Mark, Pause, Phrase, Ramp, Section, VoicingCue, WordSpan
 from .values import did_you_mean
 
 EMPHASIS_RATE = 0.9
@@ -22,7 +22,8 @@ def resolve_voicing(events: list, meta: Meta, errors: list[ScriptError]) -> list
     phrase estimated to start 3 minutes later (speech at a nominal pace).
     """
     estimated = _estimated_starts(events)
-    state = {"voice": meta.voice, "rate": Ramp(1.0), "pitch_st": Ramp(0.0), "volume_db": Ramp(0.0), "pan": Ramp(0.0)}
+    state = {"voice": meta.voice, "rate": Ramp(1.0), "natural_rate": Ramp(0.0), "pitch_st": Ramp(0.0),
+             "volume_db": Ramp(0.0), "pan": Ramp(0.0)}
     spans: dict[str, tuple[float, float]] = {}
     together = False
     out: list = []
@@ -37,13 +38,38 @@ def resolve_voicing(events: list, meta: Meta, errors: list[ScriptError]) -> list
                 spans[event.kind] = _ramp_span(event, index, events, estimated, errors)
             continue
         if isinstance(event, Phrase):
-            values = {k: _ramp_value(state[k], spans.get(k), estimated[index]) for k in ("rate", "pitch_st", "volume_db", "pan")}
+            values = {k: _ramp_value(state[k], spans.get(k), estimated[index])
+                      for k in ("rate", "natural_rate", "pitch_st", "volume_db", "pan")}
+            word_spans, word_marks = _inline(event, values)
+            for _, cue in event.inline:  # a cue inside the sentence goes on for the phrases after it
+                if isinstance(cue, VoicingCue):
+                    state[cue.kind], spans[cue.kind] = cue.value, _ramp_span(cue, index, events, estimated, errors)
             values["rate"] *= meta.rate * (EMPHASIS_RATE if event.emphasis else 1.0)
             values["volume_db"] += EMPHASIS_DB if event.emphasis else 0.0
-            event = replace(event, voice=state["voice"], together=together and bool(out), **values)
+            event = replace(event, voice=state["voice"], together=together and bool(out), inline=(),
+                            spans=word_spans, word_marks=word_marks, **values)
             together = False
         out.append(event)
     return out
+
+
+def _inline(phrase: Phrase, values: dict) -> tuple[tuple, tuple]:
+    """A sentence's held cues as spans of its words and marks at them: a volume or pitch cue holds from its word
+    to the sentence's end (at its ramp's start value); emphasis is louder."""
+    word_spans, word_marks, level, opened = [], [], dict(values), None
+    for offset, cue in phrase.inline:
+        if isinstance(cue, Mark):
+            word_marks.append((offset, cue))
+        elif isinstance(cue, Emphasis):
+            if cue.opens:
+                opened = offset
+            elif opened is not None:
+                word_spans.append(WordSpan(opened, offset, volume_db=EMPHASIS_DB))
+        else:
+            value = cue.value.start
+            word_spans.append(WordSpan(offset, len(phrase.text), **{cue.kind: value - level[cue.kind]}))
+            level[cue.kind] = value
+    return tuple(word_spans), tuple(word_marks)
 
 
 def _estimated_starts(events: list) -> list[float]:

@@ -28,6 +28,8 @@ class Clip:
 
     text: str
     audio: np.ndarray
+    anchors: tuple[int, ...] = ()
+    """Where the marks inside the sentence fall, in frames from the clip's start (its phrase's ``word_marks``)."""
 
     @property
     def frames(self) -> int:

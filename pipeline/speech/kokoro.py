@@ -22,6 +22,7 @@ from ..errors import ConfigError, RenderError, Source
 from ..files import atomic_path
 from .cache import default_cache_dir
 from .pool import SessionPool, single_threaded_session
+from .text import PHONEMES
 from .voices import SPEED_RANGES, VoicePreset
 
 SPEED_RANGE = SPEED_RANGES["kokoro"]
@@ -127,12 +128,19 @@ class KokoroEngine:
         return np.asarray(audio, dtype=np.float32)
 
     def phonemes(self, text: str, kokoro=None) -> str:
-        """What the voice will say for ``text``, as espeak-ng phonemes."""
+        """What the voice will say for ``text``, as espeak-ng phonemes; ``[[ phonemes ]]`` (a lexicon's, or
+        SSML ``<phoneme>``) are said as written."""
         if kokoro is None:
             with self.sessions.borrow() as free:
                 return self.phonemes(text, free)
-        with _PHONEMISER:
-            return kokoro.tokenizer.phonemize(text, self.language)
+        said = []
+        for part in PHONEMES.split(text):
+            if PHONEMES.fullmatch(part):
+                said.append(part[2:-2].strip())
+            elif part.strip():
+                with _PHONEMISER:
+                    said.append(kokoro.tokenizer.phonemize(part, self.language))
+        return " ".join(said)
 
 
 def _empty_voices(folder: Path) -> Path:

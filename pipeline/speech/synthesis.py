@@ -13,10 +13,11 @@ from ..audio import SAMPLE_RATE, apply_fades, frames, resample
 from ..errors import ConfigError, RenderError
 from ..script import Insert, Phrase, Script
 from .cache import ClipCache
+from .align import shape, sounds_counter, word_frames
 from .clips import EDGE_FADE_S, EDGE_PAD_S, Clip, clean_clip
 from .engines import Engine, engine_for
 from .text import PACE_MIN_WORDS, SAFE_CHARS, normalise, split_for_engine, spoken_words
-from .voices import PRESET_RATES, SPEED_RANGES, VoicePreset
+from .voices import PRESET_RATES, SPEED_RANGES, VoicePreset, lexicon_for, speed_of
 
 
 PACE_AIM = 0.04
@@ -62,17 +63,29 @@ def synthesize(
 
 def speak(phrase: Phrase, preset: VoicePreset, cache: ClipCache, pace_wpm: tuple[float, float] | None = None) -> Clip:
     """One phrase through its voice at the rate the script asks, or, outside ``pace_wpm``, the rate that keeps it in."""
-    text = normalise(phrase.text, dict(preset.lexicon), phrase.source)
+    text = normalise(phrase.text, lexicon_for(preset, phrase), phrase.source)
     if not any(ch.isalnum() for ch in text):
         raise RenderError(f"nothing to say in {phrase.text!r}", phrase.source)
-    rate = preset.rate * phrase.rate
+    rate = speed_of(preset, phrase)
     audio = _spoken(phrase, text, preset, cache, rate)
     for _ in range(PACE_TRIES):
         paced = _rate_for_pace(phrase.text, len(audio), rate, pace_wpm, SPEED_RANGES.get(preset.engine))
         if paced == rate:
             break
         rate, audio = paced, _spoken(phrase, text, preset, cache, paced)
-    return Clip(phrase.text, audio)
+    if not (phrase.spans or phrase.word_marks):
+        return Clip(phrase.text, audio)
+    return _with_cues_inside(phrase, audio, preset)
+
+
+def _with_cues_inside(phrase: Phrase, audio: np.ndarray, preset: VoicePreset) -> Clip:
+    """The whole sentence's clip with its spans louder, softer or higher, and where its marks fall."""
+    engine, lexicon = engine_for(preset), lexicon_for(preset, phrase)
+    phonemes = getattr(engine, "phonemes", None)
+    sounds = sounds_counter((lambda text: phonemes(normalise(text, lexicon, None))) if phonemes else None)
+    offsets = sorted({o for span in phrase.spans for o in (span.start, span.end)} | {o for o, _ in phrase.word_marks})
+    edges = dict(zip(offsets, word_frames(phrase.text, offsets, audio, sounds)))
+    return Clip(phrase.text, shape(audio, phrase.spans, edges), tuple(edges[o] for o, _ in phrase.word_marks))
 
 
 def _rate_for_pace(text: str, clip_frames: int, rate: float, pace_wpm: tuple[float, float] | None,

