@@ -325,7 +325,7 @@ def _from_manifest(path: Path, manifest: Manifest | None, profile: Profile) -> l
     if target:
         duration = manifest.duration_s
         checks.append(Check("duration", duration, f"{target:g} s ±1 s", abs(duration - target) <= 1.0))
-    ratio = voice_to_bed(path, manifest)
+    ratio = voice_to_bed(path, manifest) if manifest.ambiences else None  # no bed: no balance to judge
     if ratio is not None:
         low, high = VOICE_TO_BED_DB
         checks.append(Check("voice over bed", round(ratio, 1), f"{low:g}–{high:g} dB", low <= ratio <= high))

@@ -1,5 +1,6 @@
 """The parser never fails with anything but ScriptError, whatever it is given."""
 
+import tempfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -46,3 +47,54 @@ def test_mutated_library_scripts(script, mutations):
                                          "<mark/>", "<audio src='x.wav'/>", "<", ">", "\n", "---\n"]), max_size=40).map("".join))
 def test_random_ssml(text):
     parses_or_reports(text, parse_ssml, "fuzz.ssml")
+
+
+SSML_SEEDS = [p.read_text() for p in sorted((Path(__file__).parent / "ssml").glob("*.ssml"))]
+SSML_MARKUP = ["<break time='1s'/>", "<emphasis>", "</emphasis>", "<prosody rate='-10%'>", "</prosody>", "<s>", "</s>",
+               "<say-as interpret-as='ordinal'>", "</say-as>", "<phoneme alphabet='x-sampa' ph='n\"i:v'>", "</phoneme>",
+               "[SFX: rain]", "<mark name='m'/>", " 3 ", "?", "&amp;", "<", "\u00a0", "*", "_"]
+
+
+def lint_and_render_agree(text: str, suffix: str) -> None:
+    """Whatever lint passes, render's checks before and around synthesis pass too: every phrase has something to
+    say once normalised, in pieces the engine takes, and the timeline can be laid (given clip lengths)."""
+    from pipeline.audio import frames
+    from pipeline.errors import ScriptWarning
+    from pipeline.job import RenderOptions, lint, prepare
+    from pipeline.pacing import place
+    from pipeline.speech.text import SAFE_CHARS, normalise, split_for_engine
+    from pipeline.speech.voices import lexicon_for
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"fuzz{suffix}"
+        path.write_text(text, encoding="utf-8")
+        if [e for e in lint(path) if not isinstance(e, ScriptWarning)]:
+            return
+        job = prepare(path, RenderOptions(out_dir=Path(folder)))
+    for phrase in job.script.phrases:
+        said = normalise(phrase.text, lexicon_for(job.voices[phrase.voice], phrase), phrase.source)
+        assert any(ch.isalnum() for ch in said), phrase  # render's "nothing to say"
+        assert all(piece.strip() for piece in split_for_engine(said, SAFE_CHARS))
+    lengths = [frames(0.3 + 0.4 * len(getattr(u, "text", "x").split())) for u in job.script.utterances]
+    try:
+        place(job.script, lengths, job.pauses)
+    except ScriptError as error:  # only a duration too short for the speech, which lint cannot know unspoken
+        assert "'duration'" in error.message, error
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(SEED_SCRIPTS), st.lists(st.tuples(st.floats(0, 1), st.integers(0, 40), st.sampled_from(MARKUP)), max_size=4))
+def test_what_lint_passes_in_a_script_render_can_lay_out_and_speak(script, mutations):
+    for where, cut, insert in mutations:
+        at = int(where * len(script))
+        script = script[:at] + insert + script[at + cut :]
+    lint_and_render_agree(script, ".txt")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(SSML_SEEDS), st.lists(st.tuples(st.floats(0, 1), st.integers(0, 20), st.sampled_from(SSML_MARKUP)), max_size=4))
+def test_what_lint_passes_in_ssml_render_can_lay_out_and_speak(document, mutations):
+    for where, cut, insert in mutations:
+        at = int(where * len(document))
+        document = document[:at] + insert + document[at + cut :]
+    lint_and_render_agree(document, ".ssml")

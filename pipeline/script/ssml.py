@@ -10,8 +10,10 @@ DTDs, entities and external references are refused (``defusedxml``).
 
 from __future__ import annotations
 
+import math
 import re
 import xml.sax
+from pathlib import Path
 from xml.sax.handler import ContentHandler
 
 import defusedxml.sax
@@ -29,7 +31,7 @@ from .values import parse_duration
 from .xsampa import xsampa_to_ipa
 
 SUPPORTED = ("speak", "p", "s", "break", "prosody", "emphasis", "sub", "say-as", "mark", "audio", "voice", "meta",
-             "amazon:effect", "phoneme")
+             "amazon:effect", "phoneme", "bookmark")
 """Honoured. Any other element's text is spoken as written, with a warning naming the element."""
 _NOT_SPOKEN = ("metadata", "desc", "lexicon", "head", "info")
 """Elements whose content is information for an engine, not words to say."""
@@ -41,6 +43,10 @@ _STRENGTH_S = {"none": 0.0, "x-weak": 0.25, "weak": 0.5, "medium": 1.0, "strong"
 _RATE_WORDS = {"x-slow": 0.6, "slow": 0.8, "medium": 1.0, "default": 1.0, "fast": 1.2, "x-fast": 1.4}
 _PITCH_WORDS = {"x-low": -4.0, "low": -2.0, "medium": 0.0, "default": 0.0, "high": 2.0, "x-high": 4.0}
 _VOLUME_WORDS = {"silent": -40.0, "x-soft": -9.0, "soft": -4.5, "medium": 0.0, "default": 0.0, "loud": 3.0, "x-loud": 6.0}
+_RESUME_TEXT = object()
+"""In an element's restore list: its text was not spoken; what follows it is."""
+SPEAKING_PITCH_HZ = 180.0
+"""A speaking voice's typical pitch: what a change in Hz is taken from."""
 _EMPHASIS_DB = {"strong": 2.0, "moderate": 1.0, "none": 0.0, "reduced": -3.0}
 
 
@@ -123,6 +129,9 @@ class _Handler(ContentHandler):
             self.body.say_with_phonemes(*said)
         where = self._where()
         for event in restore:
+            if event is _RESUME_TEXT:
+                self.skip_text -= 1
+                continue
             if isinstance(event, VoicingCue) and event.kind in self.prosody:
                 self.prosody[event.kind] = event.value.start  # what holds after the element, for the next one
             self.body.add_event(event)
@@ -130,8 +139,6 @@ class _Handler(ContentHandler):
             self.body.add_break("paragraph", where)
         elif name == "s":
             self.body.add_break("sentence", where)
-        if name in ("sub", "audio"):
-            self.skip_text -= 1
 
     def characters(self, content: str) -> None:
         if self.skip_text:
@@ -181,10 +188,8 @@ class _Handler(ContentHandler):
                 raise ScriptError(f"prosody attribute '{attribute}' is not supported (rate, pitch, volume)", where)
         for attribute, reader in readers.items():
             if attribute in attrs:
-                kind = {"rate": "natural_rate", "pitch": "pitch_st", "volume": "volume_db"}[attribute]
-                if attribute == "rate" and attrs["rate"] in _RATE_WORDS:
-                    kind = "rate"
-                self._set(kind, reader(attrs[attribute], where), where, restore)
+                kind, value = reader(attrs[attribute], where)
+                self._set(kind, value, where, restore)
 
     def _start_emphasis(self, attrs, where, restore) -> None:
         level = attrs.get("level", "moderate")
@@ -223,12 +228,18 @@ class _Handler(ContentHandler):
         if "alias" not in attrs:
             raise ScriptError("<sub> needs an alias attribute: the words to speak", where)
         self.body.add_text(attrs["alias"], where.line, where.col, new_line=True)
-        self.skip_text += 1
+        self._skip_text_inside(restore)
 
     def _start_mark(self, attrs, where, restore) -> None:
         if "name" not in attrs:
             raise ScriptError("<mark> needs a name attribute", where)
         self.body.add_event(Mark(attrs["name"], where))
+
+    def _start_bookmark(self, attrs, where, restore) -> None:
+        """Azure's name for ``<mark>``."""
+        if "mark" not in attrs:
+            raise ScriptError("<bookmark> needs a mark attribute", where)
+        self.body.add_event(Mark(attrs["mark"], where))
 
     def _start_say_as(self, attrs, where, restore) -> None:
         kind = attrs.get("interpret-as", "")
@@ -252,8 +263,16 @@ class _Handler(ContentHandler):
     def _start_audio(self, attrs, where, restore) -> None:
         if "src" not in attrs:
             raise ScriptError("<audio> needs a src attribute naming a local audio file", where)
+        if not (Path(self.path).parent / attrs["src"]).is_file():  # an address, or a file this library lacks
+            self.warn(f"<audio src=\"{attrs['src']}\"> is not a file beside the script: its fallback text is "
+                      "spoken instead", where)
+            return
         self.body.add_event(Insert(attrs["src"], where))
-        self.skip_text += 1  # fallback text inside <audio> is for engines that cannot play it
+        self._skip_text_inside(restore)  # fallback text inside <audio> is for engines that cannot play it
+
+    def _skip_text_inside(self, restore: list) -> None:
+        self.skip_text += 1
+        restore.append(_RESUME_TEXT)
 
 
 def _percent_or_number(value: str) -> float | None:
@@ -264,27 +283,46 @@ def _percent_or_number(value: str) -> float | None:
     return None
 
 
-def _rate(value: str, where: Source) -> float:
-    rate = _RATE_WORDS.get(value, _percent_or_number(value))
+def _rate(value: str, where: Source) -> tuple[str, float]:
+    """A word (``slow``) or a signed change (``-10%``, as Azure writes it) is relative to the preset's rate; an
+    unsigned percent or number (``85%``, ``0.85``) is a share of the voice's natural speed."""
+    value = value.strip()
+    relative = value in _RATE_WORDS or value[:1] in "+-"
+    rate = _RATE_WORDS.get(value) or _percent_or_number(value)
+    if rate is not None and value[:1] in "+-":
+        rate = 1 + rate if value.endswith("%") else None
     if rate is None or not 0.3 <= rate <= 2.0:
-        raise ScriptError(f"prosody rate '{value}' must be x-slow…x-fast or 30%–200%", where)
-    return rate
+        raise ScriptError(f"prosody rate '{value}' must be x-slow…x-fast, 30%–200%, a change like -10%, or a "
+                          "number like 0.85", where)
+    return ("rate" if relative else "natural_rate"), rate
 
 
-def _pitch(value: str, where: Source) -> float:
+def _pitch(value: str, where: Source) -> tuple[str, float]:
+    """Words, semitones (``-2st``), a percent change (``-10%``) or a change in Hz (``+20Hz``, taken from a
+    speaking voice's typical 180 Hz) as semitones."""
     if value in _PITCH_WORDS:
-        return _PITCH_WORDS[value]
+        return "pitch_st", _PITCH_WORDS[value]
     if match := re.match(r"^([+-]?\d+(?:\.\d+)?)st$", value):
-        return float(match.group(1))
-    raise ScriptError(f"prosody pitch '{value}' must be x-low…x-high or semitones like -2st", where)
+        return "pitch_st", float(match.group(1))
+    if (match := re.match(r"^([+-]\d+(?:\.\d+)?)(%|Hz)$", value)) and float(match.group(1)) > -100:
+        change = float(match.group(1))
+        ratio = 1 + change / 100 if match.group(2) == "%" else (SPEAKING_PITCH_HZ + change) / SPEAKING_PITCH_HZ
+        if ratio > 0:
+            return "pitch_st", round(12 * math.log2(ratio), 3)
+    raise ScriptError(f"prosody pitch '{value}' must be x-low…x-high, semitones like -2st, or a change like -10% "
+                      "or +20Hz", where)
 
 
-def _volume(value: str, where: Source) -> float:
+def _volume(value: str, where: Source) -> tuple[str, float]:
+    """Words, decibels (``-3dB``) or a percent change of amplitude (``-20%``, as Azure writes it)."""
     if value in _VOLUME_WORDS:
-        return _VOLUME_WORDS[value]
+        return "volume_db", _VOLUME_WORDS[value]
     if match := re.match(r"^([+-]?\d+(?:\.\d+)?)dB$", value, re.IGNORECASE):
-        return float(match.group(1))
-    raise ScriptError(f"prosody volume '{value}' must be silent…x-loud or decibels like -3dB", where)
+        return "volume_db", float(match.group(1))
+    if (match := re.match(r"^([+-]\d+(?:\.\d+)?)%$", value)) and float(match.group(1)) > -100:
+        return "volume_db", round(20 * math.log10(1 + float(match.group(1)) / 100), 2)
+    raise ScriptError(f"prosody volume '{value}' must be silent…x-loud, decibels like -3dB, or a change like -20%",
+                      where)
 
 
 def _said_as(kind: str, text: str) -> str:
