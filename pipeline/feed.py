@@ -73,6 +73,12 @@ def _feed(folder: Path, base: str, title: str, tracks: list, listener: str | Non
     feed.language("en")
     feed.podcast.itunes_category("Health & Fitness", "Mental Health")
     feed.podcast.itunes_explicit("no")
+    authors = sorted({m.listing.author for _, m, _ in tracks if m.listing.author})
+    if authors:
+        feed.podcast.itunes_author(", ".join(authors))
+    covers = [(layout, m.listing.cover) for layout, m, _ in tracks if m.listing.cover]
+    if covers:  # the show's art: the first track's cover
+        feed.podcast.itunes_image(base + quote(covers[0][1]))
     newest = datetime.fromtimestamp(0, timezone.utc)
     for episode, (layout, manifest, enclosure) in enumerate(tracks, start=1):
         published = datetime.fromtimestamp(enclosure.stat().st_mtime, timezone.utc).replace(microsecond=0)
@@ -84,7 +90,14 @@ def _feed(folder: Path, base: str, title: str, tracks: list, listener: str | Non
         item.enclosure(base + quote(enclosure.name), str(enclosure.stat().st_size), ENCLOSURE_TYPES[enclosure.suffix[1:]])
         item.published(published)
         item.podcast.itunes_duration(round(manifest.duration_s))
-        item.podcast.itunes_episode(episode)
+        listing = manifest.listing
+        item.podcast.itunes_episode(listing.episode or episode)
+        if listing.season:
+            item.podcast.itunes_season(listing.season)
+        if listing.author:
+            item.podcast.itunes_author(listing.author)
+        if listing.cover and (layout.folder / listing.cover).is_file():
+            item.podcast.itunes_image(base + quote(listing.cover))
         chapters = _write_chapters(layout, manifest)
         item.podcast2.chapters(base + quote(chapters.name))
         for suffix, kind in (("vtt", "text/vtt"), ("srt", "application/x-subrip")):
@@ -95,9 +108,11 @@ def _feed(folder: Path, base: str, title: str, tracks: list, listener: str | Non
 
 
 def _summary(manifest: Manifest) -> str:
+    """The script's own summary, or one made from the title, length and parts; with a headphones note."""
     headphones = " Binaural tones: listen with headphones." if manifest.headphones_required else ""
     minutes = round(manifest.duration_s / 60)
-    return f"{manifest.title}: {minutes} minutes, in {len(manifest.sections)} parts.{headphones}"
+    said = manifest.listing.summary or f"{manifest.title}: {minutes} minutes, in {len(manifest.sections)} parts."
+    return said + headphones
 
 
 def _write_chapters(layout: Layout, manifest: Manifest) -> Path:

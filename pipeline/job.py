@@ -85,8 +85,15 @@ class Job:
         """Words a minute each phrase is held to: the script's ``pace:``, else its profile's."""
         return self.script.meta.pace_wpm or self.profile.pace_wpm
 
+    @property
+    def cover_file(self) -> Path | None:
+        """The cover image copied beside the track (for feeds and players that show one), if the script has one."""
+        cover = self.script.meta.cover
+        suffix = Path(cover).suffix.lower().replace(".jpeg", ".jpg")
+        return self.layout.sidecar(f"cover{suffix}") if cover else None
+
     def expected_outputs(self) -> list[Path]:
-        return self.layout.expected(self.formats, self.stems)
+        return self.layout.expected(self.formats, self.stems) + ([self.cover_file] if self.cover_file else [])
 
 
 def prepare(path: Path, options: RenderOptions, name: str | None = None) -> Job:

@@ -115,6 +115,20 @@ class Speech:
 
 
 @dataclass(frozen=True)
+class Listing:
+    """What a player or a podcast feed shows of a track, from its front matter."""
+
+    author: str = ""
+    album: str = ""
+    season: int = 0
+    episode: int = 0
+    """The script's ``track`` number (0: the feed numbers tracks in library order)."""
+    summary: str = ""
+    cover: str = ""
+    """The cover image's file beside the track (``NAME.cover.jpg``), or "" for none."""
+
+
+@dataclass(frozen=True)
 class LoudnessReport(Loudness):
     """The master's delivery figures (measured as BS.1770 says), and what they were held to."""
 
@@ -193,6 +207,8 @@ class Manifest:
     marks: tuple[TimePoint, ...]
     files: dict[str, FileRecord]
     """Every file of the track (manifest aside) by name, with its SHA-256 and size."""
+    listing: Listing = Listing()
+    """How players and feeds list the track: from the script's front matter."""
     exhale_onsets_s: tuple[float, ...] = ()
     """When each of the listener's out-breaths begins on the breath clock (an inhale at 0:00): ``drift plot`` draws
     them, and a synced phrase's first sound lands on one."""

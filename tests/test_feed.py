@@ -93,3 +93,24 @@ def test_bad_base_url_and_deleted_audio(library, tmp_path):
     result = invoke("feed", copy, "--base-url", "https://example.org/s/")
     assert result.exit_code == 0 and "two: no audio file left" in result.output
     assert "two.mp3" not in (copy / "feed.xml").read_text()
+
+
+def test_author_season_episode_summary_and_cover_come_from_the_front_matter(tmp_path, cache_dir):
+    import feedparser
+    import matplotlib.image
+    import numpy as np
+
+    matplotlib.image.imsave(tmp_path / "art.png", np.full((8, 8, 3), 0.5))
+    (tmp_path / "s.txt").write_text("---\ntitle: Dusk\nauthor: Ana Reyes\nseason: 2\ntrack: 7\ncover: art.png\n"
+                                    "summary: A short rest at the end of the day.\nvoice: steady\nambience: none\n---\n"
+                                    "Rest here.\n")
+    out = tmp_path / "build"
+    assert invoke("render", tmp_path / "s.txt", "-o", out, "--cache", cache_dir, "--format", "mp3").exit_code == 0
+    assert (out / "s.cover.png").read_bytes() == (tmp_path / "art.png").read_bytes()
+    assert "s.cover.png" in json.loads((out / "s.json").read_text())["files"]  # part of the track, hashed
+    assert invoke("feed", out, "--base-url", "https://example.org/d/").exit_code == 0
+    parsed = feedparser.parse((out / "feed.xml").read_bytes())
+    (item,) = parsed.entries
+    assert (item.itunes_season, item.itunes_episode, item.author) == ("2", "7", "Ana Reyes")
+    assert item.summary.startswith("A short rest at the end of the day.")
+    assert item.image.href == "https://example.org/d/s.cover.png" and parsed.feed.image.href == item.image.href

@@ -44,6 +44,8 @@ def test_reaper_session_has_every_stem_at_zero_and_every_marker_and_region(rende
     points = {m[3]: float(m[2]) for m in markers if m[4] == "0"}
     for section in manifest.sections:
         assert abs(points[section.name] - section.start_s) * RATE <= 1
+    breaths = [float(m[2]) for m in markers if m[3] == "exhale"]
+    assert len(breaths) > 2 and breaths == list(manifest.exhale_onsets_s)
     regions = {}
     for m in markers:
         if m[4] == "1":
@@ -64,6 +66,8 @@ def test_otio_session_reads_back_with_its_clips_and_markers(rendered):
         assert clip.source_range.start_time.value == 0 and clip.source_range.duration.value == frames[name]
         assert track.range_of_child_at_index(0).start_time.value == 0
     markers = {m.name: m.marked_range for m in timeline.tracks.markers}
+    exhales = [m.marked_range.start_time.value for m in timeline.tracks.markers if m.name == "exhale"]
+    assert exhales == [round(t * RATE) for t in manifest.exhale_onsets_s]
     for section in manifest.sections:
         assert abs(markers[section.name].start_time.value - section.start_s * RATE) <= 1
     for (start, end), text in zip(manifest.speech.heard_s, manifest.speech.texts):
@@ -77,6 +81,8 @@ def test_audacity_labels_and_bad_requests(rendered, tmp_path):
     assert [p[2] for p in phrases] == list(manifest.speech.texts)
     sections = [line.split("\t")[2] for line in (out / "short.sections.labels.txt").read_text().splitlines()]
     assert sections == [s.name for s in manifest.sections]
+    breaths = [float(line.split("\t")[0]) for line in (out / "short.breath.labels.txt").read_text().splitlines()]
+    assert breaths == list(manifest.exhale_onsets_s)
     unknown = invoke("session", out / "short.json", "--kind", "reaper,protools")
     assert unknown.exit_code != 0 and "unknown session kind 'protools' (known: reaper, otio, audacity)" in unknown.output
     (tmp_path / "bare.txt").write_text("---\nvoice: steady\n---\nRest here.\n")

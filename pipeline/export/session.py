@@ -52,6 +52,11 @@ def _marks(manifest: Manifest) -> list[tuple[float, str]]:
     return sorted([(s.start_s, s.name) for s in manifest.sections] + [(m.start_s, f"mark {m.name}") for m in manifest.marks])
 
 
+def _breaths(manifest: Manifest) -> list[tuple[float, str]]:
+    """The listener's out-breaths on the breath clock: where a synced phrase starts."""
+    return [(t, "exhale") for t in manifest.exhale_onsets_s]
+
+
 def _write_text(path: Path, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
@@ -61,7 +66,8 @@ def _write_text(path: Path, text: str) -> Path:
 def write_reaper(layout: Layout, manifest: Manifest, stems: dict[str, int]) -> list[Path]:
     import rpp
 
-    markers = [["MARKER", str(n), f"{t:.6f}", name, "0"] for n, (t, name) in enumerate(_marks(manifest), start=1)]
+    points = _marks(manifest) + _breaths(manifest)
+    markers = [["MARKER", str(n), f"{t:.6f}", name, "0"] for n, (t, name) in enumerate(points, start=1)]
     first_region = len(markers) + 1
     for n, (start, end, text) in enumerate(_phrases(manifest), start=first_region):
         markers += [["MARKER", str(n), f"{start:.6f}", text, "1"], ["MARKER", str(n), f"{end:.6f}", "", "1"]]
@@ -84,9 +90,10 @@ def write_otio(layout: Layout, manifest: Manifest, stems: dict[str, int]) -> lis
             name=name, media_reference=otio.schema.ExternalReference(target_url=name),
             source_range=otio.opentime.TimeRange(at(0), otio.opentime.RationalTime(length, SAMPLE_RATE))))
         timeline.tracks.append(track)
-    for start, name in _marks(manifest):
-        timeline.tracks.markers.append(otio.schema.Marker(name=name, marked_range=otio.opentime.TimeRange(at(start), at(0)),
-                                                          color=otio.schema.MarkerColor.RED))
+    for points, color in ((_marks(manifest), otio.schema.MarkerColor.RED), (_breaths(manifest), otio.schema.MarkerColor.CYAN)):
+        for start, name in points:
+            timeline.tracks.markers.append(otio.schema.Marker(name=name, color=color,
+                                                              marked_range=otio.opentime.TimeRange(at(start), at(0))))
     for start, end, text in _phrases(manifest):
         timeline.tracks.markers.append(otio.schema.Marker(name=text, marked_range=otio.opentime.TimeRange(at(start), at(end - start)),
                                                           color=otio.schema.MarkerColor.GREEN))
@@ -94,11 +101,12 @@ def write_otio(layout: Layout, manifest: Manifest, stems: dict[str, int]) -> lis
 
 
 def write_audacity(layout: Layout, manifest: Manifest, stems: dict[str, int]) -> list[Path]:
-    """Audacity label files, one per label track (Import > Labels): sections and marks, and the phrases."""
-    sections = "".join(f"{t:.6f}\t{t:.6f}\t{name}\n" for t, name in _marks(manifest))
+    """Audacity label files, one per label track (Import > Labels): sections and marks, the phrases, the breaths."""
+    points = lambda found: "".join(f"{t:.6f}\t{t:.6f}\t{name}\n" for t, name in found)
     phrases = "".join(f"{start:.6f}\t{end:.6f}\t{text}\n" for start, end, text in _phrases(manifest))
-    return [_write_text(layout.sidecar("sections.labels.txt"), sections),
-            _write_text(layout.sidecar("phrases.labels.txt"), phrases)]
+    return [_write_text(layout.sidecar("sections.labels.txt"), points(_marks(manifest))),
+            _write_text(layout.sidecar("phrases.labels.txt"), phrases),
+            _write_text(layout.sidecar("breath.labels.txt"), points(_breaths(manifest)))]
 
 
 WRITERS: dict[str, Callable[[Layout, Manifest, dict[str, int]], list[Path]]] = {

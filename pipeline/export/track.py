@@ -11,7 +11,8 @@ from ..audio import SAMPLE_RATE, db_to_gain
 from ..blocks import Scratch, scaled
 from ..files import atomic_path, file_sha256
 from ..job import Job, renderer_source_sha256
-from ..manifest import STEM_FORMAT, FileRecord, LoudnessReport, Manifest, MixReport, Renderer, Speech, TimePoint
+from ..manifest import (STEM_FORMAT, FileRecord, Listing, LoudnessReport, Manifest, MixReport, Renderer, Speech,
+                        TimePoint)
 from ..mix import MixSettings
 from ..pacing import Timeline
 from ..render import Rendered
@@ -32,6 +33,10 @@ def write_track(job: Job, rendered: Rendered, work: Scratch) -> Manifest:
         encodings += stem_encodings(job, rendered, work)
     outputs = write_all(encodings, SAMPLE_RATE)
     outputs += write_sidecars(job, timeline)
+    if job.cover_file:
+        with atomic_path(job.cover_file) as tmp:
+            tmp.write_bytes(tags.cover)
+        outputs.append(job.cover_file)
     manifest = build_manifest(job, rendered, outputs)
     manifest.write(layout.manifest)
     return manifest
@@ -107,6 +112,8 @@ def build_manifest(job: Job, rendered: Rendered, outputs: list[Path]) -> Manifes
         sections=tuple(TimePoint(m.name, _seconds(m.start)) for m in timeline.sections),
         marks=tuple(TimePoint(m.name, _seconds(m.start)) for m in timeline.marks),
         files={p.name: FileRecord(file_sha256(p), p.stat().st_size) for p in outputs},
+        listing=Listing(meta.author, meta.album, meta.season, meta.track, meta.summary,
+                        job.cover_file.name if job.cover_file else ""),
         exhale_onsets_s=tuple(round(t, 3) for t in timeline.breath.exhale_onsets(timeline.duration_s)),
         draft=job.draft,
     )

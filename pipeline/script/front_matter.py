@@ -57,7 +57,11 @@ class Meta:
     formats: tuple[str, ...] = ()
     cover: str = ""
     track: int = 0
-    """Track number in its album (0: none)."""
+    """Track number in its album (0: none); the episode number in a feed."""
+    season: int = 0
+    """The season in a feed (0: none)."""
+    summary: str = ""
+    """A sentence or two for players and feeds (default: made from the title, length and parts)."""
     pauses: dict[str, float] = field(default_factory=dict)
     """Overrides of the voice preset's pause defaults, in seconds."""
     pace_wpm: tuple[float, float] | None = None
@@ -239,11 +243,12 @@ def _not_whole(key: str, value: Any) -> dict:
 
 
 _READERS: dict[str, Callable[[str, Any], dict]] = {
-    "title": _text, "author": _text, "album": _text, "cover": _text,
+    "title": _text, "author": _text, "album": _text, "cover": _text, "summary": _text,
     "voice": _name, "ambience": _name, "profile": _name,
     "breath": _breath, "vars": _vars, "formats": _formats, "pauses": _pauses, "pace": _pace,
     "rate": lambda k, v: {"rate": _number(k, v, 0.3, 2.0)},
     "seed": lambda k, v: {"seed": int(_number(k, v, 0, 2**32 - 1))} if isinstance(v, int) else _not_whole(k, v),
     "duration": lambda k, v: {"duration_s": _seconds(k, v)},
     "track": lambda k, v: {"track": int(_number(k, v, 0, 9999))} if isinstance(v, int) else _not_whole(k, v),
+    "season": lambda k, v: {"season": int(_number(k, v, 0, 9999))} if isinstance(v, int) else _not_whole(k, v),
 }
