@@ -26,6 +26,7 @@ from .job import RenderOptions, lint, load_variables
 from .manifest import Layout
 from .library import TrackResult, build, cache_contents, check, discover, parse_shard, plan, shard_of
 from .master import PROFILES
+from .progress import reporter
 from .qc import advisory_checks
 from .render import audition
 from .script import parse_duration
@@ -151,11 +152,9 @@ def render(paths, out_dir, formats, profile, voice, ambience, stems, session_kin
     if check_only:
         _report_check(check(tracks, options), len(tracks), quiet)
         return
-    with click.progressbar(length=len(tracks), label="rendering", file=sys.stderr, hidden=quiet,
-                           show_eta=True, item_show_func=lambda r: Path(r.script).name if r else "") as bar:
-        results = build(tracks, options, jobs, on_done=lambda result: bar.update(1, result), scheduler=scheduler,
-                        prune_against=library if prune_orphans else None,
-                        on_removed=lambda path: click.echo(f"removed {path}", err=quiet))
+    with reporter(len(tracks), quiet) as report:
+        results = build(tracks, options, jobs, scheduler=scheduler, prune_against=library if prune_orphans else None,
+                        on_removed=lambda path: click.echo(f"removed {path}", err=quiet), on_progress=report)
     if session_kinds:
         _write_sessions(tracks, out_dir, tuple(session_kinds), quiet)
     _after_render(results, show_timeline, quiet)

@@ -25,8 +25,9 @@ from .pacing import LEAD_IN_S, Timeline, crop, place
 from .script import NO_AMBIENCE, parse_text
 from .speech import Clip, ClipCache, load_voice, synthesize
 
-Progress = Callable[[int, int], None]
-"""Called with (phrases done, phrases in the track) as speech is synthesised."""
+Progress = Callable[[str, int, int], None]
+"""Called with (stage, done, total) as a track is made: ("speech", phrases done, phrases), then ("mix", 0, 0) and
+("master", 0, 0) as those begin (``pipeline.progress.STAGES``)."""
 Span = Callable[[Timeline], tuple[int, int]]
 """Picks the frames [start, end) to render from the whole score (a preview's section or times)."""
 
@@ -45,11 +46,14 @@ def render(job: Job, cache: ClipCache, work: Scratch | None = None, span: Span |
 
     With ``span``, only that part of the score is mixed and mastered (whole phrases, with a margin).
     """
-    clips = synthesize(job.script, job.voices, cache, progress, job.pace_wpm)
+    progress = progress or (lambda stage, done, total: None)
+    clips = synthesize(job.script, job.voices, cache, lambda done, total: progress("speech", done, total), job.pace_wpm)
     timeline = place(job.script, [clip.frames for clip in clips], job.pauses, [clip.anchors for clip in clips])
     if span is not None:
         timeline = crop(timeline, *span(timeline))
+    progress("mix", 0, 0)
     stems = mix(timeline, clips, job.voices, job.beds, work=work)
+    progress("master", 0, 0)
     total = work.zeros(timeline.frames) if work else np.zeros((timeline.frames, 2), dtype=np.float32)
     return Rendered(clips, timeline, stems, master(stems.mix_into(total), job.profile, work=work))
 

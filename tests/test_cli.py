@@ -132,3 +132,33 @@ def test_cache_info_and_prune_commands(tmp_path):
     assert result.exit_code == 0 and "removed 1 entries" in result.output
     bad = invoke("cache", "prune", "--older-than", "soon", "--cache", str(tmp_path))
     assert bad.exit_code == 2 and "--older-than" in bad.output
+
+
+def test_a_log_gets_one_line_per_stage_per_track_and_no_more(tmp_path, cache_dir):
+    from conftest import FIXTURES
+
+    args = ["render", str(FIXTURES / "short.txt"), "-o", str(tmp_path), "--cache", str(cache_dir), "--format", "flac"]
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    stages = [line.split("] ", 1)[1].split(":")[1].split()[0] for line in result.stderr.splitlines() if line.startswith("[")]
+    assert stages == ["speech", "mix", "master", "encode", "qc", "rendered"]  # a track's phrases come in one line
+    assert "qc of 1 file(s): loudness" in result.stderr
+    again = [line for line in invoke(*args).stderr.splitlines() if line.startswith("[")]
+    assert len(again) == 1 and again[0].endswith("short: up to date")
+
+
+def test_a_long_stage_repeats_its_count_at_most_every_few_seconds(monkeypatch):
+    import io
+
+    from pipeline import progress
+
+    clock = iter(range(0, 1000, 1))
+    monkeypatch.setattr(progress.time, "monotonic", lambda: float(next(clock)))
+    log = io.StringIO()
+    lines = progress.LogLines(log)
+    for done in range(1, 41):  # one phrase a second
+        lines(progress.Event("t", "speech", done, 40))
+    lines(progress.Event("t", "mix"))
+    said = log.getvalue().splitlines()
+    assert [line.split("] ")[1] for line in said] == ["t: speech 1/40 phrases", "t: speech 11/40 phrases",
+                                                      "t: speech 21/40 phrases", "t: speech 31/40 phrases", "t: mix"]

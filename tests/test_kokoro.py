@@ -115,24 +115,28 @@ def test_lint_refuses_a_rate_the_engine_cannot_speak(tmp_path):
     assert result.exit_code == 1 and "s.txt:4:" in result.output and "speaks at 0.35–2 of its natural speed" in result.output
 
 
-def test_an_emphasised_word_is_louder_inside_one_kokoro_clip(tmp_path):
+def test_an_emphasised_word_is_louder_inside_one_kokoro_clip_where_the_model_says_it(tmp_path):
     from pipeline.script import parse_text
     from pipeline.speech import ClipCache, speak
-    from pipeline.speech.align import sounds_counter, word_frames
+    from pipeline.speech.clips import clip_start_in
 
     voice, cache = load_voice("default"), ClipCache(tmp_path)
     plain = speak(parse_text("Let the breath be slow and easy now.", "a.txt").phrases[0], voice, cache)
     marked = parse_text("Let the breath be *slow* and easy now.", "a.txt").phrases[0]
     emphasised = speak(marked, voice, cache)
     assert emphasised.frames == plain.frames  # the whole sentence from one synthesis
+    changed = np.flatnonzero(np.any(emphasised.audio != plain.audio, axis=1))
     engine = kokoro.KokoroEngine(voice)
-    start, end = word_frames(marked.text, [marked.spans[0].start, marked.spans[0].end], plain.audio,
-                             sounds_counter(engine.phonemes))
-    inside = slice(start + 1440, end - 1440)
+    raw, said = engine.synthesize_timed(normalise(marked.text, dict(voice.lexicon), None), voice.rate)
+    words = [i for i, (phoneme, _) in enumerate(said) if i and said[i - 1][0] == " "]  # each word's first phoneme
+    slow, following = said[words[3]][1], said[words[4]][1]  # "slow", then "and", as the model timed them
+    begin = clip_start_in(raw, engine.sample_rate, voice.chain.highpass_hz)
+    edge = 0.02 * 48_000
+    assert abs(changed[0] - (slow * 48_000 - begin - edge)) <= 48
+    assert abs(changed[-1] - (following * 48_000 - begin + edge)) <= 48  # within a millisecond of the model's times
+    inside = slice(int(slow * 48_000 - begin + edge), int(following * 48_000 - begin - edge))
     louder = 10 * np.log10(np.mean(emphasised.audio[inside] ** 2) / np.mean(plain.audio[inside] ** 2))
     assert louder == pytest.approx(2.0, abs=0.05)
-
-
 
 def test_ssml_phonemes_are_said_as_written_by_kokoro_and_piper(heart):
     from pipeline.script import parse_ssml

@@ -187,7 +187,7 @@ def test_two_jobs_give_the_same_files_as_one(library, tmp_path):
     serial = json.loads((library["out"] / "library.json").read_text())
     parallel_out = tmp_path / "parallel"
     result = invoke("render", library["scripts"], "-o", parallel_out, "--cache", library["cache"], "--jobs", 2, "--force")
-    assert result.exit_code == 0 and result.output.count("rendered") == 2, result.output
+    assert result.exit_code == 0 and result.stdout.count("rendered") == 2, result.output
     parallel = json.loads((parallel_out / "library.json").read_text())
     for name in ("one", "two"):
         files = lambda folder: json.loads((folder / f"{name}.json").read_text())["files"]
@@ -261,7 +261,7 @@ def test_a_fresh_output_folder_is_filled_from_the_cache_without_rendering(librar
     assert "2 finished tracks" in invoke("cache", "info", "--cache", cache).output
     monkeypatch.setattr(track_module, "render", lambda *a, **k: pytest.fail("a stored track was rendered again"))
     again = invoke("render", library["scripts"], "-o", fresh, "--cache", cache, "--jobs", 1, "--stems")
-    assert again.exit_code == 0 and again.output.count("restored") == 2, again.output
+    assert again.exit_code == 0 and again.stdout.count("restored") == 2, again.output
     for made in library["out"].iterdir():
         assert (fresh / made.name).read_bytes() == made.read_bytes(), made.name  # manifests and library.json too
     assert invoke("render", library["scripts"], "-o", fresh, "--cache", cache, "--stems", "--check").exit_code == 0
@@ -278,7 +278,7 @@ def test_a_stored_track_whose_file_changed_is_discarded_and_rendered_again(libra
         handle.write(bytes(16))
     fresh = library["root"] / "fresh"
     result = invoke("render", library["scripts"], "-o", fresh, "--cache", cache, "--jobs", 1)
-    assert result.exit_code == 0 and result.output.count("restored") == 1 and "rendered" in result.output
+    assert result.exit_code == 0 and result.stdout.count("restored") == 1 and "rendered" in result.stdout
     assert "a file changed since it was kept" in caplog.text
     manifest = json.loads((fresh / "one.json").read_text())
     assert manifest["files"]["one.flac"]["sha256"] == hashlib.sha256((fresh / "one.flac").read_bytes()).hexdigest()

@@ -7,15 +7,18 @@ from __future__ import annotations
 import fcntl
 import multiprocessing
 import os
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator
 
 from .. import __version__
+from ..progress import Event, Report
 from ..errors import ConfigError, DriftError, RenderError, Source
 from ..files import write_json
 from ..job import RenderOptions, load_variables, prepare, staleness
@@ -108,44 +111,81 @@ def check(tracks: list[Planned], options: RenderOptions) -> list[tuple[Planned, 
 
 def build(tracks: list[Planned], options: RenderOptions, jobs: int = 1,
           on_done: Callable[[TrackResult], None] | None = None, scheduler: str | None = None,
-          prune_against: list[Planned] | None = None, on_removed: Callable[[Path], None] | None = None) -> list[TrackResult]:
+          prune_against: list[Planned] | None = None, on_removed: Callable[[Path], None] | None = None,
+          on_progress: Report | None = None) -> list[TrackResult]:
     """Render every stale track (in ``jobs`` processes, or on a Dask cluster) and rewrite library.json, under the
-    folder's lock. With ``prune_against`` (the whole library's plan, every shard), first remove what it orphans."""
+    folder's lock. With ``prune_against`` (the whole library's plan, every shard), first remove what it orphans.
+    ``on_progress`` hears each track's stages and its end (from worker processes too; not from a cluster)."""
+    report = on_progress or (lambda event: None)
+    finished = on_done or (lambda result: None)
+
+    def done(track: Planned, result: TrackResult) -> None:
+        report(Event(track.name, result.status))
+        finished(result)
+
     with lock(Path(options.out_dir)):
         if prune_against is not None:
             for path in prune(Path(options.out_dir), prune_against):
                 if on_removed:
                     on_removed(path)
         if scheduler:
-            results = _on_cluster(tracks, options, scheduler, on_done)
+            results = _on_cluster(tracks, options, scheduler, done)
         elif jobs <= 1 or len(tracks) <= 1:
             results = []
             for track in tracks:
-                results.append(render_track(track.script, _options_for(options, track), name=track.name))
-                if on_done:
-                    on_done(results[-1])
+                stages = partial(_stage, report, track.name)
+                results.append(render_track(track.script, _options_for(options, track), stages, track.name))
+                done(track, results[-1])
         else:
-            results = _parallel(tracks, options, jobs, on_done)
+            results = _parallel(tracks, options, jobs, done, report)
         write_library(Path(options.out_dir))
     return results
 
 
-def _parallel(tracks: list[Planned], options: RenderOptions, jobs: int, on_done) -> list[TrackResult]:
-    """Each worker process loads each voice once (engines are cached per process) and renders whole tracks.
+def _stage(report: Report, track: str, stage: str, done: int, total: int) -> None:
+    report(Event(track, stage, done, total))
+
+
+_EVENTS = None
+"""In a worker process: the queue its tracks' stages go back on (set when the worker starts)."""
+
+
+def _worker_starts(events) -> None:
+    global _EVENTS
+    _EVENTS = events
+    die_with_parent()
+
+
+def _stage_from_worker(track: str, stage: str, done: int, total: int) -> None:
+    _EVENTS.put(Event(track, stage, done, total))
+
+
+def _parallel(tracks: list[Planned], options: RenderOptions, jobs: int, on_done, report: Report) -> list[TrackResult]:
+    """Each worker process loads each voice once (engines are cached per process) and renders whole tracks; their
+    stages come back on a queue that a thread here hands to ``report``.
 
     Workers are forked, so they hold the build lock with us, and die with us (``die_with_parent``)."""
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"), initializer=die_with_parent)
-    with pool:
-        futures = {pool.submit(render_track, t.script, _options_for(options, t), None, t.name): i for i, t in enumerate(tracks)}
-        results: list[TrackResult | None] = [None] * len(tracks)
-        try:
-            for future in as_completed(futures):
-                results[futures[future]] = future.result()
-                if on_done:
-                    on_done(results[futures[future]])
-        except BrokenProcessPool:
-            raise RenderError("a render worker was killed (out of memory?); what it was writing was not kept, "
-                              "and the tracks it had not finished render again next time") from None
+    context = multiprocessing.get_context("fork")
+    events = context.Queue()
+    relay = threading.Thread(target=lambda: [report(e) for e in iter(events.get, None)], daemon=True)
+    relay.start()
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_worker_starts, initargs=(events,))
+    try:
+        with pool:
+            futures = {pool.submit(render_track, t.script, _options_for(options, t), partial(_stage_from_worker, t.name),
+                                   t.name): i for i, t in enumerate(tracks)}
+            results: list[TrackResult | None] = [None] * len(tracks)
+            try:
+                for future in as_completed(futures):
+                    index = futures[future]
+                    results[index] = future.result()
+                    on_done(tracks[index], results[index])
+            except BrokenProcessPool:
+                raise RenderError("a render worker was killed (out of memory?); what it was writing was not kept, "
+                                  "and the tracks it had not finished render again next time") from None
+    finally:
+        events.put(None)
+        relay.join(timeout=5)
     return results
 
 
@@ -165,9 +205,9 @@ def _on_cluster(tracks: list[Planned], options: RenderOptions, address: str, on_
                    for i, t in enumerate(tracks)}
         results: list[TrackResult | None] = [None] * len(tracks)
         for future in completed(list(futures)):
-            results[futures[future]] = future.result()
-            if on_done:
-                on_done(results[futures[future]])
+            index = futures[future]
+            results[index] = future.result()
+            on_done(tracks[index], results[index])
     return results
 
 

@@ -48,9 +48,13 @@ def render_track(path: Path, options: RenderOptions, progress: Progress | None =
             return TrackResult(str(path), "restored", outputs, (), manifest)
         with scratch() as work:  # every full-length array lives on disk, so memory does not grow with the session
             rendered = render(job, ClipCache(options.cache_dir), work, progress=progress)
+            if progress:
+                progress("encode", 0, 0)
             manifest = write_track(job, rendered, work)
         reports = ()
         if options.qc:
+            if progress:
+                progress("qc", 0, len(job.formats))
             reports = tuple(qc_files([job.layout.track(f) for f in job.formats], warn_only=options.warn_only))
             manifest = _with_verdict(job, manifest, reports)
             if manifest.qc.passed:

@@ -2,10 +2,12 @@
 
 A sentence is synthesised whole, so its intonation runs on across an emphasised
 word or a volume cue; the cue then acts on the stretch of audio where its words
-are said. Neither of our engines reports when each word is said (the Kokoro
-export's graph has no duration output), so a word is placed by the share of the
-sentence's sounds before it (phonemes where the engine gives them, letters
-otherwise), then moved to the quietest 10 ms nearby, the gap between two words.
+are said. Kokoro reports when it says each phoneme (its duration predictor,
+exposed from the graph), so a word starts at the phoneme after those of the
+words before it. Piper and Coqui report nothing, so there a word is placed by
+the share of the sentence's sounds before it (phonemes where the engine gives
+them, letters otherwise), then moved to the quietest 10 ms nearby, the gap
+between two words.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..audio import db_to_gain, frames
+from ..audio import SAMPLE_RATE, db_to_gain, frames
 from ..script import WordSpan
 from .clips import EDGE_PAD_S, shift_pitch
 
@@ -40,6 +42,23 @@ def word_frames(text: str, offsets: list[int], audio: np.ndarray, sounds: Callab
     energy = _energy(audio)
     return [_quietest_near(pad + int(heard * min(sounds(text[:offset]) / total, 1.0)), energy)
             if 0 < offset < len(text) else (0 if offset <= 0 else len(audio)) for offset in offsets]
+
+
+def timed_word_frames(text: str, offsets: list[int], clip_frames: int, said: list[tuple[str, float]],
+                      sounds_before: Callable[[str], int], clip_start: int) -> list[int]:
+    """The frame of the clip where the word at each character offset starts, from the engine's own phoneme times
+    (``said``: each phoneme, spaces included, and its start in seconds of the raw audio, which the clip begins
+    ``clip_start`` frames into)."""
+    found = []
+    for offset in offsets:
+        if not 0 < offset < len(text):
+            found.append(0 if offset <= 0 else clip_frames)
+            continue
+        index = min(sounds_before(text[:offset]), len(said) - 1)
+        while index < len(said) - 1 and said[index][0] == " ":
+            index += 1  # the word itself, not the space before it
+        found.append(min(max(round(said[index][1] * SAMPLE_RATE) - clip_start, 0), clip_frames))
+    return found
 
 
 def shape(audio: np.ndarray, spans: tuple[WordSpan, ...], edges: dict[int, int]) -> np.ndarray:

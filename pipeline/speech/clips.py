@@ -38,11 +38,7 @@ class Clip:
 
 def clean_clip(raw: np.ndarray, rate: int, highpass_hz: float, gain_db: float, pitch_st: float) -> np.ndarray:
     """Engine output → a clip: one rate, no rumble, a consistent edge of silence, matched level, pitch, fades."""
-    audio = resample(raw, rate)
-    if highpass_hz > 0:
-        sos = signal.butter(2, highpass_hz, "highpass", fs=SAMPLE_RATE, output="sos")
-        audio = signal.sosfilt(sos, audio, axis=0).astype(np.float32)
-    audio = trim_silence(audio)
+    audio = trim_silence(_filtered(raw, rate, highpass_hz))
     if not len(audio):
         return audio
     audio = match_level(audio) * np.float32(db_to_gain(gain_db))
@@ -51,18 +47,39 @@ def clean_clip(raw: np.ndarray, rate: int, highpass_hz: float, gain_db: float, p
     return apply_fades(audio, frames(EDGE_FADE_S), frames(EDGE_FADE_S))
 
 
-def trim_silence(audio: np.ndarray, below_peak_db: float = TRIM_BELOW_PEAK_DB) -> np.ndarray:
-    """Cut leading and trailing silence, keeping a short pad so consonants are not clipped."""
+def _filtered(raw: np.ndarray, rate: int, highpass_hz: float) -> np.ndarray:
+    audio = resample(raw, rate)
+    if highpass_hz > 0:
+        sos = signal.butter(2, highpass_hz, "highpass", fs=SAMPLE_RATE, output="sos")
+        audio = signal.sosfilt(sos, audio, axis=0).astype(np.float32)
+    return audio
+
+
+def clip_start_in(raw: np.ndarray, rate: int, highpass_hz: float) -> int:
+    """Where, in ``raw`` at SAMPLE_RATE, the clip ``clean_clip`` makes of it begins (its leading silence cut)."""
+    return trim_bounds(_filtered(raw, rate, highpass_hz))[0]
+
+
+def trim_bounds(audio: np.ndarray, below_peak_db: float = TRIM_BELOW_PEAK_DB) -> tuple[int, int]:
+    """The frames [start, end) left once leading and trailing silence is cut, with a short pad so consonants are
+    not clipped; (0, 0) for silence."""
     audio = as_frames(audio)
     window = frames(0.005)
     energy = np.convolve(np.square(audio).mean(axis=1), np.ones(window) / window, mode="same")
     if not len(energy) or energy.max() <= 1e-14:
-        return audio[:0].copy()
+        return 0, 0
     loud = np.flatnonzero(energy > energy.max() * 10 ** (-below_peak_db / 10))
     if not len(loud):
-        return audio[:0].copy()
+        return 0, 0
     pad = frames(EDGE_PAD_S)
-    return audio[max(loud[0] - pad, 0) : min(loud[-1] + pad + 1, len(audio))].copy()
+    return max(loud[0] - pad, 0), min(loud[-1] + pad + 1, len(audio))
+
+
+def trim_silence(audio: np.ndarray, below_peak_db: float = TRIM_BELOW_PEAK_DB) -> np.ndarray:
+    """Cut leading and trailing silence, keeping a short pad so consonants are not clipped."""
+    audio = as_frames(audio)
+    start, end = trim_bounds(audio, below_peak_db)
+    return audio[start:end].copy()
 
 
 def match_level(audio: np.ndarray) -> np.ndarray:

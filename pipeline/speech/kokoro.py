@@ -66,6 +66,27 @@ def model_path(cache_root: Path | None = None) -> Path:
     return target
 
 
+DURATIONS = "/encoder/Gather_output_0"
+"""Inside the graph: frames per phoneme token (the duration predictor's, rounded), the way the model spaces them."""
+
+
+def timed_model_path(cache_root: Path | None = None) -> Path:
+    """The joined model with its phoneme durations as a second output, ``duration`` (what kokoro-onnx reads for
+    timings): made once with ``onnx``; the audio output is the same graph, so the same samples."""
+    import onnx
+
+    source = model_path(cache_root)
+    target = source.with_name(source.stem + "-timed.onnx")
+    if target.is_file():
+        return target
+    model = onnx.load(str(source))
+    model.graph.node.append(onnx.helper.make_node("Identity", [DURATIONS], ["duration"], name="drift_duration"))
+    model.graph.output.append(onnx.helper.make_tensor_value_info("duration", onnx.TensorProto.INT64, ["tokens"]))
+    with atomic_path(target) as tmp:
+        onnx.save(model, str(tmp))
+    return target
+
+
 def style_for(preset: VoicePreset) -> np.ndarray:
     """The preset's style: one voice, or the weighted mix of several (weights normalised to sum to 1)."""
     where = Source(preset.path)
@@ -107,7 +128,7 @@ class KokoroEngine:
 
         self.style = style_for(preset)
         self.language = language_of(preset)
-        model = model_path()
+        model = timed_model_path()
         voices = _empty_voices(model.parent)
         self.sessions = SessionPool([Kokoro.from_session(single_threaded_session(model), str(voices))
                                      for _ in range(os.cpu_count() or 1)])
@@ -117,6 +138,10 @@ class KokoroEngine:
         self.max_chars = 0
 
     def synthesize(self, text: str, rate: float) -> np.ndarray:
+        return self.synthesize_timed(text, rate)[0]
+
+    def synthesize_timed(self, text: str, rate: float) -> tuple[np.ndarray, list[tuple[str, float]]]:
+        """The audio, and each phoneme said (spaces and punctuation included) with when it starts, in seconds."""
         if not SPEED_RANGE[0] <= rate <= SPEED_RANGE[1]:
             raise RenderError(f"Kokoro speaks at {SPEED_RANGE[0]:g}–{SPEED_RANGE[1]:g} of its natural speed; "
                               f"this phrase asks for {rate:.2f} (the preset's rate times the script's)")
@@ -124,8 +149,13 @@ class KokoroEngine:
             phonemes = self.phonemes(text, kokoro)
             # create() without its 0.5 speed floor: the same batches, trim and joins, at any speed the graph takes
             style, _, batches = kokoro._prepare(phonemes, self.style, 1.0, self.language, True, *KOKORO_PAUSES)
-            audio, _ = kokoro._create_batches(batches, style, rate, True)
-        return np.asarray(audio, dtype=np.float32)
+            audio, spoken = kokoro._create_batches(batches, style, rate, True)
+        return np.asarray(audio, dtype=np.float32), [(said.phoneme, said.start) for said in spoken]
+
+    def known(self, phonemes: str) -> str:
+        """The phonemes the model has tokens for: what ``synthesize_timed`` reports a time for."""
+        with self.sessions.borrow() as kokoro:
+            return kokoro.tokenizer.known(phonemes)
 
     def phonemes(self, text: str, kokoro=None) -> str:
         """What the voice will say for ``text``, as espeak-ng phonemes; ``[[ phonemes ]]`` (a lexicon's, or

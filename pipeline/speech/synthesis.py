@@ -13,8 +13,8 @@ from ..audio import SAMPLE_RATE, apply_fades, frames, resample
 from ..errors import ConfigError, RenderError
 from ..script import Insert, Phrase, Script
 from .cache import ClipCache
-from .align import shape, sounds_counter, word_frames
-from .clips import EDGE_FADE_S, EDGE_PAD_S, Clip, clean_clip
+from .align import shape, sounds_counter, timed_word_frames, word_frames
+from .clips import EDGE_FADE_S, EDGE_PAD_S, Clip, clean_clip, clip_start_in
 from .engines import Engine, engine_for
 from .text import PACE_MIN_WORDS, SAFE_CHARS, normalise, split_for_engine, spoken_words
 from .voices import PRESET_RATES, SPEED_RANGES, VoicePreset, lexicon_for, speed_of
@@ -75,17 +75,30 @@ def speak(phrase: Phrase, preset: VoicePreset, cache: ClipCache, pace_wpm: tuple
         rate, audio = paced, _spoken(phrase, text, preset, cache, paced)
     if not (phrase.spans or phrase.word_marks):
         return Clip(phrase.text, audio)
-    return _with_cues_inside(phrase, audio, preset)
+    return _with_cues_inside(phrase, text, audio, preset, rate)
 
 
-def _with_cues_inside(phrase: Phrase, audio: np.ndarray, preset: VoicePreset) -> Clip:
+def _with_cues_inside(phrase: Phrase, text: str, audio: np.ndarray, preset: VoicePreset, rate: float) -> Clip:
     """The whole sentence's clip with its spans louder, softer or higher, and where its marks fall."""
+    offsets = sorted({o for span in phrase.spans for o in (span.start, span.end)} | {o for o, _ in phrase.word_marks})
+    edges = dict(zip(offsets, _word_frames(phrase, text, audio, preset, rate, offsets)))
+    return Clip(phrase.text, shape(audio, phrase.spans, edges), tuple(edges[o] for o, _ in phrase.word_marks))
+
+
+def _word_frames(phrase: Phrase, text: str, audio: np.ndarray, preset: VoicePreset, rate: float,
+                 offsets: list[int]) -> list[int]:
+    """Where the words at these offsets start in the clip: from the engine's own phoneme times where it has them
+    (Kokoro; the sentence is spoken again for them, the same samples), otherwise by their share of its sounds."""
     engine, lexicon = engine_for(preset), lexicon_for(preset, phrase)
     phonemes = getattr(engine, "phonemes", None)
-    sounds = sounds_counter((lambda text: phonemes(normalise(text, lexicon, None))) if phonemes else None)
-    offsets = sorted({o for span in phrase.spans for o in (span.start, span.end)} | {o for o, _ in phrase.word_marks})
-    edges = dict(zip(offsets, word_frames(phrase.text, offsets, audio, sounds)))
-    return Clip(phrase.text, shape(audio, phrase.spans, edges), tuple(edges[o] for o, _ in phrase.word_marks))
+    said = lambda written: phonemes(normalise(written, lexicon, None))
+    whole = len(split_for_engine(text, preset.max_chars or engine.max_chars or SAFE_CHARS)) == 1
+    if hasattr(engine, "synthesize_timed") and whole:  # a sentence spoken in pieces has no one set of times
+        raw, timed = engine.synthesize_timed(text, rate)
+        start = clip_start_in(raw, engine.sample_rate, preset.chain.highpass_hz)
+        before = lambda written: len(engine.known(said(written))) if written.strip() else 0
+        return timed_word_frames(phrase.text, offsets, len(audio), timed, before, start)
+    return word_frames(phrase.text, offsets, audio, sounds_counter(said if phonemes else None))
 
 
 def _rate_for_pace(text: str, clip_frames: int, rate: float, pace_wpm: tuple[float, float] | None,

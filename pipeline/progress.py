@@ -1,0 +1,85 @@
+"""Progress a person can follow while a library builds: each track's stage (speech with its phrase count, mix,
+master, encode, qc) as live lines on a terminal (rich), and as one line per stage per track, with the time
+since the build began, in a log that is not a terminal (CI), never more often than every few seconds."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TextIO
+
+STAGES = ("speech", "mix", "master", "encode", "qc")
+"""What rendering a track goes through, in order; a track then ends with its status ("rendered", "up to date"…)."""
+LOG_EVERY_S = 10.0
+"""In a log, a long stage's count is repeated at most this often."""
+
+
+@dataclass(frozen=True)
+class Event:
+    track: str
+    stage: str
+    """One of ``STAGES``, or the track's final status."""
+    done: int = 0
+    total: int = 0
+
+
+Report = Callable[[Event], None]
+
+
+@contextmanager
+def reporter(total_tracks: int, quiet: bool = False, stream: TextIO | None = None) -> Iterator[Report]:
+    """Where a build's events go: nowhere when quiet, live lines on a terminal, plain lines otherwise."""
+    stream = stream or sys.stderr
+    if quiet:
+        yield lambda event: None
+    elif stream.isatty():
+        with _live(total_tracks, stream) as report:
+            yield report
+    else:
+        yield LogLines(stream)
+
+
+class LogLines:
+    """One line when a track enters a stage, its count again at most every ``LOG_EVERY_S``, one when it ends."""
+
+    def __init__(self, stream: TextIO):
+        self.stream, self.started = stream, time.monotonic()
+        self.last: dict[str, tuple[str, float]] = {}
+
+    def __call__(self, event: Event) -> None:
+        now = time.monotonic()
+        stage, said_at = self.last.get(event.track, ("", 0.0))
+        if event.stage == stage and now - said_at < LOG_EVERY_S:
+            return
+        self.last[event.track] = (event.stage, now)
+        count = {"speech": f" {event.done}/{event.total} phrases", "qc": f" of {event.total} file(s): loudness, peaks, "
+                 "clicks, dead air, pace, balance"}.get(event.stage, "") if event.total else ""
+        elapsed = time.strftime("%M:%S", time.gmtime(now - self.started))
+        print(f"[{elapsed}] {event.track}: {event.stage}{count}", file=self.stream, flush=True)
+
+
+@contextmanager
+def _live(total_tracks: int, stream: TextIO) -> Iterator[Report]:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description:<32}"), TextColumn("{task.fields[stage]:<10}"), BarColumn(),
+               MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(file=stream), transient=False) as bars:
+        overall = bars.add_task("library", total=total_tracks, stage="tracks")
+        tasks: dict[str, int] = {}
+
+        def report(event: Event) -> None:
+            if event.track not in tasks:
+                tasks[event.track] = bars.add_task(event.track, total=None, stage="")
+            task = tasks[event.track]
+            if event.stage in STAGES:
+                bars.update(task, stage=event.stage, completed=event.done, total=event.total or None)
+            else:
+                bars.update(task, stage=event.stage, completed=1, total=1)
+                bars.advance(overall)
+
+        yield report
