@@ -102,7 +102,7 @@ def main() -> None:
 @click.option("--ambience", help="Bed preset for scripts that name none ('none': no bed).")
 @click.option("--stems", is_flag=True, help="Also write voice, bed and tones stems beside each track.")
 @click.option("--session", "session_kinds", callback=_split_list, metavar="LIST",
-              help="Also write DAW sessions of each track's stems (reaper, otio, audacity); implies --stems.")
+              help="Also write DAW sessions of each track's stems (reaper, otio, aaf, audacity); implies --stems.")
 @draft_option
 @click.option("--force", is_flag=True, help="Render even tracks whose outputs are up to date.")
 @click.option("--check", "check_only", is_flag=True,
@@ -294,8 +294,9 @@ def _wait_for_interrupt(server) -> None:
 
 @main.command()
 @click.argument("manifest", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.option("--kind", "kinds", callback=_split_list, metavar="LIST", default="reaper,otio,audacity", show_default=True,
-              help="Sessions to write: reaper (.RPP), otio (OpenTimelineIO), audacity (label files).")
+@click.option("--kind", "kinds", callback=_split_list, metavar="LIST", default="reaper,otio,aaf,audacity",
+              show_default=True, help="Sessions to write: reaper (.RPP), otio (OpenTimelineIO), aaf (Pro Tools, Media "
+              "Composer; stems linked by absolute path), audacity (label files).")
 @one_line_errors
 def session(manifest, kinds) -> None:
     """Write DAW sessions for a track rendered with --stems: every stem on its own track at zero, its sections

@@ -84,7 +84,7 @@ def test_audacity_labels_and_bad_requests(rendered, tmp_path):
     breaths = [float(line.split("\t")[0]) for line in (out / "short.breath.labels.txt").read_text().splitlines()]
     assert breaths == list(manifest.exhale_onsets_s)
     unknown = invoke("session", out / "short.json", "--kind", "reaper,protools")
-    assert unknown.exit_code != 0 and "unknown session kind 'protools' (known: reaper, otio, audacity)" in unknown.output
+    assert unknown.exit_code != 0 and "unknown session kind 'protools' (known: reaper, otio, aaf, audacity)" in unknown.output
     (tmp_path / "bare.txt").write_text("---\nvoice: steady\n---\nRest here.\n")
     assert invoke("render", tmp_path / "bare.txt", "-o", tmp_path / "b", "--format", "flac").exit_code == 0
     assert "render the track with --stems first" in invoke("session", tmp_path / "b" / "bare.json").output
@@ -100,3 +100,26 @@ def test_render_writes_the_sessions_itself_with_stems_and_refuses_an_unknown_kin
     assert "up to date" in again.output and f"wrote {tmp_path / 'short.RPP'}" in again.output  # made from the manifest
     unknown = invoke("render", FIXTURES / "short.txt", "-o", tmp_path, "--session", "protools")
     assert unknown.exit_code != 0 and "--session: unknown session kind 'protools'" in unknown.output
+
+
+def test_aaf_session_reads_back_with_linked_stems_at_zero_and_every_marker(rendered):
+    import aaf2
+
+    out, manifest, frames = rendered
+    with aaf2.open(str(out / "short.aaf"), "r") as aaf:
+        composition = next(aaf.content.toplevel())
+        sound = [slot for slot in composition.slots if slot.segment.media_kind == "Sound"]
+        assert [slot.name for slot in sound] == [f"{n} {c}" for n in ("voice", "bed", "tones") for c in "LR"]
+        for slot in sound:
+            (clip,) = slot.segment.components
+            stem = slot.name.split()[0]
+            assert (clip.start, clip.length) == (0, frames[stem])
+            tape_link = clip.mob.slots[0].segment.components[0].mob  # master → source mob, which holds the file
+            assert tape_link.descriptor["Locator"][0]["URLString"].value == (out / f"short.{stem}.wav").resolve().as_uri()
+        (events,) = [slot for slot in composition.slots if slot.segment.media_kind == "DescriptiveMetadata"]
+        markers = {(m["Comment"].value, m["Position"].value, m["Length"].value) for m in events.segment.components}
+    for section in manifest.sections:
+        assert (section.name, round(section.start_s * RATE), 0) in markers
+    for (start, end), text in zip(manifest.speech.heard_s, manifest.speech.texts):
+        assert (text, round(start * RATE), round((end - start) * RATE)) in markers
+    assert sum(name == "exhale" for name, _, _ in markers) == len(manifest.exhale_onsets_s)

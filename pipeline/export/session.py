@@ -1,7 +1,8 @@
 """Producer sessions: a rendered track's stems laid out for a DAW, each on its own track at zero, sample-aligned,
 at the master's gain (the stems already are), with the sections and marks as markers and one region per phrase
 carrying its words: REAPER (``.RPP``, written and read by ``rpp``), OpenTimelineIO (``.otio``, by
-``opentimelineio``) and Audacity label files. Read from the manifest and the stems; nothing is rendered again.
+``opentimelineio``), AAF (by ``pyaaf2``) and Audacity label files. Read from the manifest and the stems;
+nothing is rendered again.
 """
 
 from __future__ import annotations
@@ -109,6 +110,54 @@ def write_audacity(layout: Layout, manifest: Manifest, stems: dict[str, int]) ->
             _write_text(layout.sidecar("breath.labels.txt"), points(_breaths(manifest)))]
 
 
+def write_aaf(layout: Layout, manifest: Manifest, stems: dict[str, int]) -> list[Path]:
+    """AAF through pyaaf2, for Pro Tools and Media Composer: each stem linked (not embedded) by its absolute file
+    URL, as an AMA link is, one sound track per channel at zero; sections, marks, breaths and phrases (with their
+    words and lengths) as markers on an event track."""
+    import aaf2
+    from aaf2 import ama
+
+    target = layout.sidecar("aaf")
+    with atomic_path(target) as tmp:
+        with aaf2.open(str(tmp), "w") as aaf:
+            composition = aaf.create.CompositionMob(manifest.title)
+            composition.usage = "Usage_TopLevel"
+            aaf.content.mobs.append(composition)
+            for name, length in stems.items():
+                master = ama.create_media_link(aaf, str((layout.folder / name).resolve()), _probe(layout.folder / name))[0]
+                for channel, slot in enumerate(master.slots):
+                    track = composition.create_sound_slot(edit_rate=SAMPLE_RATE)
+                    track.name = f"{name.split('.')[-2]} {'LR'[channel] if len(master.slots) == 2 else channel + 1}"
+                    track.segment.components.append(master.create_source_clip(slot_id=slot.slot_id, media_kind="sound"))
+            composition.slots.append(_aaf_markers(aaf, manifest))
+    return [target]
+
+
+def _probe(path: Path) -> dict:
+    """What pyaaf2's media link reads of a file (ffprobe's shape), from the file itself."""
+    info = soundfile.info(path)
+    return {"format": {"format_name": "wav", "format_long_name": "WAV / WAVE (Waveform Audio)"},
+            "streams": [{"codec_type": "audio", "codec_name": "pcm_f32le", "sample_rate": str(info.samplerate),
+                         "duration_ts": info.frames, "channels": info.channels}]}
+
+
+def _aaf_markers(aaf, manifest: Manifest):
+    """An event track: a marker at each section, mark and breath, and one the length of each phrase, with its words."""
+    track = aaf.create.EventMobSlot()
+    track["EditRate"].value = SAMPLE_RATE
+    track["SlotID"].value = 1000
+    events = aaf.create.Sequence(media_kind="DescriptiveMetadata")
+    points = [(start, 0.0, name) for start, name in _marks(manifest) + _breaths(manifest)]
+    for start, length, comment in sorted(points + [(s, e - s, text) for s, e, text in _phrases(manifest)]):
+        marker = aaf.create.DescriptiveMarker()
+        marker["Position"].value = round(start * SAMPLE_RATE)
+        marker["Length"].value = round(length * SAMPLE_RATE)
+        marker["Comment"].value = comment
+        events.components.append(marker)
+    track.segment = events
+    return track
+
+
 WRITERS: dict[str, Callable[[Layout, Manifest, dict[str, int]], list[Path]]] = {
-    "reaper": write_reaper, "otio": write_otio, "audacity": write_audacity}
-"""Session kind → writer. AAF (pyaaf2) is not written yet."""
+    "reaper": write_reaper, "otio": write_otio, "aaf": write_aaf, "audacity": write_audacity}
+"""Session kind → writer."""
