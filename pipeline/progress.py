@@ -64,7 +64,13 @@ class LogLines:
 @contextmanager
 def _live(total_tracks: int, stream: TextIO) -> Iterator[Report]:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     columns = (TextColumn("{task.description:<32}"), TextColumn("{task.fields[stage]:<10}"), BarColumn(),
                MofNCompleteColumn(), TimeElapsedColumn())

@@ -118,18 +118,17 @@ def write_aaf(layout: Layout, manifest: Manifest, stems: dict[str, int]) -> list
     from aaf2 import ama
 
     target = layout.sidecar("aaf")
-    with atomic_path(target) as tmp:
-        with aaf2.open(str(tmp), "w") as aaf:
-            composition = aaf.create.CompositionMob(manifest.title)
-            composition.usage = "Usage_TopLevel"
-            aaf.content.mobs.append(composition)
-            for name, length in stems.items():
-                master = ama.create_media_link(aaf, str((layout.folder / name).resolve()), _probe(layout.folder / name))[0]
-                for channel, slot in enumerate(master.slots):
-                    track = composition.create_sound_slot(edit_rate=SAMPLE_RATE)
-                    track.name = f"{name.split('.')[-2]} {'LR'[channel] if len(master.slots) == 2 else channel + 1}"
-                    track.segment.components.append(master.create_source_clip(slot_id=slot.slot_id, media_kind="sound"))
-            composition.slots.append(_aaf_markers(aaf, manifest))
+    with atomic_path(target) as tmp, aaf2.open(str(tmp), "w") as aaf:
+        composition = aaf.create.CompositionMob(manifest.title)
+        composition.usage = "Usage_TopLevel"
+        aaf.content.mobs.append(composition)
+        for name in stems:
+            master = ama.create_media_link(aaf, str((layout.folder / name).resolve()), _probe(layout.folder / name))[0]
+            for channel, slot in enumerate(master.slots):
+                track = composition.create_sound_slot(edit_rate=SAMPLE_RATE)
+                track.name = f"{name.split('.')[-2]} {'LR'[channel] if len(master.slots) == 2 else channel + 1}"
+                track.segment.components.append(master.create_source_clip(slot_id=slot.slot_id, media_kind="sound"))
+        composition.slots.append(_aaf_markers(aaf, manifest))
     return [target]
 
 

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .. import __version__
-from ..progress import Event, Report
 from ..errors import ConfigError, DriftError, RenderError, Source
 from ..files import write_json
 from ..job import RenderOptions, load_variables, prepare, staleness
 from ..manifest import Layout, Manifest
+from ..progress import Event, Report
 from ..script import SCRIPT_SUFFIXES
 from ..system import die_with_parent
 from .track import TrackResult, render_track
@@ -193,7 +193,8 @@ def _on_cluster(tracks: list[Planned], options: RenderOptions, address: str, on_
     """The same build on a Dask distributed cluster. Workers need this project installed, the output folder
     and the clip cache on paths they all see (a shared disk); each worker process keeps its voices loaded."""
     try:
-        from distributed import Client, as_completed as completed
+        from distributed import Client
+        from distributed import as_completed as completed
     except ImportError:
         raise ConfigError("--scheduler needs Dask: pip install 'dask[distributed]'") from None
     try:
@@ -301,5 +302,5 @@ def _take_lock(path: Path, out_dir: Path) -> tuple[int, str]:
 
 def _remove_partial_files(out_dir: Path) -> None:
     """A dead build's half-written files (``atomic_path``'s hidden ``.part`` names); nobody else writes here."""
-    for partial in out_dir.rglob(".*.part"):
-        partial.unlink(missing_ok=True)
+    for unfinished in out_dir.rglob(".*.part"):
+        unfinished.unlink(missing_ok=True)
