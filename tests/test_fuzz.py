@@ -35,10 +35,15 @@ def test_random_text(text):
 @settings(settings.get_profile("parser"))
 @given(st.sampled_from(SEED_SCRIPTS), st.lists(st.tuples(st.floats(0, 1), st.integers(0, 40), st.sampled_from(MARKUP)), max_size=6))
 def test_mutated_library_scripts(script, mutations):
+    parses_or_reports(mutated(script, mutations))
+
+
+def mutated(text: str, mutations) -> str:
+    """``text`` with each (where, how much to cut, what to insert) applied in turn."""
     for where, cut, insert in mutations:
-        at = int(where * len(script))
-        script = script[:at] + insert + script[at + cut :]
-    parses_or_reports(script)
+        at = int(where * len(text))
+        text = text[:at] + insert + text[at + cut :]
+    return text
 
 
 @settings(max_examples=400, deadline=None)
@@ -85,16 +90,10 @@ def lint_and_render_agree(text: str, suffix: str) -> None:
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(SEED_SCRIPTS), st.lists(st.tuples(st.floats(0, 1), st.integers(0, 40), st.sampled_from(MARKUP)), max_size=4))
 def test_what_lint_passes_in_a_script_render_can_lay_out_and_speak(script, mutations):
-    for where, cut, insert in mutations:
-        at = int(where * len(script))
-        script = script[:at] + insert + script[at + cut :]
-    lint_and_render_agree(script, ".txt")
+    lint_and_render_agree(mutated(script, mutations), ".txt")
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(SSML_SEEDS), st.lists(st.tuples(st.floats(0, 1), st.integers(0, 20), st.sampled_from(SSML_MARKUP)), max_size=4))
 def test_what_lint_passes_in_ssml_render_can_lay_out_and_speak(document, mutations):
-    for where, cut, insert in mutations:
-        at = int(where * len(document))
-        document = document[:at] + insert + document[at + cut :]
-    lint_and_render_agree(document, ".ssml")
+    lint_and_render_agree(mutated(document, mutations), ".ssml")

@@ -92,7 +92,7 @@ def _word_frames(phrase: Phrase, text: str, audio: np.ndarray, preset: VoicePres
     engine, lexicon = engine_for(preset), lexicon_for(preset, phrase)
     phonemes = getattr(engine, "phonemes", None)
     said = lambda written: phonemes(normalise(written, lexicon, None))
-    whole = len(split_for_engine(text, preset.max_chars or engine.max_chars or SAFE_CHARS)) == 1
+    whole = len(_pieces(text, preset, engine)) == 1
     if hasattr(engine, "synthesize_timed") and whole:  # a sentence spoken in pieces has no one set of times
         raw, timed = engine.synthesize_timed(text, rate)
         start = clip_start_in(raw, engine.sample_rate, preset.chain.highpass_hz)
@@ -117,11 +117,16 @@ def _rate_for_pace(text: str, clip_frames: int, rate: float, pace_wpm: tuple[flo
     return min(max(paced, low_speed), high_speed)
 
 
+def _pieces(text: str, preset: VoicePreset, engine: Engine) -> list[str]:
+    """The text in pieces the engine takes at once (the preset's limit, else the engine's, else SAFE_CHARS)."""
+    return split_for_engine(text, preset.max_chars or engine.max_chars or SAFE_CHARS)
+
+
 def _spoken(phrase: Phrase, text: str, preset: VoicePreset, cache: ClipCache, rate: float) -> np.ndarray:
     """``text`` said by the preset's engine at ``rate``: cached engine output, clean edges."""
     engine = engine_for(preset)
     keys = [(piece, cache.key(engine.identity, preset.synthesis_settings(), piece, rate))
-            for piece in split_for_engine(text, preset.max_chars or engine.max_chars or SAFE_CHARS)]
+            for piece in _pieces(text, preset, engine)]
     processing = {"highpass_hz": preset.chain.highpass_hz, "gain_db": preset.gain_db,
                   "pitch_st": preset.pitch_st + phrase.pitch_st, "clip_version": CLIP_VERSION}
     finished_key = cache.derived_key([key for _, key in keys], processing)
