@@ -123,3 +123,19 @@ def test_aaf_session_reads_back_with_linked_stems_at_zero_and_every_marker(rende
     for (start, end), text in zip(manifest.speech.heard_s, manifest.speech.texts):
         assert (text, round(start * RATE), round((end - start) * RATE)) in markers
     assert sum(name == "exhale" for name, _, _ in markers) == len(manifest.exhale_onsets_s)
+
+
+def test_each_stem_carries_the_sections_and_marks_as_cue_points_a_daw_reads(rendered):
+    import wavinfo
+
+    out, manifest, frames = rendered
+    expected = sorted([(round(s.start_s * RATE), s.name) for s in manifest.sections] +
+                      [(round(m.start_s * RATE), f"mark {m.name}") for m in manifest.marks])
+    for name in ("voice", "bed", "tones"):
+        cues = wavinfo.WavInfoReader(str(out / f"short.{name}.wav")).cues
+        found = sorted((offset, cues.label_and_note(ident)[0]) for ident, offset in cues.each_cue())
+        # the manifest keeps times to the millisecond: 48 frames
+        assert [(abs(a - b) <= 48, la == lb) for (a, la), (b, lb) in zip(found, expected)] == [(True, True)] * len(expected)
+        assert len(found) == len(expected) >= 2
+        audio, rate = soundfile.read(out / f"short.{name}.wav", dtype="float32")
+        assert len(audio) == frames[name]  # the audio reads as before: the cues follow the data

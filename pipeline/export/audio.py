@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import struct
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -42,9 +43,10 @@ def check_formats(names: list[str] | tuple[str, ...], setting: str = "--format")
 
 
 def write_audio(path: Path, audio: np.ndarray, rate: int, fmt: str, tags: Tags | None = None,
-                subtype: str | None = None) -> Path:
+                subtype: str | None = None, cues: tuple[tuple[int, str], ...] = ()) -> Path:
     """Encode ``audio`` (an array or a disk array) block by block into ``path``, tag it, then move it into place.
-    ``subtype`` overrides the format's sample format where libsndfile writes it (``"FLOAT"`` for stems)."""
+    ``subtype`` overrides the format's sample format where libsndfile writes it (``"FLOAT"`` for stems); ``cues``
+    (frame, label) become WAV cue points, which DAWs show as markers when the file is dropped in."""
     try:
         with atomic_path(path) as tmp:
             if fmt == "m4a":
@@ -55,11 +57,36 @@ def write_audio(path: Path, audio: np.ndarray, rate: int, fmt: str, tags: Tags |
                 _encode_libsndfile(tmp, audio, rate, fmt, subtype)
             if tags is not None:
                 tag_file(tmp, fmt, tags)
+            if cues and fmt == "wav":
+                add_cue_points(tmp, cues)
     except NotFinite as exc:
         raise RenderError(f"refusing to write {path.name}: {exc}") from None
     except (soundfile.LibsndfileError, OSError) as exc:
         raise RenderError(f"cannot write {path}: {_reason(exc, path)}") from None
     return path
+
+
+def add_cue_points(path: Path, cues: tuple[tuple[int, str], ...]) -> None:
+    """Append a ``cue `` chunk and a ``LIST``/``adtl`` chunk of ``labl`` names to a RIFF WAVE file, and grow its
+    RIFF size to match (libsndfile writes no cue points; wavinfo and DAWs read these)."""
+    points = b"".join(struct.pack("<II4sIII", n, frame, b"data", 0, 0, frame) for n, (frame, _) in enumerate(cues, 1))
+    labels = b"adtl" + b"".join(_chunk(b"labl", struct.pack("<I", n) + name.encode("utf-8") + b"\0")
+                                for n, (_, name) in enumerate(cues, 1))
+    extra = _chunk(b"cue ", struct.pack("<I", len(cues)) + points) + _chunk(b"LIST", labels)
+    with open(path, "r+b") as wave:
+        if wave.read(4) != b"RIFF":
+            return  # RF64 (over 4 GB): no room in a 32-bit RIFF size; the sessions still carry the markers
+        size = struct.unpack("<I", wave.read(4))[0]
+        if size + len(extra) >= 1 << 32:
+            return
+        wave.seek(0, os.SEEK_END)
+        wave.write(extra)
+        wave.seek(4)
+        wave.write(struct.pack("<I", size + len(extra)))
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return kind + struct.pack("<I", len(data)) + data + (b"\0" if len(data) % 2 else b"")
 
 
 class NotFinite(ValueError):
@@ -100,6 +127,7 @@ class Encoding:
     fmt: str
     tags: Tags | None = None
     subtype: str | None = None
+    cues: tuple[tuple[int, str], ...] = ()
 
 
 def write_all(encodings: list[Encoding], rate: int) -> list[Path]:
@@ -107,7 +135,7 @@ def write_all(encodings: list[Encoding], rate: int) -> list[Path]:
     holding the GIL, so on two cores a FLAC and an MP3 take the time of the slower alone."""
     workers = max(1, min(len(encodings), os.cpu_count() or 1))
     with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(lambda e: write_audio(e.path, e.audio, rate, e.fmt, e.tags, e.subtype), encodings))
+        return list(pool.map(lambda e: write_audio(e.path, e.audio, rate, e.fmt, e.tags, e.subtype, e.cues), encodings))
 
 
 def _encode_libsndfile(path: Path, audio: np.ndarray, rate: int, fmt: str, subtype: str | None = None) -> None:

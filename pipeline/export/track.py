@@ -44,9 +44,12 @@ def write_track(job: Job, rendered: Rendered, work: Scratch) -> Manifest:
 
 def stem_encodings(job: Job, rendered: Rendered, work: Scratch) -> list[Encoding]:
     """Each stem at the master's gain (before the limiter), as 32-bit float WAV: they line up at zero, sum to the
-    mix the limiter received exactly, and never clip however far a stem goes past 0 dBFS."""
+    mix the limiter received exactly, never clip however far a stem goes past 0 dBFS, and carry the sections and
+    marks as cue points, so a plain WAV dropped into a DAW shows them."""
     gain = db_to_gain(rendered.master.gain_db)
-    return [Encoding(job.layout.stem(name), scaled(stem, gain, work), STEM_FORMAT, subtype="FLOAT")
+    timeline = rendered.timeline
+    cues = tuple(sorted([(m.start, m.name) for m in timeline.sections] + [(m.start, f"mark {m.name}") for m in timeline.marks]))
+    return [Encoding(job.layout.stem(name), scaled(stem, gain, work), STEM_FORMAT, subtype="FLOAT", cues=cues)
             for name, stem in rendered.stems.named().items()]
 
 
