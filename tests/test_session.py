@@ -137,5 +137,5 @@ def test_each_stem_carries_the_sections_and_marks_as_cue_points_a_daw_reads(rend
         # the manifest keeps times to the millisecond: 48 frames
         assert [(abs(a - b) <= 48, la == lb) for (a, la), (b, lb) in zip(found, expected)] == [(True, True)] * len(expected)
         assert len(found) == len(expected) >= 2
-        audio, rate = soundfile.read(out / f"short.{name}.wav", dtype="float32")
+        audio, _ = soundfile.read(out / f"short.{name}.wav", dtype="float32")
         assert len(audio) == frames[name]  # the audio reads as before: the cues follow the data
