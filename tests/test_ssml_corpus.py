@@ -53,6 +53,7 @@ def test_what_each_vendor_writes_is_honoured():
                      "polly": ["direction: Softly", "direction: SFX: soft chime"]}
     assert dict(polly.phrases[4].lexicon) == {"tomato": "təˈmɑːtəʊ"}  # X-SAMPA, as IPA
     assert polly.phrases[1].volume_db == -6.0 and polly.phrases[3].text == "Spell it: S O S."
+    assert not [p.text for s in (google, azure, polly) for p in s.phrases if "  " in p.text]  # one space where pieces meet
 
 
 @pytest.mark.parametrize("name", sorted(WARNINGS))

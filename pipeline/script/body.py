@@ -59,9 +59,11 @@ class _Paragraph:
         self.inline.append((len(self.text), event))
 
     def add(self, text: str, source: Source) -> None:
-        if self.inline and self.inline[-1][0] == len(self.text) and self.text[-1:].isspace():
-            kept = text.lstrip()  # "simply [volume -6dB] allow": one space where the cue was
-            source, text = Source(source.path, source.line, source.col + len(text) - len(kept)), kept
+        lead = len(text) - len(text.lstrip())
+        if lead and (lead > 1 or not self.text or self.text[-1].isspace()):
+            # one space where two pieces meet: "simply [volume -6dB] allow", an SSML <sub>, indented XML
+            keep = 0 if not self.text or self.text[-1].isspace() else 1
+            source, text = Source(source.path, source.line, source.col + lead - keep), text[lead - keep :]
         if not text:
             return
         self.starts.append(len(self.text))
@@ -178,7 +180,7 @@ class BodyBuilder:
         if new_line:
             lead = len(text) - len(text.lstrip())
             text, col = text[lead:], col + lead
-            if self.paragraph.text and text:
+            if self.paragraph.text and text and not self.paragraph.text[-1].isspace():
                 self.paragraph.text += " "
         for match in _VARIABLE.finditer(text):
             self.paragraph.add(text[pos : match.start()], Source(self.path, number, col + pos))
