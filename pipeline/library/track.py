@@ -38,6 +38,7 @@ class TrackResult:
 
 def render_track(path: Path, options: RenderOptions, progress: Progress | None = None, name: str | None = None) -> TrackResult:
     """Render one script unless its outputs are up to date or stored finished in the cache."""
+    progress = progress or (lambda stage, done, total: None)
     try:
         job = prepare(path, options, name)
         outputs = (*map(str, job.expected_outputs()), str(job.layout.manifest))
@@ -48,13 +49,11 @@ def render_track(path: Path, options: RenderOptions, progress: Progress | None =
             return TrackResult(str(path), "restored", outputs, (), manifest)
         with scratch() as work:  # every full-length array lives on disk, so memory does not grow with the session
             rendered = render(job, ClipCache(options.cache_dir), work, progress=progress)
-            if progress:
-                progress("encode", 0, 0)
+            progress("encode", 0, 0)
             manifest = write_track(job, rendered, work)
         reports = ()
         if options.qc:
-            if progress:
-                progress("qc", 0, len(job.formats))
+            progress("qc", 0, len(job.formats))
             reports = tuple(qc_files([job.layout.track(f) for f in job.formats], warn_only=options.warn_only))
             manifest = _with_verdict(job, manifest, reports)
             if manifest.qc.passed:

@@ -26,8 +26,9 @@ from .model import (
     Script,
     ScriptErrors,
     VoicingCue,
+    WordSpan,
 )
-from .voicing import resolve_voicing
+from .voicing import EMPHASIS_DB, resolve_voicing
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s+(?=[\"'“‘(]?[A-Z0-9])")
 _ELLIPSIS = re.compile(r"(?:\.\.\.|…)[\"'”’)]*\s+(?=\S)")
@@ -60,9 +61,8 @@ class _Paragraph:
 
     def add(self, text: str, source: Source) -> None:
         lead = len(text) - len(text.lstrip())
-        if lead and (lead > 1 or not self.text or self.text[-1].isspace()):
-            # one space where two pieces meet: "simply [volume -6dB] allow", an SSML <sub>, indented XML
-            keep = 0 if not self.text or self.text[-1].isspace() else 1
+        keep = 1 if self.text and not self.text[-1].isspace() else 0
+        if lead > keep:  # one space where two pieces meet: "simply [volume -6dB] allow", an SSML <sub>, indented XML
             source, text = Source(source.path, source.line, source.col + lead - keep), text[lead - keep :]
         if not text:
             return
@@ -112,9 +112,8 @@ def _with_inline(phrase: Phrase, inside: list[tuple[int, object]], emphasised: b
     spans = [(a, b) for a, b in spans if b > a]
     if spans == [(0, len(phrase.text))]:
         return Phrase(phrase.text, phrase.source, emphasis=True, inline=tuple(cues)), opened_at is not None
-    marks = [(a, Emphasis(True, phrase.source)) for a, _ in spans] + [(b, Emphasis(False, phrase.source)) for _, b in spans]
-    inline = tuple(sorted(cues + marks, key=lambda item: item[0]))
-    return Phrase(phrase.text, phrase.source, inline=inline), opened_at is not None
+    louder = tuple(WordSpan(a, b, volume_db=EMPHASIS_DB) for a, b in spans)
+    return Phrase(phrase.text, phrase.source, inline=tuple(cues), spans=louder), opened_at is not None
 
 
 def _pieces(text: str, split_commas: bool) -> list[tuple[int, str, str]]:

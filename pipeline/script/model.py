@@ -132,7 +132,7 @@ class VoicingCue:
 
 @dataclass(frozen=True)
 class Emphasis:
-    """Where ``*emphasis*`` opens or closes inside a sentence (the parser's; voicing makes it a ``WordSpan``)."""
+    """Where ``*emphasis*`` opens or closes in the text being gathered (the parser's; it becomes a ``WordSpan``)."""
 
     opens: bool
     source: Source
@@ -168,10 +168,11 @@ class Phrase:
     """Starts with the previous phrase instead of after it (layered voices)."""
     emphasis: bool = False
     """The whole sentence written between asterisks: spoken a little slower and louder (see EMPHASIS_*)."""
-    inline: tuple[tuple[int, VoicingCue | Mark | Emphasis], ...] = ()
-    """Cues written inside the sentence that need no time (volume, pitch, emphasis, marks), at their character
-    offset in ``text``: the parser's; voicing turns them into ``spans`` and ``word_marks``."""
+    inline: tuple[tuple[int, VoicingCue | Mark], ...] = ()
+    """Volume, pitch and mark cues written inside the sentence, at their character offset in ``text``: the
+    parser's; voicing turns them into ``spans`` and ``word_marks``."""
     spans: tuple[WordSpan, ...] = ()
+    """The parts said louder, softer or higher: emphasised words (from the parser), then volume and pitch cues."""
     word_marks: tuple[tuple[int, Mark], ...] = ()
     """Marks inside the sentence, at the character offset of the word they stand before."""
     lexicon: tuple[tuple[str, str], ...] = ()

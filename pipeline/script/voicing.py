@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from ..errors import ScriptError
 from .front_matter import Meta
-from .model import Emphasis, Mark, Pause, Phrase, Ramp, Section, VoicingCue, WordSpan
+from .model import Mark, Pause, Phrase, Ramp, Section, VoicingCue, WordSpan
 from .values import did_you_mean
 
 EMPHASIS_RATE = 0.9
@@ -54,17 +54,12 @@ def resolve_voicing(events: list, meta: Meta, errors: list[ScriptError]) -> list
 
 
 def _inline(phrase: Phrase, values: dict) -> tuple[tuple, tuple]:
-    """A sentence's held cues as spans of its words and marks at them: a volume or pitch cue holds from its word
-    to the sentence's end (at its ramp's start value); emphasis is louder."""
-    word_spans, word_marks, level, opened = [], [], dict(values), None
+    """A sentence's held cues as spans of its words (after its emphasised ones) and marks at them: a volume or
+    pitch cue holds from its word to the sentence's end, at its ramp's start value."""
+    word_spans, word_marks, level = list(phrase.spans), [], dict(values)
     for offset, cue in phrase.inline:
         if isinstance(cue, Mark):
             word_marks.append((offset, cue))
-        elif isinstance(cue, Emphasis):
-            if cue.opens:
-                opened = offset
-            elif opened is not None:
-                word_spans.append(WordSpan(opened, offset, volume_db=EMPHASIS_DB))
         else:
             value = cue.value.start
             word_spans.append(WordSpan(offset, len(phrase.text), **{cue.kind: value - level[cue.kind]}))
