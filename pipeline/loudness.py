@@ -208,6 +208,8 @@ this factor (the largest L1 norm of its polyphase branches, 2.21 = +6.9 dB), so 
 stays under ``floor / PHASE_GAIN`` need not be oversampled to know they stay under ``floor``."""
 _CHUNK = 256
 """Granularity of that decision, in frames: far wider than the interpolator's reach (12 frames)."""
+TRUE_PEAK_CONTEXT = _CHUNK + _TP_PAD
+"""Frames either side of a span that ``oversampled_peaks`` reads: give it this much and its result is exact."""
 
 
 class PeakMeter:

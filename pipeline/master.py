@@ -9,18 +9,17 @@ the ceiling too. Every figure is kept for the manifest.
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
+from typing import Iterator
 
 import numpy as np
 
 from .audio import SAMPLE_RATE, db_to_gain
-from .blocks import GainSmoother, Scratch, spans
+from .blocks import GainSmoother, Generated, Memory, Scratch, Signal, spans
 from .errors import ConfigError, Source
-from .loudness import Loudness, ProgrammeMeter, measure, oversampled_peaks
+from .loudness import TRUE_PEAK_CONTEXT, Loudness, ProgrammeMeter, measure, oversampled_peaks
 
 LIMITER_MARGIN_DB = 0.5
 """Headroom under the ceiling: lossy encoders raise inter-sample peaks by a few tenths of a dB."""
@@ -72,9 +71,10 @@ def profile_named(name: str, where: Source | None = None) -> Profile:
 
 @dataclass(frozen=True)
 class Master:
-    """The finished programme at SAMPLE_RATE (an array or a disk array) and every figure of how it was made."""
+    """The finished programme at SAMPLE_RATE (a signal: stored, or made from the mix as it is read) and every
+    figure of how it was made."""
 
-    audio: np.ndarray
+    audio: Signal
     profile: Profile
     mix_lufs: float
     """Integrated loudness of the mix before its gain."""
@@ -83,77 +83,68 @@ class Master:
     limiter_max_reduction_db: float
 
 
-class InputPeaks:
-    """The mix's 4× oversampled peak per frame, computed once (where it can matter) and reused by every limiter pass."""
+class Limited(Generated):
+    """Look-ahead true-peak limiter as a signal: ``limited(mix × gain)``, made front to back as it is read.
 
-    def __init__(self, audio: np.ndarray, below_db: float, work: Scratch | None = None):
-        """Exact wherever a true peak could come within ``below_db`` of 0 dBFS; sample peaks elsewhere."""
-        self.peaks = work.zeros(len(audio), 1) if work else np.zeros((len(audio), 1), dtype=np.float32)
-        floor = float(db_to_gain(-below_db))
-
-        def peaks_of(span: tuple[int, int]) -> None:
-            self.peaks[span[0] : span[1]] = oversampled_peaks(audio, *span, floor)[:, None]
-
-        with ThreadPoolExecutor(os.cpu_count() or 1) as cores:  # blocks are independent; scipy lets go of the GIL
-            list(cores.map(peaks_of, spans(len(audio))))
-
-    def required_db(self, start: int, end: int, gain: float, ceiling_db: float) -> np.ndarray:
-        peaks = np.asarray(self.peaks[start:end])[:, 0] * gain
-        peaks = np.maximum(peaks, np.append(peaks[1:], peaks[-1:]))  # the span to the next frame too
-        return np.minimum(0.0, ceiling_db - 20 * np.log10(np.maximum(peaks, 1e-12)))
-
-
-def limit(audio: np.ndarray, ceiling_db: float, gain_db: float = 0.0, out: np.ndarray | None = None,
-          rate: int = SAMPLE_RATE, peaks: InputPeaks | None = None,
-          listen: Callable[[np.ndarray], None] | None = None) -> tuple[np.ndarray, float]:
-    """Look-ahead true-peak limiter, block by block: ``out = limited(audio × gain)``.
-
-    Returns the output and the largest gain reduction (dB). ``out`` may be a
-    memory map; by default a new array is made. ``listen`` is handed each
-    output block in order, as it is made.
+    The gain falls ahead of each peak of the 4× oversampled signal, so inter-sample peaks respect the
+    ceiling too. ``reduction_db`` is the deepest gain reduction made so far (the same on every pass: the
+    limiter is a pure function of the mix).
     """
-    out = np.empty_like(audio) if out is None else out
-    peaks = peaks or InputPeaks(audio, gain_db - ceiling_db)
-    smoother = GainSmoother(ATTACK_DB_PER_S / rate, RELEASE_DB_PER_S / rate)
-    gain = float(db_to_gain(gain_db))
-    deepest = 0.0
-    for start, end in spans(len(audio)):
-        required = peaks.required_db(start, end + smoother.lookahead, gain, ceiling_db)
-        curve = smoother.process(required[: end - start], required[end - start :])
-        block = audio[start:end] * (gain * db_to_gain(curve)).astype(np.float32)[:, None]
-        out[start:end] = block
-        if listen:
-            listen(block)
-        deepest = min(deepest, float(curve.min()) if len(curve) else 0.0)
-    return out, round(-deepest, 2)
+
+    def __init__(self, mix: Signal, ceiling_db: float, gain_db: float = 0.0, rate: int = SAMPLE_RATE):
+        self.reduction_db = 0.0
+        super().__init__(len(mix), mix.shape[1], lambda: self._blocks(mix, ceiling_db, gain_db, rate))
+
+    def _blocks(self, mix: Signal, ceiling_db: float, gain_db: float, rate: int) -> Iterator[np.ndarray]:
+        smoother = GainSmoother(ATTACK_DB_PER_S / rate, RELEASE_DB_PER_S / rate)
+        gain = float(db_to_gain(gain_db))
+        floor = float(db_to_gain(ceiling_db)) / gain  # input peaks below this need no reduction: no need to oversample them
+        for start, end in spans(len(mix)):
+            ahead = min(end + smoother.lookahead + 1, len(mix))  # +1: the span to the frame after the look-ahead too
+            lo, hi = max(0, start - TRUE_PEAK_CONTEXT), min(len(mix), ahead + TRUE_PEAK_CONTEXT)
+            chunk = np.asarray(mix[lo:hi])  # one read of the mix per block, with the context true peak needs
+            peaks = oversampled_peaks(chunk, start - lo, ahead - lo, floor) * gain
+            peaks = np.maximum(peaks, np.append(peaks[1:], peaks[-1:]))
+            required = np.minimum(0.0, ceiling_db - 20 * np.log10(np.maximum(peaks, 1e-12)))
+            curve = smoother.process(required[: end - start], required[end - start :])
+            if len(curve):
+                self.reduction_db = max(self.reduction_db, round(-float(curve.min()), 2))
+            yield chunk[start - lo : end - lo] * (gain * db_to_gain(curve)).astype(np.float32)[:, None]
 
 
-def master(mix: np.ndarray, profile: Profile, rate: int = SAMPLE_RATE, work: Scratch | None = None) -> Master:
+def limit(audio: np.ndarray, ceiling_db: float, gain_db: float = 0.0) -> tuple[np.ndarray, float]:
+    """``limited(audio × gain)`` as an array, and the largest gain reduction (dB)."""
+    limited = Limited(audio, ceiling_db, gain_db)
+    return Memory().keep(limited), limited.reduction_db
+
+
+def master(mix: Signal, profile: Profile, rate: int = SAMPLE_RATE, work: Scratch | None = None) -> Master:
     """Gain the mix to the profile's target, then limit to its ceiling.
 
     Limiting lowers the loudness a little; if it cost more than a tenth of a
     LU the gain is corrected and the limiter run again (once is nearly always
-    enough, as the voice chain has already tamed the speech peaks).
+    enough, as the voice chain has already tamed the speech peaks). The
+    master is kept in ``work`` if its budget has room, else made again (from
+    the mix) wherever it is read.
     """
+    work = work or Memory()
     before = measure(mix, rate, peaks=False)
-    mix_lufs = before.integrated_lufs
     gain_db = profile.target - profile.reading(before)
-    out = work.zeros(len(mix), mix.shape[1]) if work else np.empty_like(mix)
     ceiling = profile.ceiling_dbtp - LIMITER_MARGIN_DB
-    peaks = InputPeaks(mix, gain_db + 3.0 - ceiling, work)  # 3 dB of room for the gain corrections below
-    for _ in range(3):
-        audio, reduction, after = _limit_and_measure(mix, ceiling, gain_db, out, rate, peaks)
+    for tries_left in reversed(range(3)):
+        limited = Limited(mix, ceiling, gain_db, rate)
+        audio, after = _kept_and_measured(limited, rate, work)
         shortfall = profile.target - profile.reading(after)
-        if reduction == 0.0 or abs(shortfall) < 0.1:
+        if limited.reduction_db == 0.0 or abs(shortfall) < 0.1 or not tries_left:
             break
+        work.release(audio)
         gain_db += shortfall
-    return Master(audio, profile, mix_lufs, after, round(gain_db, 2), reduction)
+    return Master(audio, profile, before.integrated_lufs, after, round(gain_db, 2), limited.reduction_db)
 
 
-def _limit_and_measure(mix: np.ndarray, ceiling: float, gain_db: float, out: np.ndarray, rate: int,
-                       peaks: InputPeaks) -> tuple[np.ndarray, float, Loudness]:
-    """The limiter's output, measured on the other core while it is being made (not read back after)."""
-    meter = ProgrammeMeter(mix.shape[1], rate)
+def _kept_and_measured(limited: Limited, rate: int, work: Scratch) -> tuple[Signal, Loudness]:
+    """The limiter's output (kept if the budget allows), measured on the other core while it is being made."""
+    meter = ProgrammeMeter(limited.shape[1], rate)
     pending: deque[Future] = deque()
 
     def listen(block: np.ndarray) -> None:
@@ -162,7 +153,7 @@ def _limit_and_measure(mix: np.ndarray, ceiling: float, gain_db: float, out: np.
             pending.popleft().result()
 
     with ThreadPoolExecutor(1) as other_core:  # one worker: blocks are measured in order
-        audio, reduction = limit(mix, ceiling, gain_db, out, rate, peaks, listen)
+        audio = work.keep(limited, listen)
         for future in pending:
             future.result()
-    return audio, reduction, meter.figures()
+    return audio, meter.figures()

@@ -15,21 +15,20 @@ from __future__ import annotations
 import bisect
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Iterator
 
 import numpy as np
 
 from .audio import SAMPLE_RATE, db_to_gain, equal_power_fades, frame_peaks, frames
 from .beds import BedPreset, BedStream, ToneRenderer, reference_loudness
-from .blocks import GainSmoother, Scratch, at_audio_rate, control_frames, spans
+from .blocks import (Computed, GainSmoother, Generated, Memory, Scratch, Signal, at_audio_rate, control_frames,
+                     spans)
 from .loudness import LoudnessMeter, Spread, integrated_loudness, span_loudness
 from .pacing import Timeline
 from .speech import Clip, VoiceChain, VoicePreset
 
 VOICE_LUFS = -20.0
 """Where the voice stem is levelled to before the bed is set under it."""
-
-Allocate = Callable[[int], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -52,11 +51,11 @@ class MixSettings:
 
 @dataclass(frozen=True)
 class Stems:
-    """Sample-aligned stereo stems at SAMPLE_RATE (arrays or disk arrays); ``mix`` is exactly their sum."""
+    """Sample-aligned stereo stems at SAMPLE_RATE (signals: arrays, disk arrays or recipes); ``mix`` is exactly their sum."""
 
-    voice: np.ndarray
-    bed: np.ndarray
-    tones: np.ndarray
+    voice: Signal
+    bed: Signal
+    tones: Signal
     voice_gain_db: float = 0.0
     bed_lufs: float = 0.0
     """The bed's loudness between words (before level cues); under words it is ``duck_db`` lower."""
@@ -64,39 +63,34 @@ class Stems:
     """The voice's loudness over the bed's in each phrase, as mixed (None: no phrase had a bed under it)."""
 
     @property
-    def mix(self) -> np.ndarray:
-        return self.voice + self.bed + self.tones
+    def mix(self) -> Computed:
+        """The three summed, as read."""
+        return Computed(len(self.voice), 2, lambda a, b: self.voice[a:b] + self.bed[a:b] + self.tones[a:b])
 
-    def named(self) -> dict[str, np.ndarray]:
+    def named(self) -> dict[str, Signal]:
         return {"voice": self.voice, "bed": self.bed, "tones": self.tones}
-
-    def mix_into(self, out: np.ndarray) -> np.ndarray:
-        for start, end in spans(len(out)):
-            out[start:end] = self.voice[start:end] + self.bed[start:end] + self.tones[start:end]
-        return out
 
 
 def mix(timeline: Timeline, clips: tuple[Clip, ...], voices: dict[str, VoicePreset], beds: dict[str, BedPreset],
         settings: MixSettings = MixSettings(), work: Scratch | None = None) -> Stems:
-    """Voice through its chain and levelled; the bed set under it and ducked; tones under the bed; ends faded."""
-    allocate: Allocate = work.zeros if work else (lambda n: np.zeros((n, 2), dtype=np.float32))
-    voice, bed, tones = (allocate(timeline.frames) for _ in range(3))
+    """Voice through its chain and levelled; the bed set under it and ducked; tones under the bed; ends faded.
+
+    The voice is stored (it is the costly part, and only its sounding blocks take disk); the bed and tones are
+    kept while ``work``'s budget has room, else made again where they are read."""
+    work = work or Memory()
+    voice = work.zeros(timeline.frames)
     bed_lufs = VOICE_LUFS - settings.voice_to_bed_db + settings.duck_db
+    bed = bed_signal(timeline, beds, settings, bed_lufs)
     with ThreadPoolExecutor(1) as other_core:  # bed and tones need nothing from the voice; numpy and pedalboard let go of the GIL
-        under = other_core.submit(_lay_under_voice, timeline, beds, settings, bed_lufs, bed, tones)
+        tones_lufs = VOICE_LUFS - settings.voice_to_bed_db - settings.tones_under_bed_db
+        kept_bed = other_core.submit(work.keep, bed)
+        tones = other_core.submit(lambda: work.keep(tones_signal(timeline, tones_lufs, settings)))
         for name in sorted({p.voice for p in timeline.phrases}):  # sorted: the same sum, bit for bit, every run
             lay_voice(timeline, clips, name, voices[name].chain if name in voices else None, out=voice)
         voice_gain_db = VOICE_LUFS - speech_loudness(voice, timeline)
         tame_peaks(voice, VOICE_LUFS + settings.voice_peak_above_lufs_db, settings.voice_ratio, voice_gain_db, out=voice)
-        under.result()
-    return Stems(voice, bed, tones, voice_gain_db, bed_lufs, voice_over_bed(voice, bed, timeline))
-
-
-def _lay_under_voice(timeline: Timeline, beds: dict[str, BedPreset], settings: MixSettings, bed_lufs: float,
-                     bed: np.ndarray, tones: np.ndarray) -> None:
-    lay_beds(timeline, beds, settings, bed_lufs, out=bed)
-    if timeline.tones:
-        lay_tones(timeline, VOICE_LUFS - settings.voice_to_bed_db - settings.tones_under_bed_db, settings, tones)
+        bed = kept_bed.result()
+        return Stems(voice, bed, tones.result(), voice_gain_db, bed_lufs, voice_over_bed(voice, bed, timeline))
 
 
 # --- voice ---------------------------------------------------------------------------
@@ -204,16 +198,22 @@ def speech_loudness(audio: np.ndarray, timeline: Timeline) -> float:
 # --- bed and tones ---------------------------------------------------------------------
 
 
-def lay_beds(timeline: Timeline, beds: dict[str, BedPreset], settings: MixSettings = MixSettings(),
-             loudness_lufs: float | None = None,
-             out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The bed stem: presets crossfaded (equal power) as the cues say, each levelled to its reference.
+def bed_signal(timeline: Timeline, beds: dict[str, BedPreset], settings: MixSettings, loudness_lufs: float) -> Generated:
+    """The bed stem, made as it is read: presets crossfaded (equal power) as the cues say, each levelled to its
+    reference, set to ``loudness_lufs``, with the level cues, the ducking and the programme's fades."""
+    return Generated(timeline.frames, 2, lambda: _bed_blocks(timeline, beds, settings, loudness_lufs))
 
-    With ``loudness_lufs`` the bed is set to that loudness and carries the level
-    cues, the ducking and the fades; without it, the raw crossfaded bed is
-    returned with its level-cue curve in dB (for tests and auditions).
-    """
-    out = np.zeros((timeline.frames, 2), dtype=np.float32) if out is None else out
+
+def lay_beds(timeline: Timeline, beds: dict[str, BedPreset]) -> tuple[np.ndarray, np.ndarray]:
+    """The raw crossfaded bed, whole, with its level-cue curve in dB per frame (for tests and auditions)."""
+    level_x, level_y = bed_levels(timeline)
+    raw = np.concatenate([np.zeros((0, 2), np.float32), *_bed_blocks(timeline, beds)])
+    return raw, np.interp(np.arange(timeline.frames), level_x, level_y).astype(np.float32)
+
+
+def _bed_blocks(timeline: Timeline, beds: dict[str, BedPreset], settings: MixSettings = MixSettings(),
+                loudness_lufs: float | None = None) -> Iterator[np.ndarray]:
+    """The bed block by block; without ``loudness_lufs``, raw (no levelling, cues, ducking or fades)."""
     segments = bed_segments(timeline)
     level_x, level_y = bed_levels(timeline)
     seeds = [timeline.seed + 7919 * index for index in range(len(segments))]  # each stretch of bed its own noise
@@ -221,7 +221,6 @@ def lay_beds(timeline: Timeline, beds: dict[str, BedPreset], settings: MixSettin
     levelled = [np.float32(db_to_gain(-reference_loudness(beds[seg.name], s))) if loudness_lufs is not None else np.float32(1)
                 for seg, s in zip(segments, seeds)]
     duck_x, duck_y = _duck_breakpoints(timeline, settings)
-    level = np.zeros(timeline.frames, dtype=np.float32) if loudness_lufs is None else None
     for start, end in spans(timeline.frames):
         block = np.zeros((end - start, 2), dtype=np.float32)
         for stream, to_reference, seg in zip(streams, levelled, segments):
@@ -229,15 +228,12 @@ def lay_beds(timeline: Timeline, beds: dict[str, BedPreset], settings: MixSettin
             if a < b:
                 fades = equal_power_fades(a - seg.start, b - seg.start, seg.end - seg.start, seg.fade_in, seg.fade_out)
                 block[a - start : b - start] += stream.take(b - a) * fades * to_reference
-        if loudness_lufs is None:
-            level[start:end] = np.interp(np.arange(start, end), level_x, level_y)
-        else:
+        if loudness_lufs is not None:
             at = control_frames(start, end - start)
             envelope = db_to_gain(np.interp(at, level_x, level_y) + np.interp(at, duck_x, duck_y) + loudness_lufs)
             fades = _programme_fades(start, end, timeline.frames, settings)
             block *= at_audio_rate(envelope, end - start)[:, None] * fades
-        out[start:end] = block
-    return out, level
+        yield block
 
 
 @dataclass(frozen=True)
@@ -280,16 +276,18 @@ def _programme_fades(start: int, end: int, total: int, settings: MixSettings) ->
     return equal_power_fades(start, end, total, frames(settings.fade_in_s), frames(settings.fade_out_s))
 
 
-def lay_tones(timeline: Timeline, loudness_lufs: float, settings: MixSettings, out: np.ndarray) -> np.ndarray:
-    """Entrainment tones at ``loudness_lufs`` (measured on a first pass: tones are cheap to make twice)."""
+def tones_signal(timeline: Timeline, loudness_lufs: float, settings: MixSettings) -> Computed:
+    """Entrainment tones at ``loudness_lufs``, made as read (they are a pure function of the frame, so any
+    range costs only itself); measured here on a first pass."""
+    if not timeline.tones:
+        return Computed(timeline.frames, 2, lambda a, b: np.zeros((b - a, 2), np.float32))
     renderer = ToneRenderer(timeline.tones, timeline.frames)
     meter = LoudnessMeter(2)
     for start, end in spans(timeline.frames):
         meter.feed(renderer.block(start, end))
     gain = np.float32(db_to_gain(loudness_lufs - meter.integrated()))
-    for start, end in spans(timeline.frames):
-        out[start:end] = renderer.block(start, end) * gain * _programme_fades(start, end, timeline.frames, settings)
-    return out
+    return Computed(timeline.frames, 2, lambda a, b: renderer.block(a, b) * gain * _programme_fades(a, b, timeline.frames,
+                                                                                                     settings))
 
 
 def duck_envelope_db(timeline: Timeline, settings: MixSettings, start: int = 0, end: int | None = None) -> np.ndarray:

@@ -54,8 +54,7 @@ def render(job: Job, cache: ClipCache, work: Scratch | None = None, span: Span |
     progress("mix", 0, 0)
     stems = mix(timeline, clips, job.voices, job.beds, work=work)
     progress("master", 0, 0)
-    total = work.zeros(timeline.frames) if work else np.zeros((timeline.frames, 2), dtype=np.float32)
-    return Rendered(clips, timeline, stems, master(stems.mix_into(total), job.profile, work=work))
+    return Rendered(clips, timeline, stems, master(stems.mix, job.profile, work=work))
 
 
 def audition(voice_name: str, text: str, cache_dir: Path | None) -> np.ndarray:

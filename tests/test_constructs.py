@@ -85,6 +85,25 @@ def test_anchor_before_placed_audio_is_an_error_at_the_cue(voice):
     assert (caught.value.source.line, caught.value.source.col) == (1, 23)
 
 
+def test_end_lets_the_bed_run_on_after_the_last_word_until_that_time(voice):
+    timeline, _ = timeline_of("---\nambience: rain\n---\nOne. [pause 20s] Two.\n[end 8:00:00]\n", voice)
+    natural, _ = timeline_of("---\nambience: rain\n---\nOne. [pause 20s] Two.\n", voice)
+    assert timeline.frames == frames(8 * 3600)
+    assert timeline.phrases == natural.phrases  # the words are where they were; only the bed goes on
+
+
+@pytest.mark.parametrize("text, message, where", [
+    ("One. Two. [end 0:10]", r"\[end 00:00:10\] is earlier than the session, which needs 00:00:", (1, 11)),
+    ("One. [end 1:00:00] Two.", r"nothing may follow \[end 01:00:00\]", (1, 20)),
+    ("---\nduration: 20m\n---\nOne. [end 1:00:00]", r"\[end\] and 'duration' both set", (4, 6)),
+    ("One. [end 25:00:00]", r"end time '25:00:00' is out of range", (1, 11)),
+])
+def test_end_that_cannot_be_met_is_an_error_at_the_cue(voice, text, message, where):
+    with pytest.raises(ScriptError, match=message) as caught:
+        timeline_of(text, voice)
+    assert (caught.value.source.line, caught.value.source.col) == where
+
+
 def test_target_duration_stretches_pauses_to_fit(voice):
     timeline, _ = timeline_of("---\nduration: 2m\n---\nOne. [pause 10s] Two.\n\nThree.", voice)
     natural, _ = timeline_of("One. [pause 10s] Two.\n\nThree.", voice)

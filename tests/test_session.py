@@ -139,3 +139,16 @@ def test_each_stem_carries_the_sections_and_marks_as_cue_points_a_daw_reads(rend
         assert len(found) == len(expected) >= 2
         audio, _ = soundfile.read(out / f"short.{name}.wav", dtype="float32")
         assert len(audio) == frames[name]  # the audio reads as before: the cues follow the data
+
+
+def test_each_stem_says_what_it_is_in_bext_and_ixml(rendered):
+    import wavinfo
+
+    out, manifest, _ = rendered
+    for name in ("voice", "bed", "tones"):
+        info = wavinfo.WavInfoReader(str(out / f"short.{name}.wav"))
+        assert info.bext.originator == "drift-inward" and info.bext.originator_ref == manifest.input_hash[:32]
+        assert f"the {name} stem at the master's gain ({manifest.loudness.gain_db:+.2f} dB)" in info.bext.description
+        assert info.bext.time_reference == 0 and info.bext.coding_history.startswith("A=PCM,F=48000,W=32,M=stereo")
+        assert info.ixml.project == manifest.title and info.ixml.tape == f"short.{name}.wav"
+        assert [track.name for track in info.ixml.track_list] == [f"{name} L", f"{name} R"]

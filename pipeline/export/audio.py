@@ -4,22 +4,25 @@ ffmpeg at the edge."""
 from __future__ import annotations
 
 import os
+import queue
 import shutil
-import struct
 import subprocess
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 import soundfile
 
 from ..audio import SAMPLE_RATE
-from ..blocks import spans
+from ..blocks import Signal, spans
 from ..errors import ConfigError, RenderError
 from ..files import atomic_path
 from .tags import Tags, ffmetadata, tag_file
+from .wave import append_chunks, clear_peak_time
 
 FORMATS: dict[str, dict] = {
     "flac": {"format": "FLAC", "subtype": "PCM_24"},
@@ -42,23 +45,36 @@ def check_formats(names: list[str] | tuple[str, ...], setting: str = "--format")
     return tuple(dict.fromkeys(names))
 
 
-def write_audio(path: Path, audio: np.ndarray, rate: int, fmt: str, tags: Tags | None = None,
-                subtype: str | None = None, cues: tuple[tuple[int, str], ...] = ()) -> Path:
-    """Encode ``audio`` (an array or a disk array) block by block into ``path``, tag it, then move it into place.
-    ``subtype`` overrides the format's sample format where libsndfile writes it (``"FLOAT"`` for stems); ``cues``
-    (frame, label) become WAV cue points, which DAWs show as markers when the file is dropped in."""
+def write_audio(path: Path, audio: Signal, rate: int, fmt: str, tags: Tags | None = None,
+                subtype: str | None = None, chunks: bytes = b"", blocks: Iterator[np.ndarray] | None = None) -> Path:
+    """Encode ``audio`` (any signal) block by block into ``path``, tag it, then move it into place.
+    ``subtype`` overrides the format's sample format where libsndfile writes it (``"FLOAT"`` for stems); ``chunks``
+    are RIFF chunks added to a WAV (``wave``: markers, bext, iXML, which DAWs show when it is dropped in). ``blocks``,
+    if given, are ``audio``'s blocks as another reader hands them over (see ``write_all``)."""
+    blocks = finite_blocks(audio) if blocks is None else blocks
+    channels = audio.shape[1]
+    try:
+        return _write_audio(path, blocks, channels, rate, fmt, tags, subtype, chunks)
+    finally:
+        blocks.close()  # a reader that leaves early must let the others go on
+
+
+def _write_audio(path: Path, blocks, channels: int, rate: int, fmt: str, tags: Tags | None, subtype: str | None,
+                 chunks: bytes) -> Path:
     try:
         with atomic_path(path) as tmp:
             if fmt == "m4a":
-                _encode_m4a(tmp, audio, rate, tags)
+                _encode_m4a(tmp, blocks, channels, rate, tags)
             elif fmt == "mp3":
-                _encode_mp3(tmp, audio, rate)
+                _encode_mp3(tmp, blocks, channels, rate)
             else:
-                _encode_libsndfile(tmp, audio, rate, fmt, subtype)
+                _encode_libsndfile(tmp, blocks, channels, rate, fmt, subtype)
             if tags is not None:
                 tag_file(tmp, fmt, tags)
-            if cues and fmt == "wav":
-                add_cue_points(tmp, cues)
+            if fmt == "wav":
+                clear_peak_time(tmp)
+                if chunks:
+                    append_chunks(tmp, chunks)
     except NotFinite as exc:
         raise RenderError(f"refusing to write {path.name}: {exc}") from None
     except (soundfile.LibsndfileError, OSError) as exc:
@@ -66,34 +82,11 @@ def write_audio(path: Path, audio: np.ndarray, rate: int, fmt: str, tags: Tags |
     return path
 
 
-def add_cue_points(path: Path, cues: tuple[tuple[int, str], ...]) -> None:
-    """Append a ``cue `` chunk and a ``LIST``/``adtl`` chunk of ``labl`` names to a RIFF WAVE file, and grow its
-    RIFF size to match (libsndfile writes no cue points; wavinfo and DAWs read these)."""
-    points = b"".join(struct.pack("<II4sIII", n, frame, b"data", 0, 0, frame) for n, (frame, _) in enumerate(cues, 1))
-    labels = b"adtl" + b"".join(_chunk(b"labl", struct.pack("<I", n) + name.encode("utf-8") + b"\0")
-                                for n, (_, name) in enumerate(cues, 1))
-    extra = _chunk(b"cue ", struct.pack("<I", len(cues)) + points) + _chunk(b"LIST", labels)
-    with open(path, "r+b") as wave:
-        if wave.read(4) != b"RIFF":
-            return  # RF64 (over 4 GB): no room in a 32-bit RIFF size; the sessions still carry the markers
-        size = struct.unpack("<I", wave.read(4))[0]
-        if size + len(extra) >= 1 << 32:
-            return
-        wave.seek(0, os.SEEK_END)
-        wave.write(extra)
-        wave.seek(4)
-        wave.write(struct.pack("<I", size + len(extra)))
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return kind + struct.pack("<I", len(data)) + data + (b"\0" if len(data) % 2 else b"")
-
-
 class NotFinite(ValueError):
     """Audio about to be encoded holds NaN or infinite samples: a player would make them full-scale noise."""
 
 
-def finite_blocks(audio: np.ndarray):
+def finite_blocks(audio: Signal) -> Iterator[np.ndarray]:
     """``audio`` block by block, as the encoders take it, refusing any block with NaN or infinite samples."""
     for start, end in spans(len(audio)):
         block = np.asarray(audio[start:end])
@@ -123,43 +116,107 @@ class Encoding:
     """One file to write: what ``write_audio`` takes, as a value."""
 
     path: Path
-    audio: np.ndarray
+    audio: Signal
     fmt: str
     tags: Tags | None = None
     subtype: str | None = None
-    cues: tuple[tuple[int, str], ...] = ()
+    chunks: bytes = b""
 
 
 def write_all(encodings: list[Encoding], rate: int) -> list[Path]:
-    """Write several files at once. The encoders (LAME, FLAC, Opus, Vorbis, ffmpeg) run in C without
-    holding the GIL, so on two cores a FLAC and an MP3 take the time of the slower alone."""
-    workers = max(1, min(len(encodings), os.cpu_count() or 1))
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(lambda e: write_audio(e.path, e.audio, rate, e.fmt, e.tags, e.subtype, e.cues), encodings))
+    """Write several files at once, each encoder in its own thread. Encodings of one signal share one reading of
+    it (a master made as it is read is made once, not once per format). The encoders (LAME, FLAC, Opus,
+    Vorbis, ffmpeg) run in C without holding the GIL, so on two cores a FLAC and an MP3 take the time of the
+    slower alone."""
+    readers: dict[int, Iterator[Iterator[np.ndarray]]] = {}
+    for audio in {id(e.audio): e.audio for e in encodings}.values():
+        sharing = sum(e.audio is audio for e in encodings)
+        readers[id(audio)] = iter(Tee(finite_blocks(audio), sharing).readers) if sharing > 1 else iter([None])
+    jobs = [(e, next(readers[id(e.audio)])) for e in encodings]
+    with ThreadPoolExecutor(max(1, len(jobs))) as pool:  # all at once: readers of one signal go at its pace together
+        return list(pool.map(lambda job: write_audio(job[0].path, job[0].audio, rate, job[0].fmt, job[0].tags,
+                                                     job[0].subtype, job[0].chunks, job[1]), jobs))
 
 
-def _encode_libsndfile(path: Path, audio: np.ndarray, rate: int, fmt: str, subtype: str | None = None) -> None:
+class Tee:
+    """One pass over ``blocks`` handed to ``count`` readers, each in its own thread, at most ``depth`` blocks apart.
+    A reader that stops (its encoder failed) is dropped and the others go on; an error in the source reaches
+    every reader."""
+
+    END = object()
+
+    def __init__(self, blocks: Iterable[np.ndarray], count: int, depth: int = 4):
+        self.queues = [queue.Queue(depth) for _ in range(count)]
+        self.gone = [threading.Event() for _ in range(count)]
+        self.readers = [_Reader(q, gone) for q, gone in zip(self.queues, self.gone)]
+        threading.Thread(target=self._pump, args=(blocks,), daemon=True).start()
+
+    def _pump(self, blocks: Iterable[np.ndarray]) -> None:
+        try:
+            for block in blocks:
+                if all(gone.is_set() for gone in self.gone):
+                    return
+                self._hand_out(block)
+            self._hand_out(self.END)
+        except BaseException as exc:  # noqa: BLE001 - handed to the readers, who raise it in their own threads
+            self._hand_out(exc)
+
+    def _hand_out(self, item) -> None:
+        for q, gone in zip(self.queues, self.gone):
+            while not gone.is_set():
+                try:
+                    q.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+
+
+
+class _Reader:
+    """One reader's side of a ``Tee``: iterate it for the blocks; ``close`` it to leave."""
+
+    def __init__(self, blocks: queue.Queue, gone: threading.Event):
+        self.blocks, self.gone = blocks, gone
+
+    def __iter__(self) -> _Reader:
+        return self
+
+    def __next__(self) -> np.ndarray:
+        item = self.blocks.get()
+        if item is Tee.END or isinstance(item, BaseException):
+            self.close()
+            if item is Tee.END:
+                raise StopIteration
+            raise item
+        return item
+
+    def close(self) -> None:
+        self.gone.set()
+
+
+def _encode_libsndfile(path: Path, blocks: Iterable[np.ndarray], channels: int, rate: int, fmt: str,
+                       subtype: str | None = None) -> None:
     settings = {**FORMATS[fmt], **({"subtype": subtype} if subtype else {})}
     extra = {k: settings.pop(k) for k in ("bitrate_mode", "compression_level") if k in settings}
-    with soundfile.SoundFile(path, "w", rate, audio.shape[1], **settings, **extra) as encoder:
-        for block in finite_blocks(audio):
+    with soundfile.SoundFile(path, "w", rate, channels, **settings, **extra) as encoder:
+        for block in blocks:
             encoder.write(block)
 
 
-def _encode_mp3(path: Path, audio: np.ndarray, rate: int) -> None:
+def _encode_mp3(path: Path, blocks: Iterable[np.ndarray], channels: int, rate: int) -> None:
     from pedalboard.io import AudioFile
 
-    with open(path, "wb") as file, AudioFile(file, "w", rate, audio.shape[1], format="mp3", **FORMATS["mp3"]) as encoder:
-        for block in finite_blocks(audio):
+    with open(path, "wb") as file, AudioFile(file, "w", rate, channels, format="mp3", **FORMATS["mp3"]) as encoder:
+        for block in blocks:
             encoder.write(np.ascontiguousarray(block.T))
 
 
-def _encode_m4a(path: Path, audio: np.ndarray, rate: int, tags: Tags | None) -> None:
+def _encode_m4a(path: Path, blocks: Iterable[np.ndarray], channels: int, rate: int, tags: Tags | None) -> None:
     """AAC through ffmpeg: our float samples are piped in block by block; ffmpeg only encodes and adds chapters."""
     import imageio_ffmpeg
 
     command = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "f32le", "-ar", str(rate),
-               "-ac", str(audio.shape[1]), "-i", "pipe:0"]
+               "-ac", str(channels), "-i", "pipe:0"]
     with tempfile.TemporaryDirectory() as folder:
         if tags is not None and tags.chapters:
             chapters = Path(folder) / "chapters.txt"
@@ -169,7 +226,7 @@ def _encode_m4a(path: Path, audio: np.ndarray, rate: int, tags: Tags | None) -> 
         command += ["-c:a", "aac", "-b:a", M4A_BITRATE, "-aac_pns", "0", "-f", "mp4", str(path)]
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
-            for block in finite_blocks(audio):
+            for block in blocks:
                 process.stdin.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
             process.stdin.close()
         except BrokenPipeError:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..audio import SAMPLE_RATE, db_to_gain
-from ..blocks import Scratch, scaled
+from ..blocks import scaled
 from ..files import atomic_path, file_sha256
 from ..job import Job, renderer_source_sha256
 from ..manifest import (STEM_FORMAT, FileRecord, Listing, LoudnessReport, Manifest, MixReport, Renderer, Speech,
@@ -20,9 +20,10 @@ from ..speech.text import spoken_words
 from .audio import Encoding, write_all
 from .captions import srt, transcript, webvtt
 from .tags import Chapter, Tags, read_cover
+from .wave import bext_chunk, cue_chunks, ixml_chunk
 
 
-def write_track(job: Job, rendered: Rendered, work: Scratch) -> Manifest:
+def write_track(job: Job, rendered: Rendered) -> Manifest:
     """Encode and write every file of the track, then its manifest; returns the manifest."""
     timeline, mastered = rendered.timeline, rendered.master
     layout = job.layout
@@ -30,7 +31,7 @@ def write_track(job: Job, rendered: Rendered, work: Scratch) -> Manifest:
     tags = track_tags(job, timeline)
     encodings = [Encoding(layout.track(f), mastered.audio, f, tags) for f in job.formats]
     if job.stems:
-        encodings += stem_encodings(job, rendered, work)
+        encodings += stem_encodings(job, rendered)
     outputs = write_all(encodings, SAMPLE_RATE)
     outputs += write_sidecars(job, timeline)
     if job.cover_file:
@@ -42,15 +43,24 @@ def write_track(job: Job, rendered: Rendered, work: Scratch) -> Manifest:
     return manifest
 
 
-def stem_encodings(job: Job, rendered: Rendered, work: Scratch) -> list[Encoding]:
+def stem_encodings(job: Job, rendered: Rendered) -> list[Encoding]:
     """Each stem at the master's gain (before the limiter), as 32-bit float WAV: they line up at zero, sum to the
-    mix the limiter received exactly, never clip however far a stem goes past 0 dBFS, and carry the sections and
-    marks as cue points, so a plain WAV dropped into a DAW shows them."""
-    gain = db_to_gain(rendered.master.gain_db)
+    mix the limiter received exactly, and never clip however far a stem goes past 0 dBFS. Each carries the
+    sections and marks as cue points, a BWF ``bext`` chunk and an iXML chunk saying what it is, so a plain
+    WAV dropped into a DAW shows them."""
+    gain_db = rendered.master.gain_db
     timeline = rendered.timeline
     cues = tuple(sorted([(m.start, m.name) for m in timeline.sections] + [(m.start, f"mark {m.name}") for m in timeline.marks]))
-    return [Encoding(job.layout.stem(name), scaled(stem, gain, work), STEM_FORMAT, subtype="FLOAT", cues=cues)
-            for name, stem in rendered.stems.named().items()]
+    title = job.script.meta.title
+    note = f"{title}: the {{name}} stem at the master's gain ({gain_db:+.2f} dB), before the limiter; the stems sum to the mix."
+    history = f"A=PCM,F={SAMPLE_RATE},W=32,M=stereo,T=drift-inward {__version__}\r\n"
+    encodings = []
+    for name, stem in rendered.stems.named().items():
+        path = job.layout.stem(name)
+        chunks = (cue_chunks(cues) + bext_chunk(note.format(name=name), "drift-inward", job.input_hash[:32], history)
+                  + ixml_chunk(title, path.name, [f"{name} L", f"{name} R"], note.format(name=name)))
+        encodings.append(Encoding(path, scaled(stem, db_to_gain(gain_db)), STEM_FORMAT, subtype="FLOAT", chunks=chunks))
+    return encodings
 
 
 def write_sidecars(job: Job, timeline: Timeline) -> list[Path]:

@@ -4,7 +4,8 @@ Explicit pauses win; otherwise the longest implicit break's default. Phrases
 wait for the breath clock where asked (``[breath]``, ``[inhale]``,
 ``[exhale]``, pauses in breaths, exhale-synced phrases), honour absolute
 anchors (``[at 12:00]``), and every pause stretches by one factor to meet a
-target duration.
+target duration. ``[end 8:00:00]`` instead lets the bed run on after the last
+word until then.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from dataclasses import dataclass, replace
 
 from ..audio import SAMPLE_RATE, clock, frames
 from ..errors import ScriptError
-from ..script import (NO_AMBIENCE, At, BedCue, Break, BreathCue, BreathPace, Insert, Mark, Pause, Phrase, Script, Section,
-                      ToneCue)
+from ..script import (NO_AMBIENCE, At, BedCue, Break, BreathCue, BreathPace, End, Insert, Mark, Pause, Phrase, Script,
+                      Section, ToneCue)
 from .breath import BreathChange, BreathClock
 from .timeline import BedChange, Marker, PlacedPhrase, Timeline, ToneChange
 
@@ -60,6 +61,8 @@ def place(script: Script, clip_frames: Sequence[int], pauses: Pauses,
     placer = _Placer(script, clip_frames, pauses, section_times, anchors)
     timeline = placer.run(1.0)
     target = script.meta.duration_s
+    if target and (end := next((e for e in script.events if isinstance(e, End)), None)):
+        raise ScriptError("[end] and 'duration' both set the track's length: keep one", end.source)
     return _fit(placer, timeline, target, script) if target else timeline
 
 
@@ -105,9 +108,15 @@ class _Placer:
         self.marks: list[Marker] = []
         self.beds: list[BedChange] = []
         self.tones: list[ToneChange] = []
+        self.end: End | None = None
         for event in self.script.events:
+            if self.end is not None and not isinstance(event, Break):
+                raise ScriptError(f"nothing may follow [end {clock(self.end.seconds, 0, hours=True)}] but the end of the script",
+                                  event.source)
             self._event(event)
         end = self.cursor + frames(self.explicit_s * stretch) + frames(TAIL_S * stretch)
+        if self.end is not None:
+            end = self._end_frame(end)
         meta = self.script.meta
         return Timeline(end, tuple(self.placed), tuple(self.sections), tuple(self.marks), tuple(self.beds),
                         tuple(self.tones), self.clock, None if meta.ambience == NO_AMBIENCE else meta.ambience, meta.seed)
@@ -126,6 +135,8 @@ class _Placer:
             self._breath_pace(event)
         elif isinstance(event, At):
             self._anchor(event)
+        elif isinstance(event, End):
+            self.end = event
         elif isinstance(event, Mark):
             self.marks.append(Marker(self._now(), event.name, event.source))
         elif isinstance(event, BedCue):
@@ -190,6 +201,13 @@ class _Placer:
             raise ScriptError(f"[at {clock(anchor / SAMPLE_RATE)}] is earlier than the audio already placed, "
                               f"which runs to {clock(self.cursor / SAMPLE_RATE)}", event.source)
         self.anchor = anchor
+
+    def _end_frame(self, natural: int) -> int:
+        end = frames(self.end.seconds)
+        if end < natural:
+            raise ScriptError(f"[end {clock(self.end.seconds, 0, hours=True)}] is earlier than the session, which needs "
+                              f"{clock(natural / SAMPLE_RATE, 0, hours=True)} with its {TAIL_S:g} s tail", self.end.source)
+        return end
 
     def _breath_pace(self, event: BreathPace) -> None:
         now = self._now() / SAMPLE_RATE

@@ -12,7 +12,7 @@ import re
 from typing import Callable
 
 from ..errors import ScriptError, Source
-from .model import At, BedCue, BreathCue, BreathPace, Insert, Mark, Pause, Ramp, ToneCue, VoicingCue
+from .model import At, BedCue, BreathCue, BreathPace, End, Insert, Mark, Pause, Ramp, ToneCue, VoicingCue
 from .values import did_you_mean, parse_duration
 
 
@@ -158,6 +158,15 @@ def _at(args: str, where: Source, arg: Source):
     return At(_duration(args, arg, "time"), where)
 
 
+END_LIMIT_S = 24 * 3600
+
+
+def _end(args: str, where: Source, arg: Source):
+    if not args:
+        raise ScriptError("end needs a time, for example [end 8:00:00]", where)
+    return End(_duration(args, arg, "end time", upper_s=END_LIMIT_S), where)
+
+
 def _mark(args: str, where: Source, arg: Source):
     if not args:
         raise ScriptError("mark needs a name, for example [mark deepest]", where)
@@ -178,6 +187,6 @@ def _no_args(name: str, args: str, arg: Source) -> None:
 CUES: dict[str, Callable[[str, Source, Source], object]] = {
     "pause": _pause, "rate": _rate, "pitch": _pitch, "volume": _volume, "pan": _pan, "voice": _voice,
     "together": _together, "breath": _breath, "inhale": _inhale, "exhale": _exhale, "bed": _bed,
-    "tone": _tone, "at": _at, "mark": _mark, "sound": _sound,
+    "tone": _tone, "at": _at, "end": _end, "mark": _mark, "sound": _sound,
 }
 """Cue name → parser(args, cue source, argument source). The language reference lists each."""

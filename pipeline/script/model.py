@@ -101,6 +101,15 @@ class At:
 
 
 @dataclass(frozen=True)
+class End:
+    """The track ends at this absolute time: after the last word the bed runs on until then (a sleep session's
+    hours of rain). Nothing but breaks may follow it."""
+
+    seconds: float
+    source: Source
+
+
+@dataclass(frozen=True)
 class Mark:
     """A named point on the timeline (from SSML ``<mark>`` or ``[mark NAME]``)."""
 
@@ -181,7 +190,7 @@ class Phrase:
 
 
 
-Event = Union[Phrase, Pause, Break, Section, BreathCue, BreathPace, BedCue, ToneCue, At, Mark, Insert]
+Event = Union[Phrase, Pause, Break, Section, BreathCue, BreathPace, BedCue, ToneCue, At, End, Mark, Insert]
 
 
 @dataclass(frozen=True)
