@@ -20,7 +20,7 @@ from functools import partial
 from pathlib import Path
 
 
-from .audio import SAMPLE_RATE, db_to_gain, frames
+from .audio import SAMPLE_RATE, clock, db_to_gain, frames
 from .blocks import scaled, scratch
 from .errors import ConfigError, Source
 from .export import Encoding, write_all
@@ -62,7 +62,7 @@ def render_preview(script: Path, out: Path, options: RenderOptions, section: str
         mastered = rendered.master
         tracks = {"mix": mastered.audio}
         gain = db_to_gain(mastered.gain_db)
-        tracks.update({name: scaled(stem, gain, work) for name, stem in rendered.stems.named().items()})
+        tracks.update({name: scaled(stem, gain) for name, stem in rendered.stems.named().items()})
         written = write_all([Encoding(out / f"{name}.{PREVIEW_FORMAT}", audio, PREVIEW_FORMAT)
                              for name, audio in tracks.items()], SAMPLE_RATE)
         files = {name: path.name for name, path in zip(tracks, written)}
@@ -109,17 +109,40 @@ def page_data(job: Job, timeline: Timeline, tracks: dict, files: dict, mastered:
         "stems": [{"name": name, "file": files[name], "peaks": waveform(tracks[name], PEAK_COLUMNS)}
                   for name in ("mix", "voice", "bed", "tones")],
         "sections": [{"name": m.name, "t": m.start / rate} for m in timeline.sections],
-        "cues": [{"name": f"bed {b.cue.name or ('off' if b.cue.off else f'{b.cue.gain_db:+g}dB')}", "t": b.start / rate} for b in timeline.beds]
+        "cues": [{"name": f"bed {b.cue.name or ('off' if b.cue.off else f'{b.cue.gain_db:+g} dB')}", "t": b.start / rate}
+                 for b in timeline.beds]
         + [{"name": f"tone {t.cue.kind}", "t": t.start / rate} for t in timeline.tones]
-        + [{"name": f"mark {m.name}", "t": m.start / rate} for m in timeline.marks],
+        + [{"name": m.name, "t": m.start / rate, "kind": "mark"} for m in timeline.marks],
+        "breath": _exhales(timeline),
         "phrases": [{"text": p.text, "start": p.start / rate, "end": p.end / rate} for p in timeline.phrases],
         "loudness": loudness_series(tracks["mix"]),
         "target": job.profile.target,
         "target_unit": job.profile.unit,
+        "figures": figures(mastered, timeline.duration_s),
         "qc": {"integrated_lufs": mastered.after.integrated_lufs, "range_lu": mastered.after.range_lu,
                "true_peak_dbtp": mastered.after.true_peak_dbtp, "limiter_max_reduction_db": mastered.limiter_max_reduction_db,
                "duration_s": round(timeline.duration_s, 2), "profile": job.profile.name},
     }
+
+
+def figures(mastered: Master, duration_s: float) -> list[tuple[str, str]]:
+    """The span's delivery figures as a person reads them: a label, then the value with its unit."""
+    after, profile = mastered.after, mastered.profile
+    level = "RMS level" if profile.by_rms else "Integrated loudness"
+    return [
+        (level, f"{profile.reading(after):.1f} {profile.unit} (target {profile.target:g})"),
+        ("Loudness range", f"{after.range_lu:.1f} LU"),
+        ("True peak", f"{after.true_peak_dbtp:.1f} dBTP (ceiling {profile.ceiling_dbtp:g})"),
+        ("Limiter's deepest gain reduction", f"{mastered.limiter_max_reduction_db:.1f} dB"),
+        ("Length", clock(duration_s, 1)),
+        ("Loudness profile", profile.description),
+    ]
+
+
+def _exhales(timeline: Timeline) -> list[float]:
+    """Exhale onsets within the span, in seconds from its start (the breath clock runs from the track's start)."""
+    origin_s = timeline.origin / SAMPLE_RATE
+    return [round(t - origin_s, 3) for t in timeline.breath.exhale_onsets(origin_s + timeline.duration_s) if t >= origin_s]
 
 
 def serve(folder: Path, port: int = 0) -> tuple[socketserver.TCPServer, str]:

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -251,7 +252,8 @@ def test_a_killed_build_leaves_no_partial_file_and_resumes(library, tmp_path):
     rerun = subprocess.run(command, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
     assert "cleared a stale lock" in rerun.stdout and not list(library["out"].rglob(".*.part"))
-    assert invoke("render", library["scripts"], "-o", library["out"], "--cache", library["cache"], "--check").exit_code == 0
+    checked = invoke("render", library["scripts"], "-o", library["out"], "--cache", library["cache"], "--check")
+    assert checked.exit_code == 0, checked.output + rerun.stdout
 
 
 def test_a_fresh_output_folder_is_filled_from_the_cache_without_rendering(library, monkeypatch):
@@ -324,6 +326,8 @@ def test_the_same_build_runs_on_a_dask_cluster(library):
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         result = render(library, "--scheduler", cluster.scheduler_address)
     assert result.exit_code == 0, result.output
+    for stage in ("speech", "mix", "master", "encode", "qc"):  # the workers' stages reach this log
+        assert re.search(rf"^\[\d\d:\d\d\] one: {stage}", result.stderr, re.MULTILINE), result.stderr
     assert {"one.flac", "two.flac", "library.json"} <= {p.name for p in library["out"].iterdir()}
     assert render(library, "--check").exit_code == 0
     unreachable = render(library, "--force", "--scheduler", "tcp://127.0.0.1:9")

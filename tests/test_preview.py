@@ -2,7 +2,9 @@
 every stem decodes, mute and solo change the audio graph, markers seek, the transcript follows."""
 
 import json
+import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -45,10 +47,52 @@ def page(preview):
         browser.close()
 
 
+ARTEFACTS = Path(__file__).parent.parent / "build" / "test-artefacts"
+"""Where the page's screenshot is kept, to be looked at (CI uploads it)."""
+
+
 def test_page_loads_without_console_errors(page):
     tab, errors = page
     assert errors == []
     assert tab.locator("#qc").inner_text().count("\n") >= 4
+
+
+def test_figures_read_with_labels_and_units_and_a_screenshot_is_kept(page):
+    tab, _ = page
+    figures = tab.locator("#qc").inner_text()
+    assert re.search(r"Integrated loudness\s+\u22121\d\.\d LUFS \(target \u221216\)", figures), figures
+    assert re.search(r"True peak\s+\u2212\d\.\d dBTP \(ceiling \u22121\)", figures) and "Loudness range" in figures
+    assert "_" not in figures
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(ARTEFACTS / "preview.png"), full_page=True)
+    assert (ARTEFACTS / "preview.png").stat().st_size > 10_000
+
+
+def overlapping(tab, lane: str) -> list:
+    boxes = tab.evaluate(f"""[...document.querySelectorAll('.lane.{lane} .marker')].map(m => {{
+        const r = m.getBoundingClientRect(); return [r.left, r.right, r.top, r.bottom]; }})""")
+    return [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :]
+            if a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]]
+
+
+def test_labels_of_close_events_never_overlap(page):
+    tab, _ = page
+    assert tab.locator(".lane.sections .marker").count() == 2 and overlapping(tab, "sections") == []
+    tab.evaluate("""window.preview.markers(window.preview.lane('crowded', 'Crowded'),
+        Array.from({length: 12}, (_, i) => ({name: `event number ${i}`, t: 1 + i * 0.2})), 'cue')""")
+    assert tab.locator(".lane.crowded .marker").count() == 12 and overlapping(tab, "crowded") == []
+    height = tab.evaluate("document.querySelector('.lane.crowded').getBoundingClientRect().height")
+    assert height > 3 * 19  # the lane grew to hold the stacked labels
+
+
+def test_breath_has_its_own_lane_at_the_exhale_onsets(page, preview):
+    tab, _ = page
+    ticks = [float(t) for t in tab.locator(".lane.breath .tick").evaluate_all("ts => ts.map(t => t.dataset.t)")]
+    manifest_like = preview[0].folder / "preview.json"
+    assert ticks == json.loads(manifest_like.read_text())["breath"] and len(ticks) >= 3
+    assert all(0 <= t <= preview[0].figures["duration_s"] for t in ticks)
+    period = np.diff(ticks)
+    assert np.allclose(period, period[0], atol=0.01)  # the fixture breathes at one steady pace
 
 
 def test_every_stem_decodes_to_the_full_length(page, preview):
@@ -89,6 +133,10 @@ def test_clicking_a_marker_seeks_and_the_transcript_follows(page):
     start = float(phrase.get_attribute("data-start"))
     tab.evaluate(f"window.preview.seek({start + 0.2})")
     assert tab.locator(".phrase.current").inner_text() == phrase.inner_text()
+    tab.locator(".phrase").nth(1).click()  # a phrase seeks too
+    assert tab.evaluate("window.preview.elements.mix.currentTime") == pytest.approx(
+        float(tab.locator(".phrase").nth(1).get_attribute("data-start")), abs=0.05)
+    assert tab.locator(".phrase.current").inner_text() == tab.locator(".phrase").nth(1).inner_text()
 
 
 def test_preview_command_reports_bad_input(tmp_path):

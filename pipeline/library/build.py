@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import threading
 import time
+import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -115,7 +116,7 @@ def build(tracks: list[Planned], options: RenderOptions, jobs: int = 1,
           on_progress: Report | None = None) -> list[TrackResult]:
     """Render every stale track (in ``jobs`` processes, or on a Dask cluster) and rewrite library.json, under the
     folder's lock. With ``prune_against`` (the whole library's plan, every shard), first remove what it orphans.
-    ``on_progress`` hears each track's stages and its end (from worker processes too; not from a cluster)."""
+    ``on_progress`` hears each track's stages and its end (from worker processes and cluster workers too)."""
     report = on_progress or (lambda event: None)
     finished = on_done or (lambda result: None)
 
@@ -129,7 +130,7 @@ def build(tracks: list[Planned], options: RenderOptions, jobs: int = 1,
                 if on_removed:
                     on_removed(path)
         if scheduler:
-            results = _on_cluster(tracks, options, scheduler, done)
+            results = _on_cluster(tracks, options, scheduler, done, report)
         elif jobs <= 1 or len(tracks) <= 1:
             results = []
             for track in tracks:
@@ -189,9 +190,16 @@ def _parallel(tracks: list[Planned], options: RenderOptions, jobs: int, on_done,
     return results
 
 
-def _on_cluster(tracks: list[Planned], options: RenderOptions, address: str, on_done) -> list[TrackResult]:
+def _stage_on_cluster(topic: str, track: str, stage: str, done: int, total: int) -> None:
+    from distributed import get_worker
+
+    get_worker().log_event(topic, (track, stage, done, total))
+
+
+def _on_cluster(tracks: list[Planned], options: RenderOptions, address: str, on_done, report: Report) -> list[TrackResult]:
     """The same build on a Dask distributed cluster. Workers need this project installed, the output folder
-    and the clip cache on paths they all see (a shared disk); each worker process keeps its voices loaded."""
+    and the clip cache on paths they all see (a shared disk); each worker process keeps its voices loaded.
+    Stages come back as Dask's structured events on a topic of this build's own."""
     try:
         from distributed import Client
         from distributed import as_completed as completed
@@ -201,14 +209,24 @@ def _on_cluster(tracks: list[Planned], options: RenderOptions, address: str, on_
         client = Client(address, timeout="10s")
     except (OSError, TimeoutError) as exc:
         raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}", Source("--scheduler")) from None
+    topic, ended = f"drift-progress-{uuid.uuid4().hex}", set()
+
+    def relay(event) -> None:
+        track, stage, done, total = event[1]
+        if track not in ended:  # events travel through the scheduler: a late one must not reopen a finished track
+            report(Event(track, stage, done, total))
+
     with client:
-        futures = {client.submit(render_track, t.script, _options_for(options, t), None, t.name, pure=False): i
-                   for i, t in enumerate(tracks)}
+        client.subscribe_topic(topic, relay)
+        futures = {client.submit(render_track, t.script, _options_for(options, t), partial(_stage_on_cluster, topic, t.name),
+                                 t.name, pure=False): i for i, t in enumerate(tracks)}
         results: list[TrackResult | None] = [None] * len(tracks)
         for future in completed(list(futures)):
             index = futures[future]
             results[index] = future.result()
+            ended.add(tracks[index].name)
             on_done(tracks[index], results[index])
+        client.unsubscribe_topic(topic)
     return results
 
 
