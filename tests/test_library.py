@@ -324,7 +324,7 @@ def test_an_unwritable_output_folder_is_a_clear_error(library, tmp_path):
 def test_the_same_build_runs_on_a_dask_cluster(library):
     distributed = pytest.importorskip("distributed", reason="Dask not installed: pip install 'dask[distributed]'")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        result = render(library, "--scheduler", cluster.scheduler_address)
+        result = render(library, "--force", "--scheduler", cluster.scheduler_address)  # render, not restore from the cache
     assert result.exit_code == 0, result.output
     for stage in ("speech", "mix", "master", "encode", "qc"):  # the workers' stages reach this log
         assert re.search(rf"^\[\d\d:\d\d\] one: {stage}", result.stderr, re.MULTILINE), result.stderr
