@@ -61,8 +61,6 @@ def place(script: Script, clip_frames: Sequence[int], pauses: Pauses,
     placer = _Placer(script, clip_frames, pauses, section_times, anchors)
     timeline = placer.run(1.0)
     target = script.meta.duration_s
-    if target and (end := next((e for e in script.events if isinstance(e, End)), None)):
-        raise ScriptError("[end] and 'duration' both set the track's length: keep one", end.source)
     return _fit(placer, timeline, target, script) if target else timeline
 
 
@@ -110,9 +108,6 @@ class _Placer:
         self.tones: list[ToneChange] = []
         self.end: End | None = None
         for event in self.script.events:
-            if self.end is not None and not isinstance(event, Break):
-                raise ScriptError(f"nothing may follow [end {clock(self.end.seconds, 0, hours=True)}] but the end of the script",
-                                  event.source)
             self._event(event)
         end = self.cursor + frames(self.explicit_s * stretch) + frames(TAIL_S * stretch)
         if self.end is not None:

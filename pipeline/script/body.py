@@ -14,11 +14,13 @@ import bisect
 import re
 from dataclasses import replace
 
+from ..audio import clock
 from ..errors import ScriptError, Source
 from .front_matter import Meta
 from .model import (
     Break,
     Emphasis,
+    End,
     Insert,
     Mark,
     Pause,
@@ -259,8 +261,23 @@ class BodyBuilder:
     def script(self, empty_at: Source) -> Script:
         """The finished script, voicing resolved; or ``ScriptErrors`` with every mistake found."""
         events = resolve_voicing(self.finish(), self.meta, self.errors)
+        _check_end(events, self.meta, self.errors)
         if not any(isinstance(e, (Phrase, Insert)) for e in events) and not self.errors:
             self.errors.append(ScriptError("script has no text to speak", empty_at))
         if self.errors:
             raise ScriptErrors(self.errors, self.meta)
         return Script(path=self.path, meta=self.meta, events=tuple(events), uses=tuple(sorted(self.used)))
+
+
+def _check_end(events: list, meta: Meta, errors: list[ScriptError]) -> None:
+    """``[end]`` closes the script (only breaks may follow it) and sets the length (so not with ``duration:``)."""
+    ends = [i for i, e in enumerate(events) if isinstance(e, End)]
+    if not ends:
+        return
+    end = events[ends[0]]
+    if meta.duration_s:
+        errors.append(ScriptError("[end] and 'duration' both set the track's length: keep one", end.source))
+    after = next((e for e in events[ends[0] + 1 :] if not isinstance(e, Break)), None)
+    if after is not None:
+        errors.append(ScriptError(f"nothing may follow [end {clock(end.seconds, 0, hours=True)}] but the end of the script",
+                                  after.source))
