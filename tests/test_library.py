@@ -233,7 +233,7 @@ def test_a_killed_build_leaves_no_partial_file_and_resumes(library, tmp_path):
     script.write_text(SCRIPT + "\n" + "\n".join(f"Long breath number {n}. [pause 20s]" for n in range(12)))
     command = [sys.executable, "-m", "pipeline", "render", str(library["scripts"]), "-o", str(library["out"]),
                "--cache", str(library["cache"]), "--jobs", "1", "--format", "flac,mp3", "-q"]
-    temporary = tmp_path / "tmp"  # where the render's full-length scratch arrays (over a gigabyte here) live
+    temporary = tmp_path / "tmp"  # where the render's scratch files live
     temporary.mkdir()
     process = subprocess.Popen(command, env={**os.environ, "TMPDIR": str(temporary)})
     deadline = time.time() + 60
