@@ -33,7 +33,7 @@ def waveform(audio: np.ndarray, columns: int = 1200) -> list[list[float]]:
 
 def loudness_series(audio, every_s: float = 0.5) -> list[list[float]]:
     """Short-term loudness (3 s windows) every half second: [time, LUFS]."""
-    meter = LoudnessMeter(2)
+    meter = LoudnessMeter(audio.shape[1])
     for a, b in spans(len(audio)):
         meter.feed(np.asarray(audio[a:b]))
     windows = meter.windows(30)

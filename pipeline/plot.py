@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from .audio import resample
+from .audio import SAMPLE_RATE, resample
+from .blocks import Computed, Signal
 from .errors import ConfigError, Source
 from .files import atomic_path
 from .pictures import loudness_series, waveform
@@ -68,10 +69,15 @@ def plot_track(track: Path, out: Path | None = None) -> Path:
     return out
 
 
-def _read(path: Path) -> np.ndarray:
+def _read(path: Path) -> Signal:
+    """The file as a signal read block by block where it is used (an eight-hour track is 11 GB as float32); a
+    file at another rate than ours is read whole and resampled."""
     try:
-        data, rate = soundfile.read(path, dtype="float32", always_2d=True)
+        info = soundfile.info(path)
+        if info.samplerate != SAMPLE_RATE:
+            data, rate = soundfile.read(path, dtype="float32", always_2d=True)
+            return resample(data, rate)
     except (soundfile.LibsndfileError, OSError) as exc:
         raise ConfigError(f"cannot read audio: {exc}", Source(str(path))) from None
-    data = resample(data, rate)
-    return data if data.shape[1] == 2 else np.repeat(data, 2, axis=1)
+    return Computed(info.frames, info.channels,
+                    lambda a, b: soundfile.read(path, start=a, stop=b, dtype="float32", always_2d=True)[0])

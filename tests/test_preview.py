@@ -175,6 +175,21 @@ def test_plot_writes_a_png(tmp_path, cache_dir):
     assert len(columns) and ticks == len(onsets)  # one tick per out-breath, under the voice
 
 
+def test_plot_reads_a_track_block_by_block_not_whole(tmp_path, cache_dir):
+    """An eight-hour track is 11 GB as float32: ``drift plot`` reads it where it is used."""
+    import soundfile
+
+    from pipeline.plot import _read
+
+    result = CliRunner().invoke(main, ["render", str(FIXTURES / "short.txt"), "-o", str(tmp_path), "--cache", str(cache_dir),
+                                       "--format", "flac"])
+    assert result.exit_code == 0, result.output
+    signal = _read(tmp_path / "short.flac")
+    whole, _ = soundfile.read(tmp_path / "short.flac", dtype="float32", always_2d=True)
+    assert not isinstance(signal, np.ndarray) and signal.shape == whole.shape
+    assert np.array_equal(signal[70_000:140_000], whole[70_000:140_000])
+
+
 def test_an_unchanged_preview_is_reused_and_an_edit_renders_it_again(tmp_path, cache_dir):
     from pipeline.job import RenderOptions
     from pipeline.preview import render_preview
