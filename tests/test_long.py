@@ -125,3 +125,32 @@ def test_an_error_in_the_source_reaches_every_reader():
     for reader in tee.readers:
         with pytest.raises(ValueError, match="NaN in the master"):
             list(reader)
+
+
+def test_a_wav_past_the_riff_size_limit_is_rf64_and_keeps_its_tags_and_markers(tmp_path, monkeypatch):
+    """An eight-hour float stem is 11 GB: as plain RIFF its 32-bit sizes wrap and it reads back short."""
+    import subprocess
+
+    import imageio_ffmpeg
+    import soundfile
+    import wavinfo
+
+    from pipeline.export import audio as audio_module
+    from pipeline.export.tags import Chapter, Tags
+    from pipeline.export.wave import cue_chunks
+
+    assert audio_module.wave_container("WAV", "FLOAT", 8 * 3600 * 48_000, 2) == "RF64"
+    assert audio_module.wave_container("WAV", "FLOAT", 3 * 3600 * 48_000, 2) == "WAV"
+    monkeypatch.setattr(audio_module, "WAV_LIMIT", 1000)  # so that a second of audio is "too big"
+    audio = (np.random.default_rng(0).standard_normal((48_000, 2)) * 0.1).astype(np.float32)
+    tags = Tags("Sleep", "Drift", "Nights", 1, 0, chapters=(Chapter(0, 0.5, "Settling"), Chapter(0.5, 1, "Rain")))
+    path = audio_module.write_audio(tmp_path / "long.wav", audio, 48_000, "wav", tags, subtype="FLOAT",
+                                    chunks=cue_chunks(((100, "Settling"), (24_000, "Rain"))))
+    assert path.read_bytes()[:4] == b"RF64"
+    decoded, _ = soundfile.read(path, dtype="float32")
+    assert np.array_equal(decoded, audio)
+    probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True,
+                           text=True).stderr
+    assert "title           : Sleep" in probe and "title           : Rain" in probe
+    cues = wavinfo.WavInfoReader(str(path)).cues
+    assert [offset for _, offset in cues.each_cue()] == [100, 24_000]

@@ -52,15 +52,15 @@ def write_audio(path: Path, audio: Signal, rate: int, fmt: str, tags: Tags | Non
     are RIFF chunks added to a WAV (``wave``: markers, bext, iXML, which DAWs show when it is dropped in). ``blocks``,
     if given, are ``audio``'s blocks as another reader hands them over (see ``write_all``)."""
     blocks = finite_blocks(audio) if blocks is None else blocks
-    channels = audio.shape[1]
     try:
-        return _write_audio(path, blocks, channels, rate, fmt, tags, subtype, chunks)
+        return _write_audio(path, blocks, audio.shape, rate, fmt, tags, subtype, chunks)
     finally:
         blocks.close()  # a reader that leaves early must let the others go on
 
 
-def _write_audio(path: Path, blocks, channels: int, rate: int, fmt: str, tags: Tags | None, subtype: str | None,
-                 chunks: bytes) -> Path:
+def _write_audio(path: Path, blocks, shape: tuple[int, int], rate: int, fmt: str, tags: Tags | None,
+                 subtype: str | None, chunks: bytes) -> Path:
+    channels = shape[1]
     try:
         with atomic_path(path) as tmp:
             if fmt == "m4a":
@@ -68,7 +68,7 @@ def _write_audio(path: Path, blocks, channels: int, rate: int, fmt: str, tags: T
             elif fmt == "mp3":
                 _encode_mp3(tmp, blocks, channels, rate)
             else:
-                _encode_libsndfile(tmp, blocks, channels, rate, fmt, subtype)
+                _encode_libsndfile(tmp, blocks, shape, rate, fmt, subtype)
             if tags is not None:
                 tag_file(tmp, fmt, tags)
             if fmt == "wav":
@@ -194,13 +194,26 @@ class _Reader:
         self.gone.set()
 
 
-def _encode_libsndfile(path: Path, blocks: Iterable[np.ndarray], channels: int, rate: int, fmt: str,
+def _encode_libsndfile(path: Path, blocks: Iterable[np.ndarray], shape: tuple[int, int], rate: int, fmt: str,
                        subtype: str | None = None) -> None:
     settings = {**FORMATS[fmt], **({"subtype": subtype} if subtype else {})}
+    settings["format"] = wave_container(settings["format"], settings["subtype"], *shape)
     extra = {k: settings.pop(k) for k in ("bitrate_mode", "compression_level") if k in settings}
-    with soundfile.SoundFile(path, "w", rate, channels, **settings, **extra) as encoder:
+    with soundfile.SoundFile(path, "w", rate, shape[1], **settings, **extra) as encoder:
         for block in blocks:
             encoder.write(block)
+
+
+WAV_LIMIT = (1 << 32) - (1 << 20)
+"""A RIFF WAVE file's sizes are 32-bit: a file this big or more must be RF64 (EBU Tech 3306), or its header
+wraps and it reads back short (libsndfile writes plain WAV regardless: an eight-hour float stem is 11 GB)."""
+SAMPLE_BYTES = {"PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8}
+
+
+def wave_container(container: str, subtype: str, frames: int, channels: int) -> str:
+    """``container``, or RF64 for a WAV whose samples alone would pass the RIFF size limit."""
+    too_big = container == "WAV" and frames * channels * SAMPLE_BYTES.get(subtype, 4) >= WAV_LIMIT
+    return "RF64" if too_big else container
 
 
 def _encode_mp3(path: Path, blocks: Iterable[np.ndarray], channels: int, rate: int) -> None:

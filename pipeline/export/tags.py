@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..audio import clock
 from ..errors import ConfigError, Source
+from .wave import append_chunks, riff_chunk
 
 GENRE = "Meditation"
 
@@ -84,8 +86,18 @@ def _id3_mp3(path: Path, tags: Tags) -> None:
 
 
 def _id3_wav(path: Path, tags: Tags) -> None:
+    from mutagen.id3 import ID3
     from mutagen.wave import WAVE
 
+    with open(path, "rb") as file:
+        rf64 = file.read(4) == b"RF64"
+    if rf64:  # mutagen reads RIFF only: the same ID3 tag, as an "id3 " chunk
+        id3, tag = ID3(), io.BytesIO()
+        for frame in _id3_frames(tags):
+            id3.add(frame)
+        id3.save(tag)
+        append_chunks(path, riff_chunk(b"id3 ", tag.getvalue()))
+        return
     wave = WAVE(path)
     wave.add_tags()
     for frame in _id3_frames(tags):

@@ -60,24 +60,30 @@ def ixml_chunk(project: str, tape: str, track_names: list[str], note: str) -> by
 
 
 def append_chunks(path: Path, chunks: bytes) -> None:
-    """Append chunks to a RIFF WAVE file and grow its RIFF size to match."""
+    """Append chunks to a RIFF WAVE file and grow its RIFF size to match (in an RF64 file, the 64-bit size in
+    its ``ds64`` chunk)."""
     with open(path, "r+b") as wave:
-        if wave.read(4) != b"RIFF":
-            return  # RF64 (over 4 GB): no room in a 32-bit RIFF size; the sessions still carry the markers
-        size = struct.unpack("<I", wave.read(4))[0]
-        if size + len(chunks) >= 1 << 32:
+        magic = wave.read(4)
+        if magic == b"RF64":
+            wave.seek(20)
+            size, layout = struct.unpack("<Q", wave.read(8))[0], "<Q"
+        elif magic == b"RIFF":
+            size, layout = struct.unpack("<I", wave.read(4))[0], "<I"
+            if size + len(chunks) >= 1 << 32:
+                return  # cannot happen for what we write: a WAV that large is written as RF64
+        else:
             return
         wave.seek(0, os.SEEK_END)
         wave.write(chunks)
-        wave.seek(4)
-        wave.write(struct.pack("<I", size + len(chunks)))
+        wave.seek(20 if magic == b"RF64" else 4)
+        wave.write(struct.pack(layout, size + len(chunks)))
 
 
 def clear_peak_time(path: Path) -> None:
     """Zero the time libsndfile stamps into a float WAV's ``PEAK`` chunk, so that the same render writes the same
     bytes (the peaks themselves stay: DAWs read them)."""
     with open(path, "r+b") as wave:
-        if wave.read(4) != b"RIFF":
+        if wave.read(4) not in (b"RIFF", b"RF64"):
             return
         wave.seek(12)
         while len(header := wave.read(8)) == 8:
