@@ -196,7 +196,6 @@ class Scratch:
         self.folder = folder
         self.budget = scratch_budget() if budget is None else budget
         self.arrays: list[DiskArray] = []
-        self.peak_bytes = 0
 
     def zeros(self, frames: int, channels: int = 2) -> DiskArray:
         array = DiskArray(frames, channels, self.folder)
@@ -220,14 +219,12 @@ class Scratch:
                 stored[start:end] = block
             if listen is not None:
                 listen(block)
-        self.peak_bytes = max(self.peak_bytes, self.stored_bytes)
         return signal if stored is None else stored
 
     def release(self, signal: Signal) -> None:
         """Give back a stored copy's disk (anything else is left alone)."""
-        if signal in self.arrays:
-            self.peak_bytes = max(self.peak_bytes, self.stored_bytes)
-            self.arrays.remove(signal)
+        if any(array is signal for array in self.arrays):
+            self.arrays = [array for array in self.arrays if array is not signal]
             signal.close()
 
 
@@ -243,9 +240,6 @@ class Memory(Scratch):
     @property
     def stored_bytes(self) -> int:
         return 0
-
-    def release(self, signal: Signal) -> None:
-        pass
 
 
 def scratch_budget() -> int:
