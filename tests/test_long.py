@@ -31,16 +31,16 @@ def files_of(out, name):
     return {file: record["sha256"] for file, record in json.loads((out / f"{name}.json").read_text())["files"].items()}
 
 
-def test_a_render_with_no_scratch_budget_writes_the_same_bytes(tmp_path, cache_dir):
+def test_a_render_with_no_scratch_budget_writes_the_same_bytes_in_every_format(tmp_path, cache_dir):
     runner = CliRunner()
     outputs = []
     for budget in ("1024", "0"):
         out = tmp_path / budget
         result = runner.invoke(main, ["render", str(FIXTURES / "short.txt"), "-o", str(out), "--cache", str(cache_dir),
-                                      "--stems", "--format", "flac,mp3,wav", "--no-qc"], env={"DRIFT_SCRATCH_MB": budget})
+                                      "--stems", "--format", "flac,mp3,wav,opus,ogg,m4a", "--no-qc"], env={"DRIFT_SCRATCH_MB": budget})
         assert result.exit_code == 0, result.output
         outputs.append(files_of(out, "short"))
-    assert outputs[0] == outputs[1] and len(outputs[0]) == 9  # three formats, three stems, captions, transcript
+    assert outputs[0] == outputs[1] and len(outputs[0]) == 12  # six formats, three stems, captions, transcript
 
 
 def scratch_of(tmp_path, cache_dir, end: str) -> tuple[int, int]:

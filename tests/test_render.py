@@ -95,3 +95,30 @@ def test_voice_sounds_where_the_script_speaks_and_is_silent_for_each_pause(short
             pauses_checked += 1
         spoken += isinstance(event, Phrase)
     assert pauses_checked == 2
+
+
+def test_ogg_pages_get_our_serial_and_checksums_that_match_libsndfiles(tmp_path):
+    import struct
+    import subprocess
+
+    import imageio_ffmpeg
+    import soundfile
+
+    from pipeline.export.ogg import ogg_crc, set_serial
+
+    audio = (np.random.default_rng(0).standard_normal((48_000 * 3, 2)) * 0.1).astype(np.float32)
+    path = tmp_path / "x.opus"
+    soundfile.write(path, audio, 48_000, format="OGG", subtype="OPUS")
+    data = path.read_bytes()
+    header, segments = bytearray(data[:27]), data[27 : 27 + data[26]]
+    stored = struct.unpack("<I", header[22:26])[0]
+    header[22:26] = bytes(4)
+    assert ogg_crc(bytes(header) + segments + data[27 + len(segments) : 27 + len(segments) + sum(segments)]) == stored
+    set_serial(path, 12345)
+    rewritten = path.read_bytes()
+    pages = [i for i in range(len(rewritten)) if rewritten[i : i + 4] == b"OggS"]
+    assert len(pages) > 3 and {struct.unpack("<I", rewritten[i + 14 : i + 18])[0] for i in pages} == {12345}
+    check = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "null", "-"],
+                           capture_output=True, text=True)
+    assert check.returncode == 0 and check.stderr == ""  # ffmpeg says "CRC mismatch!" for a page whose sum is wrong
+    assert soundfile.info(path).frames == len(audio)

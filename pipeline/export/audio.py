@@ -21,6 +21,7 @@ from ..audio import SAMPLE_RATE
 from ..blocks import Signal, spans
 from ..errors import ConfigError, RenderError
 from ..files import atomic_path
+from .ogg import serial_for, set_serial
 from .tags import Tags, ffmetadata, tag_file
 from .wave import append_chunks, clear_peak_time
 
@@ -69,6 +70,8 @@ def _write_audio(path: Path, blocks, shape: tuple[int, int], rate: int, fmt: str
                 _encode_mp3(tmp, blocks, channels, rate)
             else:
                 _encode_libsndfile(tmp, blocks, shape, rate, fmt, subtype)
+                if fmt in ("opus", "ogg"):
+                    set_serial(tmp, serial_for(path))
             if tags is not None:
                 tag_file(tmp, fmt, tags)
             if fmt == "wav":
