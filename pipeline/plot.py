@@ -13,8 +13,8 @@ from .audio import SAMPLE_RATE, resample
 from .blocks import Computed, Signal
 from .errors import ConfigError, Source
 from .files import atomic_path
-from .pictures import loudness_series, waveform
 from .manifest import STEM_NAMES, Layout, Manifest
+from .pictures import loudness_series, waveform
 
 
 def plot_track(track: Path, out: Path | None = None) -> Path:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import os
 import struct
-from xml.etree import ElementTree
 from pathlib import Path
+from xml.etree import ElementTree
 
 BEXT_VERSION = 2
 NOT_MEASURED = 0x7FFF
