@@ -174,7 +174,6 @@ class Tee:
                     continue
 
 
-
 class _Reader:
     """One reader's side of a ``Tee``: iterate it for the blocks; ``close`` it to leave."""
 
