@@ -283,6 +283,17 @@ def scaled(audio: Signal, gain: float) -> Computed:
     return Computed(len(audio), audio.shape[1], lambda start, end: np.asarray(audio[start:end]) * np.float32(gain))
 
 
+def counted(signal: Signal, tick: Callable[[], None]) -> Computed:
+    """``signal``, calling ``tick`` after each read: the progress of a pass that reads it block by block."""
+
+    def read(start: int, end: int) -> np.ndarray:
+        block = np.asarray(signal[start:end])
+        tick()
+        return block
+
+    return Computed(len(signal), signal.shape[1], read)
+
+
 CONTROL_STEP = 256
 """Slow curves (swells, fades, ducking, level cues) are computed every 256 frames (5 ms) and interpolated."""
 _RAMP = np.arange(CONTROL_STEP, dtype=np.float32) / CONTROL_STEP

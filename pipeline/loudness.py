@@ -9,6 +9,7 @@ ffmpeg's ebur128 filter.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -169,14 +170,19 @@ def rms_level(audio: np.ndarray, rate: int = SAMPLE_RATE) -> float:
     return round(_feed(LoudnessMeter(audio.shape[1], rate), audio).rms(), 3)
 
 
-def measure(audio: np.ndarray, rate: int = SAMPLE_RATE, peaks: bool = True) -> Loudness:
-    """Every delivery figure of a programme, read block by block (``audio`` may be a memory map).
+def measure(audio: np.ndarray, rate: int = SAMPLE_RATE, peaks: bool = True,
+            listen: Callable[[np.ndarray], None] | None = None) -> Loudness:
+    """Every delivery figure of a programme, read block by block (``audio`` may be any signal); ``listen`` is
+    handed each block as it is measured.
 
     ``peaks=False`` skips oversampling and reports the sample peak as the true peak (a lower bound).
     """
     meter = ProgrammeMeter(audio.shape[1], rate, oversample=peaks)
     for a, b in spans(len(audio)):
-        meter.feed(np.asarray(audio[a:b]))
+        block = np.asarray(audio[a:b])
+        meter.feed(block)
+        if listen is not None:
+            listen(block)
     return meter.figures()
 
 

@@ -12,14 +12,15 @@ from __future__ import annotations
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
 from .audio import SAMPLE_RATE, db_to_gain
-from .blocks import GainSmoother, Generated, Memory, Scratch, Signal, spans
+from .blocks import BLOCK, GainSmoother, Generated, Memory, Scratch, Signal, spans
 from .errors import ConfigError, Source
 from .loudness import TRUE_PEAK_CONTEXT, Loudness, ProgrammeMeter, measure, oversampled_peaks
+from .progress import Percent
 
 LIMITER_MARGIN_DB = 0.5
 """Headroom under the ceiling: lossy encoders raise inter-sample peaks by a few tenths of a dB."""
@@ -118,36 +119,42 @@ def limit(audio: np.ndarray, ceiling_db: float, gain_db: float = 0.0) -> tuple[n
     return Memory().keep(limited), limited.reduction_db
 
 
-def master(mix: Signal, profile: Profile, rate: int = SAMPLE_RATE, work: Scratch | None = None) -> Master:
+def master(mix: Signal, profile: Profile, rate: int = SAMPLE_RATE, work: Scratch | None = None,
+           progress: Callable[[int, int], None] | None = None) -> Master:
     """Gain the mix to the profile's target, then limit to its ceiling.
 
     Limiting lowers the loudness a little; if it cost more than a tenth of a
     LU the gain is corrected and the limiter run again (once is nearly always
     enough, as the voice chain has already tamed the speech peaks). The
     master is kept in ``work`` if its budget has room, else made again (from
-    the mix) wherever it is read.
+    the mix) wherever it is read. ``progress`` hears (blocks done, blocks in
+    the passes so far) at each whole percent.
     """
     work = work or Memory()
-    before = measure(mix, rate, peaks=False)
+    blocks = -(-len(mix) // BLOCK)
+    step = Percent(progress or (lambda done, total: None), 2 * blocks)  # measuring, then (nearly always) one limiting
+    before = measure(mix, rate, peaks=False, listen=step)
     gain_db = profile.target - profile.reading(before)
     ceiling = profile.ceiling_dbtp - LIMITER_MARGIN_DB
     for tries_left in reversed(range(3)):
         limited = Limited(mix, ceiling, gain_db, rate)
-        audio, after = _kept_and_measured(limited, rate, work)
+        audio, after = _kept_and_measured(limited, rate, work, step)
         shortfall = profile.target - profile.reading(after)
         if limited.reduction_db == 0.0 or abs(shortfall) < 0.1 or not tries_left:
             break
         work.release(audio)
         gain_db += shortfall
+        step.grow(blocks)
     return Master(audio, profile, before.integrated_lufs, after, round(gain_db, 2), limited.reduction_db)
 
 
-def _kept_and_measured(limited: Limited, rate: int, work: Scratch) -> tuple[Signal, Loudness]:
+def _kept_and_measured(limited: Limited, rate: int, work: Scratch, step: Percent) -> tuple[Signal, Loudness]:
     """The limiter's output (kept if the budget allows), measured on the other core while it is being made."""
     meter = ProgrammeMeter(limited.shape[1], rate)
     pending: deque[Future] = deque()
 
     def listen(block: np.ndarray) -> None:
+        step()
         pending.append(other_core.submit(meter.feed, block))
         while len(pending) > 4:  # the limiter may run ahead of the meter, but only by a few blocks of memory
             pending.popleft().result()

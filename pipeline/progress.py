@@ -29,6 +29,24 @@ class Event:
 Report = Callable[[Event], None]
 
 
+class Percent:
+    """Counts the blocks of a long pass and calls ``report(done, total)`` at each whole percent, not each block:
+    events may cross processes (a queue, a Dask scheduler), and an eight-hour master is 21,000 blocks a pass."""
+
+    def __init__(self, report: Callable[[int, int], None], total: int):
+        self.report, self.total, self.done, self.said = report, max(total, 1), 0, -1
+
+    def __call__(self, *_) -> None:
+        self.done += 1
+        if (percent := 100 * self.done // self.total) != self.said:
+            self.said = percent
+            self.report(self.done, self.total)
+
+    def grow(self, more: int) -> None:
+        """Another pass is needed: the total grows by its blocks."""
+        self.total += more
+
+
 @contextmanager
 def reporter(total_tracks: int, quiet: bool = False, stream: TextIO | None = None) -> Iterator[Report]:
     """Where a build's events go: nowhere when quiet, live lines on a terminal, plain lines otherwise."""
@@ -55,8 +73,9 @@ class LogLines:
         if event.stage == stage and now - said_at < LOG_EVERY_S:
             return
         self.last[event.track] = (event.stage, now)
+        percent = f" {100 * event.done // event.total} %" if event.total else ""
         count = {"speech": f" {event.done}/{event.total} phrases", "qc": f" of {event.total} file(s): loudness, peaks, "
-                 "clicks, dead air, pace, balance"}.get(event.stage, "") if event.total else ""
+                 "clicks, dead air, pace, balance"}.get(event.stage, percent) if event.total else ""
         elapsed = time.strftime("%M:%S", time.gmtime(now - self.started))
         print(f"[{elapsed}] {event.track}: {event.stage}{count}", file=self.stream, flush=True)
 

@@ -26,8 +26,8 @@ from .script import NO_AMBIENCE, parse_text
 from .speech import Clip, ClipCache, load_voice, synthesize
 
 Progress = Callable[[str, int, int], None]
-"""Called with (stage, done, total) as a track is made: ("speech", phrases done, phrases), then ("mix", 0, 0) and
-("master", 0, 0) as those begin (``pipeline.progress.STAGES``)."""
+"""Called with (stage, done, total) as a track is made: ("speech", phrases done, phrases), ("mix", 0, 0) as it
+begins, then ("master", blocks done, blocks) at each whole percent (``pipeline.progress.STAGES``)."""
 Span = Callable[[Timeline], tuple[int, int]]
 """Picks the frames [start, end) to render from the whole score (a preview's section or times)."""
 
@@ -54,7 +54,8 @@ def render(job: Job, cache: ClipCache, work: Scratch | None = None, span: Span |
     progress("mix", 0, 0)
     stems = mix(timeline, clips, job.voices, job.beds, work=work)
     progress("master", 0, 0)
-    return Rendered(clips, timeline, stems, master(stems.mix, job.profile, work=work))
+    mastered = master(stems.mix, job.profile, work=work, progress=lambda done, total: progress("master", done, total))
+    return Rendered(clips, timeline, stems, mastered)
 
 
 def audition(voice_name: str, text: str, cache_dir: Path | None) -> np.ndarray:

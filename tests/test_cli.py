@@ -162,3 +162,28 @@ def test_a_long_stage_repeats_its_count_at_most_every_few_seconds(monkeypatch):
     said = log.getvalue().splitlines()
     assert [line.split("] ")[1] for line in said] == ["t: speech 1/40 phrases", "t: speech 11/40 phrases",
                                                       "t: speech 21/40 phrases", "t: speech 31/40 phrases", "t: mix"]
+
+
+def test_long_passes_report_whole_percents_up_to_the_end(monkeypatch):
+    import io
+
+    import numpy as np
+
+    from pipeline import progress
+    from pipeline.blocks import BLOCK
+    from pipeline.master import PROFILES, master
+
+    heard = []
+    rng = np.random.default_rng(0)
+    programme = (rng.standard_normal((BLOCK * 150, 2)) * 0.05).astype(np.float32)  # 150 blocks: more than 100
+    master(programme, PROFILES["podcast"], progress=lambda done, total: heard.append((done, total)))
+    percents = [100 * done // total for done, total in heard]
+    assert heard[-1][0] == heard[-1][1] and percents == sorted(set(percents))  # each whole percent once, to 100
+    assert heard[-1][1] == 300 and len(heard) == 101  # measuring and limiting, 150 blocks each; not one per block
+    clock = iter(range(0, 1000, 11))
+    monkeypatch.setattr(progress.time, "monotonic", lambda: float(next(clock)))
+    log = io.StringIO()
+    lines = progress.LogLines(log)
+    for done, total in heard[:3]:
+        lines(progress.Event("t", "master", done, total))
+    assert [line.split("] ")[1] for line in log.getvalue().splitlines()] == ["t: master 0 %", "t: master 1 %", "t: master 2 %"]

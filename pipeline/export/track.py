@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Callable
 
 from .. import __version__
 from ..audio import SAMPLE_RATE, db_to_gain
-from ..blocks import scaled
+from ..blocks import BLOCK, counted, scaled
 from ..files import atomic_path, file_sha256
 from ..job import Job, renderer_source_sha256
 from ..manifest import (STEM_FORMAT, FileRecord, Listing, LoudnessReport, Manifest, MixReport, Renderer, Speech,
                         TimePoint)
 from ..mix import MixSettings
 from ..pacing import Timeline
+from ..progress import Percent
 from ..render import Rendered
 from ..speech.text import spoken_words
 from .audio import Encoding, write_all
@@ -23,13 +25,17 @@ from .tags import Chapter, Tags, read_cover
 from .wave import bext_chunk, cue_chunks, ixml_chunk
 
 
-def write_track(job: Job, rendered: Rendered) -> Manifest:
-    """Encode and write every file of the track, then its manifest; returns the manifest."""
+def write_track(job: Job, rendered: Rendered, progress: Callable[[int, int], None] | None = None) -> Manifest:
+    """Encode and write every file of the track, then its manifest; returns the manifest. ``progress`` hears
+    (blocks of the master encoded, blocks) at each whole percent."""
     timeline, mastered = rendered.timeline, rendered.master
     layout = job.layout
     layout.manifest.unlink(missing_ok=True)  # the old one must not vouch for new files if this write is cut short
     tags = track_tags(job, timeline)
-    encodings = [Encoding(layout.track(f), mastered.audio, f, tags) for f in job.formats]
+    audio = mastered.audio
+    if progress is not None:
+        audio = counted(audio, Percent(progress, -(-len(audio) // BLOCK)))
+    encodings = [Encoding(layout.track(f), audio, f, tags) for f in job.formats]
     if job.stems:
         encodings += stem_encodings(job, rendered)
     outputs = write_all(encodings, SAMPLE_RATE)

@@ -190,10 +190,17 @@ def _parallel(tracks: list[Planned], options: RenderOptions, jobs: int, on_done,
     return results
 
 
-def _stage_on_cluster(topic: str, track: str, stage: str, done: int, total: int) -> None:
+def _render_on_worker(script: Path, options: RenderOptions, name: str, topic: str) -> TrackResult:
+    """``render_track`` as a Dask task, its stages sent as events on ``topic``. The worker is found here, in the
+    task's thread: stages are also reported from the encoders' threads, where Dask cannot find it."""
     from distributed import get_worker
 
-    get_worker().log_event(topic, (track, stage, done, total))
+    worker = get_worker()
+
+    def report(stage: str, done: int, total: int) -> None:
+        worker.log_event(topic, (name, stage, done, total))
+
+    return render_track(script, options, report, name)
 
 
 def _on_cluster(tracks: list[Planned], options: RenderOptions, address: str, on_done, report: Report) -> list[TrackResult]:
@@ -218,8 +225,8 @@ def _on_cluster(tracks: list[Planned], options: RenderOptions, address: str, on_
 
     with client:
         client.subscribe_topic(topic, relay)
-        futures = {client.submit(render_track, t.script, _options_for(options, t), partial(_stage_on_cluster, topic, t.name),
-                                 t.name, pure=False): i for i, t in enumerate(tracks)}
+        futures = {client.submit(_render_on_worker, t.script, _options_for(options, t), t.name, topic, pure=False): i
+                   for i, t in enumerate(tracks)}
         results: list[TrackResult | None] = [None] * len(tracks)
         for future in completed(list(futures)):
             index = futures[future]

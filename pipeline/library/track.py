@@ -50,7 +50,7 @@ def render_track(path: Path, options: RenderOptions, progress: Progress | None =
         with scratch() as work:  # every full-length array lives on disk, so memory does not grow with the session
             rendered = render(job, ClipCache(options.cache_dir), work, progress=progress)
             progress("encode", 0, 0)
-            manifest = write_track(job, rendered)
+            manifest = write_track(job, rendered, lambda done, total: progress("encode", done, total))
         reports = ()
         if options.qc:
             progress("qc", 0, len(job.formats))
