@@ -26,7 +26,7 @@ from .export.tags import read_cover
 from .files import file_sha256, text_sha256
 from .manifest import Layout, Manifest
 from .master import Profile, profile_named
-from .pacing import Pauses
+from .pacing import Pauses, place
 from .script import NO_AMBIENCE, BedCue, Insert, Script, ScriptErrors, parse_file
 from .speech import EDGE_PAD_S, VoicePreset, load_insert, load_voice
 from .speech.text import length_problem, normalise
@@ -237,9 +237,13 @@ def load_variables(path: Path) -> dict[str, str]:
 
 def lint(path: Path, options: RenderOptions = RenderOptions()) -> list[DriftError]:
     """Every problem that would stop ``path`` from rendering, found without rendering it, and every warning
-    (``ScriptWarning``: repaired or ignored, not fatal)."""
+    (``ScriptWarning``: repaired or ignored, not fatal). The timeline is laid with silent clips of no length:
+    whatever cannot fit then (an ``[at]`` or ``[end]`` inside the lead-in and pauses before it, a ``duration``
+    shorter than the pauses) cannot fit once spoken either."""
     try:
-        return list(prepare(path, options).script.warnings)
+        job = prepare(path, options)
+        place(job.script, [0] * len(job.script.utterances), job.pauses)
+        return list(job.script.warnings)
     except ScriptErrors as errors:
         found = [*errors.errors, *_setting_errors(errors.meta, options)]
         return sorted(found, key=lambda e: (e.source.line or 0, e.source.col or 0) if e.source else (0, 0))

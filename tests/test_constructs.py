@@ -275,3 +275,16 @@ def test_a_written_break_is_the_silence_heard_in_the_timeline_and_the_voice_stem
     loud = np.flatnonzero(~gap)
     silences = np.diff(loud)
     assert abs(silences.max() / SAMPLE_RATE - 0.9) < 0.010
+
+
+@pytest.mark.parametrize("body, message", [
+    ("[at 0:03] One.", "[at 0:03.000] is earlier than the audio already placed, which runs to 0:06.000"),
+    ("One. [pause 30s] Two.\n[end 0:20]", "[end 00:00:20] is earlier than the session, which needs 00:00:"),
+])
+def test_lint_reports_a_time_that_no_speech_could_meet(tmp_path, body, message):
+    from pipeline.job import lint
+
+    path = tmp_path / "t.txt"
+    path.write_text(f"---\nvoice: steady\n---\n{body}\n")
+    errors = lint(path)
+    assert len(errors) == 1 and message in errors[0].message and errors[0].source.line in (4, 5)
