@@ -403,20 +403,30 @@ def _print_reports(reports) -> None:
 @main.command(name="lint")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as a JSON list (for editors and CI).")
+@click.option("--style", is_flag=True,
+              help="Also warn where the writing works against the listener (docs/writing-guide.md): negatives, commands, "
+                   "promises, sentences over one breath, instructions with no pause. Checks drafting modules too.")
 @one_line_errors
-def lint_command(paths, as_json) -> None:
+def lint_command(paths, as_json, style) -> None:
     """Check scripts for mistakes without rendering anything.
 
     Reports every problem, each as file:line:col: message followed by the
-    offending line and a caret under the place, and exits 1 if there are any.
+    offending line and a caret under the place, and exits 1 if there are any
+    errors (style findings are warnings).
 
     \b
     Example:
       drift lint scripts/
+      drift lint --style scripts/ modules/
       drift lint --json scripts/ > problems.json
     """
     scripts = discover(list(paths))
-    problems = [problem for path in scripts for problem in lint(path)]
+    if style:
+        from .draft.check import lint_with_style
+
+        problems = [problem for path in scripts for problem in lint_with_style(path)]
+    else:
+        problems = [problem for path in scripts for problem in lint(path)]
     errors = [p for p in problems if not isinstance(p, ScriptWarning)]
     if as_json:
         click.echo(json.dumps([_as_record(p) for p in problems], indent=2))
@@ -452,6 +462,106 @@ def _excerpt(error: DriftError) -> str:
     except (OSError, UnicodeDecodeError, IndexError):
         return ""
     return f"\n    {line}\n    {' ' * (max(source.col, 1) - 1)}^"
+
+
+STOPPED_EXIT = 3
+"""``drift draft``'s exit status when the safety screen stops a description: not an error, and not a session."""
+
+
+@main.command(name="draft")
+@click.argument("description", required=False)
+@click.option("--file", "description_file", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+              help="Read the description from a file ('-': standard input, also used when no description is given).")
+@click.option("--intake", "intake_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="An intake file (YAML): the description and any settings (docs/drafting.md); options override it.")
+@click.option("--name", help="The listener's name, said at moments of warmth (default: 'friend').")
+@click.option("--partner", help="The other person's name (default: their role from the description, like 'your husband').")
+@click.option("--together", "mode", flag_value="together", default=None, help="For two people listening side by side.")
+@click.option("--solo", "mode", flag_value="solo", help="For one listener (the default).")
+@click.option("--minutes", type=click.FloatRange(5, 60), help="The session's length, 5 to 60 minutes (default 15).")
+@click.option("--ending", type=click.Choice(["awake", "asleep"]), help="Return awake (counting up), or drift to sleep.")
+@click.option("--bed-until", metavar="TIME", help="With --ending asleep: the bed runs on until this time (8h, 8:00:00).")
+@click.option("--voice", help="Voice preset (default: default).")
+@click.option("--ambience", help="Bed preset (default: hearth; rain-on-leaves for sleep).")
+@click.option("--profile", type=click.Choice(sorted(PROFILES)), help="Loudness profile (default: podcast; meditation for sleep).")
+@click.option("--theme", "themes", callback=_split_list, metavar="LIST",
+              help="Work with these themes (one or two) instead of the ones the description maps to.")
+@click.option("--seed", type=click.IntRange(0), help="Another seed gives other variants of the same session.")
+@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("scripts/drafts"),
+              show_default=True, help="Folder for the drafted script.")
+@click.option("--render", "then_render", is_flag=True, help="Go straight on to audio, into build/ (the normal render).")
+@click.option("--explain", is_flag=True, help="Print what was understood and why, and write nothing.")
+@click.option("--keep-intake", is_flag=True,
+              help="Also keep the description, beside the script (NAME.intake.yaml). Off by default: it is personal.")
+@click.option("--llm-endpoint", metavar="URL",
+              help="An OpenAI-compatible server (llama.cpp, vLLM, Ollama) to write the reflection and the scene. "
+                   "The description is sent there; without this option it never leaves the machine.")
+@click.option("--no-llm", is_flag=True, help="Write from the bank alone, even where a local model is installed.")
+@cache_option
+@click.pass_context
+@one_line_errors
+def draft_command(ctx, description, description_file, intake_file, name, partner, mode, minutes, ending, bed_until, voice,
+                  ambience, profile, themes, seed, out_dir, then_render, explain, keep_intake, llm_endpoint, no_llm,
+                  cache_dir) -> None:
+    """Describe a relationship challenge; get a session made for it.
+
+    A safety screen reads the description first. If it shows danger (thoughts
+    of suicide or self-harm, abuse, psychosis, intoxication or driving, a
+    listener under 18), no session is made: a kind answer and where to turn
+    are printed, and the exit status is 3. Otherwise the description is mapped
+    to themes and a situation, and a script is composed from the written
+    modules in modules/, checked by lint and the style check, and written to
+    the output folder. The description itself is never written, logged or
+    sent anywhere (unless --keep-intake or --llm-endpoint says so).
+
+    \b
+    Examples:
+      drift draft "when he goes quiet after a fight I panic and keep texting him"
+      drift draft --file me.txt --minutes 20 --name Ana --render
+      drift draft --intake intake.yaml --explain
+      echo "we live like roommates" | drift draft --together --ending asleep --bed-until 8h
+    """
+    from .draft import Stopped, draft, make_intake, read_intake
+    from .draft.llm import slot_writer
+    from .draft.write import write_draft
+
+    if description_file is not None:
+        description = _read_description(description_file)
+    elif description is None and intake_file is None:
+        description = _read_description(Path("-"))
+    settings = {"description": description, "name": name, "partner": partner, "mode": mode, "minutes": minutes,
+                "ending": ending, "bed_until": bed_until, "voice": voice, "ambience": ambience, "profile": profile,
+                "themes": themes, "seed": seed}
+    given = {key: value for key, value in settings.items() if value not in (None, ())}
+    intake = read_intake(intake_file, given) if intake_file else make_intake(given)
+    writer = None if no_llm else slot_writer(llm_endpoint)
+    result = draft(intake, cache_dir, writer)
+    if isinstance(result, Stopped):
+        click.echo(result.answer.text())
+        sys.exit(STOPPED_EXIT)
+    if explain:
+        for line in [*result.understanding.explain(), f"modules: {', '.join(result.modules)}",
+                     f"length: {result.target_s / 60:g} minutes (the modules take about {result.estimated_s / 60:.1f}; "
+                     f"every pause stretches ×{result.pause_stretch:.2f} to fit)", *result.notes]:
+            click.echo(line)
+        return
+    path = write_draft(result, out_dir, intake if keep_intake else None)
+    click.echo(f"wrote {path} ({result.target_s / 60:g} minutes: {', '.join(result.understanding.chosen)})")
+    for note in result.notes:
+        click.echo(f"  {note}")
+    if then_render:
+        ctx.invoke(render, paths=(path,), cache_dir=cache_dir)
+
+
+def _read_description(path: Path) -> str:
+    if str(path) == "-":
+        if sys.stdin.isatty():
+            raise ConfigError("no description: give it as an argument, with --file, or on standard input")
+        return sys.stdin.read()
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the description: {getattr(exc, 'strerror', None) or 'not UTF-8 text'}", Source(str(path))) from None
 
 
 @main.group(invoke_without_command=True)

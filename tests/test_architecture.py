@@ -17,6 +17,8 @@ LAYERS = {
     "mix": 3, "master": 3, "export": 3,
     "job": 4,
     "render": 5,
+    # a description becomes a script (screened, understood, composed, linted)
+    "draft": 5,
     "export.track": 6,
     # what uses whole renders
     "qc": 7, "plot": 7, "preview": 7, "library": 7, "feed": 8,

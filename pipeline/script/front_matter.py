@@ -66,6 +66,8 @@ class Meta:
     """Overrides of the voice preset's pause defaults, in seconds."""
     pace_wpm: tuple[float, float] | None = None
     """Words a minute every phrase must be said at (``pace: 100-130``); None: the profile's bounds."""
+    drafted: dict = field(default_factory=dict)
+    """What ``drift draft`` made the script from: its themes, situation and settings (never the description)."""
     sources: dict[str, Source] = field(default_factory=dict, compare=False, repr=False)
     """Where each key's value was written, so later stages can point at a bad value."""
 
@@ -238,6 +240,14 @@ def _pace(key: str, value: Any) -> dict:
     return {"pace_wpm": (low, high)}
 
 
+def _drafted(key: str, value: Any) -> dict:
+    plain = (str, int, float, bool, type(None))
+    if not isinstance(value, dict) or not all(
+            isinstance(v, plain) or (isinstance(v, list) and all(isinstance(i, plain) for i in v)) for v in value.values()):
+        raise ScriptError("'drafted' must map names to plain values or lists, as drift draft writes it")
+    return {"drafted": dict(value)}
+
+
 def _not_whole(key: str, value: Any) -> dict:
     raise ScriptError(f"'{key}' must be a whole number, got {value!r}")
 
@@ -245,7 +255,7 @@ def _not_whole(key: str, value: Any) -> dict:
 _READERS: dict[str, Callable[[str, Any], dict]] = {
     "title": _text, "author": _text, "album": _text, "cover": _text, "summary": _text,
     "voice": _name, "ambience": _name, "profile": _name,
-    "breath": _breath, "vars": _vars, "formats": _formats, "pauses": _pauses, "pace": _pace,
+    "breath": _breath, "vars": _vars, "formats": _formats, "pauses": _pauses, "pace": _pace, "drafted": _drafted,
     "rate": lambda k, v: {"rate": _number(k, v, 0.3, 2.0)},
     "seed": lambda k, v: {"seed": int(_number(k, v, 0, 2**32 - 1))} if isinstance(v, int) else _not_whole(k, v),
     "duration": lambda k, v: {"duration_s": _seconds(k, v)},
