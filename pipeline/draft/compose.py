@@ -28,6 +28,9 @@ LEAD_AND_TAIL_S = 16.0
 """The renderer's lead-in before the first word and tail after the last."""
 FILL = 0.86
 """Add modules while the estimate is below this share of the length; pauses stretch over the rest."""
+SHORT_SESSION_S = 7 * 60
+"""A session shorter than this has no deepening of its own (its breath induction does the settling, and the
+minutes go to the theme), and one that ends in sleep has no anchor for the day either."""
 FIT = 0.97
 """Never plan more than this share: the estimate is an estimate, and ``duration:`` can stretch but not shrink."""
 PHASE_VOICE = {"deepening": "deep", "stillness": "deep", "sleep": "close"}
@@ -100,7 +103,7 @@ def compose(intake: Intake, understanding: Understanding, bank: tuple[Module, ..
             parts.append(body)
         if intake.ending == "asleep":
             parts.append(f"[pause 20s] [bed off 60s] [pause 40s]\n[end {_clock(intake.bed_until_s)}]" if intake.bed_until_s
-                         else "[pause 10s] [bed off 30s] [pause 30s]")
+                         else "[pause 5s] [bed off 20s] [pause 20s]")
         return "\n\n".join(parts) + "\n"
 
     plan = _plan(intake, understanding, bank, rng, target, lambda modules: LEAD_AND_TAIL_S + estimate_seconds(assemble(modules)))
@@ -131,8 +134,11 @@ def _plan(intake: Intake, understanding: Understanding, bank: tuple[Module, ...]
         return [m for m in bank if m.phase == phase and m.serves(intake.mode) and (theme is None or theme in m.themes)]
 
     last = "sleep" if intake.ending == "asleep" else "return"
-    slots: list[tuple[str, str | None]] = [("arrival", None), ("induction", None), ("deepening", None),
-                                           *(("theme", t) for t in understanding.chosen), ("integration", None), (last, None)]
+    short = target < SHORT_SESSION_S
+    deepening = [] if short else [("deepening", None)]
+    integration = [] if short and last == "sleep" else [("integration", None)]
+    slots: list[tuple[str, str | None]] = [("arrival", None), ("induction", None), *deepening,
+                                           *(("theme", t) for t in understanding.chosen), *integration, (last, None)]
     for phase, theme in slots:
         if not pool(phase, theme):
             raise ConfigError(f"the drafting bank has no {intake.mode} {phase} module" + (f" for {theme}" if theme else ""))
