@@ -158,16 +158,18 @@ def _plan(intake: Intake, understanding: Understanding, bank: tuple[Module, ...]
     def total(plus: list[Module] = []) -> float:
         return measure(ordered([*chosen.values(), *extras, *plus]))
 
-    while total() > target * FIT:  # too long: the variant that saves most becomes its shortest sibling
-        savings = [(chosen[s].estimated_s - min(pool(*s), key=lambda m: m.estimated_s).estimated_s, s) for s in chosen]
-        saving, slot = max(savings, key=lambda item: item[0])
-        if saving <= 0:
+    while total() > target * FIT:  # too long: the longest module that has a shorter sibling steps down to the next
+        shorter = {slot: [m for m in pool(*slot) if m.estimated_s < module.estimated_s] for slot, module in chosen.items()}
+        candidates = [slot for slot in chosen if shorter[slot]]
+        if not candidates:
             if len(understanding.chosen) > 1 and ("theme", understanding.chosen[-1]) in chosen:
                 chosen.pop(("theme", understanding.chosen[-1]))
                 continue
             raise ConfigError(f"a session of {intake.minutes:g} minutes cannot hold the arc: its shortest modules take "
                               f"{total() / 60:.1f} minutes", None)
-        chosen[slot] = min(pool(*slot), key=lambda m: m.estimated_s)
+        framing = [slot for slot in candidates if slot[0] != "theme"]  # the theme is the session's heart: it shrinks last
+        slot = max(framing or candidates, key=lambda slot: chosen[slot].estimated_s)
+        chosen[slot] = max(shorter[slot], key=lambda m: m.estimated_s)
     in_play = [t for (phase, t) in chosen if phase == "theme"]
     following = [t for t, _ in understanding.themes if t not in understanding.chosen][:1] if not understanding.overridden else []
     kinds = {"theme": [m for t in in_play for m in pool("theme", t)], "stillness": pool("stillness"),
@@ -273,17 +275,17 @@ def _front_matter(intake: Intake, understanding: Understanding, plan: list[Modul
                "minutes": intake.minutes, "ending": intake.ending, "seed": intake.seed, "modules": [m.id for m in plan]}
     lines = [
         "---",
-        f"title: {json.dumps(rng.choice(TITLES[understanding.chosen[0]]))}",
+        f"title: {json.dumps(rng.choice(TITLES[understanding.chosen[0]]), ensure_ascii=False)}",
         "author: Drift Inward",
         "album: Drafted sessions",
-        f"summary: {json.dumps(summary)}",
+        f"summary: {json.dumps(summary, ensure_ascii=False)}",
         f"voice: {intake.voice}",
         f"ambience: {intake.ambience or ('rain-on-leaves' if sleep else 'hearth')}",
         f"profile: {intake.profile or ('meditation' if sleep else 'podcast')}",
         'breath: {pace: 6, ratio: "4:6"}',
         *([] if intake.bed_until_s else [f"duration: {intake.minutes:g}m"]),
         f"seed: {intake.seed}",
-        f"vars: {{name: {json.dumps(intake.name or 'friend')}, partner: {json.dumps(partner)}}}",
+        f"vars: {{name: {json.dumps(intake.name or 'friend', ensure_ascii=False)}, partner: {json.dumps(partner, ensure_ascii=False)}}}",
         f"drafted: {json.dumps(drafted)}",
         "---",
         "// Drafted by drift draft from the drafting bank (modules/). The description it was made from is not kept here.",
