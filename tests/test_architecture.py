@@ -1,14 +1,12 @@
 """The house rules a newcomer relies on: data flows forward through the stages, so imports do too."""
 
-import ast
-from pathlib import Path
-
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "pipeline"
+from pipeline.imports import PACKAGE, imports, module_name
+
 LAYERS = {
     # foundations: the audio type, files, errors, presets
-    "errors": 0, "files": 0, "audio": 0, "blocks": 0, "presets": 0, "system": 0, "progress": 0,
+    "errors": 0, "files": 0, "audio": 0, "blocks": 0, "presets": 0, "system": 0, "progress": 0, "imports": 0,
     # what a track is made of and measured by: the language, loudness, the files of a track
     "script": 1, "loudness": 1, "manifest": 1, "pictures": 1,
     # stages that read the script
@@ -24,27 +22,6 @@ LAYERS = {
     "qc": 7, "plot": 7, "preview": 7, "library": 7, "feed": 8,
     "cli": 9, "__main__": 10,
 }
-
-
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def imports(path: Path) -> set[str]:
-    """Every module of the package that ``path`` imports, at the top or inside a function."""
-    here = module_name(path).split(".") if module_name(path) else []
-    package = here if path.name == "__init__.py" else here[:-1]
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.level:
-            base = package[: len(package) - node.level + 1]
-            target = ".".join([*base, *(node.module.split(".") if node.module else [])])
-            names = [f"{target}.{alias.name}" if target else alias.name for alias in node.names]
-            submodules = [n for n in names if (PACKAGE / f"{n.replace('.', '/')}.py").exists()
-                          or (PACKAGE / n.replace(".", "/")).is_dir()]
-            found |= set(submodules) or {target}
-    return {name for name in found if name}
 
 
 def layer(module: str) -> int:

