@@ -86,7 +86,8 @@ class Renderer:
     name: str
     version: str
     source_sha256: str
-    """A hash of the renderer's code (``pipeline/**/*.py``): the same version with other code is another renderer."""
+    """A hash of the renderer's code (the modules ``job.RENDERER`` imports): the same version with other code is
+    another renderer."""
 
 
 @dataclass(frozen=True)
