@@ -358,3 +358,14 @@ def test_one_drafted_session_per_theme_renders_and_passes_qc(theme, tmp_path, ca
     manifest = json.loads(next(p for p in build.glob("*.json") if p.name != "library.json").read_text())
     assert manifest["qc"]["passed"] is True
     assert manifest["duration_s"] == pytest.approx(300, rel=0.05)
+
+
+@pytest.mark.slow
+def test_draft_render_goes_straight_on_with_the_release_voice(tmp_path, cache_dir, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["draft", EXAMPLE, "--minutes", "5", "--no-llm", "--render", "--cache", str(cache_dir)])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads(next(p for p in (tmp_path / "build").glob("*.json") if p.name != "library.json").read_text())
+    assert manifest["voice"] == "default" and not manifest["draft"]
+    assert manifest["qc"]["passed"] is True
+    assert manifest["duration_s"] == pytest.approx(300, rel=0.05)

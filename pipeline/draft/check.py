@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import ConfigError, DriftError, ScriptWarning
+from ..errors import ConfigError, DriftError, ScriptError, ScriptWarning, Source
 from ..job import lint
 from ..script import ScriptErrors, parse_text
-from .bank import SLOTS, read_module
+from .bank import SLOTS, load_bank, read_module
+from .compose import known_words
+from .screen import outgoing
 from .style import style_warnings
 
 SAMPLE_SLOTS = {"reflection": "When the day gets busy, the space between you can feel wide. [pause 3s]",
@@ -38,7 +40,14 @@ def lint_module(path: Path) -> list[DriftError]:
         parse_text(text, str(path), {"name": "friend", "partner": "your partner"})
     except ScriptErrors as errors:
         return list(errors.errors)
-    return []
+    return [ScriptError(f"a session must not say this: {finding.what} ('{finding.words}')", _where(path, text, finding.words))
+            for finding in outgoing(module.body, set(), known_words(load_bank()))]
+
+
+def _where(path: Path, text: str, words: str) -> Source:
+    offset = max(text.find(words), 0)
+    line = text.count("\n", 0, offset) + 1
+    return Source(str(path), line, offset - (text.rfind("\n", 0, offset) + 1) + 1)
 
 
 def lint_with_style(path: Path) -> list[DriftError]:

@@ -193,8 +193,9 @@ def _reflection(understanding: Understanding, rng: random.Random) -> str:
     if not moment and understanding.situation:
         moment = read_toml(data_file("situations.toml"))[understanding.situation]["moment"]
     if moment:
-        line = rng.choice(table["with_moment"])
-        return line.replace("{Moment}", moment[0].upper() + moment[1:])
+        line = rng.choice(table["with_moment"]).replace("{Moment}", moment[0].upper() + moment[1:])
+        if not phrase_problems(line):  # the person's words follow the writing guide too, or are not said back
+            return line
     return rng.choice(table["general"])
 
 

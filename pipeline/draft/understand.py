@@ -77,7 +77,8 @@ _POSSESSIVE = (r"\b(?:my|mi|mis|mon|ma|mes|mein|meine|meinem|meiner|meinen|meu|m
                r"younger|elderly|new|eldest|youngest|\d+-year-old|\w+-year-old)\s+)?(?:")
 _ROLE_PATTERNS = [(role, re.compile(_POSSESSIVE + alternatives + r")\b")) for role, alternatives in _ROLES]
 _WHEN = re.compile(r"\b(?:when|whenever|every time|each time|as soon as|after)\b\s+([^.,;:!?\n]{4,90})", re.I)
-_MAIN_CLAUSE = re.compile(r"\s(?:i|i'm|im|i've|i'd|i'll|and i|so i|then i|it|that)\s|\s(?:and|but|so|then)\s(?=\w+\s)", re.I)
+_MAIN_CLAUSE = re.compile(r"\s(?:i|i'm|im|i've|i'd|i'll|it|that|and|but|so|then|because|or)\s", re.I)
+_DANGLING = re.compile(r"\b(?:who|that|which|the|a|an|to|of|and|with|about|my|your|his|her|their|our|for|in|on|at|is|are)$", re.I)
 _FLIP = {"i": "you", "me": "you", "my": "your", "mine": "yours", "myself": "yourself", "i'm": "you're", "im": "you're",
          "i've": "you've", "i'd": "you'd", "i'll": "you'll", "am": "are", "we": "you", "us": "you both", "our": "your",
          "ours": "yours", "ourselves": "yourselves", "we're": "you're", "we've": "you've"}
@@ -143,8 +144,8 @@ def moment_of(text: str) -> str | None:
         cut = _MAIN_CLAUSE.search(clause, len(match.group(0).split()[0]) + 3)
         clause = clause[:cut.start()] if cut else clause
         words = clause.split()
-        if not 3 <= len(words) <= 12:
-            continue
+        if not 4 <= len(words) <= 12 or _DANGLING.search(clause.strip()):
+            continue  # too short to mean anything, too long to say back, or cut mid-phrase
         if any(w[0].isupper() and w.lower() not in ("i", "i'm", "i've", "i'd", "i'll") for w in words[1:]):
             continue  # a name, or a place: not ours to say back
         if re.search(r"\d", clause) or _DANGER_WORDS.search(clause.lower()):
