@@ -153,3 +153,19 @@ def test_a_script_that_does_not_parse_is_still_checked_for_its_settings(tmp_path
     found = [line.split(": ", 1)[0] for line in output.splitlines() if line.startswith(str(script))]
     assert found == [f"{script}:3:10", f"{script}:4:8", f"{script}:6:7"]
     assert "unknown loudness profile 'loudest'" in output and "unknown voice 'nobody'" in output
+
+
+def test_unclosed_ssml_elements_are_named_where_they_opened(tmp_path):
+    (tmp_path / "open.ssml").write_text('<speak>\n  <p>Rest here.\n    <prosody rate="slow">Slower.\n'
+                                        '  <prosody volume="soft">Softer.\n  </p>\n</speak>\n')
+    assert (f"{tmp_path / 'open.ssml'}:5:5: not well-formed SSML: mismatched tag: <prosody> opened at 3:5 and "
+            "<prosody> at 4:3 are not closed") in lint(tmp_path / "open.ssml").output
+    (tmp_path / "end.ssml").write_text('<speak>\n<p><prosody rate="slow">Slower.\n')
+    assert ("no element found: <speak> opened at 1:1, <p> at 2:1 and <prosody> at 2:4 are not closed"
+            in lint(tmp_path / "end.ssml").output)
+
+
+def test_every_bad_attribute_of_an_ssml_element_is_reported(tmp_path):
+    (tmp_path / "p.ssml").write_text('<speak><prosody rate="glacial" pitch="deep">Rest.</prosody></speak>\n')
+    output = lint(tmp_path / "p.ssml").output
+    assert "p.ssml:1:8: prosody rate 'glacial'" in output and "p.ssml:1:8: prosody pitch 'deep'" in output

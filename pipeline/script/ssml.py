@@ -1,9 +1,12 @@
 """SSML import: ``.ssml`` files mapped onto the same events as the script language.
 
 Supported: speak, p, s, break (time, strength), prosody (rate, pitch,
-volume), emphasis, sub, say-as, mark, audio and voice. Any other element is an
-error with its line and column: nothing is silently dropped. A ``.ssml`` file
-may start with the same YAML front matter as a script. It is read in the
+volume), emphasis, sub, say-as, mark, audio, voice and phoneme. Any other
+element's text is spoken as written, with a warning at its line and column:
+nothing is silently dropped. A bad attribute is an error there, and reading
+goes on, so one run reports every mistake; a file that is not well-formed is
+refused where the parser noticed, naming where each element left open began.
+A ``.ssml`` file may start with the same YAML front matter as a script. It is read in the
 encoding its byte-order mark or XML declaration names (UTF-8 otherwise), and
 DTDs, entities and external references are refused (``defusedxml``).
 """
@@ -56,12 +59,12 @@ def parse_ssml(text: str, path: str = "<ssml>", variables: dict[str, str] | None
     lines = text.splitlines()
     meta, body_start = parse_front_matter(lines, path, errors, defaults)
     body = BodyBuilder(path, meta, variables, errors)
-    handler = _Handler(body, path, body_start)
+    handler = _Handler(body, path, body_start, "\n".join(lines[body_start:]))
     try:  # no DTD, no entities, nothing external: a 700-byte file of nested entities expands to gigabytes
-        defusedxml.sax.parseString("\n".join(lines[body_start:]).encode("utf-8"), handler, forbid_dtd=True)
+        defusedxml.sax.parseString(handler.text.encode("utf-8"), handler, forbid_dtd=True)
     except xml.sax.SAXParseException as exc:
         where = Source(path, exc.getLineNumber() + body_start, exc.getColumnNumber() + 1)
-        errors.append(ScriptError(f"not well-formed SSML: {exc.getMessage()}", where))
+        errors.append(ScriptError(f"not well-formed SSML: {exc.getMessage()}{handler.left_open(exc)}", where))
     except DefusedXmlException as exc:
         errors.append(ScriptError(f"SSML may not declare a DTD or entities ({type(exc).__name__}): they are refused, "
                                   "since one can expand a small file into gigabytes or read files it names",
@@ -77,12 +80,16 @@ def parse_ssml(text: str, path: str = "<ssml>", variables: dict[str, str] | None
 class _Handler(ContentHandler):
     """Streams SAX events into the body parser, keeping a stack of prosody to restore."""
 
-    def __init__(self, body: BodyBuilder, path: str, line_offset: int):
+    def __init__(self, body: BodyBuilder, path: str, line_offset: int, text: str):
         super().__init__()
         self.body = body
         self.path = path
         self.line_offset = line_offset
-        self.stack: list[tuple[str, list]] = []
+        self.text = text
+        """The SSML as the parser reads it (after any front matter): where an attribute's value stands is read here."""
+        self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self.stack: list[tuple[str, list, Source]] = []
+        """Each open element: its name, the events that restore what it changed, where it opened."""
         self.skip_text = 0
         self.prosody = {"rate": 1.0, "natural_rate": 0.0, "pitch_st": 0.0, "volume_db": 0.0}
         """What prosody is in force. A rate in numbers (``0.85``, ``85%``) is a share of the voice's natural speed
@@ -105,6 +112,25 @@ class _Handler(ContentHandler):
     def _where(self) -> Source:
         return Source(self.path, self._locator.getLineNumber() + self.line_offset, self._locator.getColumnNumber() + 1)
 
+    def left_open(self, exc: xml.sax.SAXParseException) -> str:
+        """For a closing tag that closes out of turn, or a file that ends inside elements: where each element left
+        open was opened (the parser names only where it noticed)."""
+        message, still_open = exc.getMessage(), [(name, where) for name, _, where in self.stack]
+        if message.startswith("no element found") and still_open:
+            return f": {_opened_at(still_open)}"
+        if not message.startswith("mismatched tag"):
+            return ""
+        row = exc.getLineNumber() - 1
+        line = self.text[self.line_starts[row]:].split("\n", 1)[0] if 0 <= row < len(self.line_starts) else ""
+        closing = re.match(r"[^\s/>]+", line[exc.getColumnNumber():])
+        name = closing.group(0) if closing else ""
+        matching = [i for i, (opened, _) in enumerate(still_open) if opened == name]
+        if matching:
+            return f": {_opened_at(still_open[matching[-1] + 1 :])}"
+        innermost = (f"; the innermost open one is <{still_open[-1][0]}>, opened at {still_open[-1][1].line}:"
+                     f"{still_open[-1][1].col}") if still_open else ""
+        return f": </{name}> closes no element that is open{innermost}"
+
     def startElement(self, name: str, attrs) -> None:
         where = self._where()
         restore: list = []
@@ -113,14 +139,18 @@ class _Handler(ContentHandler):
         elif name not in SUPPORTED:
             self.warn(f"SSML element <{name}> is not honoured here; its text is spoken as written", where)
         else:
-            getattr(self, f"_start_{name.replace('-', '_').replace(':', '_')}", lambda a, w, r: None)(attrs, where, restore)
-        self.stack.append((name, restore))
+            try:
+                getattr(self, f"_start_{name.replace('-', '_').replace(':', '_')}", lambda a, w, r: None)(attrs, where,
+                                                                                                          restore)
+            except ScriptError as error:  # reported, and the file read on: a later mistake is found too
+                self.body.errors.append(error)
+        self.stack.append((name, restore, where))
 
     def warn(self, message: str, where: Source) -> None:
         self.warnings.append(ScriptWarning(message, where))
 
     def endElement(self, name: str) -> None:
-        _, restore = self.stack.pop()
+        _, restore, _ = self.stack.pop()
         if name in _NOT_SPOKEN:
             self.skip_text -= 1
         if name == "say-as":
@@ -185,10 +215,15 @@ class _Handler(ContentHandler):
         readers = {"rate": _rate, "pitch": _pitch, "volume": _volume}
         for attribute in attrs.keys():
             if attribute not in readers:
-                raise ScriptError(f"prosody attribute '{attribute}' is not supported (rate, pitch, volume)", where)
+                self.body.errors.append(
+                    ScriptError(f"prosody attribute '{attribute}' is not supported (rate, pitch, volume)", where))
         for attribute, reader in readers.items():
             if attribute in attrs:
-                kind, value = reader(attrs[attribute], where)
+                try:
+                    kind, value = reader(attrs[attribute], where)
+                except ScriptError as error:  # each bad attribute reported; the good ones still hold
+                    self.body.errors.append(error)
+                    continue
                 self._set(kind, value, where, restore)
 
     def _start_emphasis(self, attrs, where, restore) -> None:
@@ -211,6 +246,7 @@ class _Handler(ContentHandler):
 
     def _start_phoneme(self, attrs, where, restore) -> None:
         """The words inside are said as these phonemes by voices that take them (IPA, or X-SAMPA converted)."""
+        self.phonemes_from.append((len(self.body.paragraph.text), ""))  # not honoured unless read below
         alphabet, phonemes = attrs.get("alphabet", "ipa").lower(), attrs.get("ph", "").strip()
         if not phonemes:
             raise ScriptError("<phoneme> needs a ph attribute: the phonemes to say", where)
@@ -221,8 +257,8 @@ class _Handler(ContentHandler):
                 raise ScriptError(f"<phoneme ph=\"{attrs['ph']}\">: {error}", where) from None
         elif alphabet != "ipa":
             self.warn(f"<phoneme alphabet=\"{alphabet}\"> is not IPA or X-SAMPA: its text is spoken as written", where)
-            phonemes = ""
-        self.phonemes_from.append((len(self.body.paragraph.text), phonemes))
+            return
+        self.phonemes_from[-1] = (self.phonemes_from[-1][0], phonemes)
 
     def _start_sub(self, attrs, where, restore) -> None:
         if "alias" not in attrs:
@@ -273,6 +309,13 @@ class _Handler(ContentHandler):
     def _skip_text_inside(self, restore: list) -> None:
         self.skip_text += 1
         restore.append(_RESUME_TEXT)
+
+
+def _opened_at(elements: list[tuple[str, Source]]) -> str:
+    """``<prosody> opened at 12:5 and <prosody> at 40:1 are not closed``."""
+    named = [f"<{name}> {'opened ' if i == 0 else ''}at {where.line}:{where.col}" for i, (name, where) in enumerate(elements)]
+    listed = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
+    return f"{listed} {'is' if len(named) == 1 else 'are'} not closed"
 
 
 def _percent_or_number(value: str) -> float | None:
