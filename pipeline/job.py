@@ -30,8 +30,9 @@ from .master import Profile, profile_named
 from .pacing import Pauses, place
 from .script import NO_AMBIENCE, BedCue, Insert, Script, ScriptErrors, parse_file
 from .speech import EDGE_PAD_S, VoicePreset, load_insert, load_voice
-from .speech.text import length_problem, normalise
-from .speech.voices import ENGINE_PACKAGES, SPEED_RANGES, draft_voice, lexicon_for, speed_of
+from .speech.sayable import lexicon_problems, phoneme_problems
+from .speech.text import length_problem, unspeakable
+from .speech.voices import ENGINE_PACKAGES, SPEED_RANGES, draft_voice, speed_of
 
 RENDERER = ("render", "export.track", "job")
 """The modules a track is made from: the pipeline, the track writer, and this module (presets, the input hash).
@@ -102,9 +103,17 @@ class Job:
 
 
 def prepare(path: Path, options: RenderOptions, name: str | None = None) -> Job:
-    """Parse a script and resolve everything it names; every input is hashed into ``input_hash``."""
+    """Parse a script and resolve everything it names; every input is hashed into ``input_hash``. A script with
+    mistakes is still checked as far as it could be read, so the ``ScriptErrors`` raised lists every mistake in it
+    (a bad cue and an unknown bed on one line, a character no voice can say on the next)."""
     path = Path(path)
-    script = parse_file(path, options.variables, dict(options.script_defaults))
+    try:
+        script = parse_file(path, options.variables, dict(options.script_defaults))
+    except ScriptErrors as errors:
+        if errors.script is None:
+            raise
+        resolve(errors.script, options, name or path.stem, "", errors.errors)  # raises, with what it finds too
+        raise
     try:
         script_sha256 = file_sha256(path)
     except OSError as exc:
@@ -112,65 +121,96 @@ def prepare(path: Path, options: RenderOptions, name: str | None = None) -> Job:
     return resolve(script, options, name or path.stem, script_sha256)
 
 
-def resolve(script: Script, options: RenderOptions, name: str, script_sha256: str) -> Job:
-    """A parsed script's job: presets loaded, files checked, settings chosen, inputs hashed."""
-    meta, folder = script.meta, Path(script.path).parent
-    voices, beds = _presets(script)
+def resolve(script: Script, options: RenderOptions, name: str, script_sha256: str,
+            found: list[DriftError] | tuple = ()) -> Job:
+    """A parsed script's job: presets loaded, files checked, settings chosen, inputs hashed. ``found``: mistakes
+    already found in the script, read as far as it could be; the checks here run all the same, and every problem
+    is raised together."""
+    meta, folder, problems = script.meta, Path(script.path).parent, list(found)
+    voices, beds = _presets(script, problems)
+    _check_phrases(script, voices, problems)
     if options.draft:
-        voices = {name: draft_voice(preset) for name, preset in voices.items()}
-    _check_phrases(script, voices)
-    _check_files(script, folder)
+        voices = _checked(problems, lambda: {name: draft_voice(preset) for name, preset in voices.items()}, {})
+    _check_speeds(script, voices, problems)
+    _check_files(script, folder, problems)
     if options.profile:
-        profile = profile_named(options.profile, Source("--profile"))
+        profile = _checked(problems, lambda: profile_named(options.profile, Source("--profile")))
     else:
-        profile = profile_named(meta.profile, meta.sources.get("profile"))
-    formats = check_formats(options.formats or meta.formats or DEFAULT_FORMATS,
-                            "--format" if options.formats else f"{script.path}: formats")
+        profile = _checked(problems, lambda: profile_named(meta.profile, meta.sources.get("profile")))
+    formats = _checked(problems, lambda: check_formats(options.formats or meta.formats or DEFAULT_FORMATS,
+                                                       "--format" if options.formats else f"{script.path}: formats"))
+    if problems:
+        if len(problems) == 1 and not isinstance(problems[0], ScriptError) and not script.warnings:
+            raise problems[0]  # one preset or setting: its own kind of error, as it always was
+        raise ScriptErrors([*problems, *script.warnings], meta, script)
     inputs = _inputs(script, folder, script_sha256, options, voices, beds, profile, formats)
     input_hash = text_sha256(json.dumps(inputs, sort_keys=True))
     return Job(script, voices, beds, profile, formats, Layout(Path(options.out_dir), name), input_hash, options.stems,
                options.draft)
 
 
-def _presets(script: Script) -> tuple[dict[str, VoicePreset], dict[str, BedPreset]]:
-    """Every voice and bed preset the script names, loaded (errors point at where it names them)."""
-    meta = script.meta
-    voices = {meta.voice: load_voice(meta.voice, meta.sources.get("voice"))}
-    voices.update({name: load_voice(name, where) for name, where in script.voices.items() if name not in voices})
-    beds = {} if meta.ambience == NO_AMBIENCE else {meta.ambience: load_bed(meta.ambience, meta.sources.get("ambience"))}
-    for event in script.events:
-        if isinstance(event, BedCue) and event.name and event.name not in beds:
-            beds[event.name] = load_bed(event.name, event.source)
+def _checked(problems: list[DriftError], check, failed=None):
+    """What ``check()`` returns, or ``failed`` with its error added to ``problems``: one run reports them all."""
+    try:
+        return check()
+    except ScriptErrors as errors:
+        problems.extend(errors.errors)
+    except DriftError as error:
+        problems.append(error)
+    return failed
+
+
+def _presets(script: Script, problems: list[DriftError]) -> tuple[dict[str, VoicePreset], dict[str, BedPreset]]:
+    """Every voice and bed preset the script names, loaded (errors point at where it first names each)."""
+    meta, voices, beds, tried = script.meta, {}, {}, set()
+    for name, where in [(meta.voice, meta.sources.get("voice")), *script.voices.items()]:
+        if name not in tried:
+            tried.add(name)
+            if (voice := _checked(problems, lambda: load_voice(name, where))) is not None:
+                voices[name] = voice
+    named = [] if meta.ambience == NO_AMBIENCE else [(meta.ambience, meta.sources.get("ambience"))]
+    named += [(event.name, event.source) for event in script.events if isinstance(event, BedCue) and event.name]
+    for name, where in dict(reversed(named)).items():  # each bed once, where it is first named
+        if (bed := _checked(problems, lambda: load_bed(name, where))) is not None:
+            beds[name] = bed
     return voices, beds
 
 
-def _check_phrases(script: Script, voices: dict[str, VoicePreset]) -> None:
-    """Phrases too long to speak well, with a character their voice cannot say, or faster or slower than their
-    engine can speak: every one of them, so lint finds what render would refuse."""
-    problems = [ScriptError(problem, phrase.source) for phrase in script.phrases if (problem := length_problem(phrase.text))]
+def _check_phrases(script: Script, voices: dict[str, VoicePreset], problems: list[DriftError]) -> None:
+    """Phrases too long to speak well, every character no voice can say and every phoneme symbol (SSML
+    ``<phoneme>``, a lexicon's) the phrase's voice lacks, each where it is written: lint finds what render would
+    refuse or drop unsaid. Phonemes are checked against the release voices, under ``--draft`` too."""
+    problems += [ScriptError(problem, phrase.source) for phrase in script.phrases if (problem := length_problem(phrase.text))]
     for phrase in script.phrases:
-        voice = voices[phrase.voice]
-        try:
-            normalise(phrase.text, lexicon_for(voice, phrase), phrase.source)  # what render sends: every character sayable
-        except ScriptError as error:
-            problems.append(error)
+        problems += unspeakable(phrase.text, phrase.source_at)  # what render sends: every character sayable
+        if (voice := voices.get(phrase.voice)) is None:
+            continue  # its preset could not be loaded: reported where it is named
+        for index, (_, ipa) in enumerate(phrase.lexicon):
+            places = phrase.lexicon_at[index] if index < len(phrase.lexicon_at) else ()
+            problems += phoneme_problems(voice, ipa, lambda i: places[i] if i < len(places) else phrase.source)
+    problems += lexicon_problems(list(voices.values()))
+
+
+def _check_speeds(script: Script, voices: dict[str, VoicePreset], problems: list[DriftError]) -> None:
+    """Phrases faster or slower than their engine can speak."""
+    for phrase in script.phrases:
+        if (voice := voices.get(phrase.voice)) is None:
+            continue
         low, high = SPEED_RANGES.get(voice.engine, (0.0, float("inf")))
         if not low <= (speed := speed_of(voice, phrase)) <= high:
             base = f"SSML's rate {phrase.natural_rate:g}" if phrase.natural_rate else f"the preset's rate {voice.rate:g}"
             problems.append(ScriptError(f"the voice '{voice.name}' ({voice.engine}) speaks at {low:g}–{high:g} of its "
                                         f"natural speed, and this phrase asks for {speed:.3f} ({base} × the "
                                         f"script's {phrase.rate:.2f})", phrase.source))
-    if problems:
-        raise ScriptErrors([*problems, *script.warnings])
 
 
-def _check_files(script: Script, folder: Path) -> None:
+def _check_files(script: Script, folder: Path, problems: list[DriftError]) -> None:
     """Every file the script inserts is read as render would read it, so lint finds what render would refuse."""
     for event in script.events:
         if isinstance(event, Insert):
-            load_insert(event, folder)
+            _checked(problems, lambda: load_insert(event, folder))
     if script.meta.cover:
-        read_cover(folder / script.meta.cover, script.meta.sources.get("cover"))
+        _checked(problems, lambda: read_cover(folder / script.meta.cover, script.meta.sources.get("cover")))
 
 
 def _inputs(script: Script, folder: Path, script_sha256: str, options: RenderOptions, voices: dict, beds: dict,
@@ -259,8 +299,10 @@ def lint(path: Path, options: RenderOptions = RenderOptions()) -> list[DriftErro
         place(job.script, [0] * len(job.script.utterances), job.pauses)
         return list(job.script.warnings)
     except ScriptErrors as errors:
-        found = [*errors.errors, *_setting_errors(errors.meta, options)]
-        return sorted(found, key=lambda e: (e.source.line or 0, e.source.col or 0) if e.source else (0, 0))
+        found = [*errors.errors, *(_setting_errors(errors.meta, options) if errors.script is None else [])]
+        unique = list({(type(e), str(e)): e for e in found}.values())  # a shared lexicon's mistake, once
+        return sorted(unique, key=lambda e: (e.source.path != str(path), e.source.line, e.source.col)
+                      if e.source else (False, 0, 0))
     except DriftError as error:
         return [error]
 

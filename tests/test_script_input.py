@@ -1,6 +1,8 @@
 """Real-world files on the way in (issue 17, in part): hostile SSML is refused, other encodings are read,
 damaged text is repaired with a warning, and lint finds every character render would refuse, in one run."""
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
@@ -153,6 +155,57 @@ def test_a_script_that_does_not_parse_is_still_checked_for_its_settings(tmp_path
     found = [line.split(": ", 1)[0] for line in output.splitlines() if line.startswith(str(script))]
     assert found == [f"{script}:3:10", f"{script}:4:8", f"{script}:6:7"]
     assert "unknown loudness profile 'loudest'" in output and "unknown voice 'nobody'" in output
+
+
+# --- lint knows what the voice can say, and reports every mistake (issue 24, item 5) -----------------------------
+
+
+def problems(path):
+    from pipeline.job import lint as lint_file
+
+    return [(str(p.source), p.message) for p in lint_file(path)]
+
+
+def test_every_character_no_voice_can_say_is_an_error_at_its_own_place_even_beside_other_mistakes(tmp_path):
+    script = tmp_path / "s.txt"
+    script.write_text("---\nvars: {gift: \"\u2603\"}\n---\nRest here,\n  and let \u2603\u2603 go. [pause soon]\n"
+                      "A {gift} for you.\n")
+    found = problems(script)
+    snowmen = [where for where, message in found if "cannot speak '\u2603' (U+2603 SNOWMAN)" in message]
+    assert snowmen == [f"{script}:5:11", f"{script}:5:12", f"{script}:6:3"]  # on the next line; the {gift} itself
+    assert (f"{script}:5:25", "bad pause length 'soon': write it like 2s, 1.5s, 750ms or 2 breaths") in found
+
+
+def test_a_phoneme_the_voice_lacks_is_an_error_where_it_is_written_naming_the_nearest_it_has(tmp_path, monkeypatch):
+    (tmp_path / "n.ssml").write_text('<speak>\n<p>Say <phoneme alphabet="ipa" ph="nˈɝs">nurse</phoneme> and '
+                                     '<phoneme alphabet="x-sampa" ph="n3\'s">nurse</phoneme>.</p>\n</speak>\n')
+    found = problems(tmp_path / "n.ssml")  # the default narrator is Kokoro, whose table has no ɝ
+    assert [where for where, _ in found] == [f"{tmp_path / 'n.ssml'}:2:38"]  # X-SAMPA's 3\' is ɜ ... ʲ: both known
+    assert "voice 'default' (kokoro) has no phoneme 'ɝ'" in found[0][1] and "the nearest it has is 'ɜː'" in found[0][1]
+    monkeypatch.setenv("DRIFT_VOICES", str(tmp_path))
+    steady = (Path(__file__).parent.parent / "voices" / "steady.toml").read_text()
+    (tmp_path / "mine.toml").write_text(steady + 'judge = { phonemes = "ʤˈʌʤ" }\n')
+    (tmp_path / "j.txt").write_text("---\nvoice: mine\n---\nThe judge rests.\n")
+    found = problems(tmp_path / "j.txt")  # Piper's table has no ligatures: each one, where the preset writes it
+    line = len(steady.splitlines()) + 1
+    assert [where for where, _ in found] == [f"{tmp_path / 'mine.toml'}:{line}:23", f"{tmp_path / 'mine.toml'}:{line}:26"]
+    assert all("has no phoneme 'ʤ'" in message and "nearest it has is 'dʒ'" in message for _, message in found)
+
+
+def test_two_mistakes_on_one_line_are_two_errors(tmp_path):
+    (tmp_path / "s.txt").write_text("[pause -1s] And rest. [bed no-such-bed]\n")
+    found = problems(tmp_path / "s.txt")
+    assert [where for where, _ in found] == [f"{tmp_path / 's.txt'}:1:8", f"{tmp_path / 's.txt'}:1:23"]
+    assert "bad pause length '-1s'" in found[0][1] and "unknown ambience 'no-such-bed'" in found[1][1]
+
+
+def test_a_file_with_six_mistakes_gets_six_errors_in_one_run(tmp_path):
+    (tmp_path / "s.txt").write_text("---\nprofile: podcastt\n---\nHello \u2603 there. [pause soon]\n"
+                                    "[voice nobody] Who? [bed no-such-bed]\n[sound missing.wav] Rest.\n")
+    found = problems(tmp_path / "s.txt")
+    assert [(where.split(":", 1)[1], message.split(" '")[0]) for where, message in found] == [
+        ("2:10", "unknown loudness profile"), ("4:7", "the voice cannot speak"), ("4:23", "bad pause length"),
+        ("5:16", "unknown voice"), ("5:21", "unknown ambience"), ("6:1", "sound file")]
 
 
 def test_unclosed_ssml_elements_are_named_where_they_opened(tmp_path):

@@ -50,7 +50,7 @@ class _Paragraph:
         self.starts: list[int] = []
         self.sources: list[Source] = []
         self.inline: list[tuple[int, object]] = []
-        self.said: list[tuple[int, str, str]] = []
+        self.said: list[tuple[int, str, str, tuple[Source, ...]]] = []
 
     def mid_sentence(self) -> bool:
         """Text is gathered and its sentence has not ended: a cue here falls inside it."""
@@ -61,21 +61,30 @@ class _Paragraph:
         """Keep a cue at the current offset, inside the sentence being gathered."""
         self.inline.append((len(self.text), event))
 
-    def add(self, text: str, source: Source) -> None:
+    def add(self, text: str, source: Source, whole: bool = False) -> None:
+        """``whole``: every character is at ``source`` (a variable's value, written as ``{name}``)."""
         lead = len(text) - len(text.lstrip())
         keep = 1 if self.text and not self.text[-1].isspace() else 0
         if lead > keep:  # one space where two pieces meet: "simply [volume -6dB] allow", an SSML <sub>, indented XML
-            source, text = Source(source.path, source.line, source.col + lead - keep), text[lead - keep :]
+            source, text = Source(source.path, source.line, source.col + (0 if whole else lead - keep)), text[lead - keep :]
         if not text:
             return
-        self.starts.append(len(self.text))
-        self.sources.append(source)
+        for offset in range(len(text) if whole else 1):
+            self.starts.append(len(self.text) + offset)
+            self.sources.append(source)
         self.text += text
 
     def source_at(self, offset: int) -> Source:
         i = max(bisect.bisect_right(self.starts, offset) - 1, 0)
         base = self.sources[i]
         return Source(base.path, base.line, base.col + offset - self.starts[i])
+
+    def places(self, start: int, end: int) -> tuple[tuple[int, Source], ...]:
+        """Where the pieces of the text from ``start`` to ``end`` were written, as offsets from ``start``."""
+        first = max(bisect.bisect_right(self.starts, start) - 1, 0)
+        last = bisect.bisect_left(self.starts, end)
+        return ((0, self.source_at(start)),
+                *((at - start, where) for at, where in zip(self.starts[first + 1 : last], self.sources[first + 1 : last])))
 
     def flush(self, split_commas: bool, emphasised: bool = False) -> list:
         """The gathered text as phrases with breaks between them; held cues go to the phrase they fall in (one
@@ -88,8 +97,10 @@ class _Paragraph:
             inside = [(max(at - start, 0), cue) for at, cue in held if at < start + len(piece)]
             held = held[len(inside):]
             phrase, emphasised = _with_inline(Phrase(piece, self.source_at(start)), inside, emphasised)
-            said = tuple((word, ipa) for at, word, ipa in self.said if start <= at < start + len(piece))
-            events.append(replace(phrase, lexicon=said) if said else phrase)
+            said = [entry for entry in self.said if start <= entry[0] < start + len(piece)]
+            events.append(replace(phrase, places=self.places(start, start + len(piece)),
+                                  lexicon=tuple((word, ipa) for _, word, ipa, _ in said),
+                                  lexicon_at=tuple(at for *_, at in said)))
         events += [cue for _, cue in held if not isinstance(cue, Emphasis)]
         self.__init__()
         return events
@@ -186,7 +197,7 @@ class BodyBuilder:
         for match in _VARIABLE.finditer(text):
             self.paragraph.add(text[pos : match.start()], Source(self.path, number, col + pos))
             value = self._variable(match.group(1).strip(), number, col + match.start())
-            self.paragraph.add(value, Source(self.path, number, col + match.start()))
+            self.paragraph.add(value, Source(self.path, number, col + match.start()), whole=True)
             pos = match.end()
         rest = text[pos:]
         for brace in ("{", "}"):
@@ -207,12 +218,13 @@ class BodyBuilder:
             return ""
         return " ".join(str(self.variables[name]).replace("[", "(").replace("]", ")").split())
 
-    def say_with_phonemes(self, start: int, phonemes: str) -> None:
-        """The words gathered since ``start`` (an offset in the paragraph's text) are said as these phonemes."""
+    def say_with_phonemes(self, start: int, phonemes: str, places: tuple[Source, ...] = ()) -> None:
+        """The words gathered since ``start`` (an offset in the paragraph's text) are said as these phonemes;
+        ``places``: where each of their characters was written."""
         written = self.paragraph.text[start:]
         if written.strip():
             at = start + len(written) - len(written.lstrip())
-            self.paragraph.said.append((at, written.strip(), phonemes))
+            self.paragraph.said.append((at, written.strip(), phonemes, places))
 
     def add_event(self, event) -> None:
         """A cue that needs no time, inside a sentence, is held there; any other cue ends the phrase being
@@ -264,9 +276,10 @@ class BodyBuilder:
         _check_end(events, self.meta, self.errors)
         if not any(isinstance(e, (Phrase, Insert)) for e in events) and not self.errors:
             self.errors.append(ScriptError("script has no text to speak", empty_at))
+        script = Script(path=self.path, meta=self.meta, events=tuple(events), uses=tuple(sorted(self.used)))
         if self.errors:
-            raise ScriptErrors(self.errors, self.meta)
-        return Script(path=self.path, meta=self.meta, events=tuple(events), uses=tuple(sorted(self.used)))
+            raise ScriptErrors(self.errors, self.meta, script)
+        return script
 
 
 def _check_end(events: list, meta: Meta, errors: list[ScriptError]) -> None:

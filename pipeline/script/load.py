@@ -45,7 +45,7 @@ def parse_file(path: str | Path, variables: dict[str, str] | None = None, defaul
     try:
         script = _FRONT_ENDS.get(path.suffix, parse_text)(text, str(path), variables, defaults)
     except ScriptErrors as errors:
-        raise ScriptErrors([*repairs, *errors.errors], errors.meta) from None  # the repairs explain some of the errors
+        raise ScriptErrors([*repairs, *errors.errors], errors.meta, errors.script) from None  # the repairs explain some
     return replace(script, warnings=(*repairs, *script.warnings))
 
 

@@ -6,7 +6,8 @@ knows about audio. Every event carries the ``Source`` it was written at.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import bisect
+from dataclasses import dataclass, field
 from typing import Union
 
 from ..errors import ScriptError, ScriptWarning, Source
@@ -187,6 +188,21 @@ class Phrase:
     lexicon: tuple[tuple[str, str], ...] = ()
     """Words of this sentence with their own pronunciation (SSML ``<phoneme>``): word → IPA phonemes, said by
     voices that take phonemes, over any lexicon's entry for the word."""
+    lexicon_at: tuple[tuple[Source, ...], ...] = field(default=(), compare=False, repr=False)
+    """Where each of ``lexicon``'s phonemes was written, one place per character of its IPA (an X-SAMPA symbol's
+    characters all at that symbol), so a phoneme the voice lacks is reported where it stands."""
+    places: tuple[tuple[int, Source], ...] = field(default=(), compare=False, repr=False)
+    """Where each written piece of ``text`` starts (its offset in ``text``, its place in the file): a sentence
+    runs across lines, and each character of a variable's value stands where ``{name}`` is written. Empty: all from
+    ``source``."""
+
+    def source_at(self, offset: int) -> Source:
+        """Where the character at ``offset`` of ``text`` was written."""
+        if not self.places:
+            return Source(self.source.path, self.source.line, self.source.col + offset)
+        i = max(bisect.bisect_right([start for start, _ in self.places], offset) - 1, 0)
+        start, base = self.places[i]
+        return Source(base.path, base.line, base.col + max(offset - start, 0))
 
 
 
@@ -228,11 +244,14 @@ class Script:
 class ScriptErrors(ScriptError):
     """Several problems in one script; ``errors`` holds each, in file order."""
 
-    def __init__(self, errors: list[ScriptError], meta=None):
+    def __init__(self, errors: list[ScriptError], meta=None, script: Script | None = None):
         errors = sorted(errors, key=lambda e: (e.source.line, e.source.col) if e.source else (0, 0))
         super().__init__(errors[0].message, errors[0].source)
         self.errors = errors
         self.meta = meta
         """The front matter as read, where it was: lint checks the presets it names even when the body failed."""
+        self.script = script
+        """The script as far as it could be read (its mistakes left out or read as text): what the later checks
+        (presets, characters, phonemes, rates, files) look at, so one run reports every mistake in a file."""
 
 

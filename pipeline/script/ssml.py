@@ -13,6 +13,7 @@ DTDs, entities and external references are refused (``defusedxml``).
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 import xml.sax
@@ -29,9 +30,9 @@ from num2words import num2words
 from ..errors import ScriptError, ScriptWarning, Source
 from .body import BodyBuilder
 from .front_matter import parse_front_matter, with_settings
-from .model import Insert, Mark, Pause, Ramp, Script, VoicingCue
+from .model import Insert, Mark, Pause, Ramp, Script, ScriptErrors, VoicingCue
 from .values import parse_duration
-from .xsampa import xsampa_to_ipa
+from .xsampa import xsampa_to_ipa_at
 
 SUPPORTED = ("speak", "p", "s", "break", "prosody", "emphasis", "sub", "say-as", "mark", "audio", "voice", "meta",
              "amazon:effect", "phoneme", "bookmark")
@@ -73,7 +74,10 @@ def parse_ssml(text: str, path: str = "<ssml>", variables: dict[str, str] | None
         errors.append(error)
     if handler.settings:
         body.meta = with_settings(body.meta, handler.settings, errors)
-    script = body.script(Source(path, body_start + 1, 1))
+    try:
+        script = body.script(Source(path, body_start + 1, 1))
+    except ScriptErrors as failed:  # what was not honoured is still said, beside the mistakes
+        raise ScriptErrors([*failed.errors, *handler.warnings], failed.meta, failed.script) from None
     return replace(script, warnings=(*script.warnings, *handler.warnings))
 
 
@@ -99,8 +103,9 @@ class _Handler(ContentHandler):
         self.settings: dict[str, tuple[str, Source]] = {}
         """``<meta name="drift:KEY" content="VALUE"/>``: front-matter settings carried by the SSML itself."""
         self.say_as: list[str] = []
-        self.phonemes_from: list[tuple[int, str]] = []
-        """Open ``<phoneme>`` elements: where their words begin, and the phonemes ("" when not honoured)."""
+        self.phonemes_from: list[tuple[int, str, tuple[Source, ...]]] = []
+        """Open ``<phoneme>`` elements: where their words begin, the phonemes ("" when not honoured), and where
+        each of the phonemes' characters is written."""
 
     def where_now(self) -> Source:
         """Where the parser is (the document's start before it has begun)."""
@@ -246,19 +251,38 @@ class _Handler(ContentHandler):
 
     def _start_phoneme(self, attrs, where, restore) -> None:
         """The words inside are said as these phonemes by voices that take them (IPA, or X-SAMPA converted)."""
-        self.phonemes_from.append((len(self.body.paragraph.text), ""))  # not honoured unless read below
-        alphabet, phonemes = attrs.get("alphabet", "ipa").lower(), attrs.get("ph", "").strip()
+        self.phonemes_from.append((len(self.body.paragraph.text), "", ()))  # not honoured unless read below
+        alphabet, written = attrs.get("alphabet", "ipa").lower(), attrs.get("ph", "")
+        phonemes, lead = written.strip(), len(written) - len(written.lstrip())
         if not phonemes:
             raise ScriptError("<phoneme> needs a ph attribute: the phonemes to say", where)
+        places = self._value_places(where, "ph", written)
         if alphabet == "x-sampa":
             try:
-                phonemes = xsampa_to_ipa(phonemes)
+                phonemes, offsets = xsampa_to_ipa_at(phonemes)
             except ValueError as error:
                 raise ScriptError(f"<phoneme ph=\"{attrs['ph']}\">: {error}", where) from None
         elif alphabet != "ipa":
             self.warn(f"<phoneme alphabet=\"{alphabet}\"> is not IPA or X-SAMPA: its text is spoken as written", where)
             return
-        self.phonemes_from[-1] = (self.phonemes_from[-1][0], phonemes)
+        else:
+            offsets = range(len(phonemes))
+        self.phonemes_from[-1] = (self.phonemes_from[-1][0], phonemes, tuple(places[lead + o] for o in offsets))
+
+    def _value_places(self, where: Source, attribute: str, value: str) -> tuple[Source, ...]:
+        """Where each character of the value of ``attribute`` in the tag opened at ``where`` is written (all at the
+        tag where the parser changed it: an entity, a line break)."""
+        row = where.line - self.line_offset - 1
+        start = self.line_starts[row] + where.col - 1 if 0 <= row < len(self.line_starts) else len(self.text)
+        end = self.text.find(">", start)
+        match = re.compile(rf"\s{re.escape(attribute)}\s*=\s*[\"']").search(self.text, start, end if end >= 0 else None)
+        if not match or not self.text.startswith(value, match.end()):
+            return (where,) * len(value)
+        places = []
+        for offset in range(match.end(), match.end() + len(value)):
+            row = bisect.bisect_right(self.line_starts, offset) - 1
+            places.append(Source(self.path, row + 1 + self.line_offset, offset - self.line_starts[row] + 1))
+        return tuple(places)
 
     def _start_sub(self, attrs, where, restore) -> None:
         if "alias" not in attrs:

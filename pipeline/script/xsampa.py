@@ -25,11 +25,17 @@ _LONGEST = sorted(_TABLE, key=len, reverse=True)
 def xsampa_to_ipa(text: str) -> str:
     """Each X-SAMPA symbol as its IPA character (the longest symbol first: ``r\\``` before ``r\\``); an unknown
     symbol is a ``ValueError`` naming it."""
-    out, at = [], 0
+    return xsampa_to_ipa_at(text)[0]
+
+
+def xsampa_to_ipa_at(text: str) -> tuple[str, tuple[int, ...]]:
+    """The IPA, and for each of its characters the offset in ``text`` of the X-SAMPA symbol it came from."""
+    out, offsets, at = [], [], 0
     while at < len(text):
         symbol = next((s for s in _LONGEST if text.startswith(s, at)), None)
         if symbol is None:
             raise ValueError(f"'{text[at]}' is not an X-SAMPA symbol")
         out.append(_TABLE[symbol])
+        offsets += [at] * len(_TABLE[symbol])
         at += len(symbol)
-    return "".join(out)
+    return "".join(out), tuple(offsets)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Callable
 
 from num2words import num2words
 
@@ -88,14 +89,23 @@ def _number(match: re.Match) -> str:
 
 
 def _check_speakable(text: str, source: Source) -> None:
+    at = lambda offset: Source(source.path, source.line, source.col + offset) if source else None
+    if problems := unspeakable(text, at):
+        raise problems[0]
+
+
+def unspeakable(text: str, at: Callable[[int], Source | None]) -> list[ScriptError]:
+    """Every character of ``text`` a voice cannot say, each at ``at(its offset)``: what ``normalise`` refuses."""
+    problems = []
     for offset, char in enumerate(text):
         category = unicodedata.category(char)
         if category[0] in "LNZ" or char in _SPEAKABLE_PUNCTUATION or char in SYMBOLS or char == "$":
             continue
         name = unicodedata.name(char, "<control>" if unicodedata.category(char) == "Cc" else "unnamed")
         shown = f"'{char}'" if char.isprintable() else repr(char)  # an invisible character, shown escaped
-        where = Source(source.path, source.line, source.col + offset) if source else None
-        raise ScriptError(f"the voice cannot speak {shown} (U+{ord(char):04X} {name}); write it as words", where)
+        problems.append(ScriptError(f"the voice cannot speak {shown} (U+{ord(char):04X} {name}); write it as words",
+                                    at(offset)))
+    return problems
 
 
 SAFE_CHARS = 400
