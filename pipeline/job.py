@@ -30,7 +30,7 @@ from .master import Profile, profile_named
 from .pacing import Pauses, place
 from .script import NO_AMBIENCE, BedCue, Insert, Script, ScriptErrors, parse_file
 from .speech import EDGE_PAD_S, VoicePreset, load_insert, load_voice
-from .speech.sayable import lexicon_problems, phoneme_problems
+from .speech.sayable import lexicon_problems, phoneme_problems, within_reach
 from .speech.text import length_problem, unspeakable
 from .speech.voices import ENGINE_PACKAGES, SPEED_RANGES, draft_voice, speed_of
 
@@ -125,9 +125,11 @@ def resolve(script: Script, options: RenderOptions, name: str, script_sha256: st
             found: list[DriftError] | tuple = ()) -> Job:
     """A parsed script's job: presets loaded, files checked, settings chosen, inputs hashed. ``found``: mistakes
     already found in the script, read as far as it could be; the checks here run all the same, and every problem
-    is raised together."""
+    is raised together. An SSML rate beyond its voice is met as closely as the voice allows (one warning), the
+    same for lint, render and ``--draft`` (whose stand-ins speak what the release voices would)."""
     meta, folder, problems = script.meta, Path(script.path).parent, list(found)
     voices, beds = _presets(script, problems)
+    script = within_reach(script, voices)
     _check_phrases(script, voices, problems)
     if options.draft:
         voices = _checked(problems, lambda: {name: draft_voice(preset) for name, preset in voices.items()}, {})
@@ -192,7 +194,7 @@ def _check_phrases(script: Script, voices: dict[str, VoicePreset], problems: lis
 
 
 def _check_speeds(script: Script, voices: dict[str, VoicePreset], problems: list[DriftError]) -> None:
-    """Phrases faster or slower than their engine can speak."""
+    """Phrases faster or slower than their engine can speak (an SSML rate has been met as closely as it allows)."""
     for phrase in script.phrases:
         if (voice := voices.get(phrase.voice)) is None:
             continue

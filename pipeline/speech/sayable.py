@@ -1,5 +1,5 @@
-"""What a voice can say, known without loading it: the phoneme symbols its engine has, and the nearest it has to
-one it lacks.
+"""What a voice can say, known without loading it: the phoneme symbols its engine has, the nearest it has to one
+it lacks, and the speeds it speaks (an imported rate it cannot reach met as closely as it can).
 
 Lint and render both ask here, so what lint passes render says as written. The symbol tables are read from the
 engines' own files (kokoro-onnx's ``config.json`` vocabulary, a Piper voice's ``phoneme_id_map``): a few
@@ -11,16 +11,19 @@ from __future__ import annotations
 import difflib
 import importlib.util
 import json
+import math
 import re
 import unicodedata
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
 from .. import presets
-from ..errors import ConfigError, DriftError, ScriptError, Source
+from ..errors import ConfigError, DriftError, ScriptError, ScriptWarning, Source
+from ..script import Phrase, Script
 from .text import PHONEMES
-from .voices import VoicePreset
+from .voices import SPEED_RANGES, VoicePreset, speed_of
 
 SUBSTITUTES = {
     "ɝ": ("ɜː", "ɚ", "ɜ"), "ɚ": ("ə", "ɜ"), "˞": ("ɹ",), "ɫ": ("l",), "ʍ": ("w",), "r": ("ɹ", "ɾ"), "g": ("ɡ",),
@@ -135,3 +138,47 @@ def _written_at(preset: VoicePreset, word: str, phonemes: str) -> Callable[[int]
                 return lambda offset, p=str(path), n=number, c=col: Source(p, n, c + 1 + offset)
     return lambda offset: Source(preset.path)
 
+
+def within_reach(script: Script, voices: dict[str, VoicePreset]) -> Script:
+    """An imported (SSML) script's phrases at speeds their voices speak: a rate a voice cannot reach is met as
+    closely as it allows, with one warning for the file naming what was asked, the voice, and what is used. A
+    script in our own format keeps its rates (lint and render refuse one its voice cannot speak)."""
+    if not script.path.endswith(".ssml"):
+        return script
+    events, met = list(script.events), {}
+    for index, phrase in enumerate(events):
+        if not isinstance(phrase, Phrase) or (voice := voices.get(phrase.voice)) is None:
+            continue
+        low, high = SPEED_RANGES.get(voice.engine, (0.0, math.inf))
+        asked = speed_of(voice, phrase)
+        if low <= asked <= high:
+            continue
+        used = min(max(asked, low), high)
+        events[index] = reached = replace(phrase, rate=_rate_for(voice, phrase, used, (low, high)))
+        met.setdefault((voice.name, voice.engine, used, low, high), []).append((asked, reached))
+    if not met:
+        return script
+    return replace(script, events=tuple(events), warnings=(*script.warnings, _met_warning(met)))
+
+
+def _rate_for(voice: VoicePreset, phrase: Phrase, used: float, speeds: tuple[float, float]) -> float:
+    """The phrase's rate at which its speed is ``used``, inside ``speeds`` to the last bit (the engine checks)."""
+    rate = phrase.rate * used / speed_of(voice, phrase)
+    for _ in range(8):
+        speed = speed_of(voice, replace(phrase, rate=rate))
+        if speeds[0] <= speed <= speeds[1]:
+            break
+        rate = math.nextafter(rate, math.inf if speed < speeds[0] else -math.inf)
+    return rate
+
+
+def _met_warning(met: dict) -> ScriptWarning:
+    parts = []
+    for (name, engine, used, low, high), phrases in met.items():
+        asked = sorted({round(a, 3) for a, _ in phrases})
+        shown = f"{asked[0]:g}" if len(asked) == 1 else f"{asked[0]:g}–{asked[-1]:g}"
+        many = len(phrases) > 1
+        parts.append(f"{len(phrases)} phrase{'s ask' if many else ' asks'} the voice '{name}' ({engine}, which speaks "
+                     f"{low:g}–{high:g} of its natural speed) for {shown}: spoken at {used:g}")
+    first = min((p.source for phrases in met.values() for _, p in phrases), key=lambda s: (s.line, s.col))
+    return ScriptWarning(f"SSML rate met as closely as the voice allows: {'; '.join(parts)}", first)
