@@ -564,6 +564,47 @@ def _read_description(path: Path) -> str:
         raise ConfigError(f"cannot read the description: {getattr(exc, 'strerror', None) or 'not UTF-8 text'}", Source(str(path))) from None
 
 
+@main.command()
+@click.argument("folder", type=click.Path(path_type=Path, file_okay=False, exists=True), default=Path("scripts"))
+@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("build"),
+              show_default=True, help="Output folder: tracks, previews and library.json (as drift render -o).")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port to serve on (default: a free one, printed).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to serve on. Anything but this machine's loopback needs a token (--token, or one is made "
+                   "and printed): every request must then carry it.")
+@click.option("--token", metavar="TOKEN", help="The secret a request must carry (16 characters or more).")
+@click.option("--no-browser", is_flag=True, help="Do not open the page in a browser; just print its address.")
+@cache_option
+@one_line_errors
+def studio(folder, out_dir, port, host, token, no_browser, cache_dir) -> None:
+    """A page to make sessions in: describe, edit with lint beside it, listen, render.
+
+    Serves http://127.0.0.1:PORT/ until Ctrl-C. On the page: describe a
+    relationship challenge and get a drafted session (the safety screen comes
+    first, as with drift draft; the description is never stored unless you tick
+    the box); edit the script with drift lint's diagnostics on their lines as you
+    type; preview the section under the cursor with the draft voice; render
+    the script (draft voice by default) with its progress and qc verdict; and
+    play what the output folder holds. Scripts are read and written only inside
+    FOLDER (drafts go to FOLDER/drafts); tracks go to --out.
+
+    \b
+    Examples:
+      drift studio                          # scripts/ and build/, a free port, opens your browser
+      drift studio my-scripts -o my-build --port 8765 --no-browser
+      drift studio --host 0.0.0.0           # reachable from the network: prints an address with a token
+    """
+    from .studio import prepare_studio, serve
+
+    bound = prepare_studio(folder, out_dir, cache_dir, host, port, token)
+    click.echo(f"drift studio: {bound.url}  (Ctrl-C to stop)")
+    if not no_browser:
+        import webbrowser
+
+        webbrowser.open(bound.url)
+    serve(bound)
+
+
 @main.group(invoke_without_command=True)
 @click.pass_context
 def voices(ctx) -> None:

@@ -20,6 +20,8 @@ LAYERS = {
     "export.track": 6,
     # what uses whole renders
     "qc": 7, "plot": 7, "preview": 7, "library": 7, "feed": 8,
+    # the local page that drafts, edits, previews and renders (drift studio)
+    "studio": 8,
     "cli": 9, "__main__": 10,
 }
 
