@@ -39,8 +39,9 @@ MODES = ("solo", "together", "any")
 SLOTS = {"arrival": "reflection", "theme": "scene"}
 """The slot each phase must hold once, on a line of its own: the composer fills it."""
 
-WORDS_PER_MINUTE = 115.0
-"""The narrator's pace inside phrases (the library's median), for estimating a module's length."""
+WORDS_PER_MINUTE = 110.0
+"""The narrator's pace inside phrases, for estimating a module's length: the library's median is 115, a drafted
+five-minute session measured 112 with the default (Kokoro) voice and 117–121 with the Piper draft voice."""
 SENTENCE_PAUSE_S = 1.4
 PARAGRAPH_PAUSE_S = 3.5
 BREATH_S = 10.0
@@ -48,8 +49,10 @@ BREATH_S = 10.0
 BREATH_WAIT_S = BREATH_S / 2
 """An ``[exhale]`` or ``[inhale]`` waits for the breath clock: half a breath on average (measured on four drafted
 10-minute sessions: 2.2 to 5.2 s a cue beyond their pauses, so this errs long, and ``duration:`` stretches)."""
-CLIP_PAD_S = 0.1
+CLIP_PAD_S = 0.3
 """The silence a spoken sentence's clip carries at its edges."""
+SECTION_S = 1.0
+"""The lead a section's heading gives before its first words."""
 _BREATH_CUE = re.compile(r"\[(?:exhale|inhale)\]")
 
 _PAUSE = re.compile(r"\[pause\s+(\d+(?:\.\d+)?)\s*(ms|s|breaths?)\]")
@@ -188,7 +191,8 @@ def estimate_parts(body: str) -> tuple[float, float]:
     text = re.sub(r"\{\{\w+\}\}", "", text)
     for number, unit in _PAUSE.findall(text):
         pauses += float(number) * (BREATH_S if unit.startswith("breath") else 0.001 if unit == "ms" else 1.0)
-    speech = len(_WORD.findall(_CUE.sub(" ", text))) * 60.0 / WORDS_PER_MINUTE + BREATH_WAIT_S * len(_BREATH_CUE.findall(text))
+    speech = (len(_WORD.findall(_CUE.sub(" ", text))) * 60.0 / WORDS_PER_MINUTE + BREATH_WAIT_S * len(_BREATH_CUE.findall(text))
+              + SECTION_S * len(re.findall(r"^## ", body, re.M)))
     paragraphs = [p for p in re.split(r"\n\s*\n", text) if _WORD.search(_CUE.sub(" ", p))]
     for paragraph in paragraphs:
         pieces = [p for p in _SENTENCE_END.split(" ".join(paragraph.split())) if p]

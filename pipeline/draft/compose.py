@@ -31,7 +31,7 @@ FILL = 0.86
 SHORT_SESSION_S = 7 * 60
 """A session shorter than this has no deepening of its own (its breath induction does the settling, and the
 minutes go to the theme), and one that ends in sleep has no anchor for the day either."""
-FIT = 0.97
+FIT = 0.95
 """Never plan more than this share: the estimate is an estimate, and ``duration:`` can stretch but not shrink."""
 PHASE_VOICE = {"deepening": "deep", "stillness": "deep", "sleep": "close"}
 """The default narrator's presets by phase: one voice, a semitone lower for going deep, closer for sleep."""
