@@ -193,15 +193,17 @@ def test_lint_as_the_person_types_is_drift_lint_style(studio):
     assert answer["errors"] == 1
     (only,) = answer["diagnostics"]
     assert only == {"line": line, "col": only["col"], "message": "unknown cue '[bedd ocean]'",
-                    "hint": "did you mean 'bed'?", "severity": "error"}
+                    "hint": "did you mean 'bed'?", "severity": "error", "file": None}
     assert broken.splitlines()[line - 1][only["col"] - 1 :].startswith("[bedd ocean]")
     assert (scripts / "turning-toward.txt").read_text() == text  # nothing written
+    assert sorted(p.name for p in scripts.iterdir()) == ["short.txt", "turning-toward.txt"]  # the copy lint read is gone
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in LIBRARY.glob("*.txt")))
 def test_lint_of_text_in_memory_says_what_lint_with_style_says_of_the_file(tmp_path, name):
-    """Not a second parser: the editor's lint and drift lint --style agree on every library script, and on it broken
-    in the ways a person breaks one (a typo'd cue, an unknown voice, a bad front-matter value, a stray bracket)."""
+    """The editor's lint and drift lint --style agree on every library script, and on it broken in the ways a person
+    breaks one (a typo'd cue, an unknown voice, a bad front-matter value, a stray bracket): the copy lint reads is
+    read as the script would be, and what it reports is placed in the script."""
     from pipeline.draft.check import lint_with_style
     from pipeline.studio.lint import lint_text
 
@@ -214,6 +216,18 @@ def test_lint_of_text_in_memory_says_what_lint_with_style_says_of_the_file(tmp_p
         path.write_text(variant, encoding="utf-8")
         said = lambda problems: [(type(p).__name__, p.message, str(p.source)) for p in problems]
         assert said(lint_text(variant, path)) == said(lint_with_style(path)), f"variant {n}"
+
+
+def test_a_problem_in_another_file_is_shown_with_that_file_not_on_the_scripts_lines(tmp_path):
+    from pipeline.errors import ConfigError, ScriptWarning, Source
+    from pipeline.studio.lint import Diagnostic
+
+    script = tmp_path / "s.txt"
+    elsewhere = Diagnostic.of(ConfigError("unknown key 'rat' (did you mean 'rate')", Source("voices/x.toml", 3, 1)), script)
+    assert (elsewhere.file, elsewhere.line, elsewhere.message, elsewhere.hint) == \
+        ("voices/x.toml", 3, "unknown key 'rat'", "did you mean 'rate'?")
+    here = Diagnostic.of(ScriptWarning("a sentence of 31 words", Source(str(script), 9, 4)), script)
+    assert (here.file, here.line, here.col, here.severity, here.hint) == (None, 9, 4, "warning", "")
 
 
 def test_a_description_that_must_be_stopped_gets_resources_and_writes_nothing(studio):
@@ -269,6 +283,30 @@ def test_one_render_at_a_time_per_track_and_a_stop_ends_it(studio):
         rest = "\n".join(lines)
     assert "event: error" in rest and "stopped" in rest
     assert not [p for p in (out.glob("short.*") if out.exists() else []) if p.suffix != ".json"]
+
+
+def test_an_open_scripts_phrases_are_spoken_ahead_in_a_process_of_their_own(folders, tmp_path):
+    from pipeline.job import RenderOptions, prepare
+    from pipeline.speech import ClipCache, synthesize
+    from pipeline.studio.warm import Warmer
+
+    scripts, _ = folders
+    cache = tmp_path / "cache"
+    warmer = Warmer(cache)
+    warmer.want(scripts / "turning-toward.txt")
+    first = warmer._process
+    assert warmer.speaking() == scripts / "turning-toward.txt"
+    warmer.want(scripts / "short.txt")  # another script opened: the first is ended
+    assert first.poll() is not None and warmer.speaking() == scripts / "short.txt"
+    warmer.settle(scripts / "short.txt")  # a preview of it waits for its phrases
+    assert warmer.speaking() is None and warmer._process.returncode == 0
+    job = prepare(scripts / "short.txt", RenderOptions(cache_dir=cache, draft=True))
+    spoken = ClipCache(cache)
+    synthesize(job.script, job.voices, spoken)
+    assert spoken.misses == 0 and spoken.hits > 0  # every phrase was there
+    warmer.want(scripts / "turning-toward.txt")
+    warmer.stop()
+    assert warmer.speaking() is None
 
 
 # --- the studio as a server: nothing logged, a closed tab stops a render ----------------------------------

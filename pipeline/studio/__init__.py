@@ -69,6 +69,8 @@ def serve(bound: Bound) -> None:
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[bound.sock])
+    except KeyboardInterrupt:  # uvicorn has shut down cleanly and passes the Ctrl-C on: nothing more to say
+        pass
     finally:
         bound.sock.close()
         print("studio closed", file=sys.stderr)

@@ -5,7 +5,7 @@
 | ``GET /`` | the page, with this session's CSRF token | ``static/studio.html`` |
 | ``GET /api/state`` | the folder's scripts, the voices and beds to choose from | ``presets`` |
 | ``GET/PUT /api/script`` | a script's text and SHA-256; an atomic save, 409 if it changed elsewhere | ``workspace`` |
-| ``POST /api/lint`` | diagnostics for the text being edited | ``lint.lint_text`` (``drift lint --style``) |
+| ``POST /api/lint`` | diagnostics for the text being edited | ``lint.lint_text``: ``drift lint --style``'s code |
 | ``POST /api/draft`` | a description becomes a script, or a stop with resources | ``draft.draft``, ``write_draft`` |
 | ``POST /api/preview`` | one section rendered with the draft voice, and its player page | ``preview.render_preview`` |
 | ``POST /api/render`` | the normal render, its progress as Server-Sent Events, then qc's verdict | ``worker`` (a process) |
@@ -91,6 +91,8 @@ def create_app(workspace: Workspace, rules: Rules, cache_dir: Path | None = None
         yield
         for name in list(studio.renders):
             _stop(studio, name)
+        if studio.warmer is not None:
+            studio.warmer.stop()
 
     routes = [
         Route("/", partial(_page, rules=rules)),
@@ -162,7 +164,7 @@ async def _lint(request: Request, studio: Studio):
 
 
 def _diagnostics(text: str, path: Path) -> dict:
-    found = [Diagnostic.of(problem) for problem in lint_text(text, path)]
+    found = [Diagnostic.of(problem, path) for problem in lint_text(text, path)]
     return {"diagnostics": [asdict(d) for d in found], "errors": sum(d.severity == "error" for d in found),
             "warnings": sum(d.severity == "warning" for d in found)}
 
@@ -225,13 +227,9 @@ def _preview_now(studio: Studio, path: Path, section: str | None) -> dict:
     folder = studio.workspace.out_dir / "preview" / path.stem
     options = RenderOptions(cache_dir=studio.cache_dir, draft=True)
     span = None if section else (0.0, FIRST_MINUTE_S)
-    if studio.warmer is None:
-        result = render_preview(path, folder, options, section, span)
-    else:
-        if path not in studio.warmer.wanted_now():
-            studio.warmer.drop()  # another script's phrases can wait: this one is to be heard now
-        with studio.warmer.speaking:  # this script's phrases being spoken ahead: wait for them rather than speak twice
-            result = render_preview(path, folder, options, section, span)
+    if studio.warmer is not None:
+        studio.warmer.settle(path)  # its phrases being spoken ahead: wait for them rather than speak them twice
+    result = render_preview(path, folder, options, section, span)
     page = result.page.relative_to(studio.workspace.out_dir).as_posix()
     return {"url": f"/out/{page}", "start_s": result.start_s, "end_s": result.end_s, "reused": result.reused,
             "section": section, "figures": result.figures}

@@ -1,26 +1,28 @@
-"""Lint for text being edited: what ``drift lint --style`` says of a script, said of the text in the editor before
-it is saved, with no copy written anywhere.
+"""Lint for text being edited: exactly what ``drift lint --style`` says of a script, said of the text in the editor
+before it is saved.
 
-It is ``job.lint`` followed by ``draft.check.lint_with_style``, step for step, over text instead of a file: the same
-front end, the same resolve (presets, files the script names, phrases its voices can say), the same placing with
-silent clips, the same style warnings. ``tests/test_studio.py`` holds it to ``lint_with_style`` on every library
-script and on broken ones, so it cannot drift into a second parser.
+The text is written to a hidden copy beside the script, for as long as ``draft.check.lint_with_style`` takes to read
+it (tens of milliseconds), so that everything the script names relative to its folder (inserted sounds, cover art)
+is found as it will be, and what lint reports is what ``drift lint`` reports, by the same code: there is no second
+parser to keep in step. The copy's name is not one a build looks for (``drift render FOLDER`` takes .txt and .ssml):
+``parse_file`` reads any suffix but ``.ssml`` as plain text. An SSML script's copy must end in .ssml to be read as
+SSML; it lives only while lint reads it.
 """
 
 from __future__ import annotations
 
+import copy
+import os
 import re
-from dataclasses import dataclass, replace
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..draft.style import style_warnings
-from ..errors import DriftError, ScriptWarning
-from ..files import text_sha256
-from ..job import RenderOptions, _setting_errors, resolve
-from ..pacing import place
-from ..script import ScriptErrors, parse_ssml, parse_text
-from ..script.load import repair_double_encoding
+from ..draft.check import lint_with_style
+from ..errors import DriftError, ScriptWarning, Source
 
+COPY_SUFFIX = ".studio-lint"
+"""The hidden copy's suffix: parsed as plain text, and never taken for a script by a build."""
 _HINT = re.compile(r"\s*\((did you mean [^)]*)\)")
 
 
@@ -36,40 +38,42 @@ class Diagnostic:
     """The "did you mean 'bed'?" of the message, or ""."""
     severity: str
     """"error" (it would not render) or "warning" (repaired, ignored, or the writing guide)."""
+    file: str | None = None
+    """Where the problem is when it is not in the script (a preset or lexicon it uses); None: in the script."""
 
     @classmethod
-    def of(cls, problem: DriftError) -> "Diagnostic":
+    def of(cls, problem: DriftError, script: Path) -> "Diagnostic":
         source = problem.source
+        elsewhere = source is not None and Path(source.path) != Path(script)
         hint = _HINT.search(problem.message)
         message = _HINT.sub("", problem.message, count=1) if hint else problem.message
         return cls(source.line if source else 0, source.col if source else 0, message,
-                   hint.group(1) + "?" if hint and not hint.group(1).endswith("?") else (hint.group(1) if hint else ""),
-                   "warning" if isinstance(problem, ScriptWarning) else "error")
+                   (hint.group(1).rstrip("?") + "?") if hint else "",
+                   "warning" if isinstance(problem, ScriptWarning) else "error", source.path if elsewhere else None)
 
 
-def lint_text(text: str, path: Path, options: RenderOptions = RenderOptions()) -> list[DriftError]:
-    """Every problem ``drift lint --style`` would report for ``path`` if it held ``text``."""
-    problems = _lint(text, Path(path), options)
-    if Path(path).suffix == ".ssml" or any(not isinstance(p, ScriptWarning) for p in problems):
-        return problems  # as lint_with_style: SSML is imported, not written to our guide; errors come first
-    return [*problems, *style_warnings(str(path), text)]
-
-
-def _lint(text: str, path: Path, options: RenderOptions) -> list[DriftError]:
-    """``job.lint`` over text: parse_file's repair and front end, then prepare's resolve, then the silent placing."""
-    front_end = parse_ssml if path.suffix == ".ssml" else parse_text
-    repaired, repairs = repair_double_encoding(text, str(path))
+def lint_text(text: str, path: Path) -> list[DriftError]:
+    """Every problem ``drift lint --style`` would report for ``path`` if it held ``text``, placed in ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = ".ssml" if path.suffix == ".ssml" else COPY_SUFFIX
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    held = Path(name)
     try:
-        try:
-            script = front_end(repaired, str(path), options.variables, dict(options.script_defaults))
-        except ScriptErrors as errors:
-            raise ScriptErrors([*repairs, *errors.errors], errors.meta) from None
-        script = replace(script, warnings=(*repairs, *script.warnings))
-        job = resolve(script, options, path.stem, text_sha256(text))
-        place(job.script, [0] * len(job.script.utterances), job.pauses)
-        return list(job.script.warnings)
-    except ScriptErrors as errors:
-        found = [*errors.errors, *_setting_errors(errors.meta, options)]
-        return sorted(found, key=lambda e: (e.source.line or 0, e.source.col or 0) if e.source else (0, 0))
-    except DriftError as error:
-        return [error]
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        problems = lint_with_style(held)
+    finally:
+        held.unlink(missing_ok=True)
+    return [_placed(problem, held, path) for problem in problems]
+
+
+def _placed(problem: DriftError, held: Path, path: Path) -> DriftError:
+    """The problem as if found in ``path`` itself (the copy's name appears nowhere the person sees)."""
+    if problem.source is None or Path(problem.source.path) != held:
+        return problem
+    placed = copy.copy(problem)
+    placed.source = Source(str(path), problem.source.line, problem.source.col)
+    placed.message = problem.message.replace(str(held), str(path)).replace(held.name, path.name)
+    placed.args = (placed.message,)
+    return placed

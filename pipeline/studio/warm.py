@@ -2,84 +2,70 @@
 clip cache, so that "Preview this section" (which places every phrase of the script before it mixes the section)
 and a draft render find them said.
 
-One thread does it, for the script the page has open (a newer one supersedes it within a phrase), and never at the
-same time as a preview: both take ``speaking``, so a preview asked for while its script is being spoken waits for
-the phrases to be there instead of speaking them a second time.
+It runs in a process of its own at a lower priority (``worker --speak``): typing and lint come first on a busy
+machine, and the memory that speaking a whole script takes goes back when it ends instead of staying with the
+server. One at a time, for the script the page has open: opening another ends it. A preview of the script being
+spoken waits for it rather than speaking the same phrases a second time; a preview of another script ends it.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
-from ..errors import DriftError
-from ..job import RenderOptions, prepare
-from ..speech import ClipCache, synthesize
-
-
-class _Superseded(Exception):
-    pass
+WAIT_FOR_IT_S = 600.0
+"""The longest a preview waits for its script's phrases to be spoken ahead before it speaks the rest itself."""
 
 
 class Warmer:
     def __init__(self, cache_dir: Path | None):
         self.cache_dir = cache_dir
-        self.speaking = threading.Lock()
-        """Held while phrases are spoken: by the warmer, or by a preview."""
-        self._state = threading.Condition()
-        self._wanted: Path | None = None
-        self._generation = 0
-        self._thread: threading.Thread | None = None
-        self.spoken: list[Path] = []
-        """Scripts whose every phrase is in the cache (for the tests and the benchmark)."""
+        self._lock = threading.Lock()
+        self._path: Path | None = None
+        self._process: subprocess.Popen | None = None
 
     def want(self, path: Path) -> None:
-        """Speak this script's phrases next (dropping any other script's not yet spoken). Without a clip cache there
-        is nowhere to keep them, and nothing is done."""
+        """Speak this script's phrases ahead (ending any other script's). Without a clip cache there is nowhere to
+        keep them, and nothing is done."""
         if self.cache_dir is None:
             return
-        with self._state:
-            self._wanted, self._generation = Path(path), self._generation + 1
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="studio-warmer", daemon=True)
-                self._thread.start()
-            self._state.notify()
+        path = Path(path)
+        with self._lock:
+            self._end()  # another script, or this one changed: start from what it says now
+            command = [sys.executable, "-m", "pipeline.studio.worker", str(path), "--speak", "--cache", str(self.cache_dir)]
+            self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                             stderr=subprocess.DEVNULL, start_new_session=True)
+            self._path = path
 
-    def wanted_now(self) -> tuple[Path, ...]:
-        """The script being (or about to be) spoken ahead, if any."""
-        with self._state:
-            return (self._wanted,) if self._wanted is not None else ()
-
-    def drop(self) -> None:
-        """Stop speaking ahead (a preview of another script needs the cores)."""
-        with self._state:
-            self._wanted, self._generation = None, self._generation + 1
-
-    def idle(self, timeout_s: float) -> bool:
-        """Wait until nothing is wanted or being spoken."""
-        with self._state:
-            return self._state.wait_for(lambda: self._wanted is None, timeout_s)
-
-    def _run(self) -> None:
-        while True:
-            with self._state:
-                self._state.wait_for(lambda: self._wanted is not None)
-                path, generation = self._wanted, self._generation
+    def settle(self, path: Path) -> None:
+        """Before a preview of ``path``: wait for its phrases if they are being spoken, else end what is."""
+        with self._lock:
+            process, speaking = self._process, self._path
+        if process is None or process.poll() is not None:
+            return
+        if speaking == Path(path):
             try:
-                with self.speaking:
-                    self._speak(path, generation)
-                self.spoken.append(path)
-            except (_Superseded, DriftError, OSError, ValueError):
-                pass  # superseded, or not speakable yet (lint says why on the page)
-            with self._state:
-                if self._generation == generation:
-                    self._wanted = None
-                self._state.notify_all()
+                process.wait(WAIT_FOR_IT_S)
+                return
+            except subprocess.TimeoutExpired:
+                pass
+        with self._lock:
+            if self._process is process:
+                self._end()
 
-    def _speak(self, path: Path, generation: int) -> None:
-        def progress(done: int, total: int) -> None:
-            if self._generation != generation:
-                raise _Superseded()  # the phrases not yet begun are cancelled
+    def speaking(self) -> Path | None:
+        """The script being spoken ahead now, if any."""
+        with self._lock:
+            return self._path if self._process is not None and self._process.poll() is None else None
 
-        job = prepare(path, RenderOptions(cache_dir=self.cache_dir, draft=True))
-        synthesize(job.script, job.voices, ClipCache(self.cache_dir), progress, job.pace_wpm)
+    def stop(self) -> None:
+        with self._lock:
+            self._end()
+
+    def _end(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        self._process, self._path = None, None

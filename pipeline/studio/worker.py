@@ -1,4 +1,5 @@
-"""The studio's render, in a process of its own so that a cancel (or a closed tab) can end it at once.
+"""The studio's render, in a process of its own so that a cancel (or a closed tab) can end it at once; and its
+speaking ahead (``--speak``), in one of its own at a low priority.
 
 ``python -m pipeline.studio.worker SCRIPT --out DIR --cache DIR [--draft]`` runs the normal build of one script,
 as ``drift render SCRIPT -o DIR [--draft]`` does (the same ``library.build``, its lock, qc and library.json), and
@@ -17,22 +18,27 @@ import sys
 from pathlib import Path
 
 from ..errors import DriftError, system_error
-from ..job import RenderOptions
+from ..job import RenderOptions, prepare
 from ..library import TrackResult, build
 from ..library.build import Planned
 from ..manifest import Layout, Manifest
 from ..progress import Event
+from ..speech import ClipCache, synthesize
 from ..system import die_with_parent
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.studio.worker")
     parser.add_argument("script", type=Path)
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path, default=Path("build"))
     parser.add_argument("--cache", type=Path, default=None)
     parser.add_argument("--draft", action="store_true")
+    parser.add_argument("--speak", action="store_true",
+                        help="Only speak the script's phrases with the draft voice into the clip cache, at low priority.")
     args = parser.parse_args(argv)
     die_with_parent()  # the studio's server gone, the render goes too
+    if args.speak:
+        return speak_ahead(args.script, args.cache)
     events = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)  # anything the build prints (a stale lock cleared) reaches standard error, not the events
     sys.stdout = sys.stderr
@@ -53,6 +59,18 @@ def main(argv: list[str] | None = None) -> int:
         emit("error", message=str(system_error(exc)))
         return 1
     emit("result", **summary(results[0], Manifest.find(Layout(args.out, args.script.stem).manifest)))
+    return 0
+
+
+def speak_ahead(script: Path, cache_dir: Path | None) -> int:
+    """Every phrase of ``script`` spoken with the draft voice into the clip cache (what a draft preview or render
+    would speak first), behind whatever the person is doing: the lowest share of the processor."""
+    os.nice(10)
+    try:
+        job = prepare(script, RenderOptions(cache_dir=cache_dir, draft=True))
+        synthesize(job.script, job.voices, ClipCache(cache_dir), None, job.pace_wpm)
+    except (DriftError, OSError):
+        return 1  # not speakable yet: the page's lint says why
     return 0
 
 

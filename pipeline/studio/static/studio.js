@@ -228,7 +228,7 @@ function markLines() {
   for (const row of mirror.children) row.className = "";
   for (const n of gutter.children) n.className = "";
   for (const d of state.diagnostics) {
-    if (d.line < 1 || d.line > mirror.children.length) continue;
+    if (d.file || d.line < 1 || d.line > mirror.children.length) continue;
     const row = mirror.children[d.line - 1];
     const kind = row.className === "lint-error" ? "lint-error" : `lint-${d.severity}`;  // an error outranks a warning
     row.className = gutter.children[d.line - 1].className = kind;
@@ -242,9 +242,9 @@ function showDiagnostics(answer) {
   notes.replaceChildren();
   general.replaceChildren();
   for (const d of answer.diagnostics) {
-    const message = [el("span", { class: "where" }, d.line ? `${d.line}:${d.col}` : ""), " ", d.message,
-                     d.hint ? el("span", { class: "hint" }, d.hint) : null];
-    if (d.line >= 1 && d.line <= lines) {
+    const where = d.file ? `${d.file}${d.line ? `:${d.line}:${d.col}` : ""}` : d.line ? `${d.line}:${d.col}` : "";
+    const message = [el("span", { class: "where" }, where), " ", d.message, d.hint ? el("span", { class: "hint" }, d.hint) : null];
+    if (!d.file && d.line >= 1 && d.line <= lines) {
       const note = el("div", { class: `note ${d.severity}`, "data-line": d.line, title: "go to it" }, ...message);
       note.addEventListener("click", () => goTo(d.line, d.col));
       notes.append(note);
