@@ -184,6 +184,14 @@ def test_a_save_over_a_file_changed_elsewhere_is_a_409_until_the_person_says_so(
     assert again.status_code == 409
 
 
+def test_a_copy_lint_was_reading_when_a_studio_was_killed_is_cleared_at_the_next_start(folders, cache_dir):
+    scripts, _ = folders
+    left = scripts / ".short.txt.x1y2.studio-lint"
+    left.write_text("Hello.")
+    client_for(folders, cache_dir)
+    assert not left.exists() and (scripts / "short.txt").exists()
+
+
 def test_lint_as_the_person_types_is_drift_lint_style(studio):
     client, headers, (scripts, _) = studio
     text = (scripts / "turning-toward.txt").read_text()

@@ -16,6 +16,7 @@ from ..files import atomic_path
 from ..library.build import LIBRARY_NAME
 from ..manifest import Manifest
 from ..script import SCRIPT_SUFFIXES
+from .lint import COPY_SUFFIX
 
 DRAFTS = "drafts"
 """Where drafted sessions are written, inside the scripts folder (as ``drift draft`` writes scripts/drafts)."""
@@ -52,6 +53,8 @@ class Workspace:
         if not folder.is_dir():
             raise ConfigError("no such folder", Source(str(folder)))
         Path(out_dir).mkdir(parents=True, exist_ok=True)
+        for left in folder.rglob(f".*{COPY_SUFFIX}"):  # a copy lint was reading when a studio was killed
+            left.unlink(missing_ok=True)
         return cls(folder.resolve(), Path(out_dir).resolve())
 
     # --- paths ---------------------------------------------------------------------------------------
