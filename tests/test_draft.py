@@ -327,7 +327,7 @@ def test_the_description_lands_in_no_output(tmp_path, cache_dir):
     description = ("When my wife scrolls through her phone at dinner I feel invisible and I snap at her. "
                    "I want us to actually talk again.")
     scripts, build = tmp_path / "drafts", tmp_path / "build"
-    result = CliRunner().invoke(main, ["draft", description, "-o", str(scripts), "--minutes", "5", "--cache", str(cache_dir)])
+    result = CliRunner().invoke(main, ["draft", description, "-o", str(scripts), "--minutes", "5", "--no-llm", "--cache", str(cache_dir)])
     assert result.exit_code == 0, result.output
     script = next(scripts.glob("*.txt"))
     rendered = CliRunner().invoke(main, ["render", str(script), "-o", str(build), "--draft", "--cache", str(cache_dir),
@@ -349,7 +349,7 @@ def test_the_description_lands_in_no_output(tmp_path, cache_dir):
 def test_one_drafted_session_per_theme_renders_and_passes_qc(theme, tmp_path, cache_dir):
     scripts, build = tmp_path / "drafts", tmp_path / "build"
     result = CliRunner().invoke(main, ["draft", "we keep missing each other lately", "--theme", theme, "--minutes", "5",
-                                       "-o", str(scripts), "--cache", str(cache_dir)])
+                                       "--no-llm", "-o", str(scripts), "--cache", str(cache_dir)])
     assert result.exit_code == 0, result.output
     script = next(scripts.glob("*.txt"))
     rendered = CliRunner().invoke(main, ["render", str(script), "-o", str(build), "--draft", "--format", "flac",

@@ -106,7 +106,13 @@ def compose(intake: Intake, understanding: Understanding, bank: tuple[Module, ..
                          else "[pause 5s] [bed off 20s] [pause 20s]")
         return "\n\n".join(parts) + "\n"
 
-    plan = _plan(intake, understanding, bank, rng, target, lambda modules: LEAD_AND_TAIL_S + estimate_seconds(assemble(modules)))
+    try:
+        plan = _plan(intake, understanding, bank, random.Random(rng.random()), target,
+                     lambda modules: LEAD_AND_TAIL_S + estimate_seconds(assemble(modules)))
+    except ConfigError:
+        if writer is None:
+            raise
+        return compose(intake, understanding, bank, None)  # a model's longer slots must not cost the session its arc
     body = assemble(plan)
     script = _front_matter(intake, understanding, plan, rng) + body
     if problems := outgoing(body, given, known):
