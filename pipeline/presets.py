@@ -61,14 +61,14 @@ def find(kind: str, name: str, where: Source | None = None) -> Path:
     raise ConfigError(f"unknown {singular} '{name}'{hint}", where)
 
 
-def read_toml(path: Path) -> dict:
+def read_toml(path: Path, what: str = "preset") -> dict:
     try:
         with open(path, "rb") as handle:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"preset is not valid TOML: {exc}", Source(str(path))) from None
+        raise ConfigError(f"{what} is not valid TOML: {exc}", Source(str(path))) from None
     except OSError as exc:
-        raise ConfigError(f"cannot read preset: {exc.strerror}", Source(str(path))) from None
+        raise ConfigError(f"cannot read {what}: {exc.strerror}", Source(str(path))) from None
 
 
 def take(table: dict, path: Path, key: str, kind: type, default=None, prefix: str = ""):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import ConfigError, Source
+from .. import presets
 from ..presets import BUNDLED_ROOT
 from ..script.values import did_you_mean
 
@@ -103,13 +103,7 @@ def data_file(name: str) -> Path:
 
 
 def read_toml(path: Path) -> dict:
-    try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", Source(str(path))) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", Source(str(path))) from None
+    return presets.read_toml(path, "drafting bank file")
 
 
 def load_bank() -> tuple[Module, ...]:

@@ -70,9 +70,9 @@ def endpoint_writer(endpoint: str, slot: str, context: dict) -> str | None:
         url += "/v1/chat/completions" if not url.endswith("/v1") else "/chat/completions"
     body = {"model": os.environ.get("DRIFT_LLM_MODEL", "default"), "messages": messages(slot, context),
             "max_tokens": MAX_TOKENS, "temperature": 0.7, "grammar": GRAMMAR}
-    request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    endpoint_request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+        with urllib.request.urlopen(endpoint_request, timeout=TIMEOUT_S) as response:  # only the endpoint the user named
             answer = json.loads(response.read(1_000_000))
         return str(answer["choices"][0]["message"]["content"]).strip() or None
     except (urllib.error.URLError, OSError, ValueError, KeyError, IndexError, TypeError):
