@@ -15,10 +15,10 @@ import yaml
 from click.testing import CliRunner
 
 from pipeline.cli import STOPPED_EXIT, main
-from pipeline.draft import Intake, Stopped, draft, make_intake, read_intake
+from pipeline.draft import draft, make_intake, read_intake
 from pipeline.draft.bank import PHASES, THEMES, load_bank
 from pipeline.draft.check import lint_with_style
-from pipeline.draft.compose import compose, slot_problem
+from pipeline.draft.compose import slot_problem
 from pipeline.draft.screen import CATEGORIES, UNAVAILABLE, outgoing, pattern_category, screen
 from pipeline.draft.style import style_warnings
 from pipeline.draft.understand import moment_of, understand_description

@@ -21,7 +21,7 @@ from .screen import screen as screen_description
 from .style import style_warnings
 from .understand import Understanding, understand_description
 
-__all__ = ["THEMES", "Draft", "Intake", "Stopped", "Answer", "draft", "make_intake", "read_intake", "style_warnings",
+__all__ = ["THEMES", "Draft", "Intake", "Stopped", "Answer", "Understanding", "draft", "make_intake", "read_intake", "style_warnings",
            "understand_description", "screen_description"]
 
 
