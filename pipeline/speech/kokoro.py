@@ -13,6 +13,7 @@ import hashlib
 import importlib.util
 import os
 import threading
+from collections import OrderedDict
 from importlib import metadata
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from ..files import atomic_path
 from .cache import default_cache_dir
 from .pool import SessionPool, single_threaded_session
 from .text import PHONEMES
-from .voices import SPEED_RANGES, VoicePreset
+from .voices import SPEED_RANGES, STRETCH_RANGE, VoicePreset
 
 SPEED_RANGE = SPEED_RANGES["kokoro"]
 KOKORO_PAUSES = (0.25, 0.1)
@@ -68,6 +69,10 @@ def model_path(cache_root: Path | None = None) -> Path:
 
 DURATIONS = "/encoder/Gather_output_0"
 """Inside the graph: frames per phoneme token (the duration predictor's, rounded), the way the model spaces them."""
+PREDICTED = "/encoder/Div_output_0"
+"""Inside the graph: the duration predictor's frames per token over the speed, before they are rounded."""
+PACED_GRAPH = 1
+"""Bump when the paced graph's edit changes: it names the file and is part of the engine's identity."""
 
 
 def timed_model_path(cache_root: Path | None = None) -> Path:
@@ -80,11 +85,41 @@ def timed_model_path(cache_root: Path | None = None) -> Path:
     if target.is_file():
         return target
     model = onnx.load(str(source))
-    model.graph.node.append(onnx.helper.make_node("Identity", [DURATIONS], ["duration"], name="drift_duration"))
-    model.graph.output.append(onnx.helper.make_tensor_value_info("duration", onnx.TensorProto.INT64, ["tokens"]))
+    _add_duration_output(model)
     with atomic_path(target) as tmp:
         onnx.save(model, str(tmp))
     return target
+
+
+def paced_model_path(cache_root: Path | None = None) -> Path:
+    """The joined model with the durations as an output and a per-token length scale as an input, ``scales``,
+    multiplied into the predicted durations before they are rounded and expanded for the decoder: a narrator's
+    lengthened vowels inside the one decode of a sentence. Made once with ``onnx``, under its own name (the timed
+    model beside it is left as it is); all scales 1 give the timed model's samples."""
+    import onnx
+
+    source = model_path(cache_root)
+    target = source.with_name(f"{source.stem}-paced{PACED_GRAPH}.onnx")
+    if target.is_file():
+        return target
+    model = onnx.load(str(source))
+    graph = model.graph
+    graph.input.append(onnx.helper.make_tensor_value_info("scales", onnx.TensorProto.FLOAT, ["tokens"]))
+    for node in graph.node:
+        node.input[:] = ["drift_scaled" if name == PREDICTED else name for name in node.input]
+    at = next(i for i, node in enumerate(graph.node) if PREDICTED in node.output)
+    graph.node.insert(at + 1, onnx.helper.make_node("Mul", [PREDICTED, "scales"], ["drift_scaled"], name="drift_scale"))
+    _add_duration_output(model)
+    with atomic_path(target) as tmp:
+        onnx.save(model, str(tmp))
+    return target
+
+
+def _add_duration_output(model) -> None:
+    import onnx
+
+    model.graph.node.append(onnx.helper.make_node("Identity", [DURATIONS], ["duration"], name="drift_duration"))
+    model.graph.output.append(onnx.helper.make_tensor_value_info("duration", onnx.TensorProto.INT64, ["tokens"]))
 
 
 def style_for(preset: VoicePreset) -> np.ndarray:
@@ -118,39 +153,103 @@ def language_of(preset: VoicePreset) -> str:
     return "en-gb" if preset.blend and preset.blend[0][0].startswith("b") else "en-us"
 
 
+LENGTHENED = frozenset("aeiouyæøœɐɑɒɔəɘɚɛɜɝɞɤɨɪɯɵʉʊʌʏᵻ" "ː" "lɫɹɻrʎwj" "mnŋɲɱɴ")
+"""Vowels (and the length mark), liquids and glides, nasals: the sounds a narrator draws out when slowing; stops,
+fricatives, stress marks and spaces keep the predicted length."""
+MEMO_SIZE = 32
+"""Decodes kept in memory, so a sentence's timings, re-spliced pauses and cues never decode it again."""
+
+
+def token_scales(known: str, stretch: float) -> np.ndarray:
+    """The length scale of each token the model is given (its two edge pads included): ``stretch`` for the
+    lengthened sounds, 1 for the rest."""
+    inner = [stretch if phoneme in LENGTHENED else 1.0 for phoneme in known]
+    return np.array([1.0, *inner, 1.0], dtype=np.float32)
+
+
 class KokoroEngine:
-    """Kokoro-82M int8 on onnxruntime, one single-threaded session per core (the fast layout on two cores)."""
+    """Kokoro-82M int8 on onnxruntime, one single-threaded session per core (the fast layout on two cores).
+
+    The graph is the paced one (``paced_model_path``): besides the engine's speed, each phoneme's predicted
+    length is scaled before the decoder runs, so vowels, liquids and nasals are drawn out inside one decode of
+    the whole sentence while its stops and fricatives keep their natural length.
+    """
 
     sample_rate = 24_000
+    lengthens = True
+    """Takes ``stretch``: slows by its sounds' lengths, not only its speed."""
 
     def __init__(self, preset: VoicePreset):
         from kokoro_onnx import Kokoro
 
         self.style = style_for(preset)
         self.language = language_of(preset)
-        model = timed_model_path()
+        model = paced_model_path()
         voices = _empty_voices(model.parent)
         self.sessions = SessionPool([Kokoro.from_session(single_threaded_session(model), str(voices))
                                      for _ in range(os.cpu_count() or 1)])
         self.parallel = self.sessions.size
         self.identity = {"engine": "kokoro", "version": metadata.version("kokoro-onnx"), "model_sha256": MODEL_SHA256,
-                         "style_sha256": hashlib.sha256(self.style.tobytes()).hexdigest(), "language": self.language}
+                         "style_sha256": hashlib.sha256(self.style.tobytes()).hexdigest(), "language": self.language,
+                         "graph": f"paced{PACED_GRAPH}"}
         self.max_chars = 0
+        self.decodes = 0
+        """How many times the decoder has run (each sentence once, unless its pace needed it again)."""
+        self._memo: OrderedDict = OrderedDict()
+        self._memo_lock = threading.Lock()
 
-    def synthesize(self, text: str, rate: float) -> np.ndarray:
-        return self.synthesize_timed(text, rate)[0]
+    def synthesize(self, text: str, rate: float, stretch: float = 1.0) -> np.ndarray:
+        return self.synthesize_timed(text, rate, stretch)[0]
 
-    def synthesize_timed(self, text: str, rate: float) -> tuple[np.ndarray, list[tuple[str, float]]]:
+    def synthesize_timed(self, text: str, rate: float, stretch: float = 1.0
+                         ) -> tuple[np.ndarray, list[tuple[str, float]]]:
         """The audio, and each phoneme said (spaces and punctuation included) with when it starts, in seconds."""
         if not SPEED_RANGE[0] <= rate <= SPEED_RANGE[1]:
             raise RenderError(f"Kokoro speaks at {SPEED_RANGE[0]:g}–{SPEED_RANGE[1]:g} of its natural speed; "
                               f"this phrase asks for {rate:.2f} (the preset's rate times the script's)")
+        if not STRETCH_RANGE[0] <= stretch <= STRETCH_RANGE[1]:
+            raise RenderError(f"Kokoro lengthens its vowels {STRETCH_RANGE[0]:g}–{STRETCH_RANGE[1]:g} times; this "
+                              f"phrase asks for {stretch:.2f}")
+        key = (text, round(rate, 4), round(stretch, 4))
+        with self._memo_lock:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                return self._memo[key]
         with self.sessions.borrow() as kokoro:
             phonemes = self.phonemes(text, kokoro)
-            # create() without its 0.5 speed floor: the same batches, trim and joins, at any speed the graph takes
+            # kokoro-onnx's own batches, trim and joins (and no 0.5 speed floor), with the lengths scaled per token
             style, _, batches = kokoro._prepare(phonemes, self.style, 1.0, self.language, True, *KOKORO_PAUSES)
-            audio, spoken = kokoro._create_batches(batches, style, rate, True)
-        return np.asarray(audio, dtype=np.float32), [(said.phoneme, said.start) for said in spoken]
+            audio, spoken = self._decode(kokoro, batches, style, rate, stretch)
+        said = (np.asarray(audio, dtype=np.float32), spoken)
+        with self._memo_lock:
+            self.decodes += 1
+            self._memo[key] = said
+            while len(self._memo) > MEMO_SIZE:
+                self._memo.popitem(last=False)
+        return said
+
+    def _decode(self, kokoro, batches, style, rate: float, stretch: float):
+        from kokoro_onnx.sliding import token_edges
+        from kokoro_onnx.trim import trim
+
+        parts, spoken, offset = [], [], 0
+        for phonemes, pause in batches:
+            tokens, known = kokoro.tokenizer.tokenize(phonemes), kokoro.tokenizer.known(phonemes)
+            if not tokens:
+                raise RenderError(f"no phoneme of {phonemes!r} is one the Kokoro model knows")
+            audio, duration = kokoro.sess.run(None, {
+                "tokens": np.array([[0, *tokens, 0]], dtype=np.int64), "style": kokoro._style_for(style, len(tokens)),
+                "speed": np.array([rate], dtype=np.float32), "scales": token_scales(known, stretch)})
+            audio = np.asarray(audio, dtype=np.float32).ravel()
+            edges = token_edges(np.asarray(duration).ravel(), len(audio))[1:]  # index i: where phoneme i starts
+            audio, (head, _) = trim(audio)
+            edges = np.clip(edges - head, 0, len(audio))
+            spoken += [(phoneme, float(edges[i] + offset) / self.sample_rate) for i, phoneme in enumerate(known)
+                       if i + 1 < len(edges)]
+            audio = np.concatenate([audio, np.zeros(int(pause * self.sample_rate), np.float32)])
+            parts.append(audio)
+            offset += len(audio)
+        return np.concatenate(parts), spoken
 
     def known(self, phonemes: str) -> str:
         """The phonemes the model has tokens for: what ``synthesize_timed`` reports a time for."""

