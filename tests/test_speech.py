@@ -337,3 +337,43 @@ def short_render_like(tmp_path):
     script = tmp_path / "m.txt"
     script.write_text("---\nvoice: steady\nambience: none\n---\nLet your shoulders soften, [mark middle] and let the day go.\n")
     return render(prepare(script, RenderOptions(out_dir=tmp_path)), ClipCache(tmp_path / "cache")).timeline
+
+
+@pytest.mark.parametrize("text, starts", [
+    ("Let your breath slow down, and let your shoulders drop.", [("and", 1.0)]),
+    ("Let the breath be slow and easy now.", [("and", 0.6)]),  # a lighter breath before a clause's "and"
+    ("Rest and be still.", []),  # too few words before "and" for a breath group of its own
+    ("Feel the weight of your arms as they rest; soften.", [("as", 0.6), ("soften", 1.0)]),
+])
+def test_breath_groups_open_at_clause_edges_and_before_a_clauses_conjunction(text, starts):
+    from pipeline.speech.phrasing import breath_groups
+
+    assert [(text[g.offset:].split()[0].strip(".,;"), g.share) for g in breath_groups(text)] == starts
+
+
+def test_a_pause_goes_in_at_the_quietest_point_near_the_boundary_and_the_rest_is_untouched():
+    from pipeline.speech.phrasing import shifted, with_pauses
+
+    tone = np.sin(np.arange(48_000) / 48_000 * 2 * np.pi * 220).astype(np.float32)[:, None]
+    audio = tone.copy()
+    audio[24_100:24_200] = 0.0  # the gap between two words, 2 ms after the boundary asked for
+    paused, points = with_pauses(audio, [24_000], [0.25])
+    assert 24_100 <= points[0] < 24_200 and len(paused) == len(audio) + frames(0.25)
+    assert not paused[points[0] : points[0] + frames(0.25)].any()
+    assert np.array_equal(paused[: points[0] - frames(0.004)], audio[: points[0] - frames(0.004)])  # but the fade
+    assert np.array_equal(paused[shifted(30_000, points, [0.25])], audio[30_000])
+
+
+def test_a_piper_sentence_with_breath_pauses_is_said_once_and_paused_inside_its_clip(steady, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    text = "Let your breath slow down, and let your shoulders drop."
+    phrase = parse_text(text, "a.txt").phrases[0]
+    plain = speak(phrase, steady, ClipCache(tmp_path / "a"))
+    pausing = replace(steady, breath_pause_s=0.4)
+    engine, said = engine_for(pausing), []
+    original = engine.synthesize
+    monkeypatch.setattr(engine, "synthesize", lambda text, rate: said.append(text) or original(text, rate))
+    paused = speak(phrase, pausing, ClipCache(tmp_path / "b"))
+    assert said == [normalise(text, dict(steady.lexicon), None)]  # the whole sentence, one call
+    assert paused.frames - plain.frames == frames(0.4)

@@ -156,15 +156,27 @@ def language_of(preset: VoicePreset) -> str:
 LENGTHENED = frozenset("aeiouyæøœɐɑɒɔəɘɚɛɜɝɞɤɨɪɯɵʉʊʌʏᵻ" "ː" "lɫɹɻrʎwj" "mnŋɲɱɴ")
 """Vowels (and the length mark), liquids and glides, nasals: the sounds a narrator draws out when slowing; stops,
 fricatives, stress marks and spaces keep the predicted length."""
+PAUSE_MARKS = frozenset(",;:—…")
+"""Marks inside a sentence whose predicted length is its pause: lengthened, the model makes a longer one itself."""
+MARK_PAUSE_S = 0.07
+"""About how long the model pauses at a comma at its natural speed: what ``pause_s`` is added to."""
 MEMO_SIZE = 32
-"""Decodes kept in memory, so a sentence's timings, re-spliced pauses and cues never decode it again."""
+"""Decodes kept in memory, so a sentence's timings for its cues never decode it again."""
 
 
-def token_scales(known: str, stretch: float) -> np.ndarray:
+def token_scales(known: str, stretch: float, pause: float = 1.0) -> np.ndarray:
     """The length scale of each token the model is given (its two edge pads included): ``stretch`` for the
-    lengthened sounds, 1 for the rest."""
-    inner = [stretch if phoneme in LENGTHENED else 1.0 for phoneme in known]
+    lengthened sounds, ``pause`` for the marks inside the sentence, 1 for the rest."""
+    last = len(known.rstrip(" .!?…,;:—")) - 1
+    inner = [stretch if phoneme in LENGTHENED else pause if phoneme in PAUSE_MARKS and i < last else 1.0
+             for i, phoneme in enumerate(known)]
     return np.array([1.0, *inner, 1.0], dtype=np.float32)
+
+
+def pause_scale(pause_s: float, rate: float) -> float:
+    """The length scale of a mark inside the sentence that adds about ``pause_s`` to the model's own pause there
+    (its own is MARK_PAUSE_S at speed 1, and longer as the speed falls)."""
+    return 1.0 + max(pause_s, 0.0) * rate / MARK_PAUSE_S
 
 
 class KokoroEngine:
@@ -177,7 +189,8 @@ class KokoroEngine:
 
     sample_rate = 24_000
     lengthens = True
-    """Takes ``stretch``: slows by its sounds' lengths, not only its speed."""
+    """Takes ``stretch`` and ``pause_s``: slows by its sounds' lengths and its own pauses at the marks inside a
+    sentence, not only its speed."""
 
     def __init__(self, preset: VoicePreset):
         from kokoro_onnx import Kokoro
@@ -198,19 +211,21 @@ class KokoroEngine:
         self._memo: OrderedDict = OrderedDict()
         self._memo_lock = threading.Lock()
 
-    def synthesize(self, text: str, rate: float, stretch: float = 1.0) -> np.ndarray:
-        return self.synthesize_timed(text, rate, stretch)[0]
+    def synthesize(self, text: str, rate: float, stretch: float = 1.0, pause_s: float = 0.0) -> np.ndarray:
+        return self.synthesize_timed(text, rate, stretch, pause_s)[0]
 
-    def synthesize_timed(self, text: str, rate: float, stretch: float = 1.0
+    def synthesize_timed(self, text: str, rate: float, stretch: float = 1.0, pause_s: float = 0.0
                          ) -> tuple[np.ndarray, list[tuple[str, float]]]:
-        """The audio, and each phoneme said (spaces and punctuation included) with when it starts, in seconds."""
+        """The audio, and each phoneme said (spaces and punctuation included) with when it starts, in seconds;
+        its vowels, liquids and nasals ``stretch`` times their predicted length, and about ``pause_s`` more at
+        each mark inside the sentence (the model's own pause there, lengthened)."""
         if not SPEED_RANGE[0] <= rate <= SPEED_RANGE[1]:
             raise RenderError(f"Kokoro speaks at {SPEED_RANGE[0]:g}–{SPEED_RANGE[1]:g} of its natural speed; "
                               f"this phrase asks for {rate:.2f} (the preset's rate times the script's)")
         if not STRETCH_RANGE[0] <= stretch <= STRETCH_RANGE[1]:
             raise RenderError(f"Kokoro lengthens its vowels {STRETCH_RANGE[0]:g}–{STRETCH_RANGE[1]:g} times; this "
                               f"phrase asks for {stretch:.2f}")
-        key = (text, round(rate, 4), round(stretch, 4))
+        key = (text, round(rate, 4), round(stretch, 4), round(pause_s, 4))
         with self._memo_lock:
             if key in self._memo:
                 self._memo.move_to_end(key)
@@ -219,7 +234,7 @@ class KokoroEngine:
             phonemes = self.phonemes(text, kokoro)
             # kokoro-onnx's own batches, trim and joins (and no 0.5 speed floor), with the lengths scaled per token
             style, _, batches = kokoro._prepare(phonemes, self.style, 1.0, self.language, True, *KOKORO_PAUSES)
-            audio, spoken = self._decode(kokoro, batches, style, rate, stretch)
+            audio, spoken = self._decode(kokoro, batches, style, rate, stretch, pause_scale(pause_s, rate))
         said = (np.asarray(audio, dtype=np.float32), spoken)
         with self._memo_lock:
             self.decodes += 1
@@ -228,25 +243,25 @@ class KokoroEngine:
                 self._memo.popitem(last=False)
         return said
 
-    def _decode(self, kokoro, batches, style, rate: float, stretch: float):
+    def _decode(self, kokoro, batches, style, rate: float, stretch: float, pause: float):
         from kokoro_onnx.sliding import token_edges
         from kokoro_onnx.trim import trim
 
         parts, spoken, offset = [], [], 0
-        for phonemes, pause in batches:
+        for phonemes, join_s in batches:
             tokens, known = kokoro.tokenizer.tokenize(phonemes), kokoro.tokenizer.known(phonemes)
             if not tokens:
                 raise RenderError(f"no phoneme of {phonemes!r} is one the Kokoro model knows")
             audio, duration = kokoro.sess.run(None, {
                 "tokens": np.array([[0, *tokens, 0]], dtype=np.int64), "style": kokoro._style_for(style, len(tokens)),
-                "speed": np.array([rate], dtype=np.float32), "scales": token_scales(known, stretch)})
+                "speed": np.array([rate], dtype=np.float32), "scales": token_scales(known, stretch, pause)})
             audio = np.asarray(audio, dtype=np.float32).ravel()
             edges = token_edges(np.asarray(duration).ravel(), len(audio))[1:]  # index i: where phoneme i starts
             audio, (head, _) = trim(audio)
             edges = np.clip(edges - head, 0, len(audio))
             spoken += [(phoneme, float(edges[i] + offset) / self.sample_rate) for i, phoneme in enumerate(known)
                        if i + 1 < len(edges)]
-            audio = np.concatenate([audio, np.zeros(int(pause * self.sample_rate), np.float32)])
+            audio = np.concatenate([audio, np.zeros(int(join_s * self.sample_rate), np.float32)])
             parts.append(audio)
             offset += len(audio)
         return np.concatenate(parts), spoken

@@ -57,6 +57,21 @@ def breath_groups(text: str) -> tuple[BreathGroup, ...]:
     return tuple(found)
 
 
+def with_breath_marks(text: str, groups: tuple[BreathGroup, ...]) -> tuple[str, list[int]]:
+    """``text`` with a comma where a breath group opens on a conjunction, for an engine that pauses at marks
+    itself (Kokoro phrases a comma as a narrator phrases a breath group: a rise, a pause, a new breath); and the
+    offsets the commas were put at (an offset of ``text`` past one moves on by one)."""
+    at = [len(text[: g.offset].rstrip()) for g in groups if g.share < 1.0]
+    for point in reversed(at):
+        text = text[:point] + "," + text[point:]
+    return text, at
+
+
+def moved(offset: int, marks_at: list[int]) -> int:
+    """Where ``offset`` of a text lies once commas are put in at ``marks_at`` (``with_breath_marks``)."""
+    return offset + sum(point < offset for point in marks_at)
+
+
 def with_pauses(audio: np.ndarray, at: list[int], pauses_s: list[float]) -> tuple[np.ndarray, list[int]]:
     """``audio`` (frames, channels) with ``pauses_s[i]`` of silence put in at the quietest point within SNAP_S
     of frame ``at[i]``; and those points, in the frames of ``audio``."""

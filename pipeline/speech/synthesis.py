@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -17,7 +17,7 @@ from .cache import ClipCache
 from .align import shape, sounds_counter, timed_word_frames, word_frames
 from .clips import EDGE_FADE_S, EDGE_PAD_S, Clip, clean_clip, clip_start_in
 from .engines import Engine, engine_for
-from .phrasing import BreathGroup, breath_groups, shifted, with_pauses
+from .phrasing import BreathGroup, breath_groups, moved, shifted, with_breath_marks, with_pauses
 from .text import PACE_MIN_WORDS, SAFE_CHARS, normalise, split_for_engine, spoken_words
 from .voices import BREATH_PAUSES, PRESET_RATES, SPEED_RANGES, STRETCH_RANGE, VoicePreset, lexicon_for, speed_of
 
@@ -98,41 +98,51 @@ def speak(phrase: Phrase, preset: VoicePreset, cache: ClipCache, pace_wpm: tuple
     """One phrase through its voice, as one clip: at the rate the script asks, its vowels drawn out as the preset
     says, pauses between its breath groups; outside ``pace_wpm``, said again with the pauses, then the lengths,
     and only then the speed changed to bring it inside."""
-    text = normalise(phrase.text, lexicon_for(preset, phrase), phrase.source)
+    engine = engine_for(preset)
+    groups = breath_groups(phrase.text)
+    said_as = phrase
+    if getattr(engine, "lengthens", False) and preset.breath_pause_s > 0:  # it pauses at marks itself: a comma
+        # opens each breath group
+        text, marks_at = with_breath_marks(phrase.text, groups)
+        said_as = replace(phrase, text=text, word_marks=tuple((moved(o, marks_at), m) for o, m in phrase.word_marks),
+                          spans=tuple(replace(s, start=moved(s.start, marks_at), end=moved(s.end, marks_at))
+                                      for s in phrase.spans))
+        groups = tuple(BreathGroup(moved(g.offset, marks_at), 1.0) for g in groups)
+    text = normalise(said_as.text, lexicon_for(preset, phrase), phrase.source)
     if not any(ch.isalnum() for ch in text):
         raise RenderError(f"nothing to say in {phrase.text!r}", phrase.source)
-    groups = breath_groups(phrase.text)
-    engine = engine_for(preset)
     stretch = preset.stretch if getattr(engine, "lengthens", False) else 1.0
     delivery = Delivery(speed_of(preset, phrase), stretch, preset.breath_pause_s if groups else 0.0)
-    said = _said(phrase, text, preset, cache, delivery, groups)
+    said = _said(said_as, text, preset, cache, delivery, groups)
     for _ in range(PACE_TRIES):
         paced = _delivery_for_pace(phrase.text, said, delivery, pace_wpm, groups, preset, engine)
         if paced == delivery:
             break
-        same_decode = (paced.speed, paced.stretch) == (delivery.speed, delivery.stretch)
-        delivery, said = paced, _said(phrase, text, preset, cache, paced, groups, said if same_decode else None)
+        same_decode = (paced.speed, paced.stretch) == (delivery.speed, delivery.stretch) and \
+            not getattr(engine, "lengthens", False)
+        delivery, said = paced, _said(said_as, text, preset, cache, paced, groups, said if same_decode else None)
     if not (phrase.spans or phrase.word_marks):
         return Clip(phrase.text, said.audio)
     edges = {offset: said.frame(offset) for offset in said.edges}
-    return Clip(phrase.text, shape(said.audio, phrase.spans, edges), tuple(edges[o] for o, _ in phrase.word_marks))
+    return Clip(phrase.text, shape(said.audio, said_as.spans, edges), tuple(edges[o] for o, _ in said_as.word_marks))
 
 
 def _said(phrase: Phrase, text: str, preset: VoicePreset, cache: ClipCache, delivery: Delivery,
           groups: tuple[BreathGroup, ...], before: Said | None = None) -> Said:
     """The phrase decoded once at the delivery's speed and lengths (or ``before``'s decode, when only the pauses
-    change), with its pauses put in at the word boundaries."""
+    change), with its pauses put in at the word boundaries where the engine does not make them itself."""
+    splicing = delivery.pause_s > 0 and groups and not getattr(engine_for(preset), "lengthens", False)
     if before is None:
-        spoken, key = _spoken(phrase, text, preset, cache, delivery.speed, delivery.stretch)
-        pausing = groups if delivery.pause_s > 0 else ()
-        offsets = sorted({g.offset for g in pausing} | {o for span in phrase.spans for o in (span.start, span.end)}
+        spoken, key = _spoken(phrase, text, preset, cache, delivery)
+        offsets = sorted({g.offset for g in groups if splicing}
+                         | {o for span in phrase.spans for o in (span.start, span.end)}
                          | {o for o, _ in phrase.word_marks})
         edges = _edges(phrase, text, spoken, preset, delivery, offsets, cache, key) if offsets else {}
     else:
         spoken, edges = before.spoken, before.edges
-        if delivery.pause_s > 0 and any(g.offset not in edges for g in groups):
+        if splicing and any(g.offset not in edges for g in groups):
             return _said(phrase, text, preset, cache, delivery, groups)
-    if delivery.pause_s <= 0 or not groups:
+    if not splicing:
         return Said(spoken, edges, spoken, (), ())
     pauses = [delivery.pause_s * group.share for group in groups]
     audio, points = with_pauses(spoken, [edges[group.offset] for group in groups], pauses)
@@ -160,7 +170,7 @@ def _word_frames(phrase: Phrase, text: str, audio: np.ndarray, preset: VoicePres
     said = lambda written: phonemes(normalise(written, lexicon, None))
     whole = len(_pieces(text, preset, engine)) == 1
     if hasattr(engine, "synthesize_timed") and whole:  # a sentence spoken in pieces has no one set of times
-        raw, timed = engine.synthesize_timed(text, delivery.speed, delivery.stretch)
+        raw, timed = engine.synthesize_timed(text, delivery.speed, delivery.stretch, delivery.pause_s)
         start = clip_start_in(raw, engine.sample_rate, preset.chain.highpass_hz)
         before = lambda written: len(engine.known(said(written))) if written.strip() else 0
         return timed_word_frames(phrase.text, offsets, len(audio), timed, before, start)
@@ -204,21 +214,22 @@ def _pieces(text: str, preset: VoicePreset, engine: Engine) -> list[str]:
     return split_for_engine(text, preset.max_chars or engine.max_chars or SAFE_CHARS)
 
 
-def _spoken(phrase: Phrase, text: str, preset: VoicePreset, cache: ClipCache, rate: float,
-            stretch: float = 1.0) -> tuple[np.ndarray, str]:
-    """``text`` said by the preset's engine at ``rate`` (its vowels drawn out ``stretch`` times, engines that can):
-    cached engine output, clean edges; and the cleaned clip's cache key."""
+def _spoken(phrase: Phrase, text: str, preset: VoicePreset, cache: ClipCache, delivery: Delivery
+            ) -> tuple[np.ndarray, str]:
+    """``text`` said by the preset's engine at the delivery's speed (and, engines that can, its lengths and its
+    pauses at marks): cached engine output, clean edges; and the cleaned clip's cache key."""
     engine = engine_for(preset)
     settings = preset.synthesis_settings()
     if getattr(engine, "lengthens", False):
-        settings = {**settings, "stretch": round(stretch, 4)}
-    keys = [(piece, cache.key(engine.identity, settings, piece, rate)) for piece in _pieces(text, preset, engine)]
+        settings = {**settings, "stretch": round(delivery.stretch, 4), "pause_s": round(delivery.pause_s, 4)}
+    keys = [(piece, cache.key(engine.identity, settings, piece, delivery.speed))
+            for piece in _pieces(text, preset, engine)]
     processing = {"highpass_hz": preset.chain.highpass_hz, "gain_db": preset.gain_db,
                   "pitch_st": preset.pitch_st + phrase.pitch_st, "clip_version": CLIP_VERSION}
     finished_key = cache.derived_key([key for _, key in keys], processing)
     audio = cache.get(finished_key)  # the cleaned clip itself: a warm render does no signal work per phrase
     if audio is None:
-        pieces = [_engine_output(engine, piece, key, rate, stretch, cache, phrase) for piece, key in keys]
+        pieces = [_engine_output(engine, piece, key, delivery, cache, phrase) for piece, key in keys]
         gap = np.zeros(int(JOIN_GAP_S * engine.sample_rate), np.float32)
         raw = np.concatenate([part for piece in pieces for part in (piece, gap)][:-1])
         audio = clean_clip(raw, engine.sample_rate, **{k: v for k, v in processing.items() if k != "clip_version"})
@@ -229,13 +240,12 @@ def _spoken(phrase: Phrase, text: str, preset: VoicePreset, cache: ClipCache, ra
     return audio, finished_key
 
 
-def _engine_output(engine: Engine, text: str, key: str, rate: float, stretch: float, cache: ClipCache,
-                   phrase: Phrase):
+def _engine_output(engine: Engine, text: str, key: str, delivery: Delivery, cache: ClipCache, phrase: Phrase):
     raw = cache.get(key)
     if raw is None:
         try:
-            raw = engine.synthesize(text, rate, stretch) if getattr(engine, "lengthens", False) else \
-                engine.synthesize(text, rate)
+            raw = engine.synthesize(text, delivery.speed, delivery.stretch, delivery.pause_s) \
+                if getattr(engine, "lengthens", False) else engine.synthesize(text, delivery.speed)
         except Exception as exc:  # engines raise anything; say where it happened
             raise RenderError(f"speech engine failed on this phrase: {exc}", phrase.source) from exc
         if not np.isfinite(raw).all():
