@@ -22,6 +22,7 @@ Voice stems and clips only, never mixes (beds read as noise to both meters).
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import sys
 import tempfile
 import time
@@ -47,12 +48,16 @@ LIBRARY = presets.BUNDLED_ROOT / "scripts"
 SOURCES = (("the-settled-nervous-system.txt", 0), ("turning-toward.txt", 8), ("after-the-rupture.txt", 16))
 """Three paragraphs: six phrases from each of three library scripts, from the phrase given."""
 HELD_OUT = (
-    "Settle into the chair beneath you, and let it hold your weight. Notice the air as it moves in through your "
-    "nose, cool and quiet. There is nothing you need to fix right now. Let each breath out be a little longer "
-    "than the one before, as your jaw softens and your hands grow still.",
-    "Imagine a lake at the end of a long summer day. The water is smooth, and the light is turning gold along the "
-    "far shore. Each thought that comes is a small ripple, spreading out and fading as it goes. You can watch it "
-    "pass, while the deep water underneath stays calm and clear.",
+    (
+        "Settle into the chair beneath you, and let it hold your weight. Notice the air as it moves in through your "
+        "nose, cool and quiet. There is nothing you need to fix right now. Let each breath out be a little longer "
+        "than the one before, as your jaw softens and your hands grow still."
+    ),
+    (
+        "Imagine a lake at the end of a long summer day. The water is smooth, and the light is turning gold along the "
+        "far shore. Each thought that comes is a small ripple, spreading out and fading as it goes. You can watch it "
+        "pass, while the deep water underneath stays calm and clear."
+    ),
 )
 """Written for the speed curves and in no library script, so the speeds are not fitted to the paragraphs the
 presets are then scored on."""
@@ -120,7 +125,7 @@ def speech_spans(audio: np.ndarray) -> list[np.ndarray]:
     power = np.square(mono[: len(mono) // hop * hop]).reshape(-1, hop).mean(axis=1)
     loud = np.flatnonzero(power > power.max() * 10 ** -5.5)
     spans, start = [], loud[0]
-    for before, after in zip(loud[:-1], loud[1:]):
+    for before, after in itertools.pairwise(loud):
         if (after - before) * 0.02 > SPAN_GAP_S:
             spans.append((start, before + 1))
             start = after

@@ -118,11 +118,11 @@ def test_lint_refuses_a_rate_the_engine_cannot_speak(tmp_path):
 
 
 def test_an_emphasised_word_is_louder_inside_one_kokoro_clip_where_the_model_says_it(tmp_path):
+    from dataclasses import replace
+
     from pipeline.script import parse_text
     from pipeline.speech import ClipCache, speak
     from pipeline.speech.clips import clip_start_in
-
-    from dataclasses import replace
 
     voice, cache = replace(load_voice("default"), breath_pause_s=0.0), ClipCache(tmp_path)  # no comma before "and"
     plain = speak(parse_text("Let the breath be slow and easy now.", "a.txt").phrases[0], voice, cache)
