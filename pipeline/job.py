@@ -13,10 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
-
-import yaml
 
 from . import __version__, presets
 from .beds import BedPreset, load_bed
@@ -102,10 +99,11 @@ class Job:
         return self.layout.expected(self.formats, self.stems) + ([self.cover_file] if self.cover_file else [])
 
 
-def prepare(path: Path, options: RenderOptions, name: str | None = None) -> Job:
-    """Parse a script and resolve everything it names; every input is hashed into ``input_hash``. A script with
-    mistakes is still checked as far as it could be read, so the ``ScriptErrors`` raised lists every mistake in it
-    (a bad cue and an unknown bed on one line, a character no voice can say on the next)."""
+def prepare(path: Path, options: RenderOptions, name: str | None = None, *, hashed: bool = True) -> Job:
+    """Parse a script and resolve everything it names; every input is hashed into ``input_hash`` (unless not
+    ``hashed``: lint needs no hash, and hashing the renderer's code costs more than checking a short script). A
+    script with mistakes is still checked as far as it could be read, so the ``ScriptErrors`` raised lists every
+    mistake in it (a bad cue and an unknown bed on one line, a character no voice can say on the next)."""
     path = Path(path)
     try:
         script = parse_file(path, options.variables, dict(options.script_defaults))
@@ -118,11 +116,11 @@ def prepare(path: Path, options: RenderOptions, name: str | None = None) -> Job:
         script_sha256 = file_sha256(path)
     except OSError as exc:
         raise ConfigError(f"cannot read script: {exc.strerror}", Source(str(path))) from None
-    return resolve(script, options, name or path.stem, script_sha256)
+    return resolve(script, options, name or path.stem, script_sha256, hashed=hashed)
 
 
 def resolve(script: Script, options: RenderOptions, name: str, script_sha256: str,
-            found: list[DriftError] | tuple = ()) -> Job:
+            found: list[DriftError] | tuple = (), *, hashed: bool = True) -> Job:
     """A parsed script's job: presets loaded, files checked, settings chosen, inputs hashed. ``found``: mistakes
     already found in the script, read as far as it could be; the checks here run all the same, and every problem
     is raised together. An SSML rate beyond its voice is met as closely as the voice allows (one warning), the
@@ -145,8 +143,10 @@ def resolve(script: Script, options: RenderOptions, name: str, script_sha256: st
         if len(problems) == 1 and not isinstance(problems[0], ScriptError) and not script.warnings:
             raise problems[0]  # one preset or setting: its own kind of error, as it always was
         raise ScriptErrors([*problems, *script.warnings], meta, script)
-    inputs = _inputs(script, folder, script_sha256, options, voices, beds, profile, formats)
-    input_hash = text_sha256(json.dumps(inputs, sort_keys=True))
+    input_hash = ""
+    if hashed:
+        inputs = _inputs(script, folder, script_sha256, options, voices, beds, profile, formats)
+        input_hash = text_sha256(json.dumps(inputs, sort_keys=True))
     return Job(script, voices, beds, profile, formats, Layout(Path(options.out_dir), name), input_hash, options.stems,
                options.draft)
 
@@ -244,6 +244,8 @@ def engine_versions(engine: str) -> dict[str, str | None]:
 
 
 def _installed_version(package: str) -> str | None:
+    from importlib import metadata
+
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
@@ -278,6 +280,8 @@ def is_up_to_date(job: Job) -> bool:
 
 def load_variables(path: Path) -> dict[str, str]:
     """A --vars file: YAML mapping variable names to plain text."""
+    import yaml
+
     try:  # every value as the text written: YAML 1.1 would read "No" as False and "12:30" as 750
         values = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
     except (OSError, UnicodeDecodeError) as exc:
@@ -297,7 +301,7 @@ def lint(path: Path, options: RenderOptions = RenderOptions()) -> list[DriftErro
     whatever cannot fit then (an ``[at]`` or ``[end]`` inside the lead-in and pauses before it, a ``duration``
     shorter than the pauses) cannot fit once spoken either."""
     try:
-        job = prepare(path, options)
+        job = prepare(path, options, hashed=False)
         place(job.script, [0] * len(job.script.utterances), job.pauses)
         return list(job.script.warnings)
     except ScriptErrors as errors:

@@ -68,13 +68,13 @@ def test_oversampled_peaks_skip_and_join_runs_without_changing_a_single_peak():
     from scipy import signal
 
     from pipeline.audio import frame_peaks
-    from pipeline.loudness import _INTERPOLATOR, OVERSAMPLE, oversampled_peaks
+    from pipeline.loudness import OVERSAMPLE, interpolator, oversampled_peaks
 
     rng = np.random.default_rng(3)
     audio = (rng.standard_normal((300_000, 2)) * 0.01).astype(np.float32)
     for start in (3, 1_000, 1_700, 65_530, 262_140, 299_990):
         audio[start : start + 7] = rng.uniform(-0.9, 0.9, (min(7, len(audio) - start), 2))
-    up = signal.resample_poly(audio.astype(np.float64), OVERSAMPLE, 1, axis=0, window=_INTERPOLATOR)
+    up = signal.resample_poly(audio.astype(np.float64), OVERSAMPLE, 1, axis=0, window=interpolator())
     plain = frame_peaks(up).reshape(-1, OVERSAMPLE).max(axis=1)
     floor = 0.5
     ours = oversampled_peaks(audio, 0, len(audio), floor)

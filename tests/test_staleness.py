@@ -113,7 +113,7 @@ def fake_versions(monkeypatch, versions):
             raise metadata.PackageNotFoundError(package)
         return versions[package]
 
-    monkeypatch.setattr(job_module.metadata, "version", version)
+    monkeypatch.setattr(metadata, "version", version)  # the job reads importlib.metadata when it hashes
     job_module.engine_versions.cache_clear()
 
 

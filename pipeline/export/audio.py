@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
-import soundfile
 
 from ..audio import SAMPLE_RATE
 from ..blocks import Signal, spans
@@ -61,6 +60,8 @@ def write_audio(path: Path, audio: Signal, rate: int, fmt: str, tags: Tags | Non
 
 def _write_audio(path: Path, blocks, shape: tuple[int, int], rate: int, fmt: str, tags: Tags | None,
                  subtype: str | None, chunks: bytes) -> Path:
+    import soundfile
+
     channels = shape[1]
     try:
         with atomic_path(path) as tmp:
@@ -198,6 +199,8 @@ class _Reader:
 
 def _encode_libsndfile(path: Path, blocks: Iterable[np.ndarray], shape: tuple[int, int], rate: int, fmt: str,
                        subtype: str | None = None) -> None:
+    import soundfile
+
     settings = {**FORMATS[fmt], **({"subtype": subtype} if subtype else {})}
     settings["format"] = wave_container(settings["format"], settings["subtype"], *shape)
     extra = {k: settings.pop(k) for k in ("bitrate_mode", "compression_level") if k in settings}

@@ -24,7 +24,6 @@ from ..files import write_json
 from ..job import RenderOptions, load_variables, prepare, staleness
 from ..manifest import Layout, Manifest
 from ..progress import Event, Report
-from ..script import SCRIPT_SUFFIXES
 from ..system import die_with_parent
 from .track import TrackResult, render_track
 
@@ -40,22 +39,6 @@ class Planned:
     name: str
     variables: dict[str, str] | None = None
     vars_file: str | None = None
-
-
-def discover(paths: list[Path]) -> list[Path]:
-    """Script files named directly or found (recursively) in the folders given."""
-    found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            scripts = sorted(p for p in path.rglob("*") if p.suffix in SCRIPT_SUFFIXES and p.is_file())
-            if not scripts:
-                raise ConfigError(f"no scripts ({', '.join(SCRIPT_SUFFIXES)}) in this folder", Source(str(path)))
-            found += scripts
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise ConfigError("no such script or folder", Source(str(path)))
-    return list(dict.fromkeys(found))
 
 
 def plan(scripts: list[Path], vars_path: Path | None = None) -> list[Planned]:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-import soundfile
 
 from ..audio import resample
 from ..errors import ConfigError, Source
@@ -157,6 +156,7 @@ class CoquiEngine:
 
         Coqui's own loader goes through torchcodec, which needs the system's FFmpeg libraries.
         """
+        import soundfile
         import torch
 
         config, rate = self.model.config, 22050  # the rate XTTS's conditioning encoders expect

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import soundfile
 
 from ..audio import SAMPLE_RATE, apply_fades, frames, resample
 from ..errors import ConfigError, RenderError
@@ -159,6 +158,8 @@ def _engine_output(engine: Engine, text: str, key: str, rate: float, cache: Clip
 
 def load_insert(insert: Insert, base: Path) -> Clip:
     """A sound file placed in the voice track; it must sit inside the script's folder and be finite audio."""
+    import soundfile
+
     path = (base / insert.path).resolve()
     if not path.is_relative_to(base.resolve()):
         raise ConfigError(f"sound file '{insert.path}' is outside the script's folder", insert.source)
