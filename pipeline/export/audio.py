@@ -102,6 +102,8 @@ def finite_blocks(audio: Signal) -> Iterator[np.ndarray]:
 def _reason(exc: Exception, path: Path) -> str:
     """Why a write failed, in the system's words: libsndfile says only "System error." for a full disk, but the
     C library's errno (which soundfile's cffi keeps) still says which."""
+    import soundfile
+
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     errno = getattr(getattr(soundfile, "_ffi", None), "errno", 0)
