@@ -200,9 +200,9 @@ def render(paths, out_dir, formats, profile, voice, ambience, stems, session_kin
     if check_only:
         _report_check(check(tracks, options), len(tracks), quiet)
         return
-    with reporter(len(tracks), quiet) as report:
+    with reporter(len(tracks), quiet) as progress:
         results = build(tracks, options, jobs, scheduler=scheduler, prune_against=library if prune_orphans else None,
-                        on_removed=lambda path: click.echo(f"removed {path}", err=quiet), on_progress=report)
+                        on_removed=lambda path: click.echo(f"removed {path}", err=quiet), on_progress=progress)
     if session_kinds:
         _write_sessions(tracks, out_dir, tuple(session_kinds), quiet)
     _after_render(results, show_timeline, quiet)

@@ -53,7 +53,9 @@ class Check:
 
 
 @dataclass(frozen=True)
-class Report:
+class QcReport:
+    """What the checks found in one file: every check's figure against its limit, or why it could not be read."""
+
     path: str
     checks: tuple[Check, ...] = ()
     error: str = ""
@@ -113,19 +115,19 @@ def is_master(path: Path) -> bool:
     return Layout.of_file(path)[1] is None
 
 
-def qc_file(path: Path, profile_name: str | None = None, warn_only: frozenset[str] = frozenset()) -> Report:
+def qc_file(path: Path, profile_name: str | None = None, warn_only: frozenset[str] = frozenset()) -> QcReport:
     try:
         manifest = _manifest(path)
         profile = profile_named(profile_name or (manifest.loudness.profile if manifest else "podcast"),
                                 Source("--profile") if profile_name else None)
         if manifest and manifest.draft:  # a Piper stand-in speaks at its own pace: drafts are for the words
             warn_only |= frozenset(ADVISORY["pace"])
-        return Report(str(path), tuple(run_checks(path, manifest, profile)), warn_only=warn_only)
+        return QcReport(str(path), tuple(run_checks(path, manifest, profile)), warn_only=warn_only)
     except DriftError as error:
-        return Report(str(path), error=str(error.message))
+        return QcReport(str(path), error=str(error.message))
 
 
-def qc_files(paths: list[Path], profile_name: str | None = None, warn_only: frozenset[str] = frozenset()) -> list[Report]:
+def qc_files(paths: list[Path], profile_name: str | None = None, warn_only: frozenset[str] = frozenset()) -> list[QcReport]:
     """``qc_file`` for each path, one thread per core: decoding, filtering and oversampling run without the GIL."""
     with ThreadPoolExecutor(max(1, min(len(paths), os.cpu_count() or 1))) as pool:
         return list(pool.map(lambda path: qc_file(path, profile_name, warn_only), paths))
