@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import soundfile
 
 from .audio import SAMPLE_RATE, resample
 from .blocks import Computed, Signal
@@ -71,8 +72,6 @@ def plot_track(track: Path, out: Path | None = None) -> Path:
 def _read(path: Path) -> Signal:
     """The file as a signal read block by block where it is used (an eight-hour track is 11 GB as float32); a
     file at another rate than ours is read whole and resampled."""
-    import soundfile
-
     try:
         info = soundfile.info(path)
         if info.samplerate != SAMPLE_RATE:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import soundfile
 
 from .audio import SAMPLE_RATE, frame_peaks, resample_blocks
 from .blocks import BLOCK
@@ -136,8 +137,6 @@ def qc_files(paths: list[Path], profile_name: str | None = None, warn_only: froz
 def decoded_blocks(path: Path) -> Iterator[np.ndarray]:
     """The file as a listener's player decodes it, at 48 kHz, every channel (mono as two), in blocks: an hour
     costs what a minute does."""
-    import soundfile
-
     try:
         found = False
         for block in (_ffmpeg_blocks(path) if path.suffix == ".m4a" else _libsndfile_blocks(path)):
@@ -150,8 +149,6 @@ def decoded_blocks(path: Path) -> Iterator[np.ndarray]:
 
 
 def _libsndfile_blocks(path: Path) -> Iterator[np.ndarray]:
-    import soundfile
-
     with soundfile.SoundFile(path) as reader:
         yield from resample_blocks(reader.blocks(BLOCK, dtype="float32", always_2d=True), reader.samplerate, reader.channels)
 

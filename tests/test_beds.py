@@ -136,6 +136,7 @@ def test_unknown_bed_names_the_choices():
         load_bed("hearht")
 
 
+@pytest.mark.slow
 def test_no_bed_peaks_far_above_its_own_loudness():
     """A bed's transients must not reach the master limiter before the voice does (crest under 18 dB)."""
     from pipeline.loudness import integrated_loudness, true_peak_db

@@ -149,6 +149,7 @@ def spoken(cache_dir):
     return clips, timeline, lay_voice(timeline, clips)
 
 
+@pytest.mark.slow
 def test_rate_changes_length_not_voice(spoken):
     clips = spoken[0]
     assert clips[1].frames / clips[0].frames == pytest.approx(1 / 0.6, rel=0.2)
@@ -162,6 +163,7 @@ def log_spectrum(audio):
     return np.log(np.interp(grid, freqs, spectrum) + 1e-9)
 
 
+@pytest.mark.slow
 def test_pitch_shifts_the_spectrum_by_the_asked_semitones(spoken):
     clips = spoken[0]
     plain, raised = log_spectrum(clips[0].audio), log_spectrum(clips[3].audio)
@@ -171,6 +173,7 @@ def test_pitch_shifts_the_spectrum_by_the_asked_semitones(spoken):
     assert clips[3].frames == pytest.approx(clips[0].frames, rel=0.02)
 
 
+@pytest.mark.slow
 def test_volume_and_pan_change_level_in_the_voice_stem(spoken):
     _, timeline, voice = spoken
     rms = lambda p, ch: np.sqrt(np.mean(voice[p.start : p.end, ch] ** 2))
@@ -179,6 +182,7 @@ def test_volume_and_pan_change_level_in_the_voice_stem(spoken):
     assert rms(left, 1) / rms(left, 0) == pytest.approx(0.2, abs=0.01)
 
 
+@pytest.mark.slow
 def test_sound_inserts_are_placed_like_phrases(tmp_path, voice):
     tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(SAMPLE_RATE) / SAMPLE_RATE)).astype(np.float32)
     soundfile.write(tmp_path / "bell.wav", tone, SAMPLE_RATE)
@@ -259,6 +263,7 @@ def test_a_cue_between_pauses_lands_where_it_is_written(voice):
     assert abs(two.start - (one.end + frames(20))) <= frames(0.05)
 
 
+@pytest.mark.slow
 def test_a_written_break_is_the_silence_heard_in_the_timeline_and_the_voice_stem(cache_dir):
     """900 ms written is 900 ms between one phrase's last sound and the next's first, and within 10 ms of it in
     the voice stem measured at −50 dBFS (the clip's quiet edges once made it 860 in --timeline)."""

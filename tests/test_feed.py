@@ -7,6 +7,8 @@ from click.testing import CliRunner
 
 from pipeline.cli import main
 
+pytestmark = pytest.mark.slow  # the feed is made from a rendered library
+
 SCRIPT = """---
 title: {title}
 voice: steady

@@ -24,6 +24,8 @@ from pipeline.library import TrackStore
 from pipeline.cli import main
 from pipeline.system import processes_with
 
+pytestmark = pytest.mark.slow  # every test builds a library of real tracks
+
 SCRIPT = """---
 title: Library fixture
 author: Drift Inward
@@ -194,6 +196,10 @@ def test_two_jobs_give_the_same_files_as_one(library, tmp_path):
         files = lambda folder: json.loads((folder / f"{name}.json").read_text())["files"]
         assert files(library["out"]) == files(parallel_out)
     assert serial["tracks"].keys() == parallel["tracks"].keys()
+    for name in ("one", "two"):  # each worker's stages came back (over its pipe), in order, ending with its status
+        said = [line.split(f"] {name}: ", 1)[1].split()[0] for line in result.stderr.splitlines() if f"] {name}: " in line]
+        assert list(dict.fromkeys(said)) == ["speech", "mix", "master", "encode", "qc", "rendered"], said
+        assert said[-1] == "rendered", said
 
 
 HOLD_LOCK = """

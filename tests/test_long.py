@@ -17,6 +17,8 @@ from pipeline.job import RenderOptions, prepare
 from pipeline.render import render
 from pipeline.speech import ClipCache
 
+pytestmark = pytest.mark.slow  # long sessions rendered
+
 SLEEP = """---
 title: Sleep
 voice: steady

@@ -23,13 +23,15 @@ def programme_of_changing_levels(seconds=60, seed=0):
     return audio
 
 
-@pytest.mark.parametrize("make", [lambda: np.stack([sine(997, 10, 0.25)] * 2, 1), programme_of_changing_levels])
+@pytest.mark.parametrize("make", [lambda: np.stack([sine(997, 10, 0.25)] * 2, 1),
+                                  pytest.param(programme_of_changing_levels, marks=pytest.mark.slow)])
 def test_integrated_loudness_matches_pyloudnorm(make):
     audio = make()
     reference = pyloudnorm.Meter(SAMPLE_RATE).integrated_loudness(audio.astype(np.float64))
     assert integrated_loudness(audio) == pytest.approx(reference, abs=0.1)
 
 
+@pytest.mark.slow
 def test_every_figure_matches_ffmpeg(tmp_path):
     audio = programme_of_changing_levels()
     audio[SAMPLE_RATE * 40 : SAMPLE_RATE * 40 + 2] = [[0.9, -0.9], [-0.9, 0.9]]  # an inter-sample over

@@ -43,6 +43,7 @@ def test_master_reaches_target_as_ffmpeg_measures_it(name, needs_limiting, tmp_p
 
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(PROFILES))
 def test_every_profile_holds_on_the_decoded_mp3(name, short_render, tmp_path):
     """Target within 0.5 and ceiling respected, as ffmpeg measures the MP3 a listener would get."""

@@ -39,6 +39,7 @@ def test_peak_tamer_lowers_spikes_but_not_the_body():
     assert np.allclose(tamed[: SAMPLE_RATE], body[: SAMPLE_RATE])
 
 
+@pytest.mark.slow
 def test_stems_are_aligned_and_sum_to_the_mix(short_render):
     stems, timeline = short_render["stems"], short_render["timeline"]
     assert stems.voice.shape == stems.bed.shape == stems.tones.shape == (timeline.frames, 2)
@@ -46,6 +47,7 @@ def test_stems_are_aligned_and_sum_to_the_mix(short_render):
     assert np.array_equal(stems.mix[:], stems.voice + stems.bed + stems.tones)
 
 
+@pytest.mark.slow
 def test_the_manifest_measures_the_voice_over_the_bed_not_the_setting(short_render):
     balance = short_render["stems"].voice_over_bed
     assert balance.low_db <= balance.median_db <= balance.high_db
@@ -55,6 +57,7 @@ def test_the_manifest_measures_the_voice_over_the_bed_not_the_setting(short_rend
     assert louder_bed.median_db == pytest.approx(balance.median_db - 6.02, abs=0.01)
 
 
+@pytest.mark.slow
 def test_bed_sits_12_to_18_db_under_the_voice_during_speech(short_render):
     stems, timeline = short_render["stems"], short_render["timeline"]
     speech = np.concatenate([np.arange(s, e) for s, e in timeline.speech_intervals()])
@@ -62,6 +65,7 @@ def test_bed_sits_12_to_18_db_under_the_voice_during_speech(short_render):
     assert 12.0 <= ratio <= 18.0
 
 
+@pytest.mark.slow
 def test_bed_fades_in_and_out(short_render):
     bed = short_render["stems"].bed
     edge = frames(0.05)

@@ -14,7 +14,8 @@ from conftest import FIXTURES
 from pipeline.cli import main
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(not CHROMIUM, reason="Chromium not installed (make test installs Debian's chromium)")
+pytestmark = [pytest.mark.skipif(not CHROMIUM, reason="Chromium not installed (make test installs Debian's chromium)"),
+              pytest.mark.slow]  # renders previews and drives a browser
 
 
 @pytest.fixture(scope="module")

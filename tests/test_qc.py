@@ -14,6 +14,8 @@ from pipeline.files import file_sha256
 from pipeline.manifest import Manifest
 from pipeline.qc import qc_file, voice_to_bed
 
+pytestmark = pytest.mark.slow  # a real track is rendered, then damaged on purpose
+
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory, cache_dir):

@@ -68,6 +68,7 @@ def test_the_renderer_is_what_render_the_track_writer_and_job_import():
     assert len(files) < len(list(PACKAGE.rglob("*.py")))
 
 
+@pytest.mark.slow
 def test_the_renderer_hash_is_the_same_for_the_same_code_anywhere(tmp_path):
     renderer_source_sha256.cache_clear()
     first = renderer_source_sha256()
@@ -79,6 +80,7 @@ def test_the_renderer_hash_is_the_same_for_the_same_code_anywhere(tmp_path):
     renderer_source_sha256.cache_clear()
 
 
+@pytest.mark.slow
 def test_edits_that_cannot_change_the_audio_leave_the_track_up_to_date(built, package_copy):
     real = renderer_source_sha256(PACKAGE)
     edits = [
@@ -98,6 +100,7 @@ def test_edits_that_cannot_change_the_audio_leave_the_track_up_to_date(built, pa
                                                                        formats=("flac",)))) is None
 
 
+@pytest.mark.slow
 def test_an_edit_to_the_mix_makes_the_track_stale(built, package_copy):
     edit(package_copy / "mix.py", "\n", "\n# a line that could change the mix\n")
     checked = built["check"]()

@@ -8,6 +8,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 HEAVY = ("numpy", "scipy", "scipy.signal", "soundfile", "soxr", "pedalboard", "rich", "starlette", "uvicorn",
          "onnxruntime", "kokoro_onnx", "torch", "yaml", "ftfy", "num2words", "defusedxml", "mutagen", "matplotlib",
          "feedgen", "distributed")
@@ -56,6 +58,7 @@ def test_lint_of_a_script_imports_neither_the_signal_libraries_nor_the_render_pa
     assert sorted(loaded & (heavy | render)) == []
 
 
+@pytest.mark.slow
 def test_the_signal_libraries_are_still_there_when_a_track_is_measured():
     """The other side: measuring loudness still imports what it needs, on first use."""
     loaded = _modules_after("import numpy as np\nfrom pipeline.loudness import measure\n"

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import soundfile
+
 from ..audio import SAMPLE_RATE
 from ..errors import ConfigError, Source
 from ..files import atomic_path
@@ -34,8 +36,6 @@ def write_sessions(manifest_path: Path, kinds: tuple[str, ...]) -> list[Path]:
 
 def _stems(layout: Layout) -> dict[str, int]:
     """Each stem's file name → its length in frames; the stems must be there (``drift render --stems``)."""
-    import soundfile
-
     found = {}
     for name in STEM_NAMES:
         path = layout.stem(name)
@@ -134,8 +134,6 @@ def write_aaf(layout: Layout, manifest: Manifest, stems: dict[str, int]) -> list
 
 def _probe(path: Path) -> dict:
     """What pyaaf2's media link reads of a file (ffprobe's shape), from the file itself."""
-    import soundfile
-
     info = soundfile.info(path)
     return {"format": {"format_name": "wav", "format_long_name": "WAV / WAVE (Waveform Audio)"},
             "streams": [{"codec_type": "audio", "codec_name": "pcm_f32le", "sample_rate": str(info.samplerate),
