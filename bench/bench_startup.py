@@ -15,8 +15,26 @@ import time
 from pathlib import Path
 
 RUNS = 7
-HEAVY = ("numpy", "scipy", "soundfile", "soxr", "pedalboard", "rich", "starlette", "uvicorn", "onnxruntime",
-         "kokoro_onnx", "torch", "yaml", "ftfy", "num2words", "defusedxml", "mutagen", "matplotlib", "feedgen")
+HEAVY = (
+    "numpy",
+    "scipy",
+    "soundfile",
+    "soxr",
+    "pedalboard",
+    "rich",
+    "starlette",
+    "uvicorn",
+    "onnxruntime",
+    "kokoro_onnx",
+    "torch",
+    "yaml",
+    "ftfy",
+    "num2words",
+    "defusedxml",
+    "mutagen",
+    "matplotlib",
+    "feedgen",
+)
 _MODULES = """import runpy, sys, json
 sys.argv = ["drift", *{args!r}]
 try:
@@ -45,8 +63,11 @@ def run() -> dict:
         script = Path(tmp) / "one.txt"
         script.write_text("Breathe in, and let the breath go.\n")
         commands = {"help": ["--help"], "lint": ["lint", str(script)]}
-        result = {"runs": RUNS, "python_s": _fastest([sys.executable, "-c", "pass"]),
-                  "import_numpy_s": _fastest([sys.executable, "-c", "import numpy"])}
+        result = {
+            "runs": RUNS,
+            "python_s": _fastest([sys.executable, "-c", "pass"]),
+            "import_numpy_s": _fastest([sys.executable, "-c", "import numpy"]),
+        }
         for name, args in commands.items():
             result[f"{name}_s"] = _fastest([sys.executable, "-m", "pipeline", *args])
             modules = _imported(args)

@@ -10,8 +10,12 @@ from pipeline.progress import Event, counter
 
 def _speak(progress, track: str, count: int) -> None:
     """A worker's render, as far as progress goes: two threads (the render and an encoder) reporting at once."""
-    threads = [threading.Thread(target=lambda stage=stage: [progress(Event(track, stage, n, count))
-                                                            for n in range(1, count + 1)]) for stage in ("a", "b")]
+    threads = [
+        threading.Thread(
+            target=lambda stage=stage: [progress(Event(track, stage, n, count)) for n in range(1, count + 1)]
+        )
+        for stage in ("a", "b")
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

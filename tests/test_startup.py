@@ -10,12 +10,41 @@ import sys
 
 import pytest
 
-HEAVY = ("numpy", "scipy", "scipy.signal", "soundfile", "soxr", "pedalboard", "rich", "starlette", "uvicorn",
-         "onnxruntime", "kokoro_onnx", "torch", "yaml", "ftfy", "num2words", "defusedxml", "mutagen", "matplotlib",
-         "feedgen", "distributed")
+HEAVY = (
+    "numpy",
+    "scipy",
+    "scipy.signal",
+    "soundfile",
+    "soxr",
+    "pedalboard",
+    "rich",
+    "starlette",
+    "uvicorn",
+    "onnxruntime",
+    "kokoro_onnx",
+    "torch",
+    "yaml",
+    "ftfy",
+    "num2words",
+    "defusedxml",
+    "mutagen",
+    "matplotlib",
+    "feedgen",
+    "distributed",
+)
 """Third-party modules that take tens of milliseconds to a second to import; scipy.signal alone took a second."""
-RENDER_PATH = ("pipeline.render", "pipeline.mix", "pipeline.master", "pipeline.beds", "pipeline.export",
-               "pipeline.qc", "pipeline.library", "pipeline.job", "pipeline.speech", "pipeline.progress")
+RENDER_PATH = (
+    "pipeline.render",
+    "pipeline.mix",
+    "pipeline.master",
+    "pipeline.beds",
+    "pipeline.export",
+    "pipeline.qc",
+    "pipeline.library",
+    "pipeline.job",
+    "pipeline.speech",
+    "pipeline.progress",
+)
 
 
 def _modules_after(code: str) -> set[str]:
@@ -52,8 +81,22 @@ def test_lint_of_a_script_imports_neither_the_signal_libraries_nor_the_render_pa
     script.write_text("Breathe in, and let the breath go.\n")
     loaded = _modules_after_command("lint", str(script))
     assert "pipeline.job" in loaded  # lint did run
-    heavy = {"scipy", "scipy.signal", "soundfile", "soxr", "pedalboard", "rich", "starlette", "onnxruntime",
-             "kokoro_onnx", "torch", "ftfy", "num2words", "defusedxml", "mutagen"}
+    heavy = {
+        "scipy",
+        "scipy.signal",
+        "soundfile",
+        "soxr",
+        "pedalboard",
+        "rich",
+        "starlette",
+        "onnxruntime",
+        "kokoro_onnx",
+        "torch",
+        "ftfy",
+        "num2words",
+        "defusedxml",
+        "mutagen",
+    }
     render = {"pipeline.render", "pipeline.mix", "pipeline.library", "pipeline.qc"}
     assert sorted(loaded & (heavy | render)) == []
 
@@ -61,6 +104,7 @@ def test_lint_of_a_script_imports_neither_the_signal_libraries_nor_the_render_pa
 @pytest.mark.slow
 def test_the_signal_libraries_are_still_there_when_a_track_is_measured():
     """The other side: measuring loudness still imports what it needs, on first use."""
-    loaded = _modules_after("import numpy as np\nfrom pipeline.loudness import measure\n"
-                            "measure(np.zeros((48_000, 2), dtype=np.float32))")
+    loaded = _modules_after(
+        "import numpy as np\nfrom pipeline.loudness import measure\nmeasure(np.zeros((48_000, 2), dtype=np.float32))"
+    )
     assert "scipy.signal" in loaded
