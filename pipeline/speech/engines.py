@@ -11,7 +11,6 @@ import hashlib
 import os
 from dataclasses import replace
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 from typing import Protocol
 
@@ -59,6 +58,8 @@ class PiperEngine:
     """Piper (ONNX VITS). Per-sentence peak normalisation is off: levels are matched per programme."""
 
     def __init__(self, preset: VoicePreset):
+        from importlib import metadata
+
         from piper import PiperVoice, SynthesisConfig
 
         model_path, config_path = _piper_model_files(preset)
@@ -129,6 +130,8 @@ class CoquiEngine:
     """
 
     def __init__(self, preset: VoicePreset):
+        from importlib import metadata
+
         try:
             from TTS.api import TTS
         except ImportError:
