@@ -20,10 +20,10 @@ from . import __version__, presets
 from .audio import SAMPLE_RATE, clock, frames
 from .beds import audition_bed, load_bed
 from .errors import ConfigError, DriftError, ScriptWarning, Source, system_error
-from .export import FORMATS, write_audio
+from .export import write_audio
 from .files import prune_least_recently_used
 from .job import RenderOptions, lint, load_variables
-from .manifest import Layout
+from .manifest import FORMATS, Layout
 from .library import TrackResult, build, cache_contents, check, discover, parse_shard, plan, shard_of
 from .master import PROFILES
 from .progress import reporter

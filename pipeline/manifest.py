@@ -35,6 +35,17 @@ STEM_FORMAT = "wav"
 0 dBFS, and float keeps every sample, so the stems sum to the pre-limiter mix exactly."""
 SIDECARS = ("vtt", "srt", "txt")
 """Captions (WebVTT, SRT) and the transcript."""
+FORMATS = ("flac", "wav", "opus", "ogg", "mp3", "m4a")
+"""The formats a track's master can be written in (``export.audio`` has an encoder for each)."""
+DEFAULT_FORMATS = ("flac", "mp3")
+
+
+def check_formats(names: list[str] | tuple[str, ...], setting: str = "--format") -> tuple[str, ...]:
+    """The formats named, each once, in order; an unknown one is a ``ConfigError`` naming ``setting``."""
+    unknown = [n for n in names if n not in FORMATS]
+    if unknown:
+        raise ConfigError(f"{setting}: unknown format '{unknown[0]}' (available: {', '.join(FORMATS)})")
+    return tuple(dict.fromkeys(names))
 
 
 @dataclass(frozen=True)

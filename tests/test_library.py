@@ -56,6 +56,13 @@ def render(lib, *extra):
     return invoke("render", lib["scripts"], "-o", lib["out"], "--cache", lib["cache"], "--jobs", 1, *extra)
 
 
+def test_every_format_a_track_can_name_has_an_encoder():
+    from pipeline.export import ENCODER_SETTINGS
+    from pipeline.manifest import FORMATS
+
+    assert set(ENCODER_SETTINGS) == set(FORMATS) == {"flac", "mp3", "opus", "ogg", "wav", "m4a"}
+
+
 def test_every_format_is_tagged_with_chapters(library, tmp_path):
     result = render(library, "--format", "flac,mp3,opus,ogg,wav,m4a")
     assert result.exit_code == 0, result.output

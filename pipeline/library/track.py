@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..blocks import scratch
 from ..errors import DriftError, system_error
-from ..export.track import write_track
+from ..deliver import write_track
 from ..job import Job, RenderOptions, is_up_to_date, prepare
 from ..manifest import Manifest, Verdict
 from ..qc import Report, qc_files

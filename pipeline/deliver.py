@@ -1,5 +1,8 @@
 """One rendered track → its files: the master in every format (tagged, with chapters), stems, captions, the
-transcript, and the manifest, written last so that a manifest on disk always describes complete files."""
+transcript, the cover, and the manifest, written last so that a manifest on disk always describes complete files.
+
+It stands above the render (it takes what ``render`` made) and the encoders of ``export`` (which it drives), so
+it is a room of its own: ``export`` stays one layer, below the job."""
 
 from __future__ import annotations
 
@@ -7,22 +10,22 @@ import dataclasses
 from pathlib import Path
 from typing import Callable
 
-from .. import __version__
-from ..audio import SAMPLE_RATE, db_to_gain
-from ..blocks import BLOCK, counted, scaled
-from ..files import atomic_path, file_sha256
-from ..job import Job, renderer_source_sha256
-from ..manifest import (STEM_FORMAT, FileRecord, Listing, LoudnessReport, Manifest, MixReport, Renderer, Speech,
+from . import __version__
+from .audio import SAMPLE_RATE, db_to_gain
+from .blocks import BLOCK, counted, scaled
+from .export.audio import Encoding, write_all
+from .export.captions import srt, transcript, webvtt
+from .export.tags import Chapter, Tags
+from .export.wave import bext_chunk, cue_chunks, ixml_chunk
+from .files import atomic_path, file_sha256
+from .job import Job, renderer_source_sha256
+from .manifest import (STEM_FORMAT, FileRecord, Listing, LoudnessReport, Manifest, MixReport, Renderer, Speech,
                         TimePoint)
-from ..mix import MixSettings
-from ..pacing import Timeline
-from ..progress import Percent
-from ..render import Rendered
-from ..speech.text import spoken_words
-from .audio import Encoding, write_all
-from .captions import srt, transcript, webvtt
-from .tags import Chapter, Tags, read_cover
-from .wave import bext_chunk, cue_chunks, ixml_chunk
+from .mix import MixSettings
+from .pacing import Timeline
+from .progress import Percent
+from .render import Rendered
+from .speech.text import spoken_words
 
 
 def write_track(job: Job, rendered: Rendered, progress: Callable[[int, int], None] | None = None) -> Manifest:
@@ -42,7 +45,7 @@ def write_track(job: Job, rendered: Rendered, progress: Callable[[int, int], Non
     outputs += write_sidecars(job, timeline)
     if job.cover_file:
         with atomic_path(job.cover_file) as tmp:
-            tmp.write_bytes(tags.cover)
+            tmp.write_bytes(job.cover)
         outputs.append(job.cover_file)
     manifest = build_manifest(job, rendered, outputs)
     manifest.write(layout.manifest)
@@ -85,9 +88,8 @@ def track_tags(job: Job, timeline: Timeline) -> Tags:
     meta = job.script.meta
     ends = [m.start for m in timeline.sections[1:]] + [timeline.frames]
     chapters = tuple(Chapter(m.start / SAMPLE_RATE, end / SAMPLE_RATE, m.name) for m, end in zip(timeline.sections, ends))
-    cover, mime = read_cover(Path(job.script.path).parent / meta.cover, meta.sources.get("cover")) if meta.cover else (b"", "")
     comment = "Binaural tones: listen with headphones." if _binaural(timeline) else ""
-    return Tags(meta.title, meta.author, meta.album, meta.track, 0, comment=comment, cover=cover, cover_mime=mime,
+    return Tags(meta.title, meta.author, meta.album, meta.track, 0, comment=comment, cover=job.cover, cover_mime=job.cover_mime,
                 chapters=chapters)
 
 
