@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile
 
-from .audio import SAMPLE_RATE, frame_peaks, resample_blocks
-from .blocks import BLOCK
+from .audio import SAMPLE_RATE, frame_peaks
 from .errors import ConfigError, DriftError, Source
+from .export.decode import read_blocks
 from .files import file_sha256
 from .loudness import Loudness, LoudnessMeter, ProgrammeMeter
 from .manifest import Layout, Manifest
@@ -132,40 +131,6 @@ def qc_files(paths: list[Path], profile_name: str | None = None, warn_only: froz
         return list(pool.map(lambda path: qc_file(path, profile_name, warn_only), paths))
 
 
-def decoded_blocks(path: Path) -> Iterator[np.ndarray]:
-    """The file as a listener's player decodes it, at 48 kHz, every channel (mono as two), in blocks: an hour
-    costs what a minute does."""
-    try:
-        found = False
-        for block in (_ffmpeg_blocks(path) if path.suffix == ".m4a" else _libsndfile_blocks(path)):
-            found = found or len(block) > 0
-            yield block if block.shape[1] > 1 else np.repeat(block, 2, axis=1)
-    except (soundfile.LibsndfileError, RuntimeError, OSError) as exc:
-        raise ConfigError(f"not readable audio ({exc})") from None
-    if not found:
-        raise ConfigError("no audio in the file (truncated?)")
-
-
-def _libsndfile_blocks(path: Path) -> Iterator[np.ndarray]:
-    with soundfile.SoundFile(path) as reader:
-        yield from resample_blocks(reader.blocks(BLOCK, dtype="float32", always_2d=True), reader.samplerate, reader.channels)
-
-
-def _ffmpeg_blocks(path: Path) -> Iterator[np.ndarray]:
-    import subprocess
-
-    import imageio_ffmpeg
-
-    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "2",
-               "-ar", str(SAMPLE_RATE), "-"]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
-        while chunk := process.stdout.read(BLOCK * 8):
-            yield np.frombuffer(chunk[: len(chunk) // 8 * 8], dtype="<f4").reshape(-1, 2)
-        error = process.stderr.read().decode(errors="replace").strip()
-        if process.wait():
-            raise RuntimeError(error.splitlines()[-1] if error else f"ffmpeg exited with {process.returncode}")
-
-
 def _manifest(path: Path) -> Manifest | None:
     """The track's manifest (None if there is none), which must still vouch for this file."""
     manifest_path = Layout.of_file(path)[0].manifest
@@ -180,7 +145,7 @@ def _manifest(path: Path) -> Manifest | None:
 
 def run_checks(path: Path, manifest: Manifest | None, profile: Profile) -> list[Check]:
     scan = Scan(_join_places(manifest))
-    for block in decoded_blocks(path):
+    for block in read_blocks(path):
         scan.feed(block)
     figures = scan.finish()
     level = profile.reading(figures)
@@ -364,7 +329,7 @@ def voice_to_bed(path: Path, manifest: Manifest) -> float | None:
 def _speech_loudness(path: Path, spans: list[tuple[int, int]]) -> float:
     """Integrated loudness of a file over the spans, as if they were joined."""
     meter, start = LoudnessMeter(2), 0
-    for block in decoded_blocks(path):
+    for block in read_blocks(path):
         for a, b in spans:
             if a < start + len(block) and b > start:
                 meter.feed(block[max(a - start, 0) : b - start])
