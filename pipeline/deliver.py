@@ -21,7 +21,6 @@ from .files import atomic_path, file_sha256
 from .job import Job, renderer_source_sha256
 from .manifest import (STEM_FORMAT, FileRecord, Listing, LoudnessReport, Manifest, MixReport, Renderer, Speech,
                         TimePoint)
-from .mix import MixSettings
 from .pacing import Timeline
 from .progress import Percent
 from .render import Rendered
@@ -128,8 +127,9 @@ def build_manifest(job: Job, rendered: Rendered, outputs: list[Path]) -> Manifes
         loudness=LoudnessReport(**dataclasses.asdict(mastered.after), profile=profile.name, target=profile.target,
                                 target_unit=profile.unit, ceiling_dbtp=profile.ceiling_dbtp, gain_db=mastered.gain_db,
                                 limiter_max_reduction_db=mastered.limiter_max_reduction_db),
-        mix=MixReport(round(stems.voice_gain_db, 2), round(stems.bed_lufs, 2), MixSettings().voice_to_bed_db,
-                      stems.voice_over_bed),
+        mix=MixReport(voice_gain_db=round(stems.voice_gain_db, 2), bed_lufs_between_words=round(stems.bed_lufs, 2),
+                      voice_to_bed_setting_db=stems.settings.voice_to_bed_db, voice_to_bed_db=stems.voice_over_bed,
+                      settings=dataclasses.asdict(stems.settings)),
         sections=tuple(TimePoint(m.name, _seconds(m.start)) for m in timeline.sections),
         marks=tuple(TimePoint(m.name, _seconds(m.start)) for m in timeline.marks),
         files={p.name: FileRecord(file_sha256(p), p.stat().st_size) for p in outputs},

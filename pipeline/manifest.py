@@ -155,16 +155,18 @@ class LoudnessReport(Loudness):
     limiter_max_reduction_db: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MixReport:
     voice_gain_db: float
     """What levelled the voice stem to the mix's voice loudness."""
     bed_lufs_between_words: float
     voice_to_bed_setting_db: float
-    """How far under the voice the mix was asked to set the ducked bed."""
+    """How far under the voice the mix was asked to set the ducked bed (its settings' ``voice_to_bed_db``)."""
     voice_to_bed_db: Spread | None
     """How far under it the bed was, measured: the voice's K-weighted loudness over the bed's in each phrase
-    (None: no phrase had a bed under it)."""
+    (``mix.voice_over_bed``; None: no phrase had a bed under it). qc measures it again on the stems."""
+    settings: dict[str, float] = field(default_factory=dict)
+    """Every setting the stems were mixed with (``mix.MixSettings``), by name."""
 
 
 @dataclass(frozen=True)

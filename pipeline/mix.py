@@ -29,6 +29,8 @@ from .speech import Clip, VoiceChain, VoicePreset
 
 VOICE_LUFS = -20.0
 """Where the voice stem is levelled to before the bed is set under it."""
+BALANCE_TOLERANCE_DB = 3.0
+"""How far the voice over the bed, as heard (``voice_over_bed``), may stray from the setting: qc's window."""
 
 
 @dataclass(frozen=True)
@@ -49,13 +51,15 @@ class MixSettings:
     fade_out_s: float = 8.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Stems:
     """Sample-aligned stereo stems at SAMPLE_RATE (signals: arrays, disk arrays or recipes); ``mix`` is exactly their sum."""
 
     voice: Signal
     bed: Signal
     tones: Signal
+    settings: MixSettings
+    """What they were mixed with."""
     voice_gain_db: float = 0.0
     bed_lufs: float = 0.0
     """The bed's loudness between words (before level cues); under words it is ``duck_db`` lower."""
@@ -90,7 +94,8 @@ def mix(timeline: Timeline, clips: tuple[Clip, ...], voices: dict[str, VoicePres
         voice_gain_db = VOICE_LUFS - speech_loudness(voice, timeline)
         tame_peaks(voice, VOICE_LUFS + settings.voice_peak_above_lufs_db, settings.voice_ratio, voice_gain_db, out=voice)
         bed = kept_bed.result()
-        return Stems(voice, bed, tones.result(), voice_gain_db, bed_lufs, voice_over_bed(voice, bed, timeline))
+        return Stems(voice=voice, bed=bed, tones=tones.result(), settings=settings, voice_gain_db=voice_gain_db,
+                     bed_lufs=bed_lufs, voice_over_bed=voice_over_bed(voice, bed, spoken_spans(timeline)))
 
 
 # --- voice ---------------------------------------------------------------------------
@@ -172,15 +177,21 @@ def tame_peaks(audio: np.ndarray, threshold_db: float, ratio: float, gain_db: fl
     return out
 
 
-def voice_over_bed(voice: np.ndarray, bed: np.ndarray, timeline: Timeline) -> Spread | None:
-    """The voice's loudness over the bed's during each spoken phrase: what a listener hears of the mix setting."""
+def voice_over_bed(voice: Signal, bed: Signal, spans: list[tuple[int, int]]) -> Spread | None:
+    """The balance as a listener hears it: the voice's K-weighted loudness over the bed's in each span (a spoken
+    phrase, first frame to last), where a bed sounds under it (None: nowhere). The mix records it in the manifest
+    beside its ``voice_to_bed_db`` setting; qc judges it again on the stems a track ships with."""
     differences = []
-    for phrase in timeline.phrases:
-        if phrase.voice:
-            under = span_loudness(bed[phrase.start : phrase.end])
-            if under > -70:
-                differences.append(span_loudness(voice[phrase.start : phrase.end]) - under)
+    for start, end in spans:
+        under = span_loudness(bed[start:end])
+        if under > -70:
+            differences.append(span_loudness(voice[start:end]) - under)
     return Spread.of(differences)
+
+
+def spoken_spans(timeline: Timeline) -> list[tuple[int, int]]:
+    """Each spoken phrase's clip (inserted sounds left out), in frames: where the balance is heard."""
+    return [(phrase.start, phrase.end) for phrase in timeline.phrases if phrase.voice]
 
 
 def speech_loudness(audio: np.ndarray, timeline: Timeline) -> float:

@@ -20,11 +20,12 @@ import numpy as np
 
 from .audio import SAMPLE_RATE, frame_peaks
 from .errors import ConfigError, DriftError, Source
-from .export.decode import read_blocks
+from .export.decode import decoded, read_blocks
 from .files import file_sha256
-from .loudness import Loudness, LoudnessMeter, ProgrammeMeter
+from .loudness import Loudness, ProgrammeMeter
 from .manifest import Layout, Manifest
 from .master import Profile, profile_named
+from .mix import BALANCE_TOLERANCE_DB, voice_over_bed
 from .speech.text import PACE_MIN_WORDS
 
 AUDIO_SUFFIXES = (".flac", ".wav", ".mp3", ".opus", ".ogg", ".m4a")
@@ -37,7 +38,6 @@ CLICK_RATIO = 8.0
 CLICK_FLOOR = 0.05
 """Steps smaller than this are the bed's own texture (a raindrop), not a broken join."""
 CLIP_LEVEL = 0.999
-VOICE_TO_BED_DB = (12.0, 18.0)
 ADVISORY = {"pace": ("speaking rate", "phrase pace"), "balance": ("voice over bed",)}
 """Checks of taste rather than delivery: ``--warn-only pace,balance`` makes them warnings. Every other check
 (loudness, peaks, clipping, non-finite samples, clicks, dead air, duration) always fails the track."""
@@ -292,7 +292,8 @@ def _from_manifest(path: Path, manifest: Manifest | None, profile: Profile) -> l
         checks.append(Check("duration", duration, f"{target:g} s ±1 s", abs(duration - target) <= 1.0))
     ratio = voice_to_bed(path, manifest) if manifest.ambiences else None  # no bed: no balance to judge
     if ratio is not None:
-        low, high = VOICE_TO_BED_DB
+        setting = manifest.mix.voice_to_bed_setting_db  # what the mix was asked for, ± what a listener forgives
+        low, high = setting - BALANCE_TOLERANCE_DB, setting + BALANCE_TOLERANCE_DB
         checks.append(Check("voice over bed", round(ratio, 1), f"{low:g}–{high:g} dB", low <= ratio <= high))
     return checks
 
@@ -317,21 +318,15 @@ def _pace(speech, bounds: tuple[float, float]) -> list[Check]:
 
 
 def voice_to_bed(path: Path, manifest: Manifest) -> float | None:
-    """Voice loudness over the bed's while words are spoken, from the stems beside the track."""
+    """The voice over the bed as the mix measured it (``mix.voice_over_bed``, its median over the spoken phrases),
+    read again from the stems beside the track; None without them, or with no bed under any phrase."""
     layout = Layout.of_file(path)[0]
     voice, bed = layout.stem("voice"), layout.stem("bed")
     if not (voice.exists() and bed.exists()):
         return None
-    spans = [(int(a * SAMPLE_RATE), int(b * SAMPLE_RATE)) for a, b in manifest.speech.spans_s]
-    return _speech_loudness(voice, spans) - _speech_loudness(bed, spans)
-
-
-def _speech_loudness(path: Path, spans: list[tuple[int, int]]) -> float:
-    """Integrated loudness of a file over the spans, as if they were joined."""
-    meter, start = LoudnessMeter(2), 0
-    for block in read_blocks(path):
-        for a, b in spans:
-            if a < start + len(block) and b > start:
-                meter.feed(block[max(a - start, 0) : b - start])
-        start += len(block)
-    return meter.integrated()
+    speech = manifest.speech
+    spoken = [span for number, span in enumerate(speech.spans_s)
+              if number >= len(speech.words_each) or speech.words_each[number]]  # an inserted sound says no word
+    frames = sorted((int(a * SAMPLE_RATE), int(b * SAMPLE_RATE)) for a, b in spoken)
+    balance = voice_over_bed(decoded(voice), decoded(bed), frames)
+    return balance.median_db if balance else None

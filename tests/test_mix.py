@@ -3,7 +3,7 @@ import pytest
 
 from pipeline.audio import SAMPLE_RATE, frames
 from pipeline.loudness import integrated_loudness
-from pipeline.mix import MixSettings, duck_envelope_db, tame_peaks, voice_over_bed
+from pipeline.mix import MixSettings, duck_envelope_db, spoken_spans, tame_peaks, voice_over_bed
 from pipeline.pacing import PlacedPhrase, Timeline
 from pipeline.errors import Source
 
@@ -51,7 +51,7 @@ def test_the_manifest_measures_the_voice_over_the_bed_not_the_setting(short_rend
     assert balance.low_db <= balance.median_db <= balance.high_db
     assert 12 <= balance.median_db <= 18 and balance.high_db - balance.low_db > 0.1  # read phrase by phrase
     louder_bed = voice_over_bed(short_render["stems"].voice, short_render["stems"].bed * np.float32(2),
-                                short_render["timeline"])
+                                spoken_spans(short_render["timeline"]))
     assert louder_bed.median_db == pytest.approx(balance.median_db - 6.02, abs=0.01)
 
 
