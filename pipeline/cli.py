@@ -19,7 +19,7 @@ import click
 from . import __version__, presets
 from .audio import SAMPLE_RATE, clock, frames
 from .beds import audition_bed, load_bed
-from .errors import ConfigError, DriftError, ScriptWarning, Source, system_error
+from .errors import ConfigError, DriftError, ScriptWarning, Source, did_you_mean, system_error
 from .export import write_audio
 from .files import prune_least_recently_used
 from .job import RenderOptions, lint, load_variables
@@ -29,7 +29,7 @@ from .master import PROFILES
 from .progress import reporter
 from .qc import advisory_checks
 from .render import audition
-from .script import parse_duration
+from .script import parse_amount, parse_duration
 from .speech import default_cache_dir, engine_for, load_voice
 from .speech.text import normalise
 
@@ -664,7 +664,8 @@ def voices_phonemes(name, text) -> None:
 def _format_of(path: Path) -> str:
     fmt = path.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
-        raise click.BadParameter(f"unknown extension '.{fmt}' (use {', '.join(FORMATS)})", param_hint="--out")
+        hint = did_you_mean(fmt, FORMATS) or f" (use {', '.join(FORMATS)})"
+        raise click.BadParameter(f"unknown extension '.{fmt}'{hint}", param_hint="--out")
     return fmt
 
 
@@ -700,20 +701,18 @@ def cache_prune(older_than, max_size, cache_dir) -> None:
     Example:
       drift cache prune --older-than 14d --max-size 1GB
     """
-    age = _parse_amount(older_than, {"d": 86400, "h": 3600, "m": 60}, "--older-than")
-    size = _parse_amount(max_size, {"kb": 2**10, "mb": 2**20, "gb": 2**30}, "--max-size") if max_size else None
+    age = _amount_option(older_than, {"d": 86400, "h": 3600, "m": 60}, "--older-than")
+    size = _amount_option(max_size, {"kb": 2**10, "mb": 2**20, "gb": 2**30}, "--max-size") if max_size else None
     entries = [entry for kind in cache_contents(cache_dir).values() for entry in kind]
     removed, freed = prune_least_recently_used(entries, age, size)
     click.echo(f"removed {removed} entries, freed {freed / 2**20:.1f} MiB")
 
 
-def _parse_amount(text: str, units: dict[str, int], option: str) -> float:
-    import re
-
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)\s*", text)
-    if not match or match.group(2).lower() not in units:
+def _amount_option(text: str, units: dict[str, int], option: str) -> float:
+    amount = parse_amount(text, units, any_case=True)
+    if amount is None:
         raise click.BadParameter(f"'{text}': use a number with one of {', '.join(units)}", param_hint=option)
-    return float(match.group(1)) * units[match.group(2).lower()]
+    return amount
 
 
 @main.group()

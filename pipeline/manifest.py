@@ -23,7 +23,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError, Source
+from .errors import ConfigError, Source, did_you_mean
 from .files import write_json
 from .loudness import Loudness, Spread
 
@@ -44,7 +44,8 @@ def check_formats(names: list[str] | tuple[str, ...], setting: str = "--format")
     """The formats named, each once, in order; an unknown one is a ``ConfigError`` naming ``setting``."""
     unknown = [n for n in names if n not in FORMATS]
     if unknown:
-        raise ConfigError(f"{setting}: unknown format '{unknown[0]}' (available: {', '.join(FORMATS)})")
+        hint = did_you_mean(unknown[0], FORMATS) or f" (available: {', '.join(FORMATS)})"
+        raise ConfigError(f"{setting}: unknown format '{unknown[0]}'{hint}")
     return tuple(dict.fromkeys(names))
 
 

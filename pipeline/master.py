@@ -18,7 +18,7 @@ import numpy as np
 
 from .audio import SAMPLE_RATE, db_to_gain
 from .blocks import BLOCK, GainSmoother, Generated, Memory, Scratch, Signal, spans
-from .errors import ConfigError, Source
+from .errors import ConfigError, Source, did_you_mean
 from .loudness import TRUE_PEAK_CONTEXT, Loudness, ProgrammeMeter, measure, oversampled_peaks
 from .progress import Percent
 
@@ -66,7 +66,8 @@ PROFILES = {
 
 def profile_named(name: str, where: Source | None = None) -> Profile:
     if name not in PROFILES:
-        raise ConfigError(f"unknown loudness profile '{name}' (available: {', '.join(PROFILES)})", where)
+        hint = did_you_mean(name, PROFILES) or f" (available: {', '.join(PROFILES)})"
+        raise ConfigError(f"unknown loudness profile '{name}'{hint}", where)
     return PROFILES[name]
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .. import presets
-from ..errors import ConfigError, Source
+from ..errors import ConfigError, Source, did_you_mean
 
 NOISE_COLORS = ("white", "pink", "brown")
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
@@ -86,7 +86,8 @@ def parse_layer(table: dict, path: Path, prefix: str) -> Layer:
     where = Source(str(path))
     kind = presets.take(table, path, "type", str, None, prefix)
     if kind not in KINDS:
-        raise ConfigError(f"unknown layer type '{kind}' in '{prefix}type' (available: {', '.join(KINDS)})", where)
+        hint = did_you_mean(kind, KINDS) or f" (available: {', '.join(KINDS)})"
+        raise ConfigError(f"unknown layer type '{kind}' in '{prefix}type'{hint}", where)
     cls = KINDS[kind]
     values = {"kind": kind} if cls is ToneLayer else {}
     for name, spec in cls.__dataclass_fields__.items():

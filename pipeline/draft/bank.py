@@ -15,10 +15,9 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import ConfigError, Source
+from ..errors import ConfigError, Source, did_you_mean
 from .. import presets
 from ..presets import BUNDLED_ROOT
-from ..script.values import did_you_mean
 
 THEMES = {
     "presence": "presence",

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from ..errors import ScriptError, Source
+from ..errors import ScriptError, Source, did_you_mean
 from .model import At, BedCue, BreathCue, BreathPace, End, Insert, Mark, Pause, Ramp, ToneCue, VoicingCue
-from .values import did_you_mean, parse_duration
+from .values import parse_duration
 
 
 # --- argument grammar ------------------------------------------------------------------

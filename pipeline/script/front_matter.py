@@ -13,8 +13,8 @@ from typing import Any, Callable
 
 import yaml
 
-from .values import did_you_mean, parse_duration
-from ..errors import ScriptError, Source
+from .values import parse_duration
+from ..errors import ScriptError, Source, did_you_mean
 
 PAUSE_KINDS = ("sentence", "paragraph", "comma", "ellipsis")
 NO_AMBIENCE = "none"
