@@ -38,7 +38,7 @@ RENDERER = ("render", "deliver", "job")
 The renderer's code is what they import; the CLI, feeds, previews, drafting, qc and plots are not part of it."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RenderOptions:
     out_dir: Path = Path("build")
     formats: tuple[str, ...] | None = None

@@ -39,7 +39,7 @@ _TP_BLOCK = 1 << 18
 _TP_PAD = 64
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Loudness:
     integrated_lufs: float
     range_lu: float

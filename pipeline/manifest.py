@@ -102,7 +102,7 @@ class Renderer:
     another renderer."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Speech:
     phrases: int
     words: int
@@ -127,7 +127,7 @@ class Speech:
     """The words a minute each phrase was held to: the script's ``pace:``, else its profile's."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Listing:
     """What a player or a podcast feed shows of a track, from its front matter."""
 
@@ -141,7 +141,7 @@ class Listing:
     """The cover image's file beside the track (``NAME.cover.jpg``), or "" for none."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LoudnessReport(Loudness):
     """The master's delivery figures (measured as BS.1770 says), and what they were held to."""
 
@@ -193,7 +193,7 @@ class Verdict:
     """"FILE: check" for advisory checks that failed but were asked to warn only."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Manifest:
     """Everything known about one rendered track; written last, so it always describes complete files."""
 

@@ -30,7 +30,7 @@ RELEASE_DB_PER_S = 20.0
 """Gain recovers at most this fast after one (6 dB in 300 ms): slow enough not to pump."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Profile:
     name: str
     target: float
@@ -54,11 +54,14 @@ class Profile:
 PROFILES = {
     p.name: p
     for p in (
-        Profile("podcast", -16.0, -1.0, "Apple Podcasts: −16 LUFS, −1 dBTP (the default)"),
-        Profile("streaming", -14.0, -1.0, "Spotify-style streaming: −14 LUFS, −1 dBTP"),
-        Profile("meditation", -19.0, -1.5, "Quiet listening: −19 LUFS, −1.5 dBTP"),
-        Profile("broadcast", -23.0, -1.0, "EBU R128: −23 LUFS, −1 dBTP"),
-        Profile("acx", -20.0, -3.0, "ACX/Audible: −20 dB RMS (−23…−18), −3 dB peak, noise floor under −60 dB", by_rms=True,
+        Profile(name="podcast", target=-16.0, ceiling_dbtp=-1.0,
+                description="Apple Podcasts: −16 LUFS, −1 dBTP (the default)"),
+        Profile(name="streaming", target=-14.0, ceiling_dbtp=-1.0,
+                description="Spotify-style streaming: −14 LUFS, −1 dBTP"),
+        Profile(name="meditation", target=-19.0, ceiling_dbtp=-1.5, description="Quiet listening: −19 LUFS, −1.5 dBTP"),
+        Profile(name="broadcast", target=-23.0, ceiling_dbtp=-1.0, description="EBU R128: −23 LUFS, −1 dBTP"),
+        Profile(name="acx", target=-20.0, ceiling_dbtp=-3.0,
+                description="ACX/Audible: −20 dB RMS (−23…−18), −3 dB peak, noise floor under −60 dB", by_rms=True,
                 pace_wpm=(110.0, 190.0)),
     )
 }
@@ -71,7 +74,7 @@ def profile_named(name: str, where: Source | None = None) -> Profile:
     return PROFILES[name]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Master:
     """The finished programme at SAMPLE_RATE (a signal: stored, or made from the mix as it is read) and every
     figure of how it was made."""
@@ -146,7 +149,8 @@ def master(mix: Signal, profile: Profile, rate: int = SAMPLE_RATE, work: Scratch
         work.release(audio)
         gain_db += shortfall
         step.grow(blocks)
-    return Master(audio, profile, before.integrated_lufs, after, round(gain_db, 2), limited.reduction_db)
+    return Master(audio=audio, profile=profile, mix_lufs=before.integrated_lufs, after=after, gain_db=round(gain_db, 2),
+                  limiter_max_reduction_db=limited.reduction_db)
 
 
 def _kept_and_measured(limited: Limited, rate: int, work: Scratch, step: Percent) -> tuple[Signal, Loudness]:

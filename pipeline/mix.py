@@ -33,7 +33,7 @@ BALANCE_TOLERANCE_DB = 3.0
 """How far the voice over the bed, as heard (``voice_over_bed``), may stray from the setting: qc's window."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MixSettings:
     voice_to_bed_db: float = 15.0
     """How far the ducked bed sits under the voice while words are spoken."""
@@ -247,7 +247,7 @@ def _bed_blocks(timeline: Timeline, beds: dict[str, BedPreset], settings: MixSet
         yield block
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BedSegment:
     """One stretch of one bed preset, in frames, with its crossfades (equal power) at either end."""
 
@@ -261,7 +261,7 @@ class BedSegment:
 def bed_segments(timeline: Timeline) -> list[BedSegment]:
     """Every stretch of bed the opening bed and the cues make."""
     total = timeline.frames
-    segments = [BedSegment(timeline.opening_bed, 0, total)] if timeline.opening_bed else []
+    segments = [BedSegment(name=timeline.opening_bed, start=0, end=total)] if timeline.opening_bed else []
     for change in timeline.beds:
         cue, fade = change.cue, frames(change.cue.fade_s)
         if cue.gain_db is not None:
@@ -269,7 +269,7 @@ def bed_segments(timeline: Timeline) -> list[BedSegment]:
         if segments and segments[-1].end == total:
             segments[-1] = replace(segments[-1], end=min(change.start + fade, total), fade_out=fade)
         if not cue.off:
-            segments.append(BedSegment(cue.name, change.start, total, fade_in=fade))
+            segments.append(BedSegment(name=cue.name, start=change.start, end=total, fade_in=fade))
     return [s for s in segments if s.end > s.start]
 
 

@@ -9,8 +9,9 @@ from pipeline.errors import Source
 
 
 def timeline_with(spans_s, total_s=30.0):
-    phrases = tuple(PlacedPhrase(frames(a), frames(b - a), "x", Source("t"), i) for i, (a, b) in enumerate(spans_s))
-    return Timeline(frames(total_s), phrases, ())
+    phrases = tuple(PlacedPhrase(start=frames(a), frames=frames(b - a), text="x", source=Source("t"), clip=i)
+                    for i, (a, b) in enumerate(spans_s))
+    return Timeline(frames=frames(total_s), phrases=phrases, sections=())
 
 
 def test_ducking_holds_through_short_gaps_and_releases_in_long_ones():
@@ -75,8 +76,9 @@ def test_voice_chain_is_skipped_only_where_even_its_room_has_died_away(name):
     from pipeline.speech import Clip, load_voice
 
     burst = (np.random.default_rng(0).standard_normal((frames(0.5), 1)) * 0.3).astype(np.float32)
-    phrases = tuple(PlacedPhrase(frames(t), len(burst), "x", Source("test"), 0, voice="v") for t in (1, 20))
-    timeline = Timeline(frames(30), phrases, ())
+    phrases = tuple(PlacedPhrase(start=frames(t), frames=len(burst), text="x", source=Source("test"), clip=0, voice="v")
+                    for t in (1, 20))
+    timeline = Timeline(frames=frames(30), phrases=phrases, sections=())
     chain = load_voice(name).chain
     skipped = lay_voice(timeline, (Clip("x", burst),), chain=chain)
     dry = lay_voice(timeline, (Clip("x", burst),))

@@ -107,7 +107,7 @@ def _reason(exc: Exception, path: Path) -> str:
     return str(exc)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Encoding:
     """One file to write: what ``write_audio`` takes, as a value."""
 

@@ -38,7 +38,7 @@ class Breath:
         return self.inhale / (self.inhale + self.exhale)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Meta:
     """Front matter. Every field has a default so a bare text file is a script."""
 

@@ -32,7 +32,7 @@ DRAFT_STAND_IN = "joe"
 """The Piper preset that stands in for a slower engine's voice under ``--draft`` unless the preset names another."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class VoiceChain:
     """A gentle narration chain, applied to each voice's part of the voice stem."""
 
@@ -50,7 +50,7 @@ class VoiceChain:
     """A small room, mixed low, so a dry synthetic voice sits in a space."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class VoicePreset:
     """A named voice: which engine and model speak, how fast and high, its chain, lexicon and pauses."""
 
