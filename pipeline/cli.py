@@ -657,7 +657,7 @@ def voices_phonemes(name, text) -> None:
     """
     voice = load_voice(name, Source("voices phonemes"))
     engine = engine_for(voice)
-    if not hasattr(engine, "phonemes"):
+    if not engine.phonemises:
         raise ConfigError("only Piper and Kokoro voices show their phonemes", Source("voices phonemes"))
     click.echo(engine.phonemes(normalise(text, dict(voice.lexicon), Source("voices phonemes"))))
 

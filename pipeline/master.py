@@ -117,13 +117,7 @@ class Limited(Generated):
             yield chunk[start - lo : end - lo] * (gain * db_to_gain(curve)).astype(np.float32)[:, None]
 
 
-def limit(audio: np.ndarray, ceiling_db: float, gain_db: float = 0.0) -> tuple[np.ndarray, float]:
-    """``limited(audio × gain)`` as an array, and the largest gain reduction (dB)."""
-    limited = Limited(audio, ceiling_db, gain_db)
-    return Memory().keep(limited), limited.reduction_db
-
-
-def master(mix: Signal, profile: Profile, rate: int = SAMPLE_RATE, work: Scratch | None = None,
+def master(mix: Signal, profile: Profile, work: Scratch | None = None,
            progress: Callable[[int, int], None] | None = None) -> Master:
     """Gain the mix to the profile's target, then limit to its ceiling.
 
@@ -137,12 +131,12 @@ def master(mix: Signal, profile: Profile, rate: int = SAMPLE_RATE, work: Scratch
     work = work or Memory()
     blocks = -(-len(mix) // BLOCK)
     step = Percent(progress or (lambda done, total: None), 2 * blocks)  # measuring, then (nearly always) one limiting
-    before = measure(mix, rate, peaks=False, listen=step)
+    before = measure(mix, peaks=False, listen=step)
     gain_db = profile.target - profile.reading(before)
     ceiling = profile.ceiling_dbtp - LIMITER_MARGIN_DB
     for tries_left in reversed(range(3)):
-        limited = Limited(mix, ceiling, gain_db, rate)
-        audio, after = _kept_and_measured(limited, rate, work, step)
+        limited = Limited(mix, ceiling, gain_db)
+        audio, after = _kept_and_measured(limited, work, step)
         shortfall = profile.target - profile.reading(after)
         if limited.reduction_db == 0.0 or abs(shortfall) < 0.1 or not tries_left:
             break
@@ -153,9 +147,9 @@ def master(mix: Signal, profile: Profile, rate: int = SAMPLE_RATE, work: Scratch
                   limiter_max_reduction_db=limited.reduction_db)
 
 
-def _kept_and_measured(limited: Limited, rate: int, work: Scratch, step: Percent) -> tuple[Signal, Loudness]:
+def _kept_and_measured(limited: Limited, work: Scratch, step: Percent) -> tuple[Signal, Loudness]:
     """The limiter's output (kept if the budget allows), measured on the other core while it is being made."""
-    meter = ProgrammeMeter(limited.shape[1], rate)
+    meter = ProgrammeMeter(limited.shape[1])
     pending: deque[Future] = deque()
 
     def listen(block: np.ndarray) -> None:

@@ -215,22 +215,14 @@ def bed_signal(timeline: Timeline, beds: dict[str, BedPreset], settings: MixSett
     return Generated(timeline.frames, 2, lambda: _bed_blocks(timeline, beds, settings, loudness_lufs))
 
 
-def lay_beds(timeline: Timeline, beds: dict[str, BedPreset]) -> tuple[np.ndarray, np.ndarray]:
-    """The raw crossfaded bed, whole, with its level-cue curve in dB per frame (for tests and auditions)."""
-    level_x, level_y = bed_levels(timeline)
-    raw = np.concatenate([np.zeros((0, 2), np.float32), *_bed_blocks(timeline, beds)])
-    return raw, np.interp(np.arange(timeline.frames), level_x, level_y).astype(np.float32)
-
-
-def _bed_blocks(timeline: Timeline, beds: dict[str, BedPreset], settings: MixSettings = MixSettings(),
-                loudness_lufs: float | None = None) -> Iterator[np.ndarray]:
-    """The bed block by block; without ``loudness_lufs``, raw (no levelling, cues, ducking or fades)."""
+def _bed_blocks(timeline: Timeline, beds: dict[str, BedPreset], settings: MixSettings,
+                loudness_lufs: float) -> Iterator[np.ndarray]:
+    """The bed block by block: crossfaded, levelled, with the level cues, the ducking and the fades."""
     segments = bed_segments(timeline)
     level_x, level_y = bed_levels(timeline)
     seeds = [timeline.seed + 7919 * index for index in range(len(segments))]  # each stretch of bed its own noise
     streams = [BedStream(beds[seg.name], seg.end - seg.start, s, timeline.breath, seg.start) for seg, s in zip(segments, seeds)]
-    levelled = [np.float32(db_to_gain(-reference_loudness(beds[seg.name], s))) if loudness_lufs is not None else np.float32(1)
-                for seg, s in zip(segments, seeds)]
+    levelled = [np.float32(db_to_gain(-reference_loudness(beds[seg.name], s))) for seg, s in zip(segments, seeds)]
     duck_x, duck_y = _duck_breakpoints(timeline, settings)
     for start, end in spans(timeline.frames):
         block = np.zeros((end - start, 2), dtype=np.float32)
@@ -239,11 +231,10 @@ def _bed_blocks(timeline: Timeline, beds: dict[str, BedPreset], settings: MixSet
             if a < b:
                 fades = equal_power_fades(a - seg.start, b - seg.start, seg.end - seg.start, seg.fade_in, seg.fade_out)
                 block[a - start : b - start] += stream.take(b - a) * fades * to_reference
-        if loudness_lufs is not None:
-            at = control_frames(start, end - start)
-            envelope = db_to_gain(np.interp(at, level_x, level_y) + np.interp(at, duck_x, duck_y) + loudness_lufs)
-            fades = _programme_fades(start, end, timeline.frames, settings)
-            block *= at_audio_rate(envelope, end - start)[:, None] * fades
+        at = control_frames(start, end - start)
+        envelope = db_to_gain(np.interp(at, level_x, level_y) + np.interp(at, duck_x, duck_y) + loudness_lufs)
+        fades = _programme_fades(start, end, timeline.frames, settings)
+        block *= at_audio_rate(envelope, end - start)[:, None] * fades
         yield block
 
 
@@ -301,18 +292,10 @@ def tones_signal(timeline: Timeline, loudness_lufs: float, settings: MixSettings
                                                                                                      settings))
 
 
-def duck_envelope_db(timeline: Timeline, settings: MixSettings, start: int = 0, end: int | None = None) -> np.ndarray:
-    """Bed gain in dB per frame over [start, end): 0 between passages, −duck_db under speech.
-
-    Spans closer than the hold time merge, so short pauses stay ducked. The
-    ramps start ``attack`` before the first word, since the timeline is known.
-    """
-    end = timeline.frames if end is None else end
-    xs, ys = _duck_breakpoints(timeline, settings)
-    return np.interp(np.arange(start, end), xs, ys).astype(np.float32)
-
-
 def _duck_breakpoints(timeline: Timeline, settings: MixSettings) -> tuple[np.ndarray, list[float]]:
+    """The bed's ducking in dB at breakpoints in frames: 0 between passages, −duck_db under speech. Spans closer
+    than the hold time merge, so short pauses stay ducked; the ramps start ``attack`` before the first word,
+    since the timeline is known."""
     attack, release = frames(settings.duck_attack_s), frames(settings.duck_release_s)
     merge_gap = max(frames(settings.duck_hold_s), attack + release)
     merged: list[list[int]] = []
