@@ -148,7 +148,8 @@ def render(paths, out_dir, formats, profile, voice, ambience, stems, session_kin
 
         stems = bool(check_kinds(tuple(session_kinds), "--session"))
     options = RenderOptions(out_dir=out_dir, formats=formats, profile=profile, force=force, cache_dir=cache_dir,
-                            stems=stems, qc=not skip_qc, warn_only=advisory_checks(warn_only or (), Source("--warn-only")),
+                            stems=stems, qc=not skip_qc,
+                            warn_only=advisory_checks(warn_only or (), Source("--warn-only")),
                             script_defaults=defaults, draft=draft)
     if check_only:
         _report_check(check(tracks, options), len(tracks), quiet)

@@ -196,8 +196,8 @@ def test_plot_reads_every_format_qc_reads(tmp_path, cache_dir):
     from pipeline.export.decode import decoded, read_blocks
     from pipeline.pictures import waveform
 
-    result = CliRunner().invoke(main, ["render", str(FIXTURES / "short.txt"), "-o", str(tmp_path), "--cache", str(cache_dir),
-                                       "--format", "flac,m4a", "--no-qc"])
+    result = CliRunner().invoke(main, ["render", str(FIXTURES / "short.txt"), "-o", str(tmp_path),
+                                       "--cache", str(cache_dir), "--format", "flac,m4a", "--no-qc"])
     assert result.exit_code == 0, result.output
     plotted = CliRunner().invoke(main, ["plot", str(tmp_path / "short.m4a"), "-o", str(tmp_path / "m4a.png")])
     assert plotted.exit_code == 0, plotted.output

@@ -14,5 +14,6 @@ from .stream import NOISE_BLOCK, BedStream, audition_bed, bed_blocks, reference_
 from .tones import ToneRenderer, render_tones
 
 __all__ = ["BedPreset", "load_bed", "bed_blocks", "render_bed", "audition_bed", "BedStream", "reference_loudness",
-           "ToneRenderer", "render_tones", "NOISE_BLOCK", "NoiseLayer", "DroneLayer", "RainLayer", "WindLayer", "ToneLayer",
+           "ToneRenderer", "render_tones", "NOISE_BLOCK",
+           "NoiseLayer", "DroneLayer", "RainLayer", "WindLayer", "ToneLayer",
            "FileLayer"]

@@ -167,8 +167,8 @@ def read_module(path: Path) -> Module:
         if (phase == slot_phase and count != 1) or (phase != slot_phase and "{{" + slot + "}}" in body):
             raise ConfigError(f"{'an' if slot_phase[0] in 'aeiou' else 'a'} {slot_phase} module holds "
                               f"'{{{{{slot}}}}}' once, on a line of its own", Source(str(path), body_line, 1))
-    return Module(id=path.stem, phase=phase, themes=tuple(themes), mode=mode, minutes=float(minutes), body=body, path=path,
-                  body_line=body_line)
+    return Module(id=path.stem, phase=phase, themes=tuple(themes), mode=mode, minutes=float(minutes), body=body,
+                  path=path, body_line=body_line)
 
 
 def estimate_seconds(body: str) -> float:

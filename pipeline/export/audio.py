@@ -214,7 +214,8 @@ def wave_container(container: str, subtype: str, frames: int, channels: int) -> 
 def _encode_mp3(path: Path, blocks: Iterable[np.ndarray], channels: int, rate: int) -> None:
     from pedalboard.io import AudioFile
 
-    with open(path, "wb") as file, AudioFile(file, "w", rate, channels, format="mp3", **ENCODER_SETTINGS["mp3"]) as encoder:
+    with (open(path, "wb") as file,
+          AudioFile(file, "w", rate, channels, format="mp3", **ENCODER_SETTINGS["mp3"]) as encoder):
         for block in blocks:
             encoder.write(np.ascontiguousarray(block.T))
 

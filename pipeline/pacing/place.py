@@ -157,8 +157,8 @@ class _Placer:
         if spoken and event.word_marks:
             frames_in = self.anchors[len(self.placed)] if self.anchors else (pad,) * len(event.word_marks)
             self.marks += [Marker(start + at, mark.name, mark.source) for (_, mark), at in zip(event.word_marks, frames_in)]
-        self.placed.append(PlacedPhrase(start=start, frames=length, text=text, source=event.source, clip=len(self.placed),
-                                        volume_db=volume, pan=pan, voice=voice, pad=pad))
+        self.placed.append(PlacedPhrase(start=start, frames=length, text=text, source=event.source,
+                                        clip=len(self.placed), volume_db=volume, pan=pan, voice=voice, pad=pad))
         self.cursor = max(self.cursor, start + length)
         self.last_start = start
         self.explicit_s = self.implicit_s = 0.0

@@ -15,6 +15,7 @@ from .plain import parse_text
 from .ssml import parse_ssml
 from .values import parse_amount, parse_duration
 
-__all__ = ["NO_AMBIENCE", "Breath", "Meta", "SCRIPT_SUFFIXES", "parse_file", "parse_text", "parse_ssml", "parse_duration", "parse_amount",
+__all__ = ["NO_AMBIENCE", "Breath", "Meta", "SCRIPT_SUFFIXES", "parse_file", "parse_text", "parse_ssml", "parse_duration",
+           "parse_amount",
            "At", "BedCue", "Break", "BreathCue", "BreathPace", "End", "Event", "Insert", "Mark", "Pause", "Phrase", "Ramp",
            "Script", "ScriptErrors", "Section", "ToneCue", "VoicingCue", "Emphasis", "WordSpan"]
