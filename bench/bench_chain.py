@@ -18,7 +18,7 @@ import numpy as np
 from pipeline.blocks import scratch
 from pipeline.job import RenderOptions, prepare
 from pipeline.master import PROFILES, master
-from pipeline.mix import lay_beds, mix
+from pipeline.mix import MixSettings, bed_signal, mix
 from pipeline.pacing import place
 from pipeline.speech import ClipCache, default_cache_dir, synthesize
 
@@ -63,7 +63,7 @@ def run() -> dict:
     job = prepare(SCRIPT, RenderOptions())
     clips = synthesize(job.script, job.voices, ClipCache(default_cache_dir()))
     timeline = place(job.script, [clip.frames for clip in clips], job.pauses)
-    bed, _ = lay_beds(timeline, job.beds)
+    bed = bed_signal(timeline, job.beds, MixSettings(duck_db=0.0), -15.0)[:]  # the bed alone, not ducked, for theirs
     with tempfile.TemporaryDirectory() as folder:
         our_s, their_s = ours(job, clips, timeline), theirs(clips, timeline, bed * 0.1, Path(folder))
     return {"script": SCRIPT.name, "track_s": round(timeline.duration_s, 1), "ours_s": round(our_s, 2),

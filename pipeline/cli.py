@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import click
 
 from . import __version__
-from .errors import ConfigError, DriftError, ScriptWarning, Source, system_error
+from .errors import ConfigError, DriftError, ScriptWarning, Source, did_you_mean, system_error
 
 if TYPE_CHECKING:
     from .library import TrackResult
@@ -84,9 +84,9 @@ def _profiles() -> list[str]:
 
 
 def _formats() -> tuple[str, ...]:
-    from .export import FORMATS
+    from .manifest import FORMATS
 
-    return tuple(FORMATS)
+    return FORMATS
 
 
 def _fail(errors) -> None:
@@ -195,8 +195,10 @@ def render(paths, out_dir, formats, profile, voice, ambience, stems, session_kin
         from .export.session import check_kinds
 
         stems = bool(check_kinds(tuple(session_kinds), "--session"))
-    options = RenderOptions(out_dir, formats, profile, force, cache_dir, None, stems, qc=not skip_qc,
-                            warn_only=advisory_checks(warn_only or (), Source("--warn-only")), script_defaults=defaults, draft=draft)
+    options = RenderOptions(out_dir=out_dir, formats=formats, profile=profile, force=force, cache_dir=cache_dir,
+                            stems=stems, qc=not skip_qc,
+                            warn_only=advisory_checks(warn_only or (), Source("--warn-only")),
+                            script_defaults=defaults, draft=draft)
     if check_only:
         _report_check(check(tracks, options), len(tracks), quiet)
         return
@@ -724,7 +726,7 @@ def voices_phonemes(name, text) -> None:
 
     voice = load_voice(name, Source("voices phonemes"))
     engine = engine_for(voice)
-    if not hasattr(engine, "phonemes"):
+    if not engine.phonemises:
         raise ConfigError("only Piper and Kokoro voices show their phonemes", Source("voices phonemes"))
     click.echo(engine.phonemes(normalise(text, dict(voice.lexicon), Source("voices phonemes"))))
 
@@ -732,7 +734,8 @@ def voices_phonemes(name, text) -> None:
 def _format_of(path: Path) -> str:
     fmt = path.suffix.lstrip(".").lower()
     if fmt not in (formats := _formats()):
-        raise click.BadParameter(f"unknown extension '.{fmt}' (use {', '.join(formats)})", param_hint="--out")
+        hint = did_you_mean(fmt, formats) or f" (use {', '.join(formats)})"
+        raise click.BadParameter(f"unknown extension '.{fmt}'{hint}", param_hint="--out")
     return fmt
 
 
@@ -773,20 +776,20 @@ def cache_prune(older_than, max_size, cache_dir) -> None:
     from .files import prune_least_recently_used
     from .library import cache_contents
 
-    age = _parse_amount(older_than, {"d": 86400, "h": 3600, "m": 60}, "--older-than")
-    size = _parse_amount(max_size, {"kb": 2**10, "mb": 2**20, "gb": 2**30}, "--max-size") if max_size else None
+    age = _amount_option(older_than, {"d": 86400, "h": 3600, "m": 60}, "--older-than")
+    size = _amount_option(max_size, {"kb": 2**10, "mb": 2**20, "gb": 2**30}, "--max-size") if max_size else None
     entries = [entry for kind in cache_contents(cache_dir).values() for entry in kind]
     removed, freed = prune_least_recently_used(entries, age, size)
     click.echo(f"removed {removed} entries, freed {freed / 2**20:.1f} MiB")
 
 
-def _parse_amount(text: str, units: dict[str, int], option: str) -> float:
-    import re
+def _amount_option(text: str, units: dict[str, int], option: str) -> float:
+    from .script import parse_amount
 
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)\s*", text)
-    if not match or match.group(2).lower() not in units:
+    amount = parse_amount(text, units, any_case=True)
+    if amount is None:
         raise click.BadParameter(f"'{text}': use a number with one of {', '.join(units)}", param_hint=option)
-    return float(match.group(1)) * units[match.group(2).lower()]
+    return amount
 
 
 @main.group()

@@ -56,7 +56,7 @@ _TP_BLOCK = 1 << 18
 _TP_PAD = 64
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Loudness:
     integrated_lufs: float
     range_lu: float
@@ -83,13 +83,12 @@ class Spread:
 
 
 class LoudnessMeter:
-    """Streaming BS.1770 meter: ``feed`` blocks of (frames, channels), then read the figures."""
+    """Streaming BS.1770 meter: ``feed`` blocks of (frames, channels) at SAMPLE_RATE (the K-weighting here is
+    BS.1770's 48 kHz filter; everything is measured at the internal rate), then read the figures."""
 
-    def __init__(self, channels: int, rate: int = SAMPLE_RATE):
-        if rate != SAMPLE_RATE:
-            raise ValueError("the K-weighting coefficients here are for 48 kHz")
+    def __init__(self, channels: int):
         self.state = np.zeros((_k_weighting().shape[0], 2, channels))
-        self.step = int(rate * _STEP_S)
+        self.step = int(SAMPLE_RATE * _STEP_S)
         self.leftover = np.zeros(0)
         self.energies: list[np.ndarray] = []
         self.raw_leftover = np.zeros(0)
@@ -183,22 +182,17 @@ def _feed(meter: LoudnessMeter, audio: np.ndarray) -> LoudnessMeter:
     return meter
 
 
-def integrated_loudness(audio: np.ndarray, rate: int = SAMPLE_RATE) -> float:
-    return round(_feed(LoudnessMeter(audio.shape[1], rate), audio).integrated(), 3)
+def integrated_loudness(audio: np.ndarray) -> float:
+    return round(_feed(LoudnessMeter(audio.shape[1]), audio).integrated(), 3)
 
 
-def rms_level(audio: np.ndarray, rate: int = SAMPLE_RATE) -> float:
-    return round(_feed(LoudnessMeter(audio.shape[1], rate), audio).rms(), 3)
-
-
-def measure(audio: np.ndarray, rate: int = SAMPLE_RATE, peaks: bool = True,
-            listen: Callable[[np.ndarray], None] | None = None) -> Loudness:
+def measure(audio: np.ndarray, peaks: bool = True, listen: Callable[[np.ndarray], None] | None = None) -> Loudness:
     """Every delivery figure of a programme, read block by block (``audio`` may be any signal); ``listen`` is
     handed each block as it is measured.
 
     ``peaks=False`` skips oversampling and reports the sample peak as the true peak (a lower bound).
     """
-    meter = ProgrammeMeter(audio.shape[1], rate, oversample=peaks)
+    meter = ProgrammeMeter(audio.shape[1], oversample=peaks)
     for a, b in spans(len(audio)):
         block = np.asarray(audio[a:b])
         meter.feed(block)
@@ -210,8 +204,8 @@ def measure(audio: np.ndarray, rate: int = SAMPLE_RATE, peaks: bool = True,
 class ProgrammeMeter:
     """Every delivery figure, streamed: BS.1770 loudness and the sample and true peaks of the same blocks."""
 
-    def __init__(self, channels: int, rate: int = SAMPLE_RATE, oversample: bool = True):
-        self.loudness, self.peaks = LoudnessMeter(channels, rate), PeakMeter(oversample)
+    def __init__(self, channels: int, oversample: bool = True):
+        self.loudness, self.peaks = LoudnessMeter(channels), PeakMeter(oversample)
 
     def feed(self, block: np.ndarray) -> None:
         self.loudness.feed(block)
@@ -279,15 +273,6 @@ class PeakMeter:
         start, end = len(before), len(before) + len(self.held)
         self.peak = max(self.peak, float(oversampled_peaks(context, start, end, self.sample_peak).max(initial=0.0)))
         self.before = context[max(end - _TP_PAD, 0) : end]
-
-
-def true_peak_db(audio: np.ndarray) -> float:
-    """The programme's true peak (dBTP): only stretches that could rise above the loudest sample are
-    oversampled (about a fifth of a mastered voice track)."""
-    meter = PeakMeter()
-    for a, b in spans(len(audio)):
-        meter.feed(np.asarray(audio[a:b]))
-    return to_db(meter.true_peak())
 
 
 def oversampled_peaks(audio: np.ndarray, start: int = 0, end: int | None = None, floor: float = 0.0) -> np.ndarray:

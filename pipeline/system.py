@@ -12,7 +12,6 @@ import ctypes
 import os
 import signal
 import sys
-from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
 
@@ -28,16 +27,3 @@ def die_with_parent() -> None:
         return
     if os.getppid() != parent:  # the parent died before the request was made
         os._exit(1)
-
-
-def processes_with(marker: str) -> list[int]:
-    """The processes whose command line holds ``marker`` (a build's own output folder, say): what of a build is
-    still alive. Linux only (reads /proc); elsewhere nothing is found."""
-    found = []
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            if marker in (proc / "cmdline").read_bytes().decode(errors="replace"):
-                found.append(int(proc.name))
-        except OSError:
-            continue  # ended while we looked
-    return found

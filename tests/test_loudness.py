@@ -5,7 +5,7 @@ import soundfile
 
 from conftest import ebur128
 from pipeline.audio import SAMPLE_RATE
-from pipeline.loudness import LoudnessMeter, integrated_loudness, measure, true_peak_db
+from pipeline.loudness import LoudnessMeter, integrated_loudness, measure
 
 
 def sine(freq, seconds, amplitude, phase=0.0):
@@ -47,7 +47,7 @@ def test_true_peak_finds_the_peak_between_samples():
     # A quarter-rate sine sampled 45° off its crest: samples reach 0.707, the wave reaches 1.0.
     wave = np.stack([sine(SAMPLE_RATE / 4, 1, 1.0, np.pi / 4)] * 2, axis=1)
     assert np.abs(wave).max() == pytest.approx(0.7071, abs=1e-3)
-    assert true_peak_db(wave) == pytest.approx(0.0, abs=0.3)
+    assert measure(wave).true_peak_dbtp == pytest.approx(0.0, abs=0.3)
 
 
 def test_feeding_in_blocks_gives_the_same_answer_as_feeding_whole():

@@ -204,7 +204,7 @@ def test_pitch_offset_of_a_preset_and_a_cue_add(steady, tmp_path):
 
 def test_empty_phrase_and_missing_model_are_clear_errors(tmp_path, monkeypatch):
     with pytest.raises(RenderError, match="nothing to say"):
-        speak(Phrase("— … —", HERE), load_voice("steady"), ClipCache(None))
+        speak(Phrase(text="— … —", source=HERE), load_voice("steady"), ClipCache(None))
     (tmp_path / "ghost.toml").write_text('engine = "piper"\nmodel = "ghost.onnx"\n')
     monkeypatch.setenv("DRIFT_VOICES", str(tmp_path))
     with pytest.raises(ConfigError, match="voice model file not found: .*ghost.onnx"):

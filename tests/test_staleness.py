@@ -60,7 +60,7 @@ def edit(path, old, new):
 
 def test_the_renderer_is_what_render_the_track_writer_and_job_import():
     files = {path.relative_to(PACKAGE).as_posix() for path in closure(RENDERER)}
-    assert {"render.py", "job.py", "export/track.py", "mix.py", "master.py", "speech/engines.py",
+    assert {"render.py", "job.py", "deliver.py", "mix.py", "master.py", "speech/engines.py",
             "pacing/place.py", "beds/stream.py", "__init__.py", "speech/__init__.py"} <= files
     assert "speech/kokoro.py" in files  # imported inside a function
     assert not files & {"cli.py", "__main__.py", "feed.py", "preview.py", "qc.py", "plot.py", "export/session.py"}

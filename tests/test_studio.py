@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
 import shutil
 import signal
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES
+from conftest import FIXTURES, processes_with
 
 ROOT = Path(__file__).resolve().parents[1]
 LIBRARY = ROOT / "scripts"
@@ -400,8 +399,6 @@ def test_the_description_is_never_logged_and_a_closed_tab_stops_its_render(folde
 
 
 def _workers(out: Path) -> list[int]:
-    from pipeline.system import processes_with
-
     return [pid for pid in processes_with(str(out.resolve())) if _is_worker(pid)]
 
 

@@ -5,6 +5,7 @@ parallel, check without rendering, prune what is orphaned, and keep ``library.js
 from __future__ import annotations
 
 import fcntl
+import logging
 import multiprocessing
 import os
 import pickle
@@ -28,6 +29,7 @@ from ..progress import Event, Progress, nowhere
 from ..system import die_with_parent
 from .track import TrackResult, render_track
 
+log = logging.getLogger(__name__)
 LOCK_NAME = ".drift.lock"
 LIBRARY_NAME = "library.json"
 
@@ -290,7 +292,8 @@ def lock(out_dir: Path) -> Iterator[None]:
 
     Worker processes share it (they are forked holding it), so the folder is free only once every one of them
     is gone. The holder's PID and start time are written in the file for the message a second build prints; a
-    file left with a name in it means its holder died, and the dead build's half-written files are cleared.
+    file left with a name in it means its holder died, and the dead build's half-written files are cleared (a
+    warning on the ``pipeline.library.build`` log says so, as the caches report what they discard).
     """
     created = not out_dir.exists()
     try:
@@ -299,7 +302,7 @@ def lock(out_dir: Path) -> Iterator[None]:
     except OSError as exc:
         raise ConfigError(f"cannot write here: {exc.strerror}", Source(str(exc.filename or out_dir))) from None
     if stale:
-        print(f"{out_dir}: cleared a stale lock left by {stale}, which is no longer running")
+        log.warning("%s: cleared a stale lock left by %s, which is no longer running", out_dir, stale)
         _remove_partial_files(out_dir)
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}".encode(), 0)

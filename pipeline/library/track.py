@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..blocks import scratch
 from ..errors import DriftError, system_error
-from ..export.track import write_track
+from ..deliver import write_track
 from ..job import Job, RenderOptions, is_up_to_date, prepare
 from ..manifest import Manifest, Verdict
 from ..progress import Event, Progress, counter, nowhere
@@ -23,7 +23,7 @@ from ..speech import ClipCache
 from .stored import TrackStore
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrackResult:
     script: str
     status: str  # "rendered" | "up to date" | "restored" (from the cache's finished tracks) | "failed" | "failed qc"
@@ -46,10 +46,10 @@ def render_track(path: Path, options: RenderOptions, progress: Progress | None =
         job = prepare(path, options, name)
         outputs = (*map(str, job.expected_outputs()), str(job.layout.manifest))
         if not options.force and is_up_to_date(job):
-            return TrackResult(str(path), "up to date")
+            return TrackResult(script=str(path), status="up to date")
         store = TrackStore(options.cache_dir)
         if not options.force and (manifest := store.restore(job)):
-            return TrackResult(str(path), "restored", outputs, (), manifest)
+            return TrackResult(script=str(path), status="restored", outputs=outputs, manifest=manifest)
         with scratch() as work:  # every full-length array lives on disk, so memory does not grow with the session
             rendered = render(job, ClipCache(options.cache_dir), work, progress=progress)
             progress(Event(job.layout.name, "encode"))
@@ -62,12 +62,12 @@ def render_track(path: Path, options: RenderOptions, progress: Progress | None =
             if manifest.qc.passed:
                 store.keep(job, manifest)
         status = "failed qc" if manifest.qc and not manifest.qc.passed else "rendered"
-        return TrackResult(str(path), status, outputs, (), manifest, rendered.timeline.describe(), reports,
-                           job.script.warnings)
+        return TrackResult(script=str(path), status=status, outputs=outputs, manifest=manifest,
+                           timeline=rendered.timeline.describe(), reports=reports, warnings=job.script.warnings)
     except DriftError as error:
-        return TrackResult(str(path), "failed", errors=tuple(getattr(error, "errors", [error])))
+        return TrackResult(script=str(path), status="failed", errors=tuple(getattr(error, "errors", [error])))
     except OSError as exc:  # a full disk, a folder made read-only mid-build: the track fails, the library goes on
-        return TrackResult(str(path), "failed", errors=(system_error(exc),))
+        return TrackResult(script=str(path), status="failed", errors=(system_error(exc),))
 
 
 def _with_verdict(job: Job, manifest: Manifest, reports: tuple[QcReport, ...]) -> Manifest:

@@ -13,8 +13,9 @@ from .model import (At, BedCue, Break, BreathCue, BreathPace, Emphasis, End, Eve
                     ScriptErrors, Section, ToneCue, VoicingCue, WordSpan)
 from .plain import parse_text
 from .ssml import parse_ssml
-from .values import did_you_mean, parse_duration
+from .values import parse_amount, parse_duration
 
-__all__ = ["NO_AMBIENCE", "Breath", "Meta", "SCRIPT_SUFFIXES", "discover", "parse_file", "parse_text", "parse_ssml", "parse_duration", "did_you_mean",
+__all__ = ["NO_AMBIENCE", "Breath", "Meta", "SCRIPT_SUFFIXES", "discover", "parse_file", "parse_text", "parse_ssml",
+           "parse_duration", "parse_amount",
            "At", "BedCue", "Break", "BreathCue", "BreathPace", "End", "Event", "Insert", "Mark", "Pause", "Phrase", "Ramp",
            "Script", "ScriptErrors", "Section", "ToneCue", "VoicingCue", "Emphasis", "WordSpan"]

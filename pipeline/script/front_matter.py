@@ -11,8 +11,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from .values import did_you_mean, parse_duration
-from ..errors import ScriptError, Source
+from .values import parse_duration
+from ..errors import ScriptError, Source, did_you_mean
 
 if TYPE_CHECKING:
     import yaml
@@ -39,7 +39,7 @@ class Breath:
         return self.inhale / (self.inhale + self.exhale)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Meta:
     """Front matter. Every field has a default so a bare text file is a script."""
 

@@ -1,8 +1,9 @@
-"""TTS engines behind one small interface: Piper (default), Kokoro (``kokoro``) and Coqui TTS (the ``coqui`` extra).
+"""TTS engines behind one small interface: Kokoro (``kokoro``, the default voice's), Piper (a preset's engine when
+it names none) and Coqui TTS (the ``coqui`` extra).
 
-Both are local: Piper voices come from an installed package or a .onnx path;
-Coqui models from a local model/config path or from the user's own Coqui
-model folder. Nothing is ever downloaded.
+All are local: Kokoro's model installs as packages and is joined once into the cache; Piper voices come from
+an installed package or a .onnx path; Coqui models from a local model/config path or from the user's own
+Coqui model folder. Nothing is downloaded while rendering.
 """
 
 from __future__ import annotations
@@ -34,9 +35,24 @@ class Engine(Protocol):
     """Longest text the model says well in one call (0: no limit)."""
     parallel: int
     """How many phrases ``synthesize`` may be asked for at once, from different threads."""
+    phonemises: bool
+    """Whether ``phonemes`` answers: Piper and Kokoro phonemise with espeak-ng in the open; Coqui's models do it
+    inside, so a Coqui voice can neither show its phonemes nor place words by their sounds."""
+    timed: bool
+    """Whether ``synthesize_timed`` and ``known`` answer: Kokoro says when each phoneme starts."""
 
     def synthesize(self, text: str, rate: float) -> np.ndarray:
         """Speak ``text`` at a relative ``rate``; mono float32 at ``sample_rate``, not normalised."""
+
+    def phonemes(self, text: str) -> str:
+        """What the voice says for ``text``, as espeak-ng phonemes (``[[ phonemes ]]`` said as written); only
+        where ``phonemises``."""
+
+    def synthesize_timed(self, text: str, rate: float) -> tuple[np.ndarray, list[tuple[str, float]]]:
+        """``synthesize``, and each phoneme said with when it starts, in seconds; only where ``timed``."""
+
+    def known(self, phonemes: str) -> str:
+        """The phonemes the model has tokens for (what ``synthesize_timed`` times); only where ``timed``."""
 
 
 @lru_cache(maxsize=8)
@@ -56,6 +72,8 @@ def _file_hash(path: Path) -> str:
 
 class PiperEngine:
     """Piper (ONNX VITS). Per-sentence peak normalisation is off: levels are matched per programme."""
+
+    phonemises, timed = True, False
 
     def __init__(self, preset: VoicePreset):
         from importlib import metadata
@@ -128,6 +146,8 @@ class CoquiEngine:
     from torch's generator, which is seeded from each phrase's text, so a cold
     render says every phrase the same way every time.
     """
+
+    phonemises, timed = False, False  # it phonemises inside the model: no phonemes to show, no times
 
     def __init__(self, preset: VoicePreset):
         from importlib import metadata

@@ -122,6 +122,7 @@ class KokoroEngine:
     """Kokoro-82M int8 on onnxruntime, one single-threaded session per core (the fast layout on two cores)."""
 
     sample_rate = 24_000
+    phonemises, timed = True, True
 
     def __init__(self, preset: VoicePreset):
         from kokoro_onnx import Kokoro

@@ -89,15 +89,14 @@ def _word_frames(phrase: Phrase, text: str, audio: np.ndarray, preset: VoicePres
     """Where the words at these offsets start in the clip: from the engine's own phoneme times where it has them
     (Kokoro; the sentence is spoken again for them, the same samples), otherwise by their share of its sounds."""
     engine, lexicon = engine_for(preset), lexicon_for(preset, phrase)
-    phonemes = getattr(engine, "phonemes", None)
-    said = lambda written: phonemes(normalise(written, lexicon, None))
+    said = lambda written: engine.phonemes(normalise(written, lexicon, None))
     whole = len(_pieces(text, preset, engine)) == 1
-    if hasattr(engine, "synthesize_timed") and whole:  # a sentence spoken in pieces has no one set of times
+    if engine.timed and whole:  # a sentence spoken in pieces has no one set of times
         raw, timed = engine.synthesize_timed(text, rate)
         start = clip_start_in(raw, engine.sample_rate, preset.chain.highpass_hz)
         before = lambda written: len(engine.known(said(written))) if written.strip() else 0
         return timed_word_frames(phrase.text, offsets, len(audio), timed, before, start)
-    return word_frames(phrase.text, offsets, audio, sounds_counter(said if phonemes else None))
+    return word_frames(phrase.text, offsets, audio, sounds_counter(said if engine.phonemises else None))
 
 
 def _rate_for_pace(text: str, clip_frames: int, rate: float, pace_wpm: tuple[float, float] | None,
