@@ -22,6 +22,7 @@ from typing import Callable, Iterator, Protocol
 import numpy as np
 
 from .errors import ConfigError
+from .kernels import smooth_gain
 
 BLOCK = 1 << 16
 """Frames per processing block (1.37 s at 48 kHz): large enough for numpy, small enough for memory."""
@@ -334,14 +335,6 @@ class GainSmoother:
         self.carry = 0.0
 
     def process(self, required: np.ndarray, following: np.ndarray) -> np.ndarray:
-        required = np.maximum(required.astype(np.float64), -MAX_REDUCTION_DB)
-        ahead = np.concatenate([required, np.maximum(following[: self.lookahead], -MAX_REDUCTION_DB)])
-        n = np.arange(len(ahead), dtype=np.float64)
-        before_peak = (np.minimum.accumulate((ahead + n * self.attack)[::-1])[::-1] - n * self.attack)[: len(required)]
-        k = n[: len(required)]
-        after_peak = np.minimum.accumulate(required - k * self.release) + k * self.release
-        after_peak = np.minimum(after_peak, self.carry + (k + 1) * self.release)
-        gain = np.minimum(np.minimum(after_peak, before_peak), 0.0)
-        if len(gain):
-            self.carry = float(after_peak[-1])
+        ahead = np.maximum(np.concatenate([required, following[: self.lookahead]]).astype(np.float64), -MAX_REDUCTION_DB)
+        gain, self.carry = smooth_gain(ahead, len(required), self.attack, self.release, self.carry)
         return gain
