@@ -86,10 +86,12 @@ class DiskArray:
 
     def __getitem__(self, key) -> np.ndarray:
         start, stop = _range(key, self.shape[0])
-        out = np.zeros((stop - start, self.shape[1]), dtype=np.float32)
+        out = np.empty((stop - start, self.shape[1]), dtype=np.float32)  # each piece is read or zeroed once
         for number, a, b in self._pieces(start, stop):
             if (slot := self.slots.get(number)) is not None:
                 _read_into(self.handle.fileno(), out[a - start : b - start], self._offset(slot, a))
+            else:
+                out[a - start : b - start] = 0.0
         return out
 
     def __setitem__(self, key, values) -> None:
@@ -338,3 +340,14 @@ class GainSmoother:
         ahead = np.maximum(np.concatenate([required, following[: self.lookahead]]).astype(np.float64), -MAX_REDUCTION_DB)
         gain, self.carry = smooth_gain(ahead, len(required), self.attack, self.release, self.carry)
         return gain
+
+
+def curve_gain(curve_db: np.ndarray) -> np.ndarray:
+    """A gain curve in dB (never above 0) as linear gain: the same values as ``10 ** (dB / 20)``, but the power
+    is taken only where the curve dips. A limiter or peak tamer leaves most frames at 0 dB, and the power was
+    the costliest part of applying its curve."""
+    gain = np.ones(len(curve_db), dtype=np.float64)
+    dips = np.flatnonzero(curve_db)
+    if len(dips):
+        gain[dips] = 10.0 ** (curve_db[dips] / 20.0)
+    return gain
