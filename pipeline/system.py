@@ -53,6 +53,8 @@ def exit_without_teardown(code: int | str | None) -> None:
     """
     import atexit
 
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        sys.exit(code)  # a profiler or debugger writes its findings once the interpreter unwinds: let it
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
