@@ -52,9 +52,11 @@ def exit_without_teardown(code: int | str | None) -> None:
     flushed; only the freeing of memory that the kernel reclaims anyway is skipped.
     """
     import atexit
+    import threading
 
     if sys.getprofile() is not None or sys.gettrace() is not None:
         sys.exit(code)  # a profiler or debugger writes its findings once the interpreter unwinds: let it
+    threading._shutdown()  # what the interpreter does first: threads still working finish, thread pools join
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
