@@ -275,9 +275,12 @@ class Rechunker:
         self.buffer = np.zeros((0, channels), dtype=np.float32)
 
     def take(self, count: int) -> np.ndarray:
-        while len(self.buffer) < count:
-            self.buffer = np.concatenate([self.buffer, self.make_piece()])
-        piece, self.buffer = self.buffer[:count], self.buffer[count:]
+        pieces, held = [self.buffer], len(self.buffer)
+        while held < count:  # gathered, then joined once: joining piece by piece copied a block several times
+            pieces.append(self.make_piece())
+            held += len(pieces[-1])
+        joined = np.concatenate(pieces) if len(pieces) > 1 else self.buffer
+        piece, self.buffer = joined[:count], joined[count:]
         return piece
 
 
