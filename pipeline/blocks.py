@@ -340,7 +340,8 @@ class GainSmoother:
         self.carry = 0.0
 
     def process(self, required: np.ndarray, following: np.ndarray) -> np.ndarray:
-        ahead = np.maximum(np.concatenate([required, following[: self.lookahead]]).astype(np.float64), -MAX_REDUCTION_DB)
+        ahead = np.concatenate([required, following[: self.lookahead]]).astype(np.float64)
+        ahead = np.maximum(ahead, -MAX_REDUCTION_DB)
         gain, self.carry = smooth_gain(ahead, len(required), self.attack, self.release, self.carry)
         return gain
 

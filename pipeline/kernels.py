@@ -26,17 +26,13 @@ def _compiled():
         before = np.empty(total)
         lowest = np.inf
         for n in range(total - 1, -1, -1):  # the tightest fall needed to reach any later peak in time
-            value = ahead[n] + n * attack
-            if value < lowest:
-                lowest = value
+            lowest = min(lowest, ahead[n] + n * attack)
             before[n] = lowest
         gain = np.empty(count)
         floor = np.inf
         after = carry
         for k in range(count):  # the slowest recovery from every earlier peak, and from the last block's
-            value = ahead[k] - k * release
-            if value < floor:
-                floor = value
+            floor = min(floor, ahead[k] - k * release)
             after = min(floor + k * release, carry + (k + 1) * release)
             gain[k] = min(min(after, before[k] - k * attack), 0.0)
         return gain, after
