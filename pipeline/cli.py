@@ -119,7 +119,20 @@ warn_only_option = click.option(
     help="Advisory checks that only warn: pace (speaking rate), balance (voice over bed).")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Command(click.Group):
+    def __call__(self, *args, **kwargs):
+        """As the program (the ``drift`` script, ``python -m pipeline``), exit without the interpreter's teardown,
+        which took seconds after the work was done; ``main`` (what CliRunner calls) is left as click has it."""
+        try:
+            code = self.main(*args, **kwargs)
+        except SystemExit as done:
+            code = done.code
+        from .system import exit_without_teardown
+
+        exit_without_teardown(code)
+
+
+@click.group(cls=_Command, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="drift")
 def main() -> None:
     """Render guided-meditation scripts into finished, loudness-normalised tracks.

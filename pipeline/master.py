@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .audio import SAMPLE_RATE, db_to_gain
-from .blocks import BLOCK, GainSmoother, Generated, Memory, Scratch, Signal, spans
+from .blocks import BLOCK, GainSmoother, Generated, Memory, Scratch, Signal, curve_gain, spans
 from .errors import ConfigError, Source, did_you_mean
 from .loudness import TRUE_PEAK_CONTEXT, Loudness, ProgrammeMeter, measure, oversampled_peaks
 from .progress import Percent
@@ -114,7 +114,7 @@ class Limited(Generated):
             curve = smoother.process(required[: end - start], required[end - start :])
             if len(curve):
                 self.reduction_db = max(self.reduction_db, round(-float(curve.min()), 2))
-            yield chunk[start - lo : end - lo] * (gain * db_to_gain(curve)).astype(np.float32)[:, None]
+            yield chunk[start - lo : end - lo] * (gain * curve_gain(curve)).astype(np.float32)[:, None]
 
 
 def master(mix: Signal, profile: Profile, work: Scratch | None = None,

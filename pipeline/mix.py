@@ -22,7 +22,7 @@ import numpy as np
 from .audio import SAMPLE_RATE, db_to_gain, equal_power_fades, frame_peaks, frames
 from .beds import BedPreset, BedStream, ToneRenderer, reference_loudness
 from .blocks import (Computed, GainSmoother, Generated, Memory, Scratch, Signal, at_audio_rate, control_frames,
-                     spans)
+                     curve_gain, spans)
 from .loudness import LoudnessMeter, Spread, integrated_loudness, span_loudness
 from .pacing import Timeline
 from .speech import Clip, VoiceChain, VoicePreset
@@ -173,7 +173,7 @@ def tame_peaks(audio: np.ndarray, threshold_db: float, ratio: float, gain_db: fl
         level_db = 20 * np.log10(np.maximum(frame_peaks(ahead), 1e-9))
         required = -np.maximum(level_db - threshold_db, 0.0) * (1 - 1 / ratio)
         curve = smoother.process(required[: end - start], required[end - start :])
-        out[start:end] = ahead[: end - start] * db_to_gain(curve).astype(np.float32)[:, None]
+        out[start:end] = ahead[: end - start] * curve_gain(curve).astype(np.float32)[:, None]
     return out
 
 

@@ -6,7 +6,7 @@ from pipeline.imports import PACKAGE, imports, module_name
 
 LAYERS = {
     # foundations: the audio type, files, errors, presets
-    "errors": 0, "files": 0, "audio": 0, "blocks": 0, "presets": 0, "system": 0, "progress": 0, "imports": 0,
+    "errors": 0, "files": 0, "audio": 0, "kernels": 0, "blocks": 0, "presets": 0, "system": 0, "progress": 0, "imports": 0,
     # what a track is made of and measured by: the language, loudness, the files of a track
     "script": 1, "loudness": 1, "manifest": 1, "pictures": 1,
     # stages that read the script

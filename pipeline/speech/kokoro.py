@@ -131,8 +131,8 @@ class KokoroEngine:
         self.language = language_of(preset)
         model = timed_model_path()
         voices = _empty_voices(model.parent)
-        self.sessions = SessionPool([Kokoro.from_session(single_threaded_session(model), str(voices))
-                                     for _ in range(os.cpu_count() or 1)])
+        self.sessions = SessionPool.lazy(lambda: Kokoro.from_session(single_threaded_session(model), str(voices)),
+                                         os.cpu_count() or 1)
         self.parallel = self.sessions.size
         self.identity = {"engine": "kokoro", "version": metadata.version("kokoro-onnx"), "model_sha256": MODEL_SHA256,
                          "style_sha256": hashlib.sha256(self.style.tobytes()).hexdigest(), "language": self.language}
