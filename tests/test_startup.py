@@ -48,8 +48,13 @@ RENDER_PATH = (
 
 
 def _modules_after(code: str) -> set[str]:
-    """``sys.modules`` once ``code`` has run in a fresh interpreter."""
-    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)), file=sys.stderr)"
+    """``sys.modules`` once ``code`` has run in a fresh interpreter: read at exit, because ``drift`` leaves
+    without the interpreter's teardown (only the atexit handlers run)."""
+    probe = (
+        "import atexit, json, sys\n"
+        "atexit.register(lambda: print(json.dumps(sorted(sys.modules)), file=sys.stderr))\n"
+        f"{code}"
+    )
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     return set(json.loads(run.stderr.strip().splitlines()[-1]))
 
