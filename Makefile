@@ -4,13 +4,20 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: render test bench lint coqui browser clean
+.PHONY: render test fast style bench lint coqui browser clean
 
 render: $(STAMP)  ## Render every script in scripts/ into build/
 	$(BIN)/drift render scripts -o build
 
 test: $(STAMP) browser  ## Run the test suite
 	$(BIN)/python -m pytest
+
+fast: $(STAMP)  ## The inner loop: every test but those marked slow (whole renders, long checks)
+	$(BIN)/python -m pytest -m "not slow"
+
+style: $(STAMP)  ## What .ci/run checks before the tests: the formatter and the linter (ruff, pyproject.toml)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
 
 bench: $(STAMP)  ## Run the benchmarks; results go to bench/results/
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'

@@ -52,8 +52,10 @@ def synthetic_session(minutes: float):
     clip_audio = (rng.standard_normal((frames(4.0), 1)) * 0.1).astype(np.float32)
     clip_audio *= np.abs(np.sin(np.linspace(0, 40, len(clip_audio))))[:, None].astype(np.float32)
     starts = range(frames(6), frames(minutes * 60 - 12), frames(8))
-    phrases = tuple(PlacedPhrase(s, len(clip_audio), "x", Source("bench"), 0, voice="default") for s in starts)
-    return Timeline(frames(minutes * 60), phrases, (), opening_bed="hearth"), (Clip("x", clip_audio),)
+    phrases = tuple(PlacedPhrase(start=s, frames=len(clip_audio), text="x", source=Source("bench"), clip=0,
+                                 voice="default") for s in starts)
+    timeline = Timeline(frames=frames(minutes * 60), phrases=phrases, sections=(), opening_bed="hearth")
+    return timeline, (Clip("x", clip_audio),)
 
 
 def one(minutes: float) -> dict:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 import numpy as np
-import soxr
 
 SAMPLE_RATE = 48_000
 
@@ -45,6 +44,8 @@ def as_frames(samples: np.ndarray) -> np.ndarray:
 
 def resample(audio: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndarray:
     """Convert to the internal rate with soxr's high-quality filter."""
+    import soxr
+
     audio = as_frames(audio)
     if rate == target:
         return audio
@@ -53,6 +54,8 @@ def resample(audio: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndar
 
 def resample_blocks(blocks: Iterable[np.ndarray], rate: int, channels: int, target: int = SAMPLE_RATE) -> Iterator[np.ndarray]:
     """``resample`` for audio arriving in (frames, channels) float32 blocks: soxr's stream, the same filter, no seams."""
+    import soxr
+
     if rate == target:
         yield from blocks
         return

@@ -22,6 +22,7 @@ from typing import Callable, Iterator, Protocol
 import numpy as np
 
 from .errors import ConfigError
+from .kernels import smooth_gain
 
 BLOCK = 1 << 16
 """Frames per processing block (1.37 s at 48 kHz): large enough for numpy, small enough for memory."""
@@ -85,10 +86,12 @@ class DiskArray:
 
     def __getitem__(self, key) -> np.ndarray:
         start, stop = _range(key, self.shape[0])
-        out = np.zeros((stop - start, self.shape[1]), dtype=np.float32)
+        out = np.empty((stop - start, self.shape[1]), dtype=np.float32)  # each piece is read or zeroed once
         for number, a, b in self._pieces(start, stop):
             if (slot := self.slots.get(number)) is not None:
                 _read_into(self.handle.fileno(), out[a - start : b - start], self._offset(slot, a))
+            else:
+                out[a - start : b - start] = 0.0
         return out
 
     def __setitem__(self, key, values) -> None:
@@ -272,9 +275,12 @@ class Rechunker:
         self.buffer = np.zeros((0, channels), dtype=np.float32)
 
     def take(self, count: int) -> np.ndarray:
-        while len(self.buffer) < count:
-            self.buffer = np.concatenate([self.buffer, self.make_piece()])
-        piece, self.buffer = self.buffer[:count], self.buffer[count:]
+        pieces, held = [self.buffer], len(self.buffer)
+        while held < count:  # gathered, then joined once: joining piece by piece copied a block several times
+            pieces.append(self.make_piece())
+            held += len(pieces[-1])
+        joined = np.concatenate(pieces) if len(pieces) > 1 else self.buffer
+        piece, self.buffer = joined[:count], joined[count:]
         return piece
 
 
@@ -334,14 +340,18 @@ class GainSmoother:
         self.carry = 0.0
 
     def process(self, required: np.ndarray, following: np.ndarray) -> np.ndarray:
-        required = np.maximum(required.astype(np.float64), -MAX_REDUCTION_DB)
-        ahead = np.concatenate([required, np.maximum(following[: self.lookahead], -MAX_REDUCTION_DB)])
-        n = np.arange(len(ahead), dtype=np.float64)
-        before_peak = (np.minimum.accumulate((ahead + n * self.attack)[::-1])[::-1] - n * self.attack)[: len(required)]
-        k = n[: len(required)]
-        after_peak = np.minimum.accumulate(required - k * self.release) + k * self.release
-        after_peak = np.minimum(after_peak, self.carry + (k + 1) * self.release)
-        gain = np.minimum(np.minimum(after_peak, before_peak), 0.0)
-        if len(gain):
-            self.carry = float(after_peak[-1])
+        ahead = np.concatenate([required, following[: self.lookahead]]).astype(np.float64)
+        ahead = np.maximum(ahead, -MAX_REDUCTION_DB)
+        gain, self.carry = smooth_gain(ahead, len(required), self.attack, self.release, self.carry)
         return gain
+
+
+def curve_gain(curve_db: np.ndarray) -> np.ndarray:
+    """A gain curve in dB (never above 0) as linear gain: the same values as ``10 ** (dB / 20)``, but the power
+    is taken only where the curve dips. A limiter or peak tamer leaves most frames at 0 dB, and the power was
+    the costliest part of applying its curve."""
+    gain = np.ones(len(curve_db), dtype=np.float64)
+    dips = np.flatnonzero(curve_db)
+    if len(dips):
+        gain[dips] = 10.0 ** (curve_db[dips] / 20.0)
+    return gain

@@ -3,6 +3,10 @@
 No rendering logic lives here. Every ``DriftError`` becomes one line on
 stderr (``file:line:col: message``) and a non-zero exit; ``--quiet`` silences
 everything but errors.
+
+Each command imports what it uses when it runs: building the command tree
+imports click and nothing heavy, so ``drift --help`` and ``drift lint`` start
+at once (tests/test_startup.py holds this module to that).
 """
 
 from __future__ import annotations
@@ -12,26 +16,17 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from . import __version__, presets
-from .audio import SAMPLE_RATE, clock, frames
-from .beds import audition_bed, load_bed
-from .errors import ConfigError, DriftError, ScriptWarning, Source, system_error
-from .export import FORMATS, write_audio
-from .files import prune_least_recently_used
-from .job import RenderOptions, lint, load_variables
-from .manifest import Layout
-from .library import TrackResult, build, cache_contents, check, discover, parse_shard, plan, shard_of
-from .master import PROFILES
-from .progress import reporter
-from .qc import advisory_checks
-from .render import audition
-from .script import parse_duration
-from .speech import default_cache_dir, engine_for, load_voice
-from .speech.text import normalise
+from . import __version__
+from .errors import ConfigError, DriftError, ScriptWarning, Source, did_you_mean, system_error
+
+if TYPE_CHECKING:
+    from .library import TrackResult
 
 AUDITION_LUFS = -23.0
 """Beds auditioned alone play at about the level they sit at under a voice."""
@@ -53,6 +48,47 @@ def one_line_errors(command):
     return wrapper
 
 
+class LazyChoice(click.Choice):
+    """A choice among names a module defines, read when a value is checked or the help is shown: importing that
+    module (the master's profiles pull in numpy) while the command tree is built would slow every command."""
+
+    def __init__(self, names: Callable[[], Iterable[str]]):
+        self.names = names
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return tuple(self.names())
+
+    @choices.setter
+    def choices(self, value) -> None:
+        pass  # click.Choice sets it; the names are read each time instead
+
+
+class LazyHelp(click.Option):
+    """An option whose help names what a module defines (the formats), made when the help is shown."""
+
+    def __init__(self, *args, make_help: Callable[[], str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.make_help = make_help
+
+    def get_help_record(self, ctx: click.Context):
+        self.help = self.make_help()
+        return super().get_help_record(ctx)
+
+
+def _profiles() -> list[str]:
+    from .master import PROFILES
+
+    return sorted(PROFILES)
+
+
+def _formats() -> tuple[str, ...]:
+    from .manifest import FORMATS
+
+    return FORMATS
+
+
 def _fail(errors) -> None:
     for error in errors:
         click.echo(_one_line(error), err=True)
@@ -60,8 +96,14 @@ def _fail(errors) -> None:
 
 cache_option = click.option(
     "--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-    callback=lambda ctx, param, value: value or default_cache_dir(),
+    callback=lambda ctx, param, value: value or _default_cache_dir(),
     help="Clip cache folder (default: $DRIFT_CACHE or ~/.cache/drift-inward).")
+
+
+def _default_cache_dir() -> Path:
+    from .speech import default_cache_dir
+
+    return default_cache_dir()
 
 
 def _split_list(ctx, param, value: str | None):
@@ -77,7 +119,20 @@ warn_only_option = click.option(
     help="Advisory checks that only warn: pace (speaking rate), balance (voice over bed).")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Command(click.Group):
+    def __call__(self, *args, **kwargs):
+        """As the program (the ``drift`` script, ``python -m pipeline``), exit without the interpreter's teardown,
+        which took seconds after the work was done; ``main`` (what CliRunner calls) is left as click has it."""
+        try:
+            code = self.main(*args, **kwargs)
+        except SystemExit as done:
+            code = done.code
+        from .system import exit_without_teardown
+
+        exit_without_teardown(code)
+
+
+@click.group(cls=_Command, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="drift")
 def main() -> None:
     """Render guided-meditation scripts into finished, loudness-normalised tracks.
@@ -95,9 +150,10 @@ def main() -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("build"),
               show_default=True, help="Folder for tracks and manifests.")
-@click.option("--format", "formats", callback=_split_list, metavar="LIST",
-              help=f"Comma-separated formats to write (from {', '.join(FORMATS)}; default: the script's, else flac,mp3).")
-@click.option("--profile", type=click.Choice(sorted(PROFILES)), help="Loudness profile for every track, overriding each script's own.")
+@click.option("--format", "formats", callback=_split_list, metavar="LIST", cls=LazyHelp,
+              make_help=lambda: f"Comma-separated formats to write (from {', '.join(_formats())}; default: the "
+                                "script's, else flac,mp3).")
+@click.option("--profile", type=LazyChoice(_profiles), help="Loudness profile for every track, overriding each script's own.")
 @click.option("--voice", help="Voice preset for scripts that name none (SSML imports, bare text files).")
 @click.option("--ambience", help="Bed preset for scripts that name none ('none': no bed).")
 @click.option("--stems", is_flag=True, help="Also write voice, bed and tones stems beside each track.")
@@ -137,6 +193,11 @@ def render(paths, out_dir, formats, profile, voice, ambience, stems, session_kin
       drift render scripts/ --jobs 2 --shard 1/2  # half the library, two at a time
       drift render turning-toward.txt --vars listeners/ --stems
     """
+    from .job import RenderOptions
+    from .library import build, check, discover, parse_shard, plan, shard_of
+    from .progress import reporter
+    from .qc import advisory_checks
+
     scripts = discover(list(paths))
     library = plan(scripts, vars_path)
     tracks = shard_of(library, parse_shard(shard) if shard else None)
@@ -147,14 +208,16 @@ def render(paths, out_dir, formats, profile, voice, ambience, stems, session_kin
         from .export.session import check_kinds
 
         stems = bool(check_kinds(tuple(session_kinds), "--session"))
-    options = RenderOptions(out_dir, formats, profile, force, cache_dir, None, stems, qc=not skip_qc,
-                            warn_only=advisory_checks(warn_only or (), Source("--warn-only")), script_defaults=defaults, draft=draft)
+    options = RenderOptions(out_dir=out_dir, formats=formats, profile=profile, force=force, cache_dir=cache_dir,
+                            stems=stems, qc=not skip_qc,
+                            warn_only=advisory_checks(warn_only or (), Source("--warn-only")),
+                            script_defaults=defaults, draft=draft)
     if check_only:
         _report_check(check(tracks, options), len(tracks), quiet)
         return
-    with reporter(len(tracks), quiet) as report:
+    with reporter(len(tracks), quiet) as progress:
         results = build(tracks, options, jobs, scheduler=scheduler, prune_against=library if prune_orphans else None,
-                        on_removed=lambda path: click.echo(f"removed {path}", err=quiet), on_progress=report)
+                        on_removed=lambda path: click.echo(f"removed {path}", err=quiet), on_progress=progress)
     if session_kinds:
         _write_sessions(tracks, out_dir, tuple(session_kinds), quiet)
     _after_render(results, show_timeline, quiet)
@@ -163,6 +226,7 @@ def render(paths, out_dir, formats, profile, voice, ambience, stems, session_kin
 def _write_sessions(tracks, out_dir: Path, kinds: tuple[str, ...], quiet: bool) -> None:
     """DAW sessions for every track of the build that has a manifest: small files made from it each time."""
     from .export.session import write_sessions
+    from .manifest import Layout
 
     for track in tracks:
         manifest = Layout(out_dir, track.name).manifest
@@ -220,6 +284,8 @@ def _not_rendered(result: TrackResult) -> str:
 
 
 def _summary(results: list[TrackResult]) -> None:
+    from .audio import clock
+
     click.echo(f"{'track':<40} {'status':<11} {'length':>8} {'LUFS':>7} {'dBTP':>7}")
     for r in results:
         length, lufs, peak = "", "", ""
@@ -255,7 +321,9 @@ def preview(script, section, start, end, vars_file, out, serve, port, open_brows
       drift preview scripts/turning-toward.txt --section Deepening --serve
       drift preview scripts/turning-toward.txt --from 2:00 --to 5:00 --open
     """
-    from .preview import render_preview, serve as serve_folder
+    from .job import RenderOptions, load_variables
+    from .preview import render_preview
+    from .preview import serve as serve_folder
 
     span = None
     if start or end:
@@ -278,6 +346,8 @@ def preview(script, section, start, end, vars_file, out, serve, port, open_brows
 
 
 def _clock_option(text: str, option: str) -> float:
+    from .script import parse_duration
+
     seconds = parse_duration(text)
     if seconds is None:
         raise ConfigError(f"'{text}' is not a time like 2:00 or 90s", Source(option))
@@ -361,7 +431,7 @@ def plot(track, out) -> None:
 
 @main.command(name="qc")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--profile", type=click.Choice(sorted(PROFILES)), help="Hold every track to this profile (default: its manifest's).")
+@click.option("--profile", type=LazyChoice(_profiles), help="Hold every track to this profile (default: its manifest's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
 @warn_only_option
 @one_line_errors
@@ -378,7 +448,7 @@ def qc_command(paths, profile, as_json, warn_only) -> None:
     Example:
       drift qc build/
     """
-    from .qc import find_tracks, qc_files
+    from .qc import advisory_checks, find_tracks, qc_files
 
     tracks = find_tracks(list(paths))
     reports = qc_files(tracks, profile, advisory_checks(warn_only or (), Source("--warn-only")))
@@ -420,6 +490,9 @@ def lint_command(paths, as_json, style) -> None:
       drift lint --style scripts/ modules/
       drift lint --json scripts/ > problems.json
     """
+    from .job import lint
+    from .script import discover
+
     scripts = discover(list(paths))
     if style:
         from .draft.check import lint_with_style
@@ -483,7 +556,7 @@ STOPPED_EXIT = 3
 @click.option("--bed-until", metavar="TIME", help="With --ending asleep: the bed runs on until this time (8h, 8:00:00).")
 @click.option("--voice", help="Voice preset (default: default).")
 @click.option("--ambience", help="Bed preset (default: hearth; rain-on-leaves for sleep).")
-@click.option("--profile", type=click.Choice(sorted(PROFILES)), help="Loudness profile (default: podcast; meditation for sleep).")
+@click.option("--profile", type=LazyChoice(_profiles), help="Loudness profile (default: podcast; meditation for sleep).")
 @click.option("--theme", "themes", callback=_split_list, metavar="LIST",
               help="Work with these themes (one or two) instead of the ones the description maps to.")
 @click.option("--seed", type=click.IntRange(0), help="Another seed gives other variants of the same session.")
@@ -609,6 +682,9 @@ def studio(folder, out_dir, port, host, token, no_browser, cache_dir) -> None:
 @click.pass_context
 def voices(ctx) -> None:
     """List the voice presets a script can name in its 'voice:' line."""
+    from . import presets
+    from .speech import load_voice
+
     if ctx.invoked_subcommand:
         return
     for name in presets.available("voices"):
@@ -633,6 +709,10 @@ def voices_say(name, text, out, cache_dir) -> None:
     Example:
       drift voices say deep "Let yourself sink a little deeper." -o deep.flac
     """
+    from .audio import SAMPLE_RATE
+    from .export import write_audio
+    from .render import audition
+
     out = out or Path(f"voice-{name}.flac")
     write_audio(out, audition(name, text, cache_dir), SAMPLE_RATE, _format_of(out))
     click.echo(f"wrote {out}")
@@ -654,17 +734,21 @@ def voices_phonemes(name, text) -> None:
       [lexicon]
       Niamh = { phonemes = "nˈiːv" }
     """
+    from .speech import engine_for, load_voice
+    from .speech.text import normalise
+
     voice = load_voice(name, Source("voices phonemes"))
     engine = engine_for(voice)
-    if not hasattr(engine, "phonemes"):
+    if not engine.phonemises:
         raise ConfigError("only Piper and Kokoro voices show their phonemes", Source("voices phonemes"))
     click.echo(engine.phonemes(normalise(text, dict(voice.lexicon), Source("voices phonemes"))))
 
 
 def _format_of(path: Path) -> str:
     fmt = path.suffix.lstrip(".").lower()
-    if fmt not in FORMATS:
-        raise click.BadParameter(f"unknown extension '.{fmt}' (use {', '.join(FORMATS)})", param_hint="--out")
+    if fmt not in (formats := _formats()):
+        hint = did_you_mean(fmt, formats) or f" (use {', '.join(formats)})"
+        raise click.BadParameter(f"unknown extension '.{fmt}'{hint}", param_hint="--out")
     return fmt
 
 
@@ -681,6 +765,8 @@ def cache() -> None:
 @cache_option
 def cache_info(cache_dir) -> None:
     """Where the cache is, what it holds and how much space that takes."""
+    from .library import cache_contents
+
     click.echo(cache_dir)
     for kind, entries in cache_contents(cache_dir).items():
         click.echo(f"{len(entries)} {kind}, {sum(e.bytes for e in entries) / 2**20:.1f} MiB"
@@ -700,20 +786,23 @@ def cache_prune(older_than, max_size, cache_dir) -> None:
     Example:
       drift cache prune --older-than 14d --max-size 1GB
     """
-    age = _parse_amount(older_than, {"d": 86400, "h": 3600, "m": 60}, "--older-than")
-    size = _parse_amount(max_size, {"kb": 2**10, "mb": 2**20, "gb": 2**30}, "--max-size") if max_size else None
+    from .files import prune_least_recently_used
+    from .library import cache_contents
+
+    age = _amount_option(older_than, {"d": 86400, "h": 3600, "m": 60}, "--older-than")
+    size = _amount_option(max_size, {"kb": 2**10, "mb": 2**20, "gb": 2**30}, "--max-size") if max_size else None
     entries = [entry for kind in cache_contents(cache_dir).values() for entry in kind]
     removed, freed = prune_least_recently_used(entries, age, size)
     click.echo(f"removed {removed} entries, freed {freed / 2**20:.1f} MiB")
 
 
-def _parse_amount(text: str, units: dict[str, int], option: str) -> float:
-    import re
+def _amount_option(text: str, units: dict[str, int], option: str) -> float:
+    from .script import parse_amount
 
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)\s*", text)
-    if not match or match.group(2).lower() not in units:
+    amount = parse_amount(text, units, any_case=True)
+    if amount is None:
         raise click.BadParameter(f"'{text}': use a number with one of {', '.join(units)}", param_hint=option)
-    return float(match.group(1)) * units[match.group(2).lower()]
+    return amount
 
 
 @main.group()
@@ -724,6 +813,9 @@ def ambience() -> None:
 @ambience.command(name="list")
 def ambience_list() -> None:
     """List the bed presets a script can name in its 'ambience:' line."""
+    from . import presets
+    from .beds import load_bed
+
     for name in presets.available("ambience"):
         try:
             preset = load_bed(name)
@@ -746,6 +838,11 @@ def ambience_render(name, duration, seed, out) -> None:
     Example:
       drift ambience render hearth --duration 5m -o hearth.flac
     """
+    from .audio import SAMPLE_RATE, frames
+    from .beds import audition_bed, load_bed
+    from .export import write_audio
+    from .script import parse_duration
+
     seconds = parse_duration(duration)
     fmt = _format_of(out)
     if seconds is None or seconds <= 0:

@@ -6,6 +6,7 @@ escapes to the user as a traceback.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 
@@ -21,6 +22,13 @@ class Source:
         if self.line <= 0:
             return self.path
         return f"{self.path}:{self.line}:{self.col}"
+
+
+def did_you_mean(word: str, choices) -> str:
+    """`` (did you mean 'bed'?)`` for the choice nearest a mistyped ``word``, or "" when none is near: every unknown
+    name a user can type (a cue, a key, a preset, a format) is answered the same way."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 class DriftError(Exception):

@@ -13,19 +13,15 @@ import hashlib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
-
-import yaml
 
 from . import __version__, presets
 from .beds import BedPreset, load_bed
 from .errors import ConfigError, DriftError, ScriptError, Source
-from .export.audio import DEFAULT_FORMATS, check_formats
 from .export.tags import read_cover
 from .files import file_sha256, text_sha256
 from .imports import PACKAGE, closure
-from .manifest import Layout, Manifest
+from .manifest import DEFAULT_FORMATS, Layout, Manifest, check_formats
 from .master import Profile, profile_named
 from .pacing import Pauses, place
 from .script import NO_AMBIENCE, BedCue, Insert, Script, ScriptErrors, parse_file
@@ -34,12 +30,12 @@ from .speech.sayable import lexicon_problems, phoneme_problems, within_reach
 from .speech.text import length_problem, unspeakable
 from .speech.voices import ENGINE_PACKAGES, SPEED_RANGES, draft_voice, speed_of
 
-RENDERER = ("render", "export.track", "job")
+RENDERER = ("render", "deliver", "job")
 """The modules a track is made from: the pipeline, the track writer, and this module (presets, the input hash).
 The renderer's code is what they import; the CLI, feeds, previews, drafting, qc and plots are not part of it."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RenderOptions:
     out_dir: Path = Path("build")
     formats: tuple[str, ...] | None = None
@@ -62,7 +58,7 @@ class RenderOptions:
     """Speak every voice with its Piper stand-in (``--draft``): a session to audition in seconds, never the release."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Job:
     """One track with everything it depends on resolved and hashed."""
 
@@ -75,6 +71,9 @@ class Job:
     input_hash: str
     stems: bool = False
     draft: bool = False
+    cover: bytes = b""
+    """The script's cover image as read when the job was made (b"": none): hashed, tagged and copied from here."""
+    cover_mime: str = ""
 
     @property
     def voice(self) -> VoicePreset:
@@ -102,10 +101,11 @@ class Job:
         return self.layout.expected(self.formats, self.stems) + ([self.cover_file] if self.cover_file else [])
 
 
-def prepare(path: Path, options: RenderOptions, name: str | None = None) -> Job:
-    """Parse a script and resolve everything it names; every input is hashed into ``input_hash``. A script with
-    mistakes is still checked as far as it could be read, so the ``ScriptErrors`` raised lists every mistake in it
-    (a bad cue and an unknown bed on one line, a character no voice can say on the next)."""
+def prepare(path: Path, options: RenderOptions, name: str | None = None, *, hashed: bool = True) -> Job:
+    """Parse a script and resolve everything it names; every input is hashed into ``input_hash`` (unless not
+    ``hashed``: lint needs no hash, and hashing the renderer's code costs more than checking a short script). A
+    script with mistakes is still checked as far as it could be read, so the ``ScriptErrors`` raised lists every
+    mistake in it (a bad cue and an unknown bed on one line, a character no voice can say on the next)."""
     path = Path(path)
     try:
         script = parse_file(path, options.variables, dict(options.script_defaults))
@@ -118,11 +118,11 @@ def prepare(path: Path, options: RenderOptions, name: str | None = None) -> Job:
         script_sha256 = file_sha256(path)
     except OSError as exc:
         raise ConfigError(f"cannot read script: {exc.strerror}", Source(str(path))) from None
-    return resolve(script, options, name or path.stem, script_sha256)
+    return resolve(script, options, name or path.stem, script_sha256, hashed=hashed)
 
 
 def resolve(script: Script, options: RenderOptions, name: str, script_sha256: str,
-            found: list[DriftError] | tuple = ()) -> Job:
+            found: list[DriftError] | tuple = (), *, hashed: bool = True) -> Job:
     """A parsed script's job: presets loaded, files checked, settings chosen, inputs hashed. ``found``: mistakes
     already found in the script, read as far as it could be; the checks here run all the same, and every problem
     is raised together. An SSML rate beyond its voice is met as closely as the voice allows (one warning), the
@@ -134,7 +134,7 @@ def resolve(script: Script, options: RenderOptions, name: str, script_sha256: st
     if options.draft:
         voices = _checked(problems, lambda: {name: draft_voice(preset) for name, preset in voices.items()}, {})
     _check_speeds(script, voices, problems)
-    _check_files(script, folder, problems)
+    cover, cover_mime = _check_files(script, folder, problems)
     if options.profile:
         profile = _checked(problems, lambda: profile_named(options.profile, Source("--profile")))
     else:
@@ -145,10 +145,13 @@ def resolve(script: Script, options: RenderOptions, name: str, script_sha256: st
         if len(problems) == 1 and not isinstance(problems[0], ScriptError) and not script.warnings:
             raise problems[0]  # one preset or setting: its own kind of error, as it always was
         raise ScriptErrors([*problems, *script.warnings], meta, script)
-    inputs = _inputs(script, folder, script_sha256, options, voices, beds, profile, formats)
-    input_hash = text_sha256(json.dumps(inputs, sort_keys=True))
-    return Job(script, voices, beds, profile, formats, Layout(Path(options.out_dir), name), input_hash, options.stems,
-               options.draft)
+    input_hash = ""
+    if hashed:
+        inputs = _inputs(script, folder, script_sha256, options, voices, beds, profile, formats, cover)
+        input_hash = text_sha256(json.dumps(inputs, sort_keys=True))
+    return Job(script=script, voices=voices, beds=beds, profile=profile, formats=formats,
+               layout=Layout(Path(options.out_dir), name), input_hash=input_hash, stems=options.stems,
+               draft=options.draft, cover=cover, cover_mime=cover_mime)
 
 
 def _checked(problems: list[DriftError], check, failed=None):
@@ -206,17 +209,20 @@ def _check_speeds(script: Script, voices: dict[str, VoicePreset], problems: list
                                         f"script's {phrase.rate:.2f})", phrase.source))
 
 
-def _check_files(script: Script, folder: Path, problems: list[DriftError]) -> None:
-    """Every file the script inserts is read as render would read it, so lint finds what render would refuse."""
+def _check_files(script: Script, folder: Path, problems: list[DriftError]) -> tuple[bytes, str]:
+    """Every file the script inserts is read as render would read it, so lint finds what render would refuse; the
+    cover is read once, here, and its bytes and MIME type returned (b"", "" for none, or one that cannot be used)."""
     for event in script.events:
         if isinstance(event, Insert):
             _checked(problems, lambda: load_insert(event, folder))
-    if script.meta.cover:
-        _checked(problems, lambda: read_cover(folder / script.meta.cover, script.meta.sources.get("cover")))
+    if not script.meta.cover:
+        return b"", ""
+    return _checked(problems, lambda: read_cover(folder / script.meta.cover, script.meta.sources.get("cover")),
+                    (b"", ""))
 
 
 def _inputs(script: Script, folder: Path, script_sha256: str, options: RenderOptions, voices: dict, beds: dict,
-            profile: Profile, formats: tuple[str, ...]) -> dict:
+            profile: Profile, formats: tuple[str, ...], cover: bytes) -> dict:
     """Everything the track's bytes depend on: change any of it and the track is stale."""
     meta = script.meta
     return {
@@ -228,7 +234,7 @@ def _inputs(script: Script, folder: Path, script_sha256: str, options: RenderOpt
         "lexicon": file_sha256(lexicon) if (lexicon := presets.shared("voices")) else None,
         "beds": {name: file_sha256(Path(b.path)) for name, b in sorted(beds.items())},
         "sounds": {e.path: file_sha256(folder / e.path) for e in script.events if isinstance(e, Insert)},
-        "cover": file_sha256(folder / meta.cover) if meta.cover else None,
+        "cover": hashlib.sha256(cover).hexdigest() if meta.cover else None,
         "profile": profile.name,
         "formats": formats,
         "stems": options.stems,
@@ -244,6 +250,8 @@ def engine_versions(engine: str) -> dict[str, str | None]:
 
 
 def _installed_version(package: str) -> str | None:
+    from importlib import metadata
+
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
@@ -278,6 +286,8 @@ def is_up_to_date(job: Job) -> bool:
 
 def load_variables(path: Path) -> dict[str, str]:
     """A --vars file: YAML mapping variable names to plain text."""
+    import yaml
+
     try:  # every value as the text written: YAML 1.1 would read "No" as False and "12:30" as 750
         values = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
     except (OSError, UnicodeDecodeError) as exc:
@@ -297,7 +307,7 @@ def lint(path: Path, options: RenderOptions = RenderOptions()) -> list[DriftErro
     whatever cannot fit then (an ``[at]`` or ``[end]`` inside the lead-in and pauses before it, a ``duration``
     shorter than the pauses) cannot fit once spoken either."""
     try:
-        job = prepare(path, options)
+        job = prepare(path, options, hashed=False)
         place(job.script, [0] * len(job.script.utterances), job.pauses)
         return list(job.script.warnings)
     except ScriptErrors as errors:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
-from scipy import signal
 
 from .audio import SAMPLE_RATE, frame_peaks
 from .blocks import spans
@@ -22,24 +22,41 @@ ABSOLUTE_GATE_LUFS = -70.0
 SILENCE_LUFS = -70.0
 """What a silent or too-short programme reads as (instead of −∞)."""
 
-# BS.1770-4 K-weighting at 48 kHz: the head's high shelf, then the RLB high-pass.
-_K_WEIGHTING = np.vstack([
-    signal.tf2sos([1.53512485958697, -2.69169618940638, 1.19839281085285], [1.0, -1.69065929318241, 0.73248077421585]),
-    signal.tf2sos([1.0, -2.0, 1.0], [1.0, -1.99004745483398, 0.99007225036621]),
-])
+@cache
+def _k_weighting() -> np.ndarray:
+    """BS.1770-4 K-weighting at 48 kHz: the head's high shelf, then the RLB high-pass. Designed on first use:
+    scipy.signal takes a second to import, which a command that measures nothing should not pay."""
+    from scipy import signal
+
+    return np.vstack([
+        signal.tf2sos([1.53512485958697, -2.69169618940638, 1.19839281085285],
+                      [1.0, -1.69065929318241, 0.73248077421585]),
+        signal.tf2sos([1.0, -2.0, 1.0], [1.0, -1.99004745483398, 0.99007225036621]),
+    ])
+
+
 _STEP_S = 0.1
 """Energies are kept per 100 ms; 400 ms momentary blocks (75 % overlap) and 3 s short-term windows are built from them."""
 
 OVERSAMPLE = 4
 """BS.1770-4 Annex 2: at least 4× oversampling for true peak below 96 kHz."""
-_INTERPOLATOR = signal.firwin(96 + 1, 1.0 / OVERSAMPLE, window=("kaiser", 8.0))
-"""Cut at the original Nyquist: a lower cutoff under-reads peaks of bright material by up to 1 dB
-(measured on white noise against ffmpeg's ebur128); 97 taps agree with it within 0.05 dB."""
+INTERPOLATOR_TAPS = 96 + 1
+
+
+@cache
+def interpolator() -> np.ndarray:
+    """The true-peak interpolator. Cut at the original Nyquist: a lower cutoff under-reads peaks of bright material
+    by up to 1 dB (measured on white noise against ffmpeg's ebur128); 97 taps agree with it within 0.05 dB."""
+    from scipy import signal
+
+    return signal.firwin(INTERPOLATOR_TAPS, 1.0 / OVERSAMPLE, window=("kaiser", 8.0))
+
+
 _TP_BLOCK = 1 << 18
 _TP_PAD = 64
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Loudness:
     integrated_lufs: float
     range_lu: float
@@ -66,20 +83,21 @@ class Spread:
 
 
 class LoudnessMeter:
-    """Streaming BS.1770 meter: ``feed`` blocks of (frames, channels), then read the figures."""
+    """Streaming BS.1770 meter: ``feed`` blocks of (frames, channels) at SAMPLE_RATE (the K-weighting here is
+    BS.1770's 48 kHz filter; everything is measured at the internal rate), then read the figures."""
 
-    def __init__(self, channels: int, rate: int = SAMPLE_RATE):
-        if rate != SAMPLE_RATE:
-            raise ValueError("the K-weighting coefficients here are for 48 kHz")
-        self.state = np.zeros((_K_WEIGHTING.shape[0], 2, channels))
-        self.step = int(rate * _STEP_S)
+    def __init__(self, channels: int):
+        self.state = np.zeros((_k_weighting().shape[0], 2, channels))
+        self.step = int(SAMPLE_RATE * _STEP_S)
         self.leftover = np.zeros(0)
         self.energies: list[np.ndarray] = []
         self.raw_leftover = np.zeros(0)
         self.raw: list[np.ndarray] = []
 
     def feed(self, block: np.ndarray) -> None:
-        weighted, self.state = signal.sosfilt(_K_WEIGHTING, block.astype(np.float64), axis=0, zi=self.state)
+        from scipy import signal
+
+        weighted, self.state = signal.sosfilt(_k_weighting(), block.astype(np.float64), axis=0, zi=self.state)
         power = np.concatenate([self.leftover, _sum_of_squares(weighted)])
         whole = len(power) // self.step * self.step
         self.energies.append(power[:whole].reshape(-1, self.step).mean(axis=1))
@@ -137,10 +155,12 @@ class LoudnessMeter:
 
 def span_loudness(audio: np.ndarray) -> float:
     """K-weighted loudness (LUFS) of a short span such as one phrase, ungated: BS.1770's gates need 400 ms blocks."""
+    from scipy import signal
+
     audio = np.asarray(audio, dtype=np.float64)
     if not len(audio):
         return SILENCE_LUFS
-    return float(lufs(_sum_of_squares(signal.sosfilt(_K_WEIGHTING, audio, axis=0)).mean()))
+    return float(lufs(_sum_of_squares(signal.sosfilt(_k_weighting(), audio, axis=0)).mean()))
 
 
 def _sum_of_squares(audio: np.ndarray) -> np.ndarray:
@@ -162,22 +182,17 @@ def _feed(meter: LoudnessMeter, audio: np.ndarray) -> LoudnessMeter:
     return meter
 
 
-def integrated_loudness(audio: np.ndarray, rate: int = SAMPLE_RATE) -> float:
-    return round(_feed(LoudnessMeter(audio.shape[1], rate), audio).integrated(), 3)
+def integrated_loudness(audio: np.ndarray) -> float:
+    return round(_feed(LoudnessMeter(audio.shape[1]), audio).integrated(), 3)
 
 
-def rms_level(audio: np.ndarray, rate: int = SAMPLE_RATE) -> float:
-    return round(_feed(LoudnessMeter(audio.shape[1], rate), audio).rms(), 3)
-
-
-def measure(audio: np.ndarray, rate: int = SAMPLE_RATE, peaks: bool = True,
-            listen: Callable[[np.ndarray], None] | None = None) -> Loudness:
+def measure(audio: np.ndarray, peaks: bool = True, listen: Callable[[np.ndarray], None] | None = None) -> Loudness:
     """Every delivery figure of a programme, read block by block (``audio`` may be any signal); ``listen`` is
     handed each block as it is measured.
 
     ``peaks=False`` skips oversampling and reports the sample peak as the true peak (a lower bound).
     """
-    meter = ProgrammeMeter(audio.shape[1], rate, oversample=peaks)
+    meter = ProgrammeMeter(audio.shape[1], oversample=peaks)
     for a, b in spans(len(audio)):
         block = np.asarray(audio[a:b])
         meter.feed(block)
@@ -189,8 +204,8 @@ def measure(audio: np.ndarray, rate: int = SAMPLE_RATE, peaks: bool = True,
 class ProgrammeMeter:
     """Every delivery figure, streamed: BS.1770 loudness and the sample and true peaks of the same blocks."""
 
-    def __init__(self, channels: int, rate: int = SAMPLE_RATE, oversample: bool = True):
-        self.loudness, self.peaks = LoudnessMeter(channels, rate), PeakMeter(oversample)
+    def __init__(self, channels: int, oversample: bool = True):
+        self.loudness, self.peaks = LoudnessMeter(channels), PeakMeter(oversample)
 
     def feed(self, block: np.ndarray) -> None:
         self.loudness.feed(block)
@@ -208,10 +223,15 @@ class ProgrammeMeter:
         )
 
 
-PHASE_GAIN = float(max(OVERSAMPLE * np.abs(_INTERPOLATOR[phase::OVERSAMPLE]).sum() for phase in range(OVERSAMPLE)))
-"""No interpolated sample can exceed the loudest input sample within the interpolator's reach by more than
-this factor (the largest L1 norm of its polyphase branches, 2.21 = +6.9 dB), so stretches whose neighbourhood
-stays under ``floor / PHASE_GAIN`` need not be oversampled to know they stay under ``floor``."""
+@cache
+def phase_gain() -> float:
+    """No interpolated sample can exceed the loudest input sample within the interpolator's reach by more than
+    this factor (the largest L1 norm of its polyphase branches, 2.21 = +6.9 dB), so stretches whose neighbourhood
+    stays under ``floor / phase_gain()`` need not be oversampled to know they stay under ``floor``."""
+    taps = interpolator()
+    return float(max(OVERSAMPLE * np.abs(taps[phase::OVERSAMPLE]).sum() for phase in range(OVERSAMPLE)))
+
+
 _CHUNK = 256
 """Granularity of that decision, in frames: far wider than the interpolator's reach (12 frames)."""
 TRUE_PEAK_CONTEXT = _CHUNK + _TP_PAD
@@ -255,15 +275,6 @@ class PeakMeter:
         self.before = context[max(end - _TP_PAD, 0) : end]
 
 
-def true_peak_db(audio: np.ndarray) -> float:
-    """The programme's true peak (dBTP): only stretches that could rise above the loudest sample are
-    oversampled (about a fifth of a mastered voice track)."""
-    meter = PeakMeter()
-    for a, b in spans(len(audio)):
-        meter.feed(np.asarray(audio[a:b]))
-    return to_db(meter.true_peak())
-
-
 def oversampled_peaks(audio: np.ndarray, start: int = 0, end: int | None = None, floor: float = 0.0) -> np.ndarray:
     """Per input frame in [start, end): the largest magnitude of the 4× oversampled signal (any channel).
 
@@ -276,7 +287,7 @@ def oversampled_peaks(audio: np.ndarray, start: int = 0, end: int | None = None,
     for block_start, block_end in spans(end - start, _TP_BLOCK):
         a, b = start + block_start, start + block_end
         out[block_start:block_end] = frame_peaks(np.asarray(audio[a:b]))
-        runs = _runs_that_may_reach(audio, a, b, floor / PHASE_GAIN)
+        runs = _runs_that_may_reach(audio, a, b, floor / phase_gain())
         for (run_a, run_b), peaks in zip(runs, _upsampled_peaks(audio, runs)):
             out[run_a - start : run_b - start] = peaks
     return out
@@ -296,11 +307,16 @@ def _runs_that_may_reach(audio: np.ndarray, a: int, b: int, reach: float) -> lis
     return [(s, e) for s, e in runs if s < e]
 
 
-_BRANCHES = np.stack([np.pad(_INTERPOLATOR[phase::OVERSAMPLE], (0, phase > 0)) for phase in range(OVERSAMPLE)], axis=1)
-_BRANCHES = (_BRANCHES * OVERSAMPLE).astype(np.float32)[:, :, None]
-"""The interpolator's polyphase branches as (taps, branch, 1): branch p gives the samples a quarter-frame p past
-each input frame."""
-_BRANCH_DELAY = (len(_INTERPOLATOR) - 1) // 2 // OVERSAMPLE
+@cache
+def _branches() -> np.ndarray:
+    """The interpolator's polyphase branches as (taps, branch, 1): branch p gives the samples a quarter-frame p past
+    each input frame."""
+    taps = interpolator()
+    branches = np.stack([np.pad(taps[phase::OVERSAMPLE], (0, phase > 0)) for phase in range(OVERSAMPLE)], axis=1)
+    return (branches * OVERSAMPLE).astype(np.float32)[:, :, None]
+
+
+_BRANCH_DELAY = (INTERPOLATOR_TAPS - 1) // 2 // OVERSAMPLE
 """The interpolator is linear-phase: branch p's output for frame n lies at index n + 12 of the full convolution."""
 
 
@@ -312,11 +328,13 @@ def _upsampled_peaks(audio: np.ndarray, runs: list[tuple[int, int]]) -> list[np.
     more than the arithmetic); no frame read back lies within the interpolator's reach of a join.
     In float32 this is about twice as fast as ``resample_poly`` and equal to it within 1e-6.
     """
+    from scipy import signal
+
     if not runs:
         return []
     bounds = [(max(0, a - _TP_PAD), min(len(audio), b + _TP_PAD)) for a, b in runs]
     joined = np.concatenate([np.asarray(audio[lo:hi], dtype=np.float32) for lo, hi in bounds])
-    branches = signal.oaconvolve(joined[:, None, :], _BRANCHES, axes=0)[_BRANCH_DELAY : _BRANCH_DELAY + len(joined)]
+    branches = signal.oaconvolve(joined[:, None, :], _branches(), axes=0)[_BRANCH_DELAY : _BRANCH_DELAY + len(joined)]
     peaks = frame_peaks(branches.reshape(len(joined), -1))
     offsets = np.cumsum([0] + [hi - lo for lo, hi in bounds])
     return [peaks[offset + a - lo : offset + b - lo] for offset, (a, b), (lo, hi) in zip(offsets, runs, bounds)]

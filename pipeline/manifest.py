@@ -23,7 +23,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError, Source
+from .errors import ConfigError, Source, did_you_mean
 from .files import write_json
 from .loudness import Loudness, Spread
 
@@ -35,6 +35,18 @@ STEM_FORMAT = "wav"
 0 dBFS, and float keeps every sample, so the stems sum to the pre-limiter mix exactly."""
 SIDECARS = ("vtt", "srt", "txt")
 """Captions (WebVTT, SRT) and the transcript."""
+FORMATS = ("flac", "wav", "opus", "ogg", "mp3", "m4a")
+"""The formats a track's master can be written in (``export.audio`` has an encoder for each)."""
+DEFAULT_FORMATS = ("flac", "mp3")
+
+
+def check_formats(names: list[str] | tuple[str, ...], setting: str = "--format") -> tuple[str, ...]:
+    """The formats named, each once, in order; an unknown one is a ``ConfigError`` naming ``setting``."""
+    unknown = [n for n in names if n not in FORMATS]
+    if unknown:
+        hint = did_you_mean(unknown[0], FORMATS) or f" (available: {', '.join(FORMATS)})"
+        raise ConfigError(f"{setting}: unknown format '{unknown[0]}'{hint}")
+    return tuple(dict.fromkeys(names))
 
 
 @dataclass(frozen=True)
@@ -90,7 +102,7 @@ class Renderer:
     another renderer."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Speech:
     phrases: int
     words: int
@@ -115,7 +127,7 @@ class Speech:
     """The words a minute each phrase was held to: the script's ``pace:``, else its profile's."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Listing:
     """What a player or a podcast feed shows of a track, from its front matter."""
 
@@ -129,7 +141,7 @@ class Listing:
     """The cover image's file beside the track (``NAME.cover.jpg``), or "" for none."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LoudnessReport(Loudness):
     """The master's delivery figures (measured as BS.1770 says), and what they were held to."""
 
@@ -144,16 +156,18 @@ class LoudnessReport(Loudness):
     limiter_max_reduction_db: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MixReport:
     voice_gain_db: float
     """What levelled the voice stem to the mix's voice loudness."""
     bed_lufs_between_words: float
     voice_to_bed_setting_db: float
-    """How far under the voice the mix was asked to set the ducked bed."""
+    """How far under the voice the mix was asked to set the ducked bed (its settings' ``voice_to_bed_db``)."""
     voice_to_bed_db: Spread | None
     """How far under it the bed was, measured: the voice's K-weighted loudness over the bed's in each phrase
-    (None: no phrase had a bed under it)."""
+    (``mix.voice_over_bed``; None: no phrase had a bed under it). qc measures it again on the stems."""
+    settings: dict[str, float] = field(default_factory=dict)
+    """Every setting the stems were mixed with (``mix.MixSettings``), by name."""
 
 
 @dataclass(frozen=True)
@@ -179,7 +193,7 @@ class Verdict:
     """"FILE: check" for advisory checks that failed but were asked to warn only."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Manifest:
     """Everything known about one rendered track; written last, so it always describes complete files."""
 

@@ -17,8 +17,8 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .audio import SAMPLE_RATE, db_to_gain
-from .blocks import BLOCK, GainSmoother, Generated, Memory, Scratch, Signal, spans
-from .errors import ConfigError, Source
+from .blocks import BLOCK, GainSmoother, Generated, Memory, Scratch, Signal, curve_gain, spans
+from .errors import ConfigError, Source, did_you_mean
 from .loudness import TRUE_PEAK_CONTEXT, Loudness, ProgrammeMeter, measure, oversampled_peaks
 from .progress import Percent
 
@@ -30,7 +30,7 @@ RELEASE_DB_PER_S = 20.0
 """Gain recovers at most this fast after one (6 dB in 300 ms): slow enough not to pump."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Profile:
     name: str
     target: float
@@ -54,11 +54,14 @@ class Profile:
 PROFILES = {
     p.name: p
     for p in (
-        Profile("podcast", -16.0, -1.0, "Apple Podcasts: −16 LUFS, −1 dBTP (the default)"),
-        Profile("streaming", -14.0, -1.0, "Spotify-style streaming: −14 LUFS, −1 dBTP"),
-        Profile("meditation", -19.0, -1.5, "Quiet listening: −19 LUFS, −1.5 dBTP"),
-        Profile("broadcast", -23.0, -1.0, "EBU R128: −23 LUFS, −1 dBTP"),
-        Profile("acx", -20.0, -3.0, "ACX/Audible: −20 dB RMS (−23…−18), −3 dB peak, noise floor under −60 dB", by_rms=True,
+        Profile(name="podcast", target=-16.0, ceiling_dbtp=-1.0,
+                description="Apple Podcasts: −16 LUFS, −1 dBTP (the default)"),
+        Profile(name="streaming", target=-14.0, ceiling_dbtp=-1.0,
+                description="Spotify-style streaming: −14 LUFS, −1 dBTP"),
+        Profile(name="meditation", target=-19.0, ceiling_dbtp=-1.5, description="Quiet listening: −19 LUFS, −1.5 dBTP"),
+        Profile(name="broadcast", target=-23.0, ceiling_dbtp=-1.0, description="EBU R128: −23 LUFS, −1 dBTP"),
+        Profile(name="acx", target=-20.0, ceiling_dbtp=-3.0,
+                description="ACX/Audible: −20 dB RMS (−23…−18), −3 dB peak, noise floor under −60 dB", by_rms=True,
                 pace_wpm=(110.0, 190.0)),
     )
 }
@@ -66,11 +69,12 @@ PROFILES = {
 
 def profile_named(name: str, where: Source | None = None) -> Profile:
     if name not in PROFILES:
-        raise ConfigError(f"unknown loudness profile '{name}' (available: {', '.join(PROFILES)})", where)
+        hint = did_you_mean(name, PROFILES) or f" (available: {', '.join(PROFILES)})"
+        raise ConfigError(f"unknown loudness profile '{name}'{hint}", where)
     return PROFILES[name]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Master:
     """The finished programme at SAMPLE_RATE (a signal: stored, or made from the mix as it is read) and every
     figure of how it was made."""
@@ -110,16 +114,10 @@ class Limited(Generated):
             curve = smoother.process(required[: end - start], required[end - start :])
             if len(curve):
                 self.reduction_db = max(self.reduction_db, round(-float(curve.min()), 2))
-            yield chunk[start - lo : end - lo] * (gain * db_to_gain(curve)).astype(np.float32)[:, None]
+            yield chunk[start - lo : end - lo] * (gain * curve_gain(curve)).astype(np.float32)[:, None]
 
 
-def limit(audio: np.ndarray, ceiling_db: float, gain_db: float = 0.0) -> tuple[np.ndarray, float]:
-    """``limited(audio × gain)`` as an array, and the largest gain reduction (dB)."""
-    limited = Limited(audio, ceiling_db, gain_db)
-    return Memory().keep(limited), limited.reduction_db
-
-
-def master(mix: Signal, profile: Profile, rate: int = SAMPLE_RATE, work: Scratch | None = None,
+def master(mix: Signal, profile: Profile, work: Scratch | None = None,
            progress: Callable[[int, int], None] | None = None) -> Master:
     """Gain the mix to the profile's target, then limit to its ceiling.
 
@@ -133,24 +131,25 @@ def master(mix: Signal, profile: Profile, rate: int = SAMPLE_RATE, work: Scratch
     work = work or Memory()
     blocks = -(-len(mix) // BLOCK)
     step = Percent(progress or (lambda done, total: None), 2 * blocks)  # measuring, then (nearly always) one limiting
-    before = measure(mix, rate, peaks=False, listen=step)
+    before = measure(mix, peaks=False, listen=step)
     gain_db = profile.target - profile.reading(before)
     ceiling = profile.ceiling_dbtp - LIMITER_MARGIN_DB
     for tries_left in reversed(range(3)):
-        limited = Limited(mix, ceiling, gain_db, rate)
-        audio, after = _kept_and_measured(limited, rate, work, step)
+        limited = Limited(mix, ceiling, gain_db)
+        audio, after = _kept_and_measured(limited, work, step)
         shortfall = profile.target - profile.reading(after)
         if limited.reduction_db == 0.0 or abs(shortfall) < 0.1 or not tries_left:
             break
         work.release(audio)
         gain_db += shortfall
         step.grow(blocks)
-    return Master(audio, profile, before.integrated_lufs, after, round(gain_db, 2), limited.reduction_db)
+    return Master(audio=audio, profile=profile, mix_lufs=before.integrated_lufs, after=after, gain_db=round(gain_db, 2),
+                  limiter_max_reduction_db=limited.reduction_db)
 
 
-def _kept_and_measured(limited: Limited, rate: int, work: Scratch, step: Percent) -> tuple[Signal, Loudness]:
+def _kept_and_measured(limited: Limited, work: Scratch, step: Percent) -> tuple[Signal, Loudness]:
     """The limiter's output (kept if the budget allows), measured on the other core while it is being made."""
-    meter = ProgrammeMeter(limited.shape[1], rate)
+    meter = ProgrammeMeter(limited.shape[1])
     pending: deque[Future] = deque()
 
     def listen(block: np.ndarray) -> None:

@@ -22,16 +22,18 @@ import numpy as np
 from .audio import SAMPLE_RATE, db_to_gain, equal_power_fades, frame_peaks, frames
 from .beds import BedPreset, BedStream, ToneRenderer, reference_loudness
 from .blocks import (Computed, GainSmoother, Generated, Memory, Scratch, Signal, at_audio_rate, control_frames,
-                     spans)
+                     curve_gain, spans)
 from .loudness import LoudnessMeter, Spread, integrated_loudness, span_loudness
 from .pacing import Timeline
 from .speech import Clip, VoiceChain, VoicePreset
 
 VOICE_LUFS = -20.0
 """Where the voice stem is levelled to before the bed is set under it."""
+BALANCE_TOLERANCE_DB = 3.0
+"""How far the voice over the bed, as heard (``voice_over_bed``), may stray from the setting: qc's window."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MixSettings:
     voice_to_bed_db: float = 15.0
     """How far the ducked bed sits under the voice while words are spoken."""
@@ -49,13 +51,15 @@ class MixSettings:
     fade_out_s: float = 8.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Stems:
     """Sample-aligned stereo stems at SAMPLE_RATE (signals: arrays, disk arrays or recipes); ``mix`` is exactly their sum."""
 
     voice: Signal
     bed: Signal
     tones: Signal
+    settings: MixSettings
+    """What they were mixed with."""
     voice_gain_db: float = 0.0
     bed_lufs: float = 0.0
     """The bed's loudness between words (before level cues); under words it is ``duck_db`` lower."""
@@ -90,7 +94,8 @@ def mix(timeline: Timeline, clips: tuple[Clip, ...], voices: dict[str, VoicePres
         voice_gain_db = VOICE_LUFS - speech_loudness(voice, timeline)
         tame_peaks(voice, VOICE_LUFS + settings.voice_peak_above_lufs_db, settings.voice_ratio, voice_gain_db, out=voice)
         bed = kept_bed.result()
-        return Stems(voice, bed, tones.result(), voice_gain_db, bed_lufs, voice_over_bed(voice, bed, timeline))
+        return Stems(voice=voice, bed=bed, tones=tones.result(), settings=settings, voice_gain_db=voice_gain_db,
+                     bed_lufs=bed_lufs, voice_over_bed=voice_over_bed(voice, bed, spoken_spans(timeline)))
 
 
 # --- voice ---------------------------------------------------------------------------
@@ -168,19 +173,25 @@ def tame_peaks(audio: np.ndarray, threshold_db: float, ratio: float, gain_db: fl
         level_db = 20 * np.log10(np.maximum(frame_peaks(ahead), 1e-9))
         required = -np.maximum(level_db - threshold_db, 0.0) * (1 - 1 / ratio)
         curve = smoother.process(required[: end - start], required[end - start :])
-        out[start:end] = ahead[: end - start] * db_to_gain(curve).astype(np.float32)[:, None]
+        out[start:end] = ahead[: end - start] * curve_gain(curve).astype(np.float32)[:, None]
     return out
 
 
-def voice_over_bed(voice: np.ndarray, bed: np.ndarray, timeline: Timeline) -> Spread | None:
-    """The voice's loudness over the bed's during each spoken phrase: what a listener hears of the mix setting."""
+def voice_over_bed(voice: Signal, bed: Signal, spans: list[tuple[int, int]]) -> Spread | None:
+    """The balance as a listener hears it: the voice's K-weighted loudness over the bed's in each span (a spoken
+    phrase, first frame to last), where a bed sounds under it (None: nowhere). The mix records it in the manifest
+    beside its ``voice_to_bed_db`` setting; qc judges it again on the stems a track ships with."""
     differences = []
-    for phrase in timeline.phrases:
-        if phrase.voice:
-            under = span_loudness(bed[phrase.start : phrase.end])
-            if under > -70:
-                differences.append(span_loudness(voice[phrase.start : phrase.end]) - under)
+    for start, end in spans:
+        under = span_loudness(bed[start:end])
+        if under > -70:
+            differences.append(span_loudness(voice[start:end]) - under)
     return Spread.of(differences)
+
+
+def spoken_spans(timeline: Timeline) -> list[tuple[int, int]]:
+    """Each spoken phrase's clip (inserted sounds left out), in frames: where the balance is heard."""
+    return [(phrase.start, phrase.end) for phrase in timeline.phrases if phrase.voice]
 
 
 def speech_loudness(audio: np.ndarray, timeline: Timeline) -> float:
@@ -204,22 +215,14 @@ def bed_signal(timeline: Timeline, beds: dict[str, BedPreset], settings: MixSett
     return Generated(timeline.frames, 2, lambda: _bed_blocks(timeline, beds, settings, loudness_lufs))
 
 
-def lay_beds(timeline: Timeline, beds: dict[str, BedPreset]) -> tuple[np.ndarray, np.ndarray]:
-    """The raw crossfaded bed, whole, with its level-cue curve in dB per frame (for tests and auditions)."""
-    level_x, level_y = bed_levels(timeline)
-    raw = np.concatenate([np.zeros((0, 2), np.float32), *_bed_blocks(timeline, beds)])
-    return raw, np.interp(np.arange(timeline.frames), level_x, level_y).astype(np.float32)
-
-
-def _bed_blocks(timeline: Timeline, beds: dict[str, BedPreset], settings: MixSettings = MixSettings(),
-                loudness_lufs: float | None = None) -> Iterator[np.ndarray]:
-    """The bed block by block; without ``loudness_lufs``, raw (no levelling, cues, ducking or fades)."""
+def _bed_blocks(timeline: Timeline, beds: dict[str, BedPreset], settings: MixSettings,
+                loudness_lufs: float) -> Iterator[np.ndarray]:
+    """The bed block by block: crossfaded, levelled, with the level cues, the ducking and the fades."""
     segments = bed_segments(timeline)
     level_x, level_y = bed_levels(timeline)
     seeds = [timeline.seed + 7919 * index for index in range(len(segments))]  # each stretch of bed its own noise
     streams = [BedStream(beds[seg.name], seg.end - seg.start, s, timeline.breath, seg.start) for seg, s in zip(segments, seeds)]
-    levelled = [np.float32(db_to_gain(-reference_loudness(beds[seg.name], s))) if loudness_lufs is not None else np.float32(1)
-                for seg, s in zip(segments, seeds)]
+    levelled = [np.float32(db_to_gain(-reference_loudness(beds[seg.name], s))) for seg, s in zip(segments, seeds)]
     duck_x, duck_y = _duck_breakpoints(timeline, settings)
     for start, end in spans(timeline.frames):
         block = np.zeros((end - start, 2), dtype=np.float32)
@@ -228,15 +231,14 @@ def _bed_blocks(timeline: Timeline, beds: dict[str, BedPreset], settings: MixSet
             if a < b:
                 fades = equal_power_fades(a - seg.start, b - seg.start, seg.end - seg.start, seg.fade_in, seg.fade_out)
                 block[a - start : b - start] += stream.take(b - a) * fades * to_reference
-        if loudness_lufs is not None:
-            at = control_frames(start, end - start)
-            envelope = db_to_gain(np.interp(at, level_x, level_y) + np.interp(at, duck_x, duck_y) + loudness_lufs)
-            fades = _programme_fades(start, end, timeline.frames, settings)
-            block *= at_audio_rate(envelope, end - start)[:, None] * fades
+        at = control_frames(start, end - start)
+        envelope = db_to_gain(np.interp(at, level_x, level_y) + np.interp(at, duck_x, duck_y) + loudness_lufs)
+        fades = _programme_fades(start, end, timeline.frames, settings)
+        block *= at_audio_rate(envelope, end - start)[:, None] * fades
         yield block
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BedSegment:
     """One stretch of one bed preset, in frames, with its crossfades (equal power) at either end."""
 
@@ -250,7 +252,7 @@ class BedSegment:
 def bed_segments(timeline: Timeline) -> list[BedSegment]:
     """Every stretch of bed the opening bed and the cues make."""
     total = timeline.frames
-    segments = [BedSegment(timeline.opening_bed, 0, total)] if timeline.opening_bed else []
+    segments = [BedSegment(name=timeline.opening_bed, start=0, end=total)] if timeline.opening_bed else []
     for change in timeline.beds:
         cue, fade = change.cue, frames(change.cue.fade_s)
         if cue.gain_db is not None:
@@ -258,7 +260,7 @@ def bed_segments(timeline: Timeline) -> list[BedSegment]:
         if segments and segments[-1].end == total:
             segments[-1] = replace(segments[-1], end=min(change.start + fade, total), fade_out=fade)
         if not cue.off:
-            segments.append(BedSegment(cue.name, change.start, total, fade_in=fade))
+            segments.append(BedSegment(name=cue.name, start=change.start, end=total, fade_in=fade))
     return [s for s in segments if s.end > s.start]
 
 
@@ -290,18 +292,10 @@ def tones_signal(timeline: Timeline, loudness_lufs: float, settings: MixSettings
                                                                                                      settings))
 
 
-def duck_envelope_db(timeline: Timeline, settings: MixSettings, start: int = 0, end: int | None = None) -> np.ndarray:
-    """Bed gain in dB per frame over [start, end): 0 between passages, −duck_db under speech.
-
-    Spans closer than the hold time merge, so short pauses stay ducked. The
-    ramps start ``attack`` before the first word, since the timeline is known.
-    """
-    end = timeline.frames if end is None else end
-    xs, ys = _duck_breakpoints(timeline, settings)
-    return np.interp(np.arange(start, end), xs, ys).astype(np.float32)
-
-
 def _duck_breakpoints(timeline: Timeline, settings: MixSettings) -> tuple[np.ndarray, list[float]]:
+    """The bed's ducking in dB at breakpoints in frames: 0 between passages, −duck_db under speech. Spans closer
+    than the hold time merge, so short pauses stay ducked; the ramps start ``attack`` before the first word,
+    since the timeline is known."""
     attack, release = frames(settings.duck_attack_s), frames(settings.duck_release_s)
     merge_gap = max(frames(settings.duck_hold_s), attack + release)
     merged: list[list[int]] = []

@@ -1,17 +1,15 @@
 """A static picture of a rendered track for CI artifacts and reviews: waveform per stem, loudness over time
 against the target, section markers, and the breath clock's out-breaths under the voice. Reads only the
-finished files and the manifest."""
+finished files (as ``drift qc`` does, every format it reads) and the manifest."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-import soundfile
 
-from .audio import SAMPLE_RATE, resample
-from .blocks import Computed, Signal
 from .errors import ConfigError, Source
+from .export.decode import decoded
 from .files import atomic_path
 from .manifest import STEM_NAMES, Layout, Manifest
 from .pictures import loudness_series, waveform
@@ -32,7 +30,7 @@ def plot_track(track: Path, out: Path | None = None) -> Path:
     figure, axes = plt.subplots(rows, 1, figsize=(12, 1.6 * rows + 1), sharex=True, constrained_layout=True)
     duration = manifest.duration_s
     for axis, (name, path) in zip(axes, stems.items()):
-        audio = _read(path)
+        audio = decoded(path)
         peaks = np.array(waveform(audio))
         times = np.linspace(0, duration, len(peaks))
         axis.fill_between(times, peaks[:, 0], peaks[:, 1], color="#7a6a4a" if name != "mix" else "#333333", linewidth=0)
@@ -67,17 +65,3 @@ def plot_track(track: Path, out: Path | None = None) -> Path:
         figure.savefig(tmp, format="png", dpi=110)
     plt.close(figure)
     return out
-
-
-def _read(path: Path) -> Signal:
-    """The file as a signal read block by block where it is used (an eight-hour track is 11 GB as float32); a
-    file at another rate than ours is read whole and resampled."""
-    try:
-        info = soundfile.info(path)
-        if info.samplerate != SAMPLE_RATE:
-            data, rate = soundfile.read(path, dtype="float32", always_2d=True)
-            return resample(data, rate)
-    except (soundfile.LibsndfileError, OSError) as exc:
-        raise ConfigError(f"cannot read audio: {exc}", Source(str(path))) from None
-    return Computed(info.frames, info.channels,
-                    lambda a, b: soundfile.read(path, start=a, stop=b, dtype="float32", always_2d=True)[0])

@@ -7,12 +7,11 @@ unknown keys and wrong types are ``ConfigError``s naming the file and key.
 
 from __future__ import annotations
 
-import difflib
 import os
 import tomllib
 from pathlib import Path
 
-from .errors import ConfigError, Source
+from .errors import ConfigError, Source, did_you_mean
 
 BUNDLED_ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,8 +54,7 @@ def find(kind: str, name: str, where: Source | None = None) -> Path:
     names = available(kind)
     if name in names:
         return names[name]
-    close = difflib.get_close_matches(name, list(names), n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else f" (available: {', '.join(names) or 'none'})"
+    hint = did_you_mean(name, names) or f" (available: {', '.join(names) or 'none'})"
     singular = "voice" if kind == "voices" else "ambience"
     raise ConfigError(f"unknown {singular} '{name}'{hint}", where)
 

@@ -38,7 +38,7 @@ PEAK_COLUMNS = 1200
 """Waveform resolution on the page: min/max pairs per stem."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Preview:
     folder: Path
     page: Path
@@ -54,8 +54,8 @@ def render_preview(script: Path, out: Path, options: RenderOptions, section: str
     job = prepare(script, options)
     key = text_sha256(f"{job.input_hash}:{section!r}:{span!r}")
     if (data := _unchanged(out, key)) is not None:
-        return Preview(out, out / "preview.html", data["offset_s"], data["offset_s"] + data["duration_s"], data["qc"],
-                       reused=True)
+        return Preview(folder=out, page=out / "preview.html", start_s=data["offset_s"],
+                       end_s=data["offset_s"] + data["duration_s"], figures=data["qc"], reused=True)
     out.mkdir(parents=True, exist_ok=True)
     with scratch() as work:
         rendered = render(job, ClipCache(options.cache_dir), work, span=lambda timeline: _span(timeline, section, span))
@@ -63,7 +63,7 @@ def render_preview(script: Path, out: Path, options: RenderOptions, section: str
         tracks = {"mix": mastered.audio}
         gain = db_to_gain(mastered.gain_db)
         tracks.update({name: scaled(stem, gain) for name, stem in rendered.stems.named().items()})
-        written = write_all([Encoding(out / f"{name}.{PREVIEW_FORMAT}", audio, PREVIEW_FORMAT)
+        written = write_all([Encoding(path=out / f"{name}.{PREVIEW_FORMAT}", audio=audio, fmt=PREVIEW_FORMAT)
                              for name, audio in tracks.items()], SAMPLE_RATE)
         files = {name: path.name for name, path in zip(tracks, written)}
         data = {**page_data(job, rendered.timeline, tracks, files, mastered), "input_hash": key}
@@ -71,7 +71,8 @@ def render_preview(script: Path, out: Path, options: RenderOptions, section: str
     with atomic_path(page) as tmp:
         tmp.write_text(PAGE.replace("/*DATA*/null", json.dumps(data)), encoding="utf-8")
     write_json(out / "preview.json", data)  # last: its hash vouches for everything above
-    return Preview(out, page, data["offset_s"], data["offset_s"] + data["duration_s"], data["qc"])
+    return Preview(folder=out, page=page, start_s=data["offset_s"], end_s=data["offset_s"] + data["duration_s"],
+                   figures=data["qc"])
 
 
 def _unchanged(out: Path, key: str) -> dict | None:

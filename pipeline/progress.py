@@ -1,6 +1,12 @@
 """Progress a person can follow while a library builds: each track's stage (speech with its phrase count, mix,
 master, encode, qc) as live lines on a terminal (rich), and as one line per stage per track, with the time
-since the build began, in a log that is not a terminal (CI), never more often than every few seconds."""
+since the build began, in a log that is not a terminal (CI), never more often than every few seconds.
+
+One protocol carries it from the render to whoever shows it: a ``Progress`` hears ``Event``s. The render makes
+them (naming its track), a build hands them on (from worker processes over a pipe, from a Dask cluster over a
+topic: ``library.build``), and the terminal, the log and the studio's page show them. A stage inside the render
+only counts its own work (a ``Count``: done, total), which the render turns into events with ``counter``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Protocol, TextIO
 
 STAGES = ("speech", "mix", "master", "encode", "qc")
 """What rendering a track goes through, in order; a track then ends with its status ("rendered", "up to date"…)."""
@@ -19,6 +25,9 @@ LOG_EVERY_S = 10.0
 
 @dataclass(frozen=True)
 class Event:
+    """Where one track's making has got to: its stage, and how far through it (``done`` of ``total``; 0 of 0 when
+    the stage has no count)."""
+
     track: str
     stage: str
     """One of ``STAGES``, or the track's final status."""
@@ -26,14 +35,30 @@ class Event:
     total: int = 0
 
 
-Report = Callable[[Event], None]
+class Progress(Protocol):
+    """What hears a track's events as it is made; every layer from the render up takes one and hands it on."""
+
+    def __call__(self, event: Event, /) -> None: ...
+
+
+def nowhere(event: Event) -> None:
+    """The ``Progress`` of a caller that wants none."""
+
+
+Count = Callable[[int, int], None]
+"""How a stage counts its own work: (done, total), as often as it likes (``Percent`` thins it)."""
+
+
+def counter(progress: Progress, track: str, stage: str) -> Count:
+    """A stage's count of its work, heard as its track's events."""
+    return lambda done, total: progress(Event(track, stage, done, total))
 
 
 class Percent:
     """Counts the blocks of a long pass and calls ``report(done, total)`` at each whole percent, not each block:
-    events may cross processes (a queue, a Dask scheduler), and an eight-hour master is 21,000 blocks a pass."""
+    events may cross processes (a pipe, a Dask scheduler), and an eight-hour master is 21,000 blocks a pass."""
 
-    def __init__(self, report: Callable[[int, int], None], total: int):
+    def __init__(self, report: Count, total: int):
         self.report, self.total, self.done, self.said = report, max(total, 1), 0, -1
 
     def __call__(self, *_) -> None:
@@ -48,14 +73,14 @@ class Percent:
 
 
 @contextmanager
-def reporter(total_tracks: int, quiet: bool = False, stream: TextIO | None = None) -> Iterator[Report]:
+def reporter(total_tracks: int, quiet: bool = False, stream: TextIO | None = None) -> Iterator[Progress]:
     """Where a build's events go: nowhere when quiet, live lines on a terminal, plain lines otherwise."""
     stream = stream or sys.stderr
     if quiet:
-        yield lambda event: None
+        yield nowhere
     elif stream.isatty():
-        with _live(total_tracks, stream) as report:
-            yield report
+        with _live(total_tracks, stream) as show:
+            yield show
     else:
         yield LogLines(stream)
 
@@ -81,23 +106,18 @@ class LogLines:
 
 
 @contextmanager
-def _live(total_tracks: int, stream: TextIO) -> Iterator[Report]:
+def _live(total_tracks: int, stream: TextIO) -> Iterator[Progress]:
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as Bars
 
     columns = (TextColumn("{task.description:<32}"), TextColumn("{task.fields[stage]:<10}"), BarColumn(),
                MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(file=stream), transient=False) as bars:
+    with Bars(*columns, console=Console(file=stream), transient=False) as bars:
         overall = bars.add_task("library", total=total_tracks, stage="tracks")
         tasks: dict[str, int] = {}
 
-        def report(event: Event) -> None:
+        def show(event: Event) -> None:
             if event.track not in tasks:
                 tasks[event.track] = bars.add_task(event.track, total=None, stage="")
             task = tasks[event.track]
@@ -107,4 +127,4 @@ def _live(total_tracks: int, stream: TextIO) -> Iterator[Report]:
                 bars.update(task, stage=event.stage, completed=1, total=1)
                 bars.advance(overall)
 
-        yield report
+        yield show

@@ -11,21 +11,21 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile
 
-from .audio import SAMPLE_RATE, frame_peaks, resample_blocks
-from .blocks import BLOCK
+from .audio import SAMPLE_RATE, frame_peaks
 from .errors import ConfigError, DriftError, Source
+from .export.decode import decoded, read_blocks
 from .files import file_sha256
-from .loudness import Loudness, LoudnessMeter, ProgrammeMeter
+from .loudness import Loudness, ProgrammeMeter
 from .manifest import Layout, Manifest
 from .master import Profile, profile_named
+from .mix import BALANCE_TOLERANCE_DB, voice_over_bed
 from .speech.text import PACE_MIN_WORDS
 
 AUDIO_SUFFIXES = (".flac", ".wav", ".mp3", ".opus", ".ogg", ".m4a")
@@ -38,7 +38,6 @@ CLICK_RATIO = 8.0
 CLICK_FLOOR = 0.05
 """Steps smaller than this are the bed's own texture (a raindrop), not a broken join."""
 CLIP_LEVEL = 0.999
-VOICE_TO_BED_DB = (12.0, 18.0)
 ADVISORY = {"pace": ("speaking rate", "phrase pace"), "balance": ("voice over bed",)}
 """Checks of taste rather than delivery: ``--warn-only pace,balance`` makes them warnings. Every other check
 (loudness, peaks, clipping, non-finite samples, clicks, dead air, duration) always fails the track."""
@@ -54,7 +53,9 @@ class Check:
 
 
 @dataclass(frozen=True)
-class Report:
+class QcReport:
+    """What the checks found in one file: every check's figure against its limit, or why it could not be read."""
+
     path: str
     checks: tuple[Check, ...] = ()
     error: str = ""
@@ -114,56 +115,22 @@ def is_master(path: Path) -> bool:
     return Layout.of_file(path)[1] is None
 
 
-def qc_file(path: Path, profile_name: str | None = None, warn_only: frozenset[str] = frozenset()) -> Report:
+def qc_file(path: Path, profile_name: str | None = None, warn_only: frozenset[str] = frozenset()) -> QcReport:
     try:
         manifest = _manifest(path)
         profile = profile_named(profile_name or (manifest.loudness.profile if manifest else "podcast"),
                                 Source("--profile") if profile_name else None)
         if manifest and manifest.draft:  # a Piper stand-in speaks at its own pace: drafts are for the words
             warn_only |= frozenset(ADVISORY["pace"])
-        return Report(str(path), tuple(run_checks(path, manifest, profile)), warn_only=warn_only)
+        return QcReport(str(path), tuple(run_checks(path, manifest, profile)), warn_only=warn_only)
     except DriftError as error:
-        return Report(str(path), error=str(error.message))
+        return QcReport(str(path), error=str(error.message))
 
 
-def qc_files(paths: list[Path], profile_name: str | None = None, warn_only: frozenset[str] = frozenset()) -> list[Report]:
+def qc_files(paths: list[Path], profile_name: str | None = None, warn_only: frozenset[str] = frozenset()) -> list[QcReport]:
     """``qc_file`` for each path, one thread per core: decoding, filtering and oversampling run without the GIL."""
     with ThreadPoolExecutor(max(1, min(len(paths), os.cpu_count() or 1))) as pool:
         return list(pool.map(lambda path: qc_file(path, profile_name, warn_only), paths))
-
-
-def decoded_blocks(path: Path) -> Iterator[np.ndarray]:
-    """The file as a listener's player decodes it, at 48 kHz, every channel (mono as two), in blocks: an hour
-    costs what a minute does."""
-    try:
-        found = False
-        for block in (_ffmpeg_blocks(path) if path.suffix == ".m4a" else _libsndfile_blocks(path)):
-            found = found or len(block) > 0
-            yield block if block.shape[1] > 1 else np.repeat(block, 2, axis=1)
-    except (soundfile.LibsndfileError, RuntimeError, OSError) as exc:
-        raise ConfigError(f"not readable audio ({exc})") from None
-    if not found:
-        raise ConfigError("no audio in the file (truncated?)")
-
-
-def _libsndfile_blocks(path: Path) -> Iterator[np.ndarray]:
-    with soundfile.SoundFile(path) as reader:
-        yield from resample_blocks(reader.blocks(BLOCK, dtype="float32", always_2d=True), reader.samplerate, reader.channels)
-
-
-def _ffmpeg_blocks(path: Path) -> Iterator[np.ndarray]:
-    import subprocess
-
-    import imageio_ffmpeg
-
-    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "2",
-               "-ar", str(SAMPLE_RATE), "-"]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
-        while chunk := process.stdout.read(BLOCK * 8):
-            yield np.frombuffer(chunk[: len(chunk) // 8 * 8], dtype="<f4").reshape(-1, 2)
-        error = process.stderr.read().decode(errors="replace").strip()
-        if process.wait():
-            raise RuntimeError(error.splitlines()[-1] if error else f"ffmpeg exited with {process.returncode}")
 
 
 def _manifest(path: Path) -> Manifest | None:
@@ -180,7 +147,7 @@ def _manifest(path: Path) -> Manifest | None:
 
 def run_checks(path: Path, manifest: Manifest | None, profile: Profile) -> list[Check]:
     scan = Scan(_join_places(manifest))
-    for block in decoded_blocks(path):
+    for block in read_blocks(path):
         scan.feed(block)
     figures = scan.finish()
     level = profile.reading(figures)
@@ -327,7 +294,8 @@ def _from_manifest(path: Path, manifest: Manifest | None, profile: Profile) -> l
         checks.append(Check("duration", duration, f"{target:g} s ±1 s", abs(duration - target) <= 1.0))
     ratio = voice_to_bed(path, manifest) if manifest.ambiences else None  # no bed: no balance to judge
     if ratio is not None:
-        low, high = VOICE_TO_BED_DB
+        setting = manifest.mix.voice_to_bed_setting_db  # what the mix was asked for, ± what a listener forgives
+        low, high = setting - BALANCE_TOLERANCE_DB, setting + BALANCE_TOLERANCE_DB
         checks.append(Check("voice over bed", round(ratio, 1), f"{low:g}–{high:g} dB", low <= ratio <= high))
     return checks
 
@@ -352,21 +320,15 @@ def _pace(speech, bounds: tuple[float, float]) -> list[Check]:
 
 
 def voice_to_bed(path: Path, manifest: Manifest) -> float | None:
-    """Voice loudness over the bed's while words are spoken, from the stems beside the track."""
+    """The voice over the bed as the mix measured it (``mix.voice_over_bed``, its median over the spoken phrases),
+    read again from the stems beside the track; None without them, or with no bed under any phrase."""
     layout = Layout.of_file(path)[0]
     voice, bed = layout.stem("voice"), layout.stem("bed")
     if not (voice.exists() and bed.exists()):
         return None
-    spans = [(int(a * SAMPLE_RATE), int(b * SAMPLE_RATE)) for a, b in manifest.speech.spans_s]
-    return _speech_loudness(voice, spans) - _speech_loudness(bed, spans)
-
-
-def _speech_loudness(path: Path, spans: list[tuple[int, int]]) -> float:
-    """Integrated loudness of a file over the spans, as if they were joined."""
-    meter, start = LoudnessMeter(2), 0
-    for block in decoded_blocks(path):
-        for a, b in spans:
-            if a < start + len(block) and b > start:
-                meter.feed(block[max(a - start, 0) : b - start])
-        start += len(block)
-    return meter.integrated()
+    speech = manifest.speech
+    spoken = [span for number, span in enumerate(speech.spans_s)
+              if number >= len(speech.words_each) or speech.words_each[number]]  # an inserted sound says no word
+    frames = sorted((int(a * SAMPLE_RATE), int(b * SAMPLE_RATE)) for a, b in spoken)
+    balance = voice_over_bed(decoded(voice), decoded(bed), frames)
+    return balance.median_db if balance else None

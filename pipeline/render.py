@@ -8,9 +8,9 @@ memory does not grow with the session.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -22,12 +22,10 @@ from .job import Job, RenderOptions, resolve
 from .master import Master, master
 from .mix import Stems, mix
 from .pacing import LEAD_IN_S, Timeline, crop, place
+from .progress import Event, Progress, counter, nowhere
 from .script import NO_AMBIENCE, parse_text
 from .speech import Clip, ClipCache, load_voice, synthesize
 
-Progress = Callable[[str, int, int], None]
-"""Called with (stage, done, total) as a track is made: ("speech", phrases done, phrases), ("mix", 0, 0) as it
-begins, then ("master", blocks done, blocks) at each whole percent (``pipeline.progress.STAGES``)."""
 Span = Callable[[Timeline], tuple[int, int]]
 """Picks the frames [start, end) to render from the whole score (a preview's section or times)."""
 
@@ -45,16 +43,18 @@ def render(job: Job, cache: ClipCache, work: Scratch | None = None, span: Span |
     """Speak every phrase (cached), place the clips on the breath clock, mix them over the beds, master the mix.
 
     With ``span``, only that part of the score is mixed and mastered (whole phrases, with a margin).
+    ``progress`` hears the track's stages (named by its layout): ("speech", phrases done, phrases), ("mix", 0, 0)
+    as it begins, then ("master", blocks done, blocks) at each whole percent (``pipeline.progress.STAGES``).
     """
-    progress = progress or (lambda stage, done, total: None)
-    clips = synthesize(job.script, job.voices, cache, lambda done, total: progress("speech", done, total), job.pace_wpm)
+    progress, track = progress or nowhere, job.layout.name
+    clips = synthesize(job.script, job.voices, cache, counter(progress, track, "speech"), job.pace_wpm)
     timeline = place(job.script, [clip.frames for clip in clips], job.pauses, [clip.anchors for clip in clips])
     if span is not None:
         timeline = crop(timeline, *span(timeline))
-    progress("mix", 0, 0)
+    progress(Event(track, "mix"))
     stems = mix(timeline, clips, job.voices, job.beds, work=work)
-    progress("master", 0, 0)
-    mastered = master(stems.mix, job.profile, work=work, progress=lambda done, total: progress("master", done, total))
+    progress(Event(track, "master"))
+    mastered = master(stems.mix, job.profile, work=work, progress=counter(progress, track, "master"))
     return Rendered(clips, timeline, stems, mastered)
 
 

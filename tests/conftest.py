@@ -1,4 +1,5 @@
-"""Shared fixtures: an independent loudness meter (ffmpeg's ebur128) and one real render."""
+"""Shared fixtures: an independent loudness meter (ffmpeg's ebur128), what of a build is still running, and one
+real render."""
 
 from __future__ import annotations
 
@@ -31,6 +32,19 @@ def ebur128(path: Path) -> Ebur128:
         return float(re.search(rf"{label}:\s+(-?[\d.]+|-inf)", summary).group(1))
 
     return Ebur128(number("I"), number("Peak"), number("LRA"))
+
+
+def processes_with(marker: str) -> list[int]:
+    """The processes whose command line holds ``marker`` (a build's own output folder, say): what of a build is
+    still alive. Linux only (reads /proc); elsewhere nothing is found."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if marker in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                found.append(int(proc.name))
+        except OSError:
+            continue  # ended while we looked
+    return found
 
 
 @pytest.fixture(scope="session")

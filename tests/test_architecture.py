@@ -6,7 +6,7 @@ from pipeline.imports import PACKAGE, imports, module_name
 
 LAYERS = {
     # foundations: the audio type, files, errors, presets
-    "errors": 0, "files": 0, "audio": 0, "blocks": 0, "presets": 0, "system": 0, "progress": 0, "imports": 0,
+    "errors": 0, "files": 0, "audio": 0, "kernels": 0, "blocks": 0, "presets": 0, "system": 0, "progress": 0, "imports": 0,
     # what a track is made of and measured by: the language, loudness, the files of a track
     "script": 1, "loudness": 1, "manifest": 1, "pictures": 1,
     # stages that read the script
@@ -17,7 +17,8 @@ LAYERS = {
     "render": 5,
     # a description becomes a script (screened, understood, composed, linted)
     "draft": 5,
-    "export.track": 6,
+    # a rendered track → its files and manifest (the encoders of export, driven)
+    "deliver": 6,
     # what uses whole renders
     "qc": 7, "plot": 7, "preview": 7, "library": 7, "feed": 8,
     # the local page that drafts, edits, previews and renders (drift studio)
@@ -63,5 +64,10 @@ def test_the_import_graph_has_no_circle():
 
 def test_the_checks_can_fail():
     """The rules above read real imports: a lower module importing a higher one is seen."""
-    assert "job" in GRAPH["render"] and "render" in GRAPH["export.track"]
-    assert layer("speech.engines") == 2 and layer("export.track") > layer("export.audio")
+    assert "job" in GRAPH["render"] and "render" in GRAPH["deliver"]
+    assert layer("speech.engines") == 2 and layer("deliver") > layer("export.audio")
+
+
+def test_no_package_spans_layers():
+    """Every module sits in its package's layer: the table names packages and top-level modules only."""
+    assert all("." not in name for name in LAYERS)

@@ -8,7 +8,7 @@ import soundfile
 
 from pipeline import presets
 from pipeline.audio import SAMPLE_RATE, frames
-from pipeline.beds import BLOCK, bed_blocks, load_bed, render_bed
+from pipeline.beds import NOISE_BLOCK, bed_blocks, load_bed, render_bed
 from pipeline.beds.layers import FileLayer, NoiseLayer, ToneLayer
 from pipeline.beds.sources import FileLoop, Noise, ToneSource
 from pipeline.errors import ConfigError
@@ -24,23 +24,23 @@ def test_there_are_at_least_five_presets():
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_every_preset_is_stereo_without_dc_clipping_or_block_seams(name):
-    bed = render_bed(load_bed(name), 3 * BLOCK, seed=3)
-    assert bed.shape == (3 * BLOCK, 2) and bed.dtype == np.float32
+    bed = render_bed(load_bed(name), 3 * NOISE_BLOCK, seed=3)
+    assert bed.shape == (3 * NOISE_BLOCK, 2) and bed.dtype == np.float32
     assert np.all(np.abs(bed.mean(axis=0)) < 0.05 * bed.std(axis=0) + 1e-5)
     assert np.abs(bed).max() < 1.0
     steps = np.abs(np.diff(bed, axis=0)).max(axis=1)
-    at_seams = steps[[BLOCK * k - 1 for k in (1, 2)]]
+    at_seams = steps[[NOISE_BLOCK * k - 1 for k in (1, 2)]]
     assert at_seams.max() <= 6 * np.percentile(steps, 99) + 1e-6  # a block seam looks like any other step
 
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_same_seed_same_bytes_other_seed_other_audio_any_length(name):
     preset = load_bed(name)
-    a = render_bed(preset, BLOCK + 5000, seed=7)
-    assert a.tobytes() == render_bed(preset, BLOCK + 5000, seed=7).tobytes()
-    assert np.array_equal(a, render_bed(preset, 3 * BLOCK, seed=7)[: len(a)])
+    a = render_bed(preset, NOISE_BLOCK + 5000, seed=7)
+    assert a.tobytes() == render_bed(preset, NOISE_BLOCK + 5000, seed=7).tobytes()
+    assert np.array_equal(a, render_bed(preset, 3 * NOISE_BLOCK, seed=7)[: len(a)])
     if not all(isinstance(layer, ToneLayer) for layer in preset.layers):
-        assert not np.allclose(a, render_bed(preset, BLOCK + 5000, seed=8))
+        assert not np.allclose(a, render_bed(preset, NOISE_BLOCK + 5000, seed=8))
 
 
 @pytest.mark.parametrize("color, slope", [("pink", -3.0), ("brown", -6.0), ("white", 0.0)])
@@ -136,10 +136,11 @@ def test_unknown_bed_names_the_choices():
         load_bed("hearht")
 
 
+@pytest.mark.slow
 def test_no_bed_peaks_far_above_its_own_loudness():
     """A bed's transients must not reach the master limiter before the voice does (crest under 18 dB)."""
-    from pipeline.loudness import integrated_loudness, true_peak_db
+    from pipeline.loudness import measure
 
     for name in presets.available("ambience"):
-        bed = render_bed(load_bed(name), SAMPLE_RATE * 60, seed=0)
-        assert true_peak_db(bed) - integrated_loudness(bed) < 18.0, name
+        figures = measure(render_bed(load_bed(name), SAMPLE_RATE * 60, seed=0))
+        assert figures.true_peak_dbtp - figures.integrated_lufs < 18.0, name

@@ -15,7 +15,7 @@ def test_disk_arrays_read_and_write_frame_ranges():
             array[np.arange(3)]
 
 
-@pytest.mark.parametrize("block", [1, 97, 4096])
+@pytest.mark.parametrize("block", [pytest.param(1, marks=pytest.mark.slow), 97, 4096])  # 1: a block per frame
 def test_gain_smoother_is_exact_whatever_the_block_size(block):
     rng = np.random.default_rng(0)
     required = np.minimum(0.0, rng.normal(0, 3, 20_000))

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+pytestmark = pytest.mark.slow  # clones the repository and builds the library
+
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = REPO / "docs" / "ci"
 SCRIPT = "---\ntitle: {title}\nvoice: steady\n---\n## Arrival\nLet your eyes close. [pause 1s] Rest here, {name}.\n"

@@ -85,6 +85,7 @@ def test_lint_passes_good_scripts():
     assert result.exit_code == 0 and "1 script(s) OK" in result.output
 
 
+@pytest.mark.slow
 def test_ambience_render_writes_an_audition_file(tmp_path):
     out = tmp_path / "hearth.flac"
     result = invoke("ambience", "render", "hearth", "--duration", "3s", "-o", str(out))
@@ -95,6 +96,7 @@ def test_ambience_render_writes_an_audition_file(tmp_path):
     assert (info.samplerate, info.channels) == (48_000, 2) and info.duration == pytest.approx(3.0)
 
 
+@pytest.mark.slow
 def test_vars_file_personalises_and_timeline_shows_it(tmp_path, cache_dir):
     script = tmp_path / "hello.txt"
     script.write_text("---\nvars: {name: friend}\n---\nHello {name}.\n")
@@ -115,6 +117,7 @@ def test_bad_vars_file_is_one_line(tmp_path):
     assert not (tmp_path / "b").exists()
 
 
+@pytest.mark.slow
 def test_voices_say_writes_an_audition(tmp_path, cache_dir):
     out = tmp_path / "deep.flac"
     result = invoke("voices", "say", "steady", "Sink a little deeper.", "-o", str(out), "--cache", str(cache_dir))
@@ -134,6 +137,7 @@ def test_cache_info_and_prune_commands(tmp_path):
     assert bad.exit_code == 2 and "--older-than" in bad.output
 
 
+@pytest.mark.slow
 def test_a_log_gets_one_line_per_stage_per_track_and_no_more(tmp_path, cache_dir):
     from conftest import FIXTURES
 
@@ -164,6 +168,7 @@ def test_a_long_stage_repeats_its_count_at_most_every_few_seconds(monkeypatch):
                                                       "t: speech 21/40 phrases", "t: speech 31/40 phrases", "t: mix"]
 
 
+@pytest.mark.slow
 def test_long_passes_report_whole_percents_up_to_the_end(monkeypatch):
     import io
 

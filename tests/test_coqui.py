@@ -16,6 +16,8 @@ from pipeline.script import parse_text  # noqa: E402
 from pipeline.speech import ClipCache, load_voice, speak  # noqa: E402
 from pipeline.speech.engines import engine_for  # noqa: E402
 
+pytestmark = pytest.mark.slow  # loads torch, builds a tiny model and speaks with it
+
 
 def build_tiny_vits(folder):
     """A randomly initialised two-speaker VITS, saved the way Coqui saves trained models."""

@@ -42,6 +42,7 @@ def test_the_labelled_set_covers_what_the_screen_must_know():
     assert {item["lang"] for item in DESCRIPTIONS} >= {"en", "es", "fr", "de", "pt"}
 
 
+@pytest.mark.slow
 def test_the_screen_stops_every_description_that_shows_danger_and_few_others(screened):
     missed = [item["text"] for item, verdict in screened if item["expect"] != "ok" and not verdict.stopped]
     ok = [(item, verdict) for item, verdict in screened if item["expect"] == "ok"]
@@ -123,12 +124,14 @@ def test_the_bank_has_the_variants_a_session_needs():
         assert [m for m in serving if m.serves("together")], theme
 
 
+@pytest.mark.slow
 def test_every_module_says_its_length_and_passes_lint_and_the_style_check():
     for module in load_bank():
         assert module.minutes * 60 == pytest.approx(module.estimated_s, rel=0.2), module.path
         assert lint_with_style(module.path) == [], module.path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("theme", list(THEMES))
 def test_every_theme_drafts_a_script_that_lints_clean(theme, tmp_path, cache_dir):
     for mode, minutes, ending in [("solo", 5, "awake"), ("together", 25, "awake"), ("solo", 40, "asleep")]:
@@ -141,6 +144,7 @@ def test_every_theme_drafts_a_script_that_lints_clean(theme, tmp_path, cache_dir
         assert result.estimated_s <= result.target_s and 1.0 <= result.pause_stretch <= 2.0, (theme, mode, minutes, result.pause_stretch)
 
 
+@pytest.mark.slow
 def test_the_example_becomes_a_session_about_its_pattern_in_its_own_words(cache_dir):
     result = draft(make_intake({"description": EXAMPLE, "minutes": 15}), cache_dir)
     assert "pursue-withdraw" in result.understanding.chosen
@@ -151,6 +155,7 @@ def test_the_example_becomes_a_session_about_its_pattern_in_its_own_words(cache_
     assert "not while driving" in result.script.lower() or "not driving" in result.script.lower()
 
 
+@pytest.mark.slow
 def test_the_same_request_gives_the_same_script_and_another_seed_another(cache_dir):
     intake = make_intake({"description": EXAMPLE, "minutes": 20})
     first, again = draft(intake, cache_dir), draft(intake, cache_dir)
@@ -159,6 +164,7 @@ def test_the_same_request_gives_the_same_script_and_another_seed_another(cache_d
     assert len(others | {first.modules}) > 1
 
 
+@pytest.mark.slow
 def test_two_descriptions_of_one_theme_get_different_sessions(cache_dir):
     def trigrams(text: str) -> set:
         words = re.findall(r"[a-z']+", re.sub(r"\[[^\]]*\]|^---[\s\S]*?^---", " ", text.lower(), flags=re.M))
@@ -170,6 +176,7 @@ def test_two_descriptions_of_one_theme_get_different_sessions(cache_dir):
     assert shared < 0.5
 
 
+@pytest.mark.slow
 def test_the_length_is_met_by_modules_and_pauses_never_by_a_faster_voice(cache_dir):
     for minutes in (5, 12, 30, 60):
         result = draft(make_intake({"description": "we feel like roommates these days", "minutes": minutes}), cache_dir)
@@ -179,6 +186,7 @@ def test_the_length_is_met_by_modules_and_pauses_never_by_a_faster_voice(cache_d
         assert 1.0 <= result.pause_stretch <= 2.0, (minutes, result.pause_stretch)
 
 
+@pytest.mark.slow
 def test_a_sleep_ending_lets_the_bed_run_on(cache_dir):
     result = draft(make_intake({"description": "we feel like roommates", "ending": "asleep", "bed_until": "8h", "minutes": 15}), cache_dir)
     assert result.script.rstrip().endswith("[end 8:00:00]")
@@ -193,6 +201,7 @@ def test_moments_are_said_back_in_the_second_person():
     assert moment_of("I feel alone") is None
 
 
+@pytest.mark.slow
 def test_understanding_names_the_situation_and_the_other_person(cache_dir):
     seen = understand_description("my husband scrolls on his phone all through dinner", cache_dir)
     assert seen.situation == "phone-dinner" and seen.other == "husband"
@@ -222,6 +231,7 @@ class _FakeModel:
         return answer
 
 
+@pytest.mark.slow
 def test_a_failing_or_unsafe_model_falls_back_to_the_written_variants(cache_dir):
     intake = make_intake({"description": EXAMPLE})
     plain = draft(intake, cache_dir)
@@ -233,6 +243,7 @@ def test_a_failing_or_unsafe_model_falls_back_to_the_written_variants(cache_dir)
         assert len(result.notes) >= 2 and all("written variant was used" in note for note in result.notes)
 
 
+@pytest.mark.slow
 def test_a_good_model_text_is_used_only_in_its_slots(cache_dir):
     reflection = ("When the quiet comes after an argument, something in you reaches out to close the gap. [pause 3s] "
                   "That reaching is a wish for closeness.")
@@ -249,6 +260,7 @@ def test_slot_texts_are_bounded():
     assert "markup" in slot_problem("scene", "Perhaps it is dinner. [bed ocean] The phone glows between you both tonight.", set(), set())
 
 
+@pytest.mark.slow
 def test_an_endpoint_gets_the_bounded_prompt_and_an_unusable_answer_falls_back(cache_dir):
     from pipeline.draft.llm import slot_writer
 
@@ -279,6 +291,7 @@ def test_an_endpoint_gets_the_bounded_prompt_and_an_unusable_answer_falls_back(c
     assert any("not used" in note for note in result.notes)
 
 
+@pytest.mark.slow
 def test_explain_prints_what_was_understood_and_writes_nothing(tmp_path, cache_dir):
     result = CliRunner().invoke(main, ["draft", EXAMPLE, "--explain", "-o", str(tmp_path / "out"), "--cache", str(cache_dir)])
     assert result.exit_code == 0, result.output

@@ -108,6 +108,7 @@ def test_the_first_clip_stored_wins_and_every_render_uses_it(tmp_path):
     assert np.array_equal(second.get("d" * 64), mine)
 
 
+@pytest.mark.slow
 def test_a_finished_track_entry_left_without_its_manifest_is_replaced_not_kept_forever(tmp_path, cache_dir):
     from pipeline.job import RenderOptions, prepare
 
@@ -121,6 +122,7 @@ def test_a_finished_track_entry_left_without_its_manifest_is_replaced_not_kept_f
     assert (broken / "manifest.json").is_file() and "1 finished tracks" in invoke("cache", "info", "--cache", cache).output
 
 
+@pytest.mark.slow
 def test_maintenance_beside_a_render_leaves_it_whole(tmp_path):
     """cache prune in a loop while a render writes clips into the same cache: the render never fails."""
     (tmp_path / "s.txt").write_text(SCRIPT + "\n".join(f"Phrase number {n} of this test." for n in range(30)))
@@ -146,6 +148,7 @@ def test_maintenance_beside_a_render_leaves_it_whole(tmp_path):
 # --- values and lengths --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_variables_are_text_as_written(tmp_path):
     (tmp_path / "s.txt").write_text("---\nvoice: steady\n---\nYour answer was {answer}, at {time}, room {room}.\n")
     (tmp_path / "v.yaml").write_text("answer: No\ntime: 12:30\nroom: 010\n")
@@ -164,6 +167,7 @@ def test_a_phrase_too_long_to_say_is_reported_by_lint_before_anything_is_synthes
     assert "cannot be said" in invoke("lint", tmp_path / "w.txt").output
 
 
+@pytest.mark.slow
 def test_a_long_phrase_reaches_the_engine_in_pieces(tmp_path, monkeypatch):
     from pipeline.script import parse_text
     from pipeline.speech import load_voice, speak
@@ -178,6 +182,7 @@ def test_a_long_phrase_reaches_the_engine_in_pieces(tmp_path, monkeypatch):
     assert len(sent) > 1 and max(map(len, sent)) <= SAFE_CHARS
 
 
+@pytest.mark.slow
 def test_speaking_rate_counts_the_words_as_said(tmp_path):
     assert spoken_words("The number today is 22899") == 12  # twenty-two thousand, eight hundred and ninety-nine
     (tmp_path / "n.txt").write_text("---\nvoice: steady\n---\nThe number today is 22899.\n")
@@ -201,6 +206,7 @@ def _small_disk():
     resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))
 
 
+@pytest.mark.slow
 def test_a_disk_that_fills_up_mid_render_is_one_line_and_leaves_nothing_half_written(tmp_path, cache_dir):
     (tmp_path / "s.txt").write_text(SCRIPT)
     command = [sys.executable, "-m", "pipeline", "render", str(tmp_path / "s.txt"), "-o", str(tmp_path / "out"),

@@ -7,6 +7,8 @@ from click.testing import CliRunner
 
 from pipeline.cli import main
 
+pytestmark = pytest.mark.slow  # the feed is made from a rendered library
+
 SCRIPT = """---
 title: {title}
 voice: steady
@@ -114,3 +116,29 @@ def test_author_season_episode_summary_and_cover_come_from_the_front_matter(tmp_
     assert (item.itunes_season, item.itunes_episode, item.author) == ("2", "7", "Ana Reyes")
     assert item.summary.startswith("A short rest at the end of the day.")
     assert item.image.href == "https://example.org/d/s.cover.png" and parsed.feed.image.href == item.image.href
+
+
+def test_the_cover_is_read_once_when_the_job_is_made(tmp_path, cache_dir):
+    """The job carries the cover's bytes: the input hash, the tags and the copy beside the track come from one read,
+    so a cover replaced while a track renders cannot give it two covers (or a hash of the other)."""
+    import matplotlib.image
+    import mutagen
+    import numpy as np
+
+    from pipeline.deliver import write_track
+    from pipeline.job import RenderOptions, prepare
+    from pipeline.render import render
+    from pipeline.speech import ClipCache
+
+    matplotlib.image.imsave(tmp_path / "art.png", np.full((8, 8, 3), 0.5))
+    first = (tmp_path / "art.png").read_bytes()
+    (tmp_path / "s.txt").write_text("---\ntitle: Dusk\ncover: art.png\nvoice: steady\nambience: none\n---\nRest here.\n")
+    job = prepare(tmp_path / "s.txt", RenderOptions(out_dir=tmp_path / "build", formats=("mp3",), cache_dir=cache_dir))
+    assert (job.cover, job.cover_mime) == (first, "image/png")
+    matplotlib.image.imsave(tmp_path / "art.png", np.full((8, 8, 3), 0.9))  # replaced while the track renders
+    assert (tmp_path / "art.png").read_bytes() != first
+    write_track(job, render(job, ClipCache(cache_dir)))
+    assert (tmp_path / "build" / "s.cover.png").read_bytes() == first
+    assert mutagen.File(tmp_path / "build" / "s.mp3").tags.getall("APIC")[0].data == first
+    changed = prepare(tmp_path / "s.txt", RenderOptions(out_dir=tmp_path / "build", formats=("mp3",)))
+    assert changed.input_hash != job.input_hash and changed.cover == (tmp_path / "art.png").read_bytes()

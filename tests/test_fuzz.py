@@ -3,6 +3,7 @@
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,12 +27,14 @@ def parses_or_reports(text: str, parse=parse_text, path="fuzz.txt") -> None:
         assert str(error)
 
 
+@pytest.mark.slow
 @settings(settings.get_profile("parser"))
 @given(st.lists(st.sampled_from(MARKUP) | st.text(max_size=8), max_size=60).map("".join))
 def test_random_text(text):
     parses_or_reports(text)
 
 
+@pytest.mark.slow
 @settings(settings.get_profile("parser"))
 @given(st.sampled_from(SEED_SCRIPTS), st.lists(st.tuples(st.floats(0, 1), st.integers(0, 40), st.sampled_from(MARKUP)), max_size=6))
 def test_mutated_library_scripts(script, mutations):
@@ -46,6 +49,7 @@ def mutated(text: str, mutations) -> str:
     return text
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.sampled_from(["<speak>", "</speak>", "<p>", "</p>", "<s>", "</s>", "<break time='2s'/>",
                                          "<prosody rate='slow'>", "</prosody>", "<foo>", "</foo>", "text ", "&amp;",
@@ -87,12 +91,14 @@ def lint_and_render_agree(text: str, suffix: str) -> None:
         assert "'duration'" in error.message or "earlier than" in error.message, error
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(SEED_SCRIPTS), st.lists(st.tuples(st.floats(0, 1), st.integers(0, 40), st.sampled_from(MARKUP)), max_size=4))
 def test_what_lint_passes_in_a_script_render_can_lay_out_and_speak(script, mutations):
     lint_and_render_agree(mutated(script, mutations), ".txt")
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(SSML_SEEDS), st.lists(st.tuples(st.floats(0, 1), st.integers(0, 20), st.sampled_from(SSML_MARKUP)), max_size=4))
 def test_what_lint_passes_in_ssml_render_can_lay_out_and_speak(document, mutations):

@@ -13,6 +13,8 @@ from pipeline.speech import load_voice
 from pipeline.speech.clips import trim_silence
 from pipeline.speech.text import normalise, spoken_words
 
+pytestmark = pytest.mark.slow  # the real Kokoro model speaks in every test
+
 CALM = "Let your breath slow down, and let your shoulders drop."
 
 

@@ -22,7 +22,9 @@ import pipeline.job as job_module
 import pipeline.library.track as track_module
 from pipeline.library import TrackStore
 from pipeline.cli import main
-from pipeline.system import processes_with
+from conftest import processes_with
+
+pytestmark = pytest.mark.slow  # every test builds a library of real tracks
 
 SCRIPT = """---
 title: Library fixture
@@ -54,6 +56,13 @@ def library(tmp_path, cache_dir):
 
 def render(lib, *extra):
     return invoke("render", lib["scripts"], "-o", lib["out"], "--cache", lib["cache"], "--jobs", 1, *extra)
+
+
+def test_every_format_a_track_can_name_has_an_encoder():
+    from pipeline.export import ENCODER_SETTINGS
+    from pipeline.manifest import FORMATS
+
+    assert set(ENCODER_SETTINGS) == set(FORMATS) == {"flac", "mp3", "opus", "ogg", "wav", "m4a"}
 
 
 def test_every_format_is_tagged_with_chapters(library, tmp_path):
@@ -194,6 +203,10 @@ def test_two_jobs_give_the_same_files_as_one(library, tmp_path):
         files = lambda folder: json.loads((folder / f"{name}.json").read_text())["files"]
         assert files(library["out"]) == files(parallel_out)
     assert serial["tracks"].keys() == parallel["tracks"].keys()
+    for name in ("one", "two"):  # each worker's stages came back (over its pipe), in order, ending with its status
+        said = [line.split(f"] {name}: ", 1)[1].split()[0] for line in result.stderr.splitlines() if f"] {name}: " in line]
+        assert list(dict.fromkeys(said)) == ["speech", "mix", "master", "encode", "qc", "rendered"], said
+        assert said[-1] == "rendered", said
 
 
 HOLD_LOCK = """
@@ -206,7 +219,7 @@ time.sleep(60)
 """
 
 
-def test_a_live_lock_stops_a_second_build_and_a_dead_holders_lock_is_cleared(library):
+def test_a_live_lock_stops_a_second_build_and_a_dead_holders_lock_is_cleared(library, caplog):
     out = library["out"]
     out.mkdir()
     holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(out / ".drift.lock")], stdout=subprocess.PIPE, text=True)
@@ -216,7 +229,7 @@ def test_a_live_lock_stops_a_second_build_and_a_dead_holders_lock_is_cleared(lib
     holder.kill()  # dies holding it: the kernel lets the lock go, the file keeps its name
     holder.wait()
     cleared = render(library)
-    assert cleared.exit_code == 0 and f"cleared a stale lock left by pid {holder.pid}" in cleared.output
+    assert cleared.exit_code == 0 and f"cleared a stale lock left by pid {holder.pid}" in caplog.text  # a warning
     assert not (out / ".drift.lock").exists()
 
 
@@ -251,7 +264,7 @@ def test_a_killed_build_leaves_no_partial_file_and_resumes(library, tmp_path):
     assert "one.json" not in finished or "one.flac" in finished
     rerun = subprocess.run(command, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
-    assert "cleared a stale lock" in rerun.stdout and not list(library["out"].rglob(".*.part"))
+    assert "cleared a stale lock" in rerun.stderr and not list(library["out"].rglob(".*.part"))  # a warning
     checked = invoke("render", library["scripts"], "-o", library["out"], "--cache", library["cache"], "--check")
     assert checked.exit_code == 0, checked.output + rerun.stdout
 

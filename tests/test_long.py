@@ -17,6 +17,8 @@ from pipeline.job import RenderOptions, prepare
 from pipeline.render import render
 from pipeline.speech import ClipCache
 
+pytestmark = pytest.mark.slow  # long sessions rendered
+
 SLEEP = """---
 title: Sleep
 voice: steady
@@ -143,7 +145,8 @@ def test_a_wav_past_the_riff_size_limit_is_rf64_and_keeps_its_tags_and_markers(t
     assert audio_module.wave_container("WAV", "FLOAT", 3 * 3600 * 48_000, 2) == "WAV"
     monkeypatch.setattr(audio_module, "WAV_LIMIT", 1000)  # so that a second of audio is "too big"
     audio = (np.random.default_rng(0).standard_normal((48_000, 2)) * 0.1).astype(np.float32)
-    tags = Tags("Sleep", "Drift", "Nights", 1, 0, chapters=(Chapter(0, 0.5, "Settling"), Chapter(0.5, 1, "Rain")))
+    tags = Tags(title="Sleep", artist="Drift", album="Nights", track=1,
+                chapters=(Chapter(0, 0.5, "Settling"), Chapter(0.5, 1, "Rain")))
     path = audio_module.write_audio(tmp_path / "long.wav", audio, 48_000, "wav", tags, subtype="FLOAT",
                                     chunks=cue_chunks(((100, "Settling"), (24_000, "Rain"))))
     assert path.read_bytes()[:4] == b"RF64"

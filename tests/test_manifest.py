@@ -51,6 +51,7 @@ def test_a_file_is_read_back_to_its_track_and_stem_whatever_the_dots(tmp_path):
     assert Layout.of_file(tmp_path / "loose.tones.wav") == (Layout(tmp_path, "loose"), "tones")
 
 
+@pytest.mark.slow
 def test_a_dotted_name_is_rendered_checked_and_plotted(dotted):
     root, output = dotted
     build = root / "build"
@@ -63,6 +64,7 @@ def test_a_dotted_name_is_rendered_checked_and_plotted(dotted):
     assert "session.v2" in json.loads((build / "library.json").read_text())["tracks"]
 
 
+@pytest.mark.slow
 def test_the_manifest_is_typed_and_reads_back_as_written(dotted):
     root, _ = dotted
     path = root / "build" / "session.v2.json"
@@ -76,6 +78,7 @@ def test_the_manifest_is_typed_and_reads_back_as_written(dotted):
     assert balance.low_db <= balance.median_db <= balance.high_db and 12 <= balance.median_db <= 18
 
 
+@pytest.mark.slow
 def test_a_manifest_of_another_version_or_shape_is_refused_by_name(tmp_path, dotted):
     root, _ = dotted
     data = json.loads((root / "build" / "session.v2.json").read_text())
@@ -91,6 +94,7 @@ def test_a_manifest_of_another_version_or_shape_is_refused_by_name(tmp_path, dot
     assert Manifest.find(tmp_path / "missing.json") is None
 
 
+@pytest.mark.slow
 def test_a_track_whose_manifest_is_from_an_older_renderer_is_stale(dotted):
     root, _ = dotted
     job = prepare(root / "session.v2.txt", RenderOptions(out_dir=root / "build", formats=("flac",), stems=True))
@@ -105,6 +109,7 @@ def test_a_track_whose_manifest_is_from_an_older_renderer_is_stale(dotted):
 
 
 
+@pytest.mark.slow
 def test_stems_are_float_and_never_clip_even_past_full_scale(tmp_path, cache_dir):
     """Taken before the limiter, a loud voice stem passes 0 dBFS; as integer FLAC it was clipped in runs."""
     import numpy as np

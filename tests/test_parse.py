@@ -107,6 +107,16 @@ def test_durations():
     assert parse_duration("750ms") == 0.75
     assert parse_duration("2m") == 120.0
     assert parse_duration("2 parsecs") is None
+    assert parse_duration("2S") is None  # a script's units are written as the language shows them
+
+
+def test_the_cli_reads_sizes_and_ages_by_the_same_rule():
+    from pipeline.script import parse_amount
+
+    sizes = {"kb": 2**10, "mb": 2**20, "gb": 2**30}
+    assert parse_amount(" 1.5 GB ", sizes, any_case=True) == 1.5 * 2**30
+    assert parse_amount("500MB", sizes) is None and parse_amount("500 tb", sizes, any_case=True) is None
+    assert parse_amount("30d", {"d": 86400}) == 30 * 86400 and parse_amount("d", {"d": 86400}) is None
 
 
 # --- the full language -----------------------------------------------------------

@@ -14,7 +14,8 @@ from conftest import FIXTURES
 from pipeline.cli import main
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(not CHROMIUM, reason="Chromium not installed (make test installs Debian's chromium)")
+pytestmark = [pytest.mark.skipif(not CHROMIUM, reason="Chromium not installed (make test installs Debian's chromium)"),
+              pytest.mark.slow]  # renders previews and drives a browser
 
 
 @pytest.fixture(scope="module")
@@ -179,15 +180,34 @@ def test_plot_reads_a_track_block_by_block_not_whole(tmp_path, cache_dir):
     """An eight-hour track is 11 GB as float32: ``drift plot`` reads it where it is used."""
     import soundfile
 
-    from pipeline.plot import _read
+    from pipeline.export.decode import decoded
 
     result = CliRunner().invoke(main, ["render", str(FIXTURES / "short.txt"), "-o", str(tmp_path), "--cache", str(cache_dir),
                                        "--format", "flac"])
     assert result.exit_code == 0, result.output
-    signal = _read(tmp_path / "short.flac")
+    signal = decoded(tmp_path / "short.flac")
     whole, _ = soundfile.read(tmp_path / "short.flac", dtype="float32", always_2d=True)
     assert not isinstance(signal, np.ndarray) and signal.shape == whole.shape
     assert np.array_equal(signal[70_000:140_000], whole[70_000:140_000])
+
+
+def test_plot_reads_every_format_qc_reads(tmp_path, cache_dir):
+    """``drift plot`` and ``drift qc`` decode through one reader: an M4A that qc checks is drawn, and its picture
+    is the FLAC's within what AAC changes."""
+    from pipeline.export.decode import decoded, read_blocks
+    from pipeline.pictures import waveform
+
+    result = CliRunner().invoke(main, ["render", str(FIXTURES / "short.txt"), "-o", str(tmp_path),
+                                       "--cache", str(cache_dir), "--format", "flac,m4a", "--no-qc"])
+    assert result.exit_code == 0, result.output
+    plotted = CliRunner().invoke(main, ["plot", str(tmp_path / "short.m4a"), "-o", str(tmp_path / "m4a.png")])
+    assert plotted.exit_code == 0, plotted.output
+    assert (tmp_path / "m4a.png").read_bytes().startswith(b"\x89PNG")
+    m4a, flac = decoded(tmp_path / "short.m4a"), decoded(tmp_path / "short.flac")
+    assert len(m4a) == sum(len(block) for block in read_blocks(tmp_path / "short.m4a"))
+    assert abs(len(m4a) - len(flac)) < 4096  # AAC's priming and padding, at most
+    heard, written = np.ptp(waveform(m4a, 200), axis=1), np.ptp(waveform(flac, 200), axis=1)
+    assert np.corrcoef(heard, written)[0, 1] > 0.95 and np.median(np.abs(heard - written)) < 0.02
 
 
 def test_an_unchanged_preview_is_reused_and_an_edit_renders_it_again(tmp_path, cache_dir):

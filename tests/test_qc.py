@@ -14,6 +14,8 @@ from pipeline.files import file_sha256
 from pipeline.manifest import Manifest
 from pipeline.qc import qc_file, voice_to_bed
 
+pytestmark = pytest.mark.slow  # a real track is rendered, then damaged on purpose
+
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory, cache_dir):
@@ -79,9 +81,17 @@ def test_a_bed_only_3_db_under_the_voice_is_caught(track):
     manifest = Manifest.read(track.with_name("short.json"))
     ratio = voice_to_bed(track, manifest)
     assert 12 <= ratio <= 18
+    assert ratio == pytest.approx(manifest.mix.voice_to_bed_db.median_db, abs=0.05)  # one measure: the mix's
     plant(track, lambda a: a * np.float32(10 ** ((ratio - 3) / 20)), stem="bed")
     assert voice_to_bed(track, Manifest.read(track.with_name("short.json"))) == pytest.approx(3, abs=0.3)
     assert failures(track) == {"voice over bed"}
+
+
+def test_the_balance_is_judged_against_the_setting_the_mix_used(track):
+    ratio = voice_to_bed(track, Manifest.read(track.with_name("short.json")))
+    rewrite_manifest(track, lambda m: m["mix"].update(voice_to_bed_setting_db=ratio + 4))
+    check = next(c for c in qc_file(track).checks if c.name == "voice over bed")
+    assert not check.ok and check.limit == f"{ratio + 1:g}–{ratio + 7:g} dB"
 
 
 def rewrite_manifest(track, change):

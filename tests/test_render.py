@@ -21,6 +21,7 @@ def rendered(tmp_path_factory, cache_dir):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", ["flac", "mp3"])
 def test_track_meets_podcast_loudness_by_ffmpegs_meter(rendered, suffix):
     measured = ebur128(rendered / f"short.{suffix}")
@@ -28,6 +29,7 @@ def test_track_meets_podcast_loudness_by_ffmpegs_meter(rendered, suffix):
     assert measured.true_peak_dbtp < -1.0
 
 
+@pytest.mark.slow
 def test_manifest_describes_the_track_and_its_files(rendered):
     manifest = json.loads((rendered / "short.json").read_text())
     assert manifest["title"] == "Short fixture"
@@ -40,11 +42,13 @@ def test_manifest_describes_the_track_and_its_files(rendered):
     assert len(manifest["input_hash"]) == 64
 
 
+@pytest.mark.slow
 def test_nothing_but_finished_files_is_left_in_the_output(rendered):
     assert sorted(p.name for p in rendered.iterdir()) == [
         "library.json", "short.flac", "short.json", "short.mp3", "short.srt", "short.txt", "short.vtt"]
 
 
+@pytest.mark.slow
 def test_unchanged_track_is_skipped_and_a_forced_render_is_byte_identical(rendered, cache_dir):
     before = json.loads((rendered / "short.json").read_text())["files"]
     runner = CliRunner()
@@ -76,6 +80,7 @@ def silence_after(active: np.ndarray, index: int) -> float:
     return (end - index) * WINDOW_S
 
 
+@pytest.mark.slow
 def test_voice_sounds_where_the_script_speaks_and_is_silent_for_each_pause(short_render):
     timeline, stems, script = short_render["timeline"], short_render["stems"], short_render["job"].script
     active = voice_activity(stems.voice)

@@ -105,6 +105,7 @@ def test_a_bad_drift_setting_in_ssml_is_an_error_where_it_is_written(tmp_path):
     assert "loud.ssml:1:8: unknown loudness profile 'loud'" in lint(tmp_path / "loud.ssml").output
 
 
+@pytest.mark.slow
 def test_voice_and_ambience_options_serve_a_file_that_names_none(tmp_path, cache_dir):
     (tmp_path / "bare.ssml").write_text("<speak>Rest here.</speak>\n")
     (tmp_path / "named.txt").write_text("---\nvoice: steady\nambience: ocean\n---\nRest here.\n")
@@ -215,6 +216,7 @@ SLOW = """<speak>
 """
 
 
+@pytest.mark.slow
 def test_an_ssml_rate_beyond_the_voice_is_met_as_closely_as_it_allows_with_one_warning(tmp_path, cache_dir):
     from pipeline.job import RenderOptions, prepare
     from pipeline.pacing import place

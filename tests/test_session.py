@@ -9,6 +9,8 @@ from conftest import FIXTURES
 from pipeline.cli import main
 from pipeline.manifest import Manifest
 
+pytestmark = pytest.mark.slow  # sessions are made from a track rendered with stems
+
 RATE = 48000
 
 

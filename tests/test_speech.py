@@ -46,6 +46,7 @@ def steady_with_lexicon(folder, monkeypatch, entry: str, engine: str = "piper"):
     return load_voice("named")
 
 
+@pytest.mark.slow
 def test_a_phoneme_lexicon_entry_is_said_exactly(steady, tmp_path, monkeypatch):
     """espeak reads 'Niamh' as nˈaɪəm; the entry makes the voice say Neeve, exactly as if 'Neeve' were written."""
     named = steady_with_lexicon(tmp_path, monkeypatch, 'Niamh = { phonemes = "nˈiːv" }')
@@ -56,6 +57,7 @@ def test_a_phoneme_lexicon_entry_is_said_exactly(steady, tmp_path, monkeypatch):
     assert engine_for(steady).phonemes("Niamh") == "nˈaɪəm"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("entry, engine, message", [
     ('Niamh = { phonemes = "nˈiːv☺" }', "piper", "lexicon entry 'Niamh': the voice has no phoneme ☺"),
     ('Niamh = { phonemes = "nˈiːv" }', "coqui", "only Piper and Kokoro voices take phonemes"),
@@ -86,11 +88,13 @@ def steady():
     return load_voice("steady")
 
 
+@pytest.mark.slow
 def test_steady_voice_gives_identical_cold_synthesis(steady):
     engine = engine_for(steady)
     assert np.array_equal(engine.synthesize("Breathe in.", 0.8), engine.synthesize("Breathe in.", 0.8))
 
 
+@pytest.mark.slow
 def test_a_piper_voice_with_sampling_noise_varies_between_cold_syntheses():
     engine = engine_for(load_voice("joe"))
     takes = [engine.synthesize("Breathe in slowly.", 0.8) for _ in range(engine.parallel + 1)]  # one session twice
@@ -105,6 +109,7 @@ def counting_syntheses(monkeypatch, preset):
     return spoken
 
 
+@pytest.mark.slow
 def test_every_clip_has_the_same_quiet_edges_zero_ends_and_one_loudness(steady):
     """Seamless joins: whatever the phrase, 20 ms of quiet before and after the sound, ends at zero, one level."""
     texts = ["Yes.", "Let your shoulders soften, and feel the weight of your body settle into the floor beneath you.",
@@ -125,6 +130,7 @@ def test_every_clip_has_the_same_quiet_edges_zero_ends_and_one_loudness(steady):
         assert np.abs(clip.audio[[0, -1]]).max() < 1e-5, clip.text  # faded: a join cannot click
 
 
+@pytest.mark.slow
 def test_editing_one_sentence_synthesises_exactly_that_sentence(steady, tmp_path, monkeypatch):
     voices = {"steady": steady}
     spoken = counting_syntheses(monkeypatch, steady)
@@ -135,6 +141,7 @@ def test_editing_one_sentence_synthesises_exactly_that_sentence(steady, tmp_path
     assert spoken == ["Two, changed."]
 
 
+@pytest.mark.slow
 def test_phrases_spoken_at_once_come_back_in_script_order(steady):
     script = parse_text("---\nvoice: steady\n---\n" + " ".join(f"Breath number {n}." for n in range(1, 9)), "a.txt")
     clips = synthesize(script, {"steady": steady}, ClipCache(None))
@@ -197,7 +204,7 @@ def test_pitch_offset_of_a_preset_and_a_cue_add(steady, tmp_path):
 
 def test_empty_phrase_and_missing_model_are_clear_errors(tmp_path, monkeypatch):
     with pytest.raises(RenderError, match="nothing to say"):
-        speak(Phrase("— … —", HERE), load_voice("steady"), ClipCache(None))
+        speak(Phrase(text="— … —", source=HERE), load_voice("steady"), ClipCache(None))
     (tmp_path / "ghost.toml").write_text('engine = "piper"\nmodel = "ghost.onnx"\n')
     monkeypatch.setenv("DRIFT_VOICES", str(tmp_path))
     with pytest.raises(ConfigError, match="voice model file not found: .*ghost.onnx"):
@@ -238,6 +245,7 @@ def heard_wpm(text: str, clip) -> float:
     return 60 * spoken_words(text) / (clip.frames / 48_000 - 2 * EDGE_PAD_S)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rate", [2.0, 0.6])
 def test_a_phrase_said_outside_its_pace_is_spoken_again_inside_it(steady, tmp_path, rate):
     text = "Let your shoulders soften and let the whole body rest."
@@ -255,6 +263,7 @@ def test_a_short_phrase_keeps_the_rate_the_script_asked_for(steady, tmp_path):
     assert np.array_equal(speak(phrase, steady, cache).audio, speak(phrase, steady, cache, (100.0, 130.0)).audio)
 
 
+@pytest.mark.slow
 def test_a_draft_speaks_every_kokoro_voice_with_its_piper_stand_in(tmp_path, cache_dir):
     from click.testing import CliRunner
 
@@ -323,6 +332,7 @@ def test_a_word_is_placed_by_its_share_of_the_sentences_sounds_at_the_gap_betwee
     assert abs(at / clip.frames - share) < 0.1
 
 
+@pytest.mark.slow
 def test_a_mark_inside_a_sentence_lands_where_its_word_is_said(short_render_like):
     timeline = short_render_like
     (phrase,), (mark,) = timeline.phrases, timeline.marks

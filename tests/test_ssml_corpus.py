@@ -56,6 +56,7 @@ def test_what_each_vendor_writes_is_honoured():
     assert not [p.text for s in (google, azure, polly) for p in s.phrases if "  " in p.text]  # one space where pieces meet
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(WARNINGS))
 def test_each_file_renders_passes_its_checks_and_its_breaks_are_heard_as_written(name, tmp_path, cache_dir):
     result = CliRunner().invoke(main, ["render", str(CORPUS / name), "-o", str(tmp_path), "--cache", str(cache_dir),

@@ -60,7 +60,7 @@ def edit(path, old, new):
 
 def test_the_renderer_is_what_render_the_track_writer_and_job_import():
     files = {path.relative_to(PACKAGE).as_posix() for path in closure(RENDERER)}
-    assert {"render.py", "job.py", "export/track.py", "mix.py", "master.py", "speech/engines.py",
+    assert {"render.py", "job.py", "deliver.py", "mix.py", "master.py", "speech/engines.py",
             "pacing/place.py", "beds/stream.py", "__init__.py", "speech/__init__.py"} <= files
     assert "speech/kokoro.py" in files  # imported inside a function
     assert not files & {"cli.py", "__main__.py", "feed.py", "preview.py", "qc.py", "plot.py", "export/session.py"}
@@ -68,6 +68,7 @@ def test_the_renderer_is_what_render_the_track_writer_and_job_import():
     assert len(files) < len(list(PACKAGE.rglob("*.py")))
 
 
+@pytest.mark.slow
 def test_the_renderer_hash_is_the_same_for_the_same_code_anywhere(tmp_path):
     renderer_source_sha256.cache_clear()
     first = renderer_source_sha256()
@@ -79,6 +80,7 @@ def test_the_renderer_hash_is_the_same_for_the_same_code_anywhere(tmp_path):
     renderer_source_sha256.cache_clear()
 
 
+@pytest.mark.slow
 def test_edits_that_cannot_change_the_audio_leave_the_track_up_to_date(built, package_copy):
     real = renderer_source_sha256(PACKAGE)
     edits = [
@@ -98,6 +100,7 @@ def test_edits_that_cannot_change_the_audio_leave_the_track_up_to_date(built, pa
                                                                        formats=("flac",)))) is None
 
 
+@pytest.mark.slow
 def test_an_edit_to_the_mix_makes_the_track_stale(built, package_copy):
     edit(package_copy / "mix.py", "\n", "\n# a line that could change the mix\n")
     checked = built["check"]()
@@ -113,7 +116,7 @@ def fake_versions(monkeypatch, versions):
             raise metadata.PackageNotFoundError(package)
         return versions[package]
 
-    monkeypatch.setattr(job_module.metadata, "version", version)
+    monkeypatch.setattr(metadata, "version", version)  # the job reads importlib.metadata when it hashes
     job_module.engine_versions.cache_clear()
 
 

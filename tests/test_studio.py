@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
 import shutil
 import signal
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES
+from conftest import FIXTURES, processes_with
 
 ROOT = Path(__file__).resolve().parents[1]
 LIBRARY = ROOT / "scripts"
@@ -207,6 +206,7 @@ def test_lint_as_the_person_types_is_drift_lint_style(studio):
     assert sorted(p.name for p in scripts.iterdir()) == ["short.txt", "turning-toward.txt"]  # the copy lint read is gone
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(p.name for p in LIBRARY.glob("*.txt")))
 def test_lint_of_text_in_memory_says_what_lint_with_style_says_of_the_file(tmp_path, name):
     """The editor's lint and drift lint --style agree on every library script, and on it broken in the ways a person
@@ -249,6 +249,7 @@ def test_a_description_that_must_be_stopped_gets_resources_and_writes_nothing(st
     assert sorted(p.relative_to(scripts.parent) for p in scripts.parent.rglob("*")) == before
 
 
+@pytest.mark.slow
 def test_a_description_is_kept_only_when_the_person_ticks_the_box(studio):
     client, headers, (scripts, _) = studio
     answer = client.post("/api/draft", json={"description": DESCRIPTION, "minutes": 5, "name": "Sam"},
@@ -265,6 +266,7 @@ def test_a_description_is_kept_only_when_the_person_ticks_the_box(studio):
     assert kept["kept"] and DESCRIPTION in intake.read_text()
 
 
+@pytest.mark.slow
 def test_a_wrong_setting_is_one_line_and_never_a_stack_trace(studio):
     client, headers, _ = studio
     for body in ({"description": DESCRIPTION, "minutes": 500}, {"description": ""}, {"description": DESCRIPTION, "voice": "nobody"},
@@ -278,6 +280,7 @@ def test_a_wrong_setting_is_one_line_and_never_a_stack_trace(studio):
     assert client.get("/api/nothing").status_code == 404
 
 
+@pytest.mark.slow
 def test_one_render_at_a_time_per_track_and_a_stop_ends_it(studio):
     client, headers, (scripts, out) = studio
     with client.stream("POST", "/api/render", json={"path": "short.txt"}, headers=headers) as first:
@@ -293,6 +296,7 @@ def test_one_render_at_a_time_per_track_and_a_stop_ends_it(studio):
     assert not [p for p in (out.glob("short.*") if out.exists() else []) if p.suffix != ".json"]
 
 
+@pytest.mark.slow
 def test_an_open_scripts_phrases_are_spoken_ahead_in_a_process_of_their_own(folders, tmp_path):
     from pipeline.job import RenderOptions, prepare
     from pipeline.speech import ClipCache, synthesize
@@ -362,6 +366,7 @@ def _open_page(server: Server) -> tuple[str, str]:
     return csrf, cookie
 
 
+@pytest.mark.slow
 def test_the_description_is_never_logged_and_a_closed_tab_stops_its_render(folders, cache_dir, tmp_path):
     scripts, out = folders
     server = Server(scripts, out, cache_dir, tmp_path / "studio.log")
@@ -394,8 +399,6 @@ def test_the_description_is_never_logged_and_a_closed_tab_stops_its_render(folde
 
 
 def _workers(out: Path) -> list[int]:
-    from pipeline.system import processes_with
-
     return [pid for pid in processes_with(str(out.resolve())) if _is_worker(pid)]
 
 
@@ -476,6 +479,7 @@ def drafted(tab) -> None:
         tab.wait_for_selector("#lint-summary.clean")
 
 
+@pytest.mark.slow
 @browser_only
 def test_describe_gives_a_drafted_script_and_what_was_understood(tab, served):
     _, scripts = served
@@ -491,6 +495,7 @@ def test_describe_gives_a_drafted_script_and_what_was_understood(tab, served):
     assert tab.errors == []
 
 
+@pytest.mark.slow
 @browser_only
 def test_an_unknown_cue_shows_its_diagnostic_on_its_line_and_goes_when_fixed(tab):
     drafted(tab)
@@ -516,6 +521,7 @@ def test_an_unknown_cue_shows_its_diagnostic_on_its_line_and_goes_when_fixed(tab
     shot(tab, "lint-fixed")
 
 
+@pytest.mark.slow
 @browser_only
 def test_a_second_tab_saving_over_a_changed_file_is_asked_first(tab, served):
     drafted(tab)
@@ -606,6 +612,7 @@ def test_render_streams_its_progress_to_a_qc_verdict_and_the_library_lists_it(ta
     assert tab.errors == []
 
 
+@pytest.mark.slow
 @browser_only
 def test_a_description_that_must_be_stopped_shows_resources_and_writes_no_file(tab, served):
     _, scripts = served
@@ -621,6 +628,7 @@ def test_a_description_that_must_be_stopped_shows_resources_and_writes_no_file(t
     shot(tab, "stopped")
 
 
+@pytest.mark.slow
 @browser_only
 def test_with_a_token_the_page_opens_only_from_the_printed_address(browser, folders, cache_dir, tmp_path):
     scripts, out = folders

@@ -10,9 +10,10 @@ script's breath clock.
 
 from .layers import DroneLayer, FileLayer, NoiseLayer, RainLayer, ToneLayer, WindLayer
 from .preset import BedPreset, load_bed
-from .stream import BLOCK, BedStream, audition_bed, bed_blocks, reference_loudness, render_bed
+from .stream import NOISE_BLOCK, BedStream, audition_bed, bed_blocks, reference_loudness, render_bed
 from .tones import ToneRenderer, render_tones
 
 __all__ = ["BedPreset", "load_bed", "bed_blocks", "render_bed", "audition_bed", "BedStream", "reference_loudness",
-           "ToneRenderer", "render_tones", "BLOCK", "NoiseLayer", "DroneLayer", "RainLayer", "WindLayer", "ToneLayer",
+           "ToneRenderer", "render_tones", "NOISE_BLOCK",
+           "NoiseLayer", "DroneLayer", "RainLayer", "WindLayer", "ToneLayer",
            "FileLayer"]

@@ -6,13 +6,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .. import presets
-from ..errors import ConfigError, Source
+from ..errors import ConfigError, Source, did_you_mean
 
 NOISE_COLORS = ("white", "pink", "brown")
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Common:
     level_db: float = -20.0
     """RMS level of the layer in dBFS (per channel)."""
@@ -20,7 +20,7 @@ class Common:
     """Swell this many dB on each inhale and settle on the exhale, following the script's breath clock."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NoiseLayer(Common):
     color: str = "pink"
     lowpass_hz: float = 0.0
@@ -32,7 +32,7 @@ class NoiseLayer(Common):
     swell_depth: float = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DroneLayer(Common):
     notes_hz: tuple[float, ...] = (110.0,)
     detune_cents: float = 3.0
@@ -42,7 +42,7 @@ class DroneLayer(Common):
     width: float = 0.6
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RainLayer(Common):
     drops_per_s: float = 40.0
     brightness_hz: float = 3000.0
@@ -50,7 +50,7 @@ class RainLayer(Common):
     width: float = 1.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class WindLayer(Common):
     low_hz: float = 200.0
     high_hz: float = 900.0
@@ -59,7 +59,7 @@ class WindLayer(Common):
     width: float = 1.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ToneLayer(Common):
     kind: str = "binaural"
     carrier_hz: float = 200.0
@@ -69,7 +69,7 @@ class ToneLayer(Common):
     ramp_s: float = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FileLayer(Common):
     file: str = ""
     """Resolved path of the audio file (inside the preset's folder)."""
@@ -86,7 +86,8 @@ def parse_layer(table: dict, path: Path, prefix: str) -> Layer:
     where = Source(str(path))
     kind = presets.take(table, path, "type", str, None, prefix)
     if kind not in KINDS:
-        raise ConfigError(f"unknown layer type '{kind}' in '{prefix}type' (available: {', '.join(KINDS)})", where)
+        hint = did_you_mean(kind, KINDS) or f" (available: {', '.join(KINDS)})"
+        raise ConfigError(f"unknown layer type '{kind}' in '{prefix}type'{hint}", where)
     cls = KINDS[kind]
     values = {"kind": kind} if cls is ToneLayer else {}
     for name, spec in cls.__dataclass_fields__.items():

@@ -9,8 +9,6 @@ always gives the same samples.
 from __future__ import annotations
 
 import numpy as np
-import soundfile
-from scipy import signal
 
 from ..audio import SAMPLE_RATE, equal_power_fades, resample
 from ..blocks import CONTROL_STEP, Rechunker, at_audio_rate, control_frames
@@ -28,6 +26,8 @@ SUBSONIC_HZ = 20.0
 
 def _sos_rms(sos: np.ndarray) -> float:
     """RMS of unit white noise through ``sos``, so ``level_db`` means the same whatever the filtering."""
+    from scipy import signal
+
     impulse = np.zeros(4 * SAMPLE_RATE)
     impulse[0] = 1.0
     return float(np.sqrt(np.sum(signal.sosfilt(sos, impulse) ** 2)))
@@ -57,6 +57,8 @@ def _stereo(noise: np.ndarray, width: float) -> np.ndarray:
 
 class Noise:
     def __init__(self, layer: NoiseLayer, rng: np.random.Generator):
+        from scipy import signal
+
         self.layer, self.rng = layer, rng
         sections = []
         if layer.color != "white":
@@ -70,6 +72,8 @@ class Noise:
         self.swell_phase = rng.uniform(0, 2 * np.pi)
 
     def render(self, start: int, count: int) -> np.ndarray:
+        from scipy import signal
+
         white, self.state = signal.sosfilt(self.sos, _white(self.rng, count), axis=0, zi=self.state)
         out = (_stereo(white, float(np.clip(self.layer.width, 0, 1))) * self.gain).astype(np.float32)
         if self.layer.swell_s > 0:
@@ -135,6 +139,8 @@ class Rain:
     """Drops: sparse clicks at random times, each a short decaying burst through a resonant band, over a soft hiss."""
 
     def __init__(self, layer: RainLayer, rng: np.random.Generator):
+        from scipy import signal
+
         self.layer, self.rng = layer, rng
         low, high = layer.brightness_hz / 2, min(layer.brightness_hz * 2, SAMPLE_RATE / 2.2)
         self.sos = signal.butter(2, [low, high], "bandpass", fs=SAMPLE_RATE, output="sos")
@@ -147,6 +153,8 @@ class Rain:
         return self.chunks.take(count)
 
     def _chunk(self, count: int) -> np.ndarray:
+        from scipy import signal
+
         drops = np.zeros((count, 2))
         number = self.rng.poisson(self.layer.drops_per_s * count / SAMPLE_RATE)
         where = self.rng.integers(0, count, size=number)
@@ -164,6 +172,8 @@ class Wind:
     """Noise through a band-pass whose centre and level wander slowly: gusts."""
 
     def __init__(self, layer: WindLayer, rng: np.random.Generator):
+        from scipy import signal
+
         self.layer, self.rng = layer, rng
         self.pink = signal.tf2sos(*_PINK)
         self.pink_state = np.zeros((len(self.pink), 2, 2))
@@ -172,6 +182,8 @@ class Wind:
         self.gain = 10 ** (layer.level_db / 20) * 4.0
 
     def render(self, start: int, count: int) -> np.ndarray:
+        from scipy import signal
+
         noise, self.pink_state = signal.sosfilt(self.pink, _white(self.rng, count), axis=0, zi=self.pink_state)
         noise = _stereo(noise, float(np.clip(self.layer.width, 0, 1)))
         out = np.empty_like(noise)
@@ -202,6 +214,8 @@ class FileLoop:
     into the next, so no seam clicks and no pass begins where the last one did."""
 
     def __init__(self, layer: FileLayer, rng: np.random.Generator):
+        import soundfile
+
         try:
             data, rate = soundfile.read(layer.file, dtype="float32", always_2d=True)
         except (soundfile.LibsndfileError, OSError) as exc:

@@ -13,21 +13,22 @@ from ..loudness import integrated_loudness
 from .preset import BedPreset
 from .sources import SOURCES
 
-BLOCK = 1 << 16
-"""Frames per generated block; noise is drawn per block, so this is part of the sound."""
+NOISE_BLOCK = 1 << 16
+"""Frames per generated block; noise is drawn per block, so this is part of the sound: kept apart from
+``blocks.BLOCK`` (how much audio the pipeline handles at once), which may change without changing the noise."""
 BREATH_STEP_S = 0.05
 
 
 def bed_blocks(preset: BedPreset, n_frames: int, seed: int, breath=None, offset: int = 0) -> Iterator[np.ndarray]:
-    """Yield the bed as consecutive (≤BLOCK, 2) float32 blocks totalling ``n_frames``.
+    """Yield the bed as consecutive (≤NOISE_BLOCK, 2) float32 blocks totalling ``n_frames``.
 
     ``breath`` (the timeline's breath clock) and ``offset`` (where this bed
     starts on it) let breathing layers swell on each inhale.
     """
     sources = [SOURCES[type(layer)](layer, np.random.default_rng([seed, index, 1]))
                for index, layer in enumerate(preset.layers)]
-    for start in range(0, n_frames, BLOCK):
-        count = min(BLOCK, n_frames - start)
+    for start in range(0, n_frames, NOISE_BLOCK):
+        count = min(NOISE_BLOCK, n_frames - start)
         block = np.zeros((count, 2), dtype=np.float32)
         for layer, source in zip(preset.layers, sources):
             sound = source.render(start, count)

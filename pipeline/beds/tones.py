@@ -36,7 +36,7 @@ def beat_cycles(start_hz: float, end_hz: float | None, ramp_s: float, t: np.ndar
     return np.where(t < ramp_s, during, at_end + end_hz * (t - ramp_s))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class _Segment:
     start: int
     end: int
@@ -72,8 +72,9 @@ class ToneRenderer:
             starts_sound = index == 0 or changes[index - 1].cue.kind == "off"
             fade_in = _fade_frames(cue.fade_s, end - change.start) if starts_sound else 0
             ramp_s = change.ramp_frames / SAMPLE_RATE
-            self.segments.append(_Segment(change.start, end + fade_out, cue.kind, cue.carrier_hz, cue.beat.start,
-                                          cue.beat.end, ramp_s, cycles, fade_in, fade_out))
+            self.segments.append(_Segment(start=change.start, end=end + fade_out, kind=cue.kind,
+                                          carrier_hz=cue.carrier_hz, beat_from=cue.beat.start, beat_to=cue.beat.end,
+                                          ramp_s=ramp_s, cycles_at_start=cycles, fade_in=fade_in, fade_out=fade_out))
             cycles += float(beat_cycles(cue.beat.start, cue.beat.end, ramp_s, np.array([(end - change.start) / SAMPLE_RATE]))[0])
 
     def block(self, start: int, end: int) -> np.ndarray:

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import ConfigError, Source
+from ..errors import ConfigError, Source, did_you_mean
 from .. import presets
 from ..presets import BUNDLED_ROOT
-from ..script.values import did_you_mean
 
 THEMES = {
     "presence": "presence",
@@ -61,7 +60,7 @@ _WORD = re.compile(r"[A-Za-z\u00c0-\u024f']+|\{\w+\}")
 _SENTENCE_END = re.compile(r"(?<=[.?!…])(?:\s+|$)")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Module:
     """One written part of a session."""
 
@@ -168,7 +167,8 @@ def read_module(path: Path) -> Module:
         if (phase == slot_phase and count != 1) or (phase != slot_phase and "{{" + slot + "}}" in body):
             raise ConfigError(f"{'an' if slot_phase[0] in 'aeiou' else 'a'} {slot_phase} module holds "
                               f"'{{{{{slot}}}}}' once, on a line of its own", Source(str(path), body_line, 1))
-    return Module(path.stem, phase, tuple(themes), mode, float(minutes), body, path, body_line)
+    return Module(id=path.stem, phase=phase, themes=tuple(themes), mode=mode, minutes=float(minutes), body=body,
+                  path=path, body_line=body_line)
 
 
 def estimate_seconds(body: str) -> float:

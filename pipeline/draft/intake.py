@@ -12,8 +12,8 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import ConfigError, Source
-from ..script.values import did_you_mean, parse_duration
+from ..errors import ConfigError, Source, did_you_mean
+from ..script.values import parse_duration
 from .bank import THEMES
 
 MINUTES = (5.0, 60.0)

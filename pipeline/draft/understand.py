@@ -88,7 +88,7 @@ _ENGLISH = re.compile(r"\b(?:the|and|i|my|he|she|we|to|is|when|of|it|that)\b")
 _DANGER_WORDS = re.compile(r"\b(?:kill|die|dead|hurt|hit|drunk|high|pills?|blood|knife|gun)\w*")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Understanding:
     """What a description was understood to be about. Holds no text of the description but ``moment``."""
 

@@ -15,17 +15,16 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
-import soundfile
 
 from ..audio import SAMPLE_RATE
 from ..blocks import Signal, spans
-from ..errors import ConfigError, RenderError
+from ..errors import RenderError
 from ..files import atomic_path
 from .ogg import serial_for, set_serial
 from .tags import Tags, ffmetadata, tag_file
 from .wave import append_chunks, clear_peak_time
 
-FORMATS: dict[str, dict] = {
+ENCODER_SETTINGS: dict[str, dict] = {
     "flac": {"format": "FLAC", "subtype": "PCM_24"},
     "wav": {"format": "WAV", "subtype": "PCM_24"},
     "opus": {"format": "OGG", "subtype": "OPUS"},
@@ -35,15 +34,8 @@ FORMATS: dict[str, dict] = {
     "mp3": {"quality": "256"},
     "m4a": {},  # AAC in MP4: libsndfile has no encoder, so ffmpeg (from imageio-ffmpeg) makes it
 }
+"""How each of the track formats (``manifest.FORMATS``) is encoded."""
 M4A_BITRATE = "192k"
-DEFAULT_FORMATS = ("flac", "mp3")
-
-
-def check_formats(names: list[str] | tuple[str, ...], setting: str = "--format") -> tuple[str, ...]:
-    unknown = [n for n in names if n not in FORMATS]
-    if unknown:
-        raise ConfigError(f"{setting}: unknown format '{unknown[0]}' (available: {', '.join(FORMATS)})")
-    return tuple(dict.fromkeys(names))
 
 
 def write_audio(path: Path, audio: Signal, rate: int, fmt: str, tags: Tags | None = None,
@@ -61,6 +53,8 @@ def write_audio(path: Path, audio: Signal, rate: int, fmt: str, tags: Tags | Non
 
 def _write_audio(path: Path, blocks, shape: tuple[int, int], rate: int, fmt: str, tags: Tags | None,
                  subtype: str | None, chunks: bytes) -> Path:
+    import soundfile
+
     channels = shape[1]
     try:
         with atomic_path(path) as tmp:
@@ -101,6 +95,8 @@ def finite_blocks(audio: Signal) -> Iterator[np.ndarray]:
 def _reason(exc: Exception, path: Path) -> str:
     """Why a write failed, in the system's words: libsndfile says only "System error." for a full disk, but the
     C library's errno (which soundfile's cffi keeps) still says which."""
+    import soundfile
+
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     errno = getattr(getattr(soundfile, "_ffi", None), "errno", 0)
@@ -114,7 +110,7 @@ def _reason(exc: Exception, path: Path) -> str:
     return str(exc)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Encoding:
     """One file to write: what ``write_audio`` takes, as a value."""
 
@@ -198,7 +194,9 @@ class _Reader:
 
 def _encode_libsndfile(path: Path, blocks: Iterable[np.ndarray], shape: tuple[int, int], rate: int, fmt: str,
                        subtype: str | None = None) -> None:
-    settings = {**FORMATS[fmt], **({"subtype": subtype} if subtype else {})}
+    import soundfile
+
+    settings = {**ENCODER_SETTINGS[fmt], **({"subtype": subtype} if subtype else {})}
     settings["format"] = wave_container(settings["format"], settings["subtype"], *shape)
     extra = {k: settings.pop(k) for k in ("bitrate_mode", "compression_level") if k in settings}
     with soundfile.SoundFile(path, "w", rate, shape[1], **settings, **extra) as encoder:
@@ -221,7 +219,8 @@ def wave_container(container: str, subtype: str, frames: int, channels: int) -> 
 def _encode_mp3(path: Path, blocks: Iterable[np.ndarray], channels: int, rate: int) -> None:
     from pedalboard.io import AudioFile
 
-    with open(path, "wb") as file, AudioFile(file, "w", rate, channels, format="mp3", **FORMATS["mp3"]) as encoder:
+    with (open(path, "wb") as file,
+          AudioFile(file, "w", rate, channels, format="mp3", **ENCODER_SETTINGS["mp3"]) as encoder):
         for block in blocks:
             encoder.write(np.ascontiguousarray(block.T))
 

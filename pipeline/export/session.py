@@ -13,7 +13,7 @@ from pathlib import Path
 import soundfile
 
 from ..audio import SAMPLE_RATE
-from ..errors import ConfigError, Source
+from ..errors import ConfigError, Source, did_you_mean
 from ..files import atomic_path
 from ..manifest import STEM_NAMES, Layout, Manifest
 
@@ -21,7 +21,8 @@ from ..manifest import STEM_NAMES, Layout, Manifest
 def check_kinds(kinds: tuple[str, ...], setting: str = "--kind") -> tuple[str, ...]:
     unknown = [k for k in kinds if k not in WRITERS]
     if unknown:
-        raise ConfigError(f"unknown session kind '{unknown[0]}' (known: {', '.join(WRITERS)})", Source(setting))
+        hint = did_you_mean(unknown[0], WRITERS) or f" (known: {', '.join(WRITERS)})"
+        raise ConfigError(f"unknown session kind '{unknown[0]}'{hint}", Source(setting))
     return kinds
 
 

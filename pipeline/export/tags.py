@@ -21,7 +21,7 @@ class Chapter:
     title: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Tags:
     title: str
     artist: str = ""

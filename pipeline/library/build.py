@@ -5,29 +5,31 @@ parallel, check without rendering, prune what is orphaned, and keep ``library.js
 from __future__ import annotations
 
 import fcntl
+import logging
 import multiprocessing
 import os
+import pickle
+import select
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from functools import partial
 from pathlib import Path
-from typing import Callable, Iterator
 
 from .. import __version__
 from ..errors import ConfigError, DriftError, RenderError, Source
 from ..files import write_json
 from ..job import RenderOptions, load_variables, prepare, staleness
 from ..manifest import Layout, Manifest
-from ..progress import Event, Report
-from ..script import SCRIPT_SUFFIXES
+from ..progress import Event, Progress, nowhere
 from ..system import die_with_parent
 from .track import TrackResult, render_track
 
+log = logging.getLogger(__name__)
 LOCK_NAME = ".drift.lock"
 LIBRARY_NAME = "library.json"
 
@@ -40,22 +42,6 @@ class Planned:
     name: str
     variables: dict[str, str] | None = None
     vars_file: str | None = None
-
-
-def discover(paths: list[Path]) -> list[Path]:
-    """Script files named directly or found (recursively) in the folders given."""
-    found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            scripts = sorted(p for p in path.rglob("*") if p.suffix in SCRIPT_SUFFIXES and p.is_file())
-            if not scripts:
-                raise ConfigError(f"no scripts ({', '.join(SCRIPT_SUFFIXES)}) in this folder", Source(str(path)))
-            found += scripts
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise ConfigError("no such script or folder", Source(str(path)))
-    return list(dict.fromkeys(found))
 
 
 def plan(scripts: list[Path], vars_path: Path | None = None) -> list[Planned]:
@@ -113,15 +99,19 @@ def check(tracks: list[Planned], options: RenderOptions) -> list[tuple[Planned, 
 def build(tracks: list[Planned], options: RenderOptions, jobs: int = 1,
           on_done: Callable[[TrackResult], None] | None = None, scheduler: str | None = None,
           prune_against: list[Planned] | None = None, on_removed: Callable[[Path], None] | None = None,
-          on_progress: Report | None = None) -> list[TrackResult]:
+          on_progress: Progress | None = None) -> list[TrackResult]:
     """Render every stale track (in ``jobs`` processes, or on a Dask cluster) and rewrite library.json, under the
     folder's lock. With ``prune_against`` (the whole library's plan, every shard), first remove what it orphans.
     ``on_progress`` hears each track's stages and its end (from worker processes and cluster workers too)."""
-    report = on_progress or (lambda event: None)
-    finished = on_done or (lambda result: None)
+    progress, finished, ended = on_progress or nowhere, on_done or (lambda result: None), set()
+
+    def heard(event: Event) -> None:
+        if event.track not in ended:  # events from another process can arrive after the track's result
+            progress(event)
 
     def done(track: Planned, result: TrackResult) -> None:
-        report(Event(track.name, result.status))
+        ended.add(track.name)
+        progress(Event(track.name, result.status))
         finished(result)
 
     with lock(Path(options.out_dir)):
@@ -130,51 +120,69 @@ def build(tracks: list[Planned], options: RenderOptions, jobs: int = 1,
                 if on_removed:
                     on_removed(path)
         if scheduler:
-            results = _on_cluster(tracks, options, scheduler, done, report)
+            results = _on_cluster(tracks, options, scheduler, done, heard)
         elif jobs <= 1 or len(tracks) <= 1:
             results = []
             for track in tracks:
-                stages = partial(_stage, report, track.name)
-                results.append(render_track(track.script, _options_for(options, track), stages, track.name))
+                results.append(render_track(track.script, _options_for(options, track), heard, track.name))
                 done(track, results[-1])
         else:
-            results = _parallel(tracks, options, jobs, done, report)
+            results = _parallel(tracks, options, jobs, done, heard)
         write_library(Path(options.out_dir))
     return results
 
 
-def _stage(report: Report, track: str, stage: str, done: int, total: int) -> None:
-    report(Event(track, stage, done, total))
+@dataclass(frozen=True)
+class PipeProgress:
+    """A forked worker's ``Progress``: each event goes back to the building process as one write to a pipe the
+    worker inherited (a queue cannot travel with a task; the pipe's number can). A write of at most ``PIPE_BUF``
+    bytes is atomic, so events from several workers and their encoders' threads never interleave."""
+
+    fd: int
+
+    def __call__(self, event: Event) -> None:
+        data = pickle.dumps(event)
+        if len(data) + 4 <= select.PIPE_BUF:  # an event is a hundred bytes; a longer one is not worth splitting
+            os.write(self.fd, len(data).to_bytes(4, "little") + data)
 
 
-_EVENTS = None
-"""In a worker process: the queue its tracks' stages go back on (set when the worker starts)."""
+@contextmanager
+def _from_workers(progress: Progress) -> Iterator[PipeProgress]:
+    """The ``Progress`` for workers forked inside this block: what they write, a thread here hands to ``progress``."""
+    read_fd, write_fd = os.pipe()
+
+    def relay() -> None:
+        with os.fdopen(read_fd, "rb") as pipe:
+            try:
+                while size := int.from_bytes(pipe.read(4), "little"):  # a size of 0 (or the pipe's end) ends it
+                    progress(pickle.loads(pipe.read(size)))
+            except BaseException:
+                while pipe.read(1 << 16):  # progress failed here: still, no worker may block on a full pipe
+                    pass
+                raise
+
+    thread = threading.Thread(target=relay, daemon=True)
+    thread.start()
+    try:
+        yield PipeProgress(write_fd)
+    finally:
+        os.write(write_fd, bytes(4))
+        thread.join(timeout=5)
+        os.close(write_fd)
 
 
-def _worker_starts(events) -> None:
-    global _EVENTS
-    _EVENTS = events
-    die_with_parent()
-
-
-def _stage_from_worker(track: str, stage: str, done: int, total: int) -> None:
-    _EVENTS.put(Event(track, stage, done, total))
-
-
-def _parallel(tracks: list[Planned], options: RenderOptions, jobs: int, on_done, report: Report) -> list[TrackResult]:
+def _parallel(tracks: list[Planned], options: RenderOptions, jobs: int, on_done,
+              progress: Progress) -> list[TrackResult]:
     """Each worker process loads each voice once (engines are cached per process) and renders whole tracks; their
-    stages come back on a queue that a thread here hands to ``report``.
+    events come back over a pipe (``PipeProgress``).
 
     Workers are forked, so they hold the build lock with us, and die with us (``die_with_parent``)."""
     context = multiprocessing.get_context("fork")
-    events = context.Queue()
-    relay = threading.Thread(target=lambda: [report(e) for e in iter(events.get, None)], daemon=True)
-    relay.start()
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_worker_starts, initargs=(events,))
-    try:
+    with _from_workers(progress) as to_parent:
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=die_with_parent)
         with pool:
-            futures = {pool.submit(render_track, t.script, _options_for(options, t), partial(_stage_from_worker, t.name),
-                                   t.name): i for i, t in enumerate(tracks)}
+            futures = {pool.submit(render_track, t.script, _options_for(options, t), to_parent, t.name): i
+                       for i, t in enumerate(tracks)}
             results: list[TrackResult | None] = [None] * len(tracks)
             try:
                 for future in as_completed(futures):
@@ -184,26 +192,31 @@ def _parallel(tracks: list[Planned], options: RenderOptions, jobs: int, on_done,
             except BrokenProcessPool:
                 raise RenderError("a render worker was killed (out of memory?); what it was writing was not kept, "
                                   "and the tracks it had not finished render again next time") from None
-    finally:
-        events.put(None)
-        relay.join(timeout=5)
     return results
 
 
+@dataclass(frozen=True)
+class TopicProgress:
+    """A Dask worker's ``Progress``: events go to the client as structured events on the build's own topic. It
+    holds its worker, found in the task's thread: events also come from the encoders' threads, where Dask cannot
+    find it."""
+
+    worker: object
+    topic: str
+
+    def __call__(self, event: Event) -> None:
+        self.worker.log_event(self.topic, (event.track, event.stage, event.done, event.total))
+
+
 def _render_on_worker(script: Path, options: RenderOptions, name: str, topic: str) -> TrackResult:
-    """``render_track`` as a Dask task, its stages sent as events on ``topic``. The worker is found here, in the
-    task's thread: stages are also reported from the encoders' threads, where Dask cannot find it."""
+    """``render_track`` as a Dask task, its events sent on ``topic``."""
     from distributed import get_worker
 
-    worker = get_worker()
-
-    def report(stage: str, done: int, total: int) -> None:
-        worker.log_event(topic, (name, stage, done, total))
-
-    return render_track(script, options, report, name)
+    return render_track(script, options, TopicProgress(get_worker(), topic), name)
 
 
-def _on_cluster(tracks: list[Planned], options: RenderOptions, address: str, on_done, report: Report) -> list[TrackResult]:
+def _on_cluster(tracks: list[Planned], options: RenderOptions, address: str, on_done,
+                progress: Progress) -> list[TrackResult]:
     """The same build on a Dask distributed cluster. Workers need this project installed, the output folder
     and the clip cache on paths they all see (a shared disk); each worker process keeps its voices loaded.
     Stages come back as Dask's structured events on a topic of this build's own."""
@@ -216,22 +229,16 @@ def _on_cluster(tracks: list[Planned], options: RenderOptions, address: str, on_
         client = Client(address, timeout="10s")
     except (OSError, TimeoutError) as exc:
         raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}", Source("--scheduler")) from None
-    topic, ended = f"drift-progress-{uuid.uuid4().hex}", set()
-
-    def relay(event) -> None:
-        track, stage, done, total = event[1]
-        if track not in ended:  # events travel through the scheduler: a late one must not reopen a finished track
-            report(Event(track, stage, done, total))
+    topic = f"drift-progress-{uuid.uuid4().hex}"
 
     with client:
-        client.subscribe_topic(topic, relay)
+        client.subscribe_topic(topic, lambda message: progress(Event(*message[1])))  # message: (time, event)
         futures = {client.submit(_render_on_worker, t.script, _options_for(options, t), t.name, topic, pure=False): i
                    for i, t in enumerate(tracks)}
         results: list[TrackResult | None] = [None] * len(tracks)
         for future in completed(list(futures)):
             index = futures[future]
             results[index] = future.result()
-            ended.add(tracks[index].name)
             on_done(tracks[index], results[index])
         client.unsubscribe_topic(topic)
     return results
@@ -251,7 +258,8 @@ def write_library(out_dir: Path) -> Path:
     entries = {
         layout.name: {"title": m.title, "script": m.script, "input_hash": m.input_hash, "duration_s": m.duration_s,
                       "qc": m.qc_status,
-                      "loudness": {"integrated_lufs": m.loudness.integrated_lufs, "true_peak_dbtp": m.loudness.true_peak_dbtp},
+                      "loudness": {"integrated_lufs": m.loudness.integrated_lufs,
+                                   "true_peak_dbtp": m.loudness.true_peak_dbtp},
                       "files": sorted(m.files)}
         for layout, m in manifests(out_dir)}
     if not entries and not (out_dir / LIBRARY_NAME).exists():
@@ -284,7 +292,8 @@ def lock(out_dir: Path) -> Iterator[None]:
 
     Worker processes share it (they are forked holding it), so the folder is free only once every one of them
     is gone. The holder's PID and start time are written in the file for the message a second build prints; a
-    file left with a name in it means its holder died, and the dead build's half-written files are cleared.
+    file left with a name in it means its holder died, and the dead build's half-written files are cleared (a
+    warning on the ``pipeline.library.build`` log says so, as the caches report what they discard).
     """
     created = not out_dir.exists()
     try:
@@ -293,7 +302,7 @@ def lock(out_dir: Path) -> Iterator[None]:
     except OSError as exc:
         raise ConfigError(f"cannot write here: {exc.strerror}", Source(str(exc.filename or out_dir))) from None
     if stale:
-        print(f"{out_dir}: cleared a stale lock left by {stale}, which is no longer running")
+        log.warning("%s: cleared a stale lock left by %s, which is no longer running", out_dir, stale)
         _remove_partial_files(out_dir)
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}".encode(), 0)

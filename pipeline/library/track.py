@@ -13,16 +13,17 @@ from pathlib import Path
 
 from ..blocks import scratch
 from ..errors import DriftError, system_error
-from ..export.track import write_track
+from ..deliver import write_track
 from ..job import Job, RenderOptions, is_up_to_date, prepare
 from ..manifest import Manifest, Verdict
-from ..qc import Report, qc_files
-from ..render import Progress, render
+from ..progress import Event, Progress, counter, nowhere
+from ..qc import QcReport, qc_files
+from ..render import render
 from ..speech import ClipCache
 from .stored import TrackStore
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrackResult:
     script: str
     status: str  # "rendered" | "up to date" | "restored" (from the cache's finished tracks) | "failed" | "failed qc"
@@ -30,44 +31,46 @@ class TrackResult:
     errors: tuple[DriftError, ...] = ()
     manifest: Manifest | None = None
     timeline: str = ""
-    reports: tuple[Report, ...] = ()
+    reports: tuple[QcReport, ...] = ()
     """The quality checks of what was rendered now."""
     warnings: tuple[DriftError, ...] = ()
     """What was repaired or ignored in the script on the way in."""
 
 
-def render_track(path: Path, options: RenderOptions, progress: Progress | None = None, name: str | None = None) -> TrackResult:
-    """Render one script unless its outputs are up to date or stored finished in the cache."""
-    progress = progress or (lambda stage, done, total: None)
+def render_track(path: Path, options: RenderOptions, progress: Progress | None = None,
+                 name: str | None = None) -> TrackResult:
+    """Render one script unless its outputs are up to date or stored finished in the cache. ``progress`` hears its
+    stages as the track ``name`` (the script's stem if none), then encode and qc; its end is the caller's to tell."""
+    progress = progress or nowhere
     try:
         job = prepare(path, options, name)
         outputs = (*map(str, job.expected_outputs()), str(job.layout.manifest))
         if not options.force and is_up_to_date(job):
-            return TrackResult(str(path), "up to date")
+            return TrackResult(script=str(path), status="up to date")
         store = TrackStore(options.cache_dir)
         if not options.force and (manifest := store.restore(job)):
-            return TrackResult(str(path), "restored", outputs, (), manifest)
+            return TrackResult(script=str(path), status="restored", outputs=outputs, manifest=manifest)
         with scratch() as work:  # every full-length array lives on disk, so memory does not grow with the session
             rendered = render(job, ClipCache(options.cache_dir), work, progress=progress)
-            progress("encode", 0, 0)
-            manifest = write_track(job, rendered, lambda done, total: progress("encode", done, total))
+            progress(Event(job.layout.name, "encode"))
+            manifest = write_track(job, rendered, counter(progress, job.layout.name, "encode"))
         reports = ()
         if options.qc:
-            progress("qc", 0, len(job.formats))
+            progress(Event(job.layout.name, "qc", 0, len(job.formats)))
             reports = tuple(qc_files([job.layout.track(f) for f in job.formats], warn_only=options.warn_only))
             manifest = _with_verdict(job, manifest, reports)
             if manifest.qc.passed:
                 store.keep(job, manifest)
         status = "failed qc" if manifest.qc and not manifest.qc.passed else "rendered"
-        return TrackResult(str(path), status, outputs, (), manifest, rendered.timeline.describe(), reports,
-                           job.script.warnings)
+        return TrackResult(script=str(path), status=status, outputs=outputs, manifest=manifest,
+                           timeline=rendered.timeline.describe(), reports=reports, warnings=job.script.warnings)
     except DriftError as error:
-        return TrackResult(str(path), "failed", errors=tuple(getattr(error, "errors", [error])))
+        return TrackResult(script=str(path), status="failed", errors=tuple(getattr(error, "errors", [error])))
     except OSError as exc:  # a full disk, a folder made read-only mid-build: the track fails, the library goes on
-        return TrackResult(str(path), "failed", errors=(system_error(exc),))
+        return TrackResult(script=str(path), status="failed", errors=(system_error(exc),))
 
 
-def _with_verdict(job: Job, manifest: Manifest, reports: tuple[Report, ...]) -> Manifest:
+def _with_verdict(job: Job, manifest: Manifest, reports: tuple[QcReport, ...]) -> Manifest:
     """The manifest again, now with what the checks said; written over the one without a verdict."""
     named = lambda report, checks: [f"{Path(report.path).name}: {check}" for check in checks]
     failures = [line for r in reports for line in named(r, [r.error] if r.error else r.failures)]

@@ -50,7 +50,7 @@ class BreathClock:
     def next_onset(self, t: float, phase: float) -> float:
         """The first time ≥ t at which a cycle reaches ``phase`` (0 = inhale onset, inhale_fraction = exhale onset)."""
         target = math.ceil(self.cycles(t) - phase - 1e-9) + phase
-        low, high = t, t + 60 / 2.5  # a cycle lasts at most 20 s (3 breaths per minute)
+        low, high = t, t + 60 / 2.5  # past the next onset: a cycle lasts at most 20 s (a script's slowest pace is 3)
         for _ in range(32):  # bisection: cycles(t) only grows; 32 halvings of 24 s is well under a frame
             middle = (low + high) / 2
             low, high = (middle, high) if self.cycles(middle) < target else (low, middle)

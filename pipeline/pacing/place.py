@@ -28,7 +28,7 @@ SECTION_LEAD_S = 1.0
 """A chapter starts this long before its first word, so a skip lands in silence, not mid-breath."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Pauses:
     """The silences a script does not write out: the length of each implicit break, in seconds."""
 
@@ -45,7 +45,8 @@ class Pauses:
         by a script's ``pauses:``."""
         lengths = {"sentence": sentence_s, "paragraph": paragraph_s, "comma": sentence_s / 4, "ellipsis": sentence_s * 0.6,
                    **overrides}
-        return cls(*(lengths[kind] for kind in ("sentence", "paragraph", "comma", "ellipsis")), edge_pad_s)
+        return cls(sentence_s=lengths["sentence"], paragraph_s=lengths["paragraph"], comma_s=lengths["comma"],
+                   ellipsis_s=lengths["ellipsis"], edge_pad_s=edge_pad_s)
 
     def of(self, kind: str) -> float:
         return getattr(self, f"{kind}_s")
@@ -113,8 +114,9 @@ class _Placer:
         if self.end is not None:
             end = self._end_frame(end)
         meta = self.script.meta
-        return Timeline(end, tuple(self.placed), tuple(self.sections), tuple(self.marks), tuple(self.beds),
-                        tuple(self.tones), self.clock, None if meta.ambience == NO_AMBIENCE else meta.ambience, meta.seed)
+        return Timeline(frames=end, phrases=tuple(self.placed), sections=tuple(self.sections), marks=tuple(self.marks),
+                        beds=tuple(self.beds), tones=tuple(self.tones), breath=self.clock,
+                        opening_bed=None if meta.ambience == NO_AMBIENCE else meta.ambience, seed=meta.seed)
 
     def _event(self, event) -> None:
         if isinstance(event, Pause):
@@ -155,7 +157,8 @@ class _Placer:
         if spoken and event.word_marks:
             frames_in = self.anchors[len(self.placed)] if self.anchors else (pad,) * len(event.word_marks)
             self.marks += [Marker(start + at, mark.name, mark.source) for (_, mark), at in zip(event.word_marks, frames_in)]
-        self.placed.append(PlacedPhrase(start, length, text, event.source, len(self.placed), volume, pan, voice, pad))
+        self.placed.append(PlacedPhrase(start=start, frames=length, text=text, source=event.source,
+                                        clip=len(self.placed), volume_db=volume, pan=pan, voice=voice, pad=pad))
         self.cursor = max(self.cursor, start + length)
         self.last_start = start
         self.explicit_s = self.implicit_s = 0.0

@@ -14,7 +14,7 @@ CROP_MARGIN_S = 1.0
 """A cropped span keeps this much of the score either side of what was asked for."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PlacedPhrase:
     start: int
     frames: int
@@ -64,7 +64,7 @@ class ToneChange:
     """Frames over which the beat moves from its start to its end value (0: at once)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Timeline:
     """The whole score at SAMPLE_RATE: everything the mix needs besides the clips and the presets."""
 

@@ -96,7 +96,7 @@ class _Paragraph:
                 events.append(Break(kind, self.source_at(start)))
             inside = [(max(at - start, 0), cue) for at, cue in held if at < start + len(piece)]
             held = held[len(inside):]
-            phrase, emphasised = _with_inline(Phrase(piece, self.source_at(start)), inside, emphasised)
+            phrase, emphasised = _with_inline(Phrase(text=piece, source=self.source_at(start)), inside, emphasised)
             said = [entry for entry in self.said if start <= entry[0] < start + len(piece)]
             events.append(replace(phrase, places=self.places(start, start + len(piece)),
                                   lexicon=tuple((word, ipa) for _, word, ipa, _ in said),
@@ -124,9 +124,9 @@ def _with_inline(phrase: Phrase, inside: list[tuple[int, object]], emphasised: b
         spans.append((opened_at, len(phrase.text)))
     spans = [(a, b) for a, b in spans if b > a]
     if spans == [(0, len(phrase.text))]:
-        return Phrase(phrase.text, phrase.source, emphasis=True, inline=tuple(cues)), opened_at is not None
+        return Phrase(text=phrase.text, source=phrase.source, emphasis=True, inline=tuple(cues)), opened_at is not None
     louder = tuple(WordSpan(a, b, volume_db=EMPHASIS_DB) for a, b in spans)
-    return Phrase(phrase.text, phrase.source, inline=tuple(cues), spans=louder), opened_at is not None
+    return Phrase(text=phrase.text, source=phrase.source, inline=tuple(cues), spans=louder), opened_at is not None
 
 
 def _pieces(text: str, split_commas: bool) -> list[tuple[int, str, str]]:

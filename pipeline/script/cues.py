@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from ..errors import ScriptError, Source
+from ..errors import ScriptError, Source, did_you_mean
 from .model import At, BedCue, BreathCue, BreathPace, End, Insert, Mark, Pause, Ramp, ToneCue, VoicingCue
-from .values import did_you_mean, parse_duration
+from .values import parse_duration
 
 
 # --- argument grammar ------------------------------------------------------------------
@@ -124,22 +124,23 @@ def _bed(args: str, where: Source, arg: Source):
         raise ScriptError("bed needs a preset, a level or 'off': [bed ocean 8s], [bed -6dB 4s], [bed off 10s]", where)
     fade = _duration(words[1], arg, "fade length") if len(words) == 2 else None
     if words[0].lower() == "off":
-        return BedCue(None, None, 10.0 if fade is None else fade, where, off=True)
+        return BedCue(name=None, gain_db=None, fade_s=10.0 if fade is None else fade, source=where, off=True)
     if level := re.match(rf"^({_NUMBER})\s*db$", words[0], re.IGNORECASE):
         gain = float(level.group(1))
         if not -40 <= gain <= 12:
             raise ScriptError(f"bed level {gain:g}dB is outside -40…+12 dB", arg)
-        return BedCue(None, gain, 4.0 if fade is None else fade, where)
+        return BedCue(name=None, gain_db=gain, fade_s=4.0 if fade is None else fade, source=where)
     if not re.match(r"^[\w.-]+$", words[0]):
         raise ScriptError(f"'{words[0]}' is not a bed preset name", arg)
-    return BedCue(words[0], None, 8.0 if fade is None else fade, where)
+    return BedCue(name=words[0], gain_db=None, fade_s=8.0 if fade is None else fade, source=where)
 
 
 def _tone(args: str, where: Source, arg: Source):
     kind, _, rest = args.partition(" ")
     kind = kind.lower()
     if kind == "off":
-        return ToneCue("off", None, 0.0, _duration(rest, arg, "fade length") if rest.strip() else 10.0, where)
+        return ToneCue(kind="off", beat=None, carrier_hz=0.0,
+                       fade_s=_duration(rest, arg, "fade length") if rest.strip() else 10.0, source=where)
     if kind not in ("binaural", "isochronic"):
         raise ScriptError(f"tone must be binaural, isochronic or off{did_you_mean(kind, ['binaural', 'isochronic', 'off'])}", arg)
     carrier = 200.0
@@ -149,7 +150,7 @@ def _tone(args: str, where: Source, arg: Source):
         if not 50 <= carrier <= 1000:
             raise ScriptError(f"tone carrier {carrier:g} Hz is outside 50–1000 Hz", arg)
     beat = _ramp(rest, arg, "hz", 0.5, 30, "tone beat", "tone binaural 10Hz -> 6Hz over 5m")
-    return ToneCue(kind, beat, carrier, 10.0, where)
+    return ToneCue(kind=kind, beat=beat, carrier_hz=carrier, fade_s=10.0, source=where)
 
 
 def _at(args: str, where: Source, arg: Source):

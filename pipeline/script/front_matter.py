@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-import yaml
+from .values import parse_duration
+from ..errors import ScriptError, Source, did_you_mean
 
-from .values import did_you_mean, parse_duration
-from ..errors import ScriptError, Source
+if TYPE_CHECKING:
+    import yaml
 
 PAUSE_KINDS = ("sentence", "paragraph", "comma", "ellipsis")
 NO_AMBIENCE = "none"
@@ -38,7 +39,7 @@ class Breath:
         return self.inhale / (self.inhale + self.exhale)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Meta:
     """Front matter. Every field has a default so a bare text file is a script."""
 
@@ -105,6 +106,8 @@ def with_settings(meta: Meta, settings: dict[str, tuple[object, Source]], errors
             errors.append(ScriptError(f"unknown setting '{key}'{did_you_mean(key, _READERS)}", where))
             continue
         if isinstance(value, str) and key not in ("title", "author", "album"):
+            import yaml
+
             try:
                 value = yaml.safe_load(value) if value.strip() else value
             except yaml.YAMLError:
@@ -118,10 +121,13 @@ def with_settings(meta: Meta, settings: dict[str, tuple[object, Source]], errors
 
 
 def _meta_from_yaml(block: list[str], path: str, title: str, errors: list[ScriptError]) -> Meta:
+    if not block:
+        return Meta(title=title)  # no front matter: nothing for YAML to read (nor to import it for)
+    import yaml
+
     text = "\n".join(block)
     try:
-        node = yaml.compose(text) if block else None
-        values = yaml.safe_load(text) if block else None
+        node, values = yaml.compose(text), yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = Source(path, mark.line + 2, mark.column + 1) if mark else Source(path, 1, 1)
@@ -151,6 +157,8 @@ def _meta_from_yaml(block: list[str], path: str, title: str, errors: list[Script
 def _as_written(node: yaml.MappingNode, key: str) -> dict:
     """``key``'s mapping with every plain value as the text written: a variable is text, so YAML 1.1's ``No``
     stays "No" (not False), ``12:30`` stays "12:30" (not 750) and ``010`` stays "010" (not 8)."""
+    import yaml
+
     for name, value in node.value:
         if (name.value == key and isinstance(value, yaml.MappingNode)
                 and all(isinstance(v, yaml.ScalarNode) for _, v in value.value)):

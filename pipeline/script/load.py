@@ -8,15 +8,29 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-import ftfy
-
-from ..errors import ScriptError, ScriptWarning, Source
+from ..errors import ConfigError, ScriptError, ScriptWarning, Source
 from .model import Script, ScriptErrors
 from .plain import parse_text
 from .ssml import parse_ssml
 
 SCRIPT_SUFFIXES = (".txt", ".ssml")
 _FRONT_ENDS = {".txt": parse_text, ".ssml": parse_ssml}
+
+
+def discover(paths: list[Path]) -> list[Path]:
+    """Script files named directly or found (recursively) in the folders given."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            scripts = sorted(p for p in path.rglob("*") if p.suffix in SCRIPT_SUFFIXES and p.is_file())
+            if not scripts:
+                raise ConfigError(f"no scripts ({', '.join(SCRIPT_SUFFIXES)}) in this folder", Source(str(path)))
+            found += scripts
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise ConfigError("no such script or folder", Source(str(path)))
+    return list(dict.fromkeys(found))
 
 
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
@@ -52,6 +66,10 @@ def parse_file(path: str | Path, variables: dict[str, str] | None = None, defaul
 def repair_double_encoding(text: str, path: str) -> tuple[str, list[ScriptWarning]]:
     """Lines that were UTF-8 read as Latin-1 or Windows-1252 somewhere before us ("â€”" for "—"), repaired by
     ftfy (which undoes exactly that, and nothing else here), each repair reported with what it changed."""
+    if text.isascii():
+        return text, []  # nothing to repair: mojibake is made of non-ASCII characters (and ftfy is slow to import)
+    import ftfy
+
     lines, warnings = text.split("\n"), []
     for number, line in enumerate(lines, start=1):
         repaired = ftfy.fix_encoding(line)

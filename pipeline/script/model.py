@@ -71,7 +71,7 @@ class BreathPace:
     source: Source
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BedCue:
     """Crossfade to another bed (``name``), change its level (``gain_db``), or fade it out."""
 
@@ -82,7 +82,7 @@ class BedCue:
     off: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ToneCue:
     """Start, ramp or stop an entrainment tone."""
 
@@ -159,7 +159,7 @@ class WordSpan:
     pitch_st: float = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Phrase:
     """One sentence to speak, with how to speak it: the unit of synthesis, caching and captions."""
 
@@ -209,7 +209,7 @@ class Phrase:
 Event = Union[Phrase, Pause, Break, Section, BreathCue, BreathPace, BedCue, ToneCue, At, End, Mark, Insert]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Script:
     path: str
     meta: Meta

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 
-from ..errors import ScriptError, Source
+from ..errors import ScriptError, Source, did_you_mean
 from .body import BodyBuilder
 from .cues import CUES
 from .front_matter import parse_front_matter
 from .model import Script, Section
-from .values import did_you_mean
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 

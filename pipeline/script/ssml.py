@@ -17,15 +17,9 @@ import bisect
 import math
 import re
 import xml.sax
+from dataclasses import replace
 from pathlib import Path
 from xml.sax.handler import ContentHandler
-
-import defusedxml.sax
-from defusedxml import DefusedXmlException
-
-from dataclasses import replace
-
-from num2words import num2words
 
 from ..errors import ScriptError, ScriptWarning, Source
 from .body import BodyBuilder
@@ -56,6 +50,9 @@ _EMPHASIS_DB = {"strong": 2.0, "moderate": 1.0, "none": 0.0, "reduced": -3.0}
 
 def parse_ssml(text: str, path: str = "<ssml>", variables: dict[str, str] | None = None,
                defaults: dict | None = None) -> Script:
+    import defusedxml.sax
+    from defusedxml import DefusedXmlException
+
     errors: list[ScriptError] = []
     lines = text.splitlines()
     meta, body_start = parse_front_matter(lines, path, errors, defaults)
@@ -394,6 +391,8 @@ def _volume(value: str, where: Source) -> tuple[str, float]:
 
 def _said_as(kind: str, text: str) -> str:
     """``<say-as>`` text as it is to be read: letters one by one, digits one by one, an ordinal in words."""
+    from num2words import num2words
+
     if kind in _SAY_AS_LETTERS:
         return " ".join(ch for ch in text if not ch.isspace())
     if kind in _SAY_AS_DIGITS:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..errors import ScriptError
+from ..errors import ScriptError, did_you_mean
 from .front_matter import Meta
 from .model import Mark, Pause, Phrase, Ramp, Section, VoicingCue, WordSpan
-from .values import did_you_mean
 
 EMPHASIS_RATE = 0.9
 EMPHASIS_DB = 2.0

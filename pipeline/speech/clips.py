@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal
 
 from ..audio import SAMPLE_RATE, apply_fades, as_frames, db_to_gain, frames, resample
 from ..loudness import integrated_loudness
@@ -48,6 +47,8 @@ def clean_clip(raw: np.ndarray, rate: int, highpass_hz: float, gain_db: float, p
 
 
 def _filtered(raw: np.ndarray, rate: int, highpass_hz: float) -> np.ndarray:
+    from scipy import signal
+
     audio = resample(raw, rate)
     if highpass_hz > 0:
         sos = signal.butter(2, highpass_hz, "highpass", fs=SAMPLE_RATE, output="sos")

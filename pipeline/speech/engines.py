@@ -1,8 +1,9 @@
-"""TTS engines behind one small interface: Piper (default), Kokoro (``kokoro``) and Coqui TTS (the ``coqui`` extra).
+"""TTS engines behind one small interface: Kokoro (``kokoro``, the default voice's), Piper (a preset's engine when
+it names none) and Coqui TTS (the ``coqui`` extra).
 
-Both are local: Piper voices come from an installed package or a .onnx path;
-Coqui models from a local model/config path or from the user's own Coqui
-model folder. Nothing is ever downloaded.
+All are local: Kokoro's model installs as packages and is joined once into the cache; Piper voices come from
+an installed package or a .onnx path; Coqui models from a local model/config path or from the user's own
+Coqui model folder. Nothing is downloaded while rendering.
 """
 
 from __future__ import annotations
@@ -11,12 +12,10 @@ import hashlib
 import os
 from dataclasses import replace
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-import soundfile
 
 from ..audio import resample
 from ..errors import ConfigError, Source
@@ -36,9 +35,27 @@ class Engine(Protocol):
     """Longest text the model says well in one call (0: no limit)."""
     parallel: int
     """How many phrases ``synthesize`` may be asked for at once, from different threads."""
+    phonemises: bool
+    """Whether ``phonemes`` answers: Piper and Kokoro phonemise with espeak-ng in the open; Coqui's models do it
+    inside, so a Coqui voice can neither show its phonemes nor place words by their sounds."""
+    timed: bool
+    """Whether ``synthesize_timed`` and ``known`` answer: Kokoro says when each phoneme starts."""
+    lengthens: bool
+    """Whether ``synthesize`` takes ``stretch`` and ``pause_s``: Kokoro draws out its vowels and its own pauses at
+    the marks inside a sentence; the others slow by their speed and pauses put in between breath groups."""
 
     def synthesize(self, text: str, rate: float) -> np.ndarray:
         """Speak ``text`` at a relative ``rate``; mono float32 at ``sample_rate``, not normalised."""
+
+    def phonemes(self, text: str) -> str:
+        """What the voice says for ``text``, as espeak-ng phonemes (``[[ phonemes ]]`` said as written); only
+        where ``phonemises``."""
+
+    def synthesize_timed(self, text: str, rate: float) -> tuple[np.ndarray, list[tuple[str, float]]]:
+        """``synthesize``, and each phoneme said with when it starts, in seconds; only where ``timed``."""
+
+    def known(self, phonemes: str) -> str:
+        """The phonemes the model has tokens for (what ``synthesize_timed`` times); only where ``timed``."""
 
 
 @lru_cache(maxsize=8)
@@ -59,7 +76,11 @@ def _file_hash(path: Path) -> str:
 class PiperEngine:
     """Piper (ONNX VITS). Per-sentence peak normalisation is off: levels are matched per programme."""
 
+    phonemises, timed, lengthens = True, False, False
+
     def __init__(self, preset: VoicePreset):
+        from importlib import metadata
+
         from piper import PiperVoice, SynthesisConfig
 
         model_path, config_path = _piper_model_files(preset)
@@ -129,7 +150,11 @@ class CoquiEngine:
     render says every phrase the same way every time.
     """
 
+    phonemises, timed, lengthens = False, False, False  # it phonemises inside the model: no phonemes to show, no times
+
     def __init__(self, preset: VoicePreset):
+        from importlib import metadata
+
         try:
             from TTS.api import TTS
         except ImportError:
@@ -157,6 +182,7 @@ class CoquiEngine:
 
         Coqui's own loader goes through torchcodec, which needs the system's FFmpeg libraries.
         """
+        import soundfile
         import torch
 
         config, rate = self.model.config, 22050  # the rate XTTS's conditioning encoders expect

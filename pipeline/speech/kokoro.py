@@ -188,9 +188,9 @@ class KokoroEngine:
     """
 
     sample_rate = 24_000
-    lengthens = True
-    """Takes ``stretch`` and ``pause_s``: slows by its sounds' lengths and its own pauses at the marks inside a
-    sentence, not only its speed."""
+    phonemises, timed, lengthens = True, True, True
+    """``lengthens``: takes ``stretch`` and ``pause_s``, slowing by its sounds' lengths and its own pauses at the
+    marks inside a sentence, not only its speed."""
 
     def __init__(self, preset: VoicePreset):
         from kokoro_onnx import Kokoro
@@ -199,8 +199,8 @@ class KokoroEngine:
         self.language = language_of(preset)
         model = paced_model_path()
         voices = _empty_voices(model.parent)
-        self.sessions = SessionPool([Kokoro.from_session(single_threaded_session(model), str(voices))
-                                     for _ in range(os.cpu_count() or 1)])
+        self.sessions = SessionPool.lazy(lambda: Kokoro.from_session(single_threaded_session(model), str(voices)),
+                                         os.cpu_count() or 1)
         self.parallel = self.sessions.size
         self.identity = {"engine": "kokoro", "version": metadata.version("kokoro-onnx"), "model_sha256": MODEL_SHA256,
                          "style_sha256": hashlib.sha256(self.style.tobytes()).hexdigest(), "language": self.language,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import queue
+import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Generic, Iterator, TypeVar
+from typing import Callable, Generic, Iterator, TypeVar
 
 Session = TypeVar("Session")
 
@@ -19,11 +20,29 @@ class SessionPool(Generic[Session]):
         self._free: queue.SimpleQueue = queue.SimpleQueue()
         for session in sessions:
             self._free.put(session)
+        self._make: Callable[[], Session] | None = None
+        self._made = threading.Lock()
+
+    @classmethod
+    def lazy(cls, make: Callable[[], Session], size: int) -> SessionPool[Session]:
+        """A pool whose ``size`` sessions are made by ``make`` when one is first borrowed: a render whose every
+        phrase is cached never loads the model (3–10 s of onnxruntime start-up on two cores)."""
+        pool = cls([])
+        pool.size, pool._make = size, make
+        return pool
+
+    def _fill(self) -> None:
+        with self._made:
+            if self._make is not None:
+                for _ in range(self.size):
+                    self._free.put(self._make())
+                self._make = None
 
     @contextmanager
     def narrowed_to_one(self) -> Iterator[Session]:
         """Hold back every session but one, which stays in the pool and is yielded: for measuring a session's
         own cost on the same session from both sides (the render benchmark)."""
+        self._fill()
         held = [self._free.get() for _ in range(self.size)]
         self._free.put(held[0])
         try:
@@ -35,6 +54,8 @@ class SessionPool(Generic[Session]):
 
     @contextmanager
     def borrow(self) -> Iterator[Session]:
+        if self._make is not None:
+            self._fill()
         session = self._free.get()
         try:
             yield session

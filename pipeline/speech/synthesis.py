@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import soundfile
 
 from ..audio import SAMPLE_RATE, apply_fades, frames, resample
 from ..errors import ConfigError, RenderError
@@ -101,7 +100,7 @@ def speak(phrase: Phrase, preset: VoicePreset, cache: ClipCache, pace_wpm: tuple
     engine = engine_for(preset)
     groups = breath_groups(phrase.text)
     said_as = phrase
-    if getattr(engine, "lengthens", False) and preset.breath_pause_s > 0:  # it pauses at marks itself: a comma
+    if engine.lengthens and preset.breath_pause_s > 0:  # it pauses at marks itself: a comma
         # opens each breath group
         text, marks_at = with_breath_marks(phrase.text, groups)
         said_as = replace(phrase, text=text, word_marks=tuple((moved(o, marks_at), m) for o, m in phrase.word_marks),
@@ -111,7 +110,7 @@ def speak(phrase: Phrase, preset: VoicePreset, cache: ClipCache, pace_wpm: tuple
     text = normalise(said_as.text, lexicon_for(preset, phrase), phrase.source)
     if not any(ch.isalnum() for ch in text):
         raise RenderError(f"nothing to say in {phrase.text!r}", phrase.source)
-    stretch = preset.stretch if getattr(engine, "lengthens", False) else 1.0
+    stretch = preset.stretch if engine.lengthens else 1.0
     delivery = Delivery(speed_of(preset, phrase), stretch, preset.breath_pause_s if groups else 0.0)
     said = _said(said_as, text, preset, cache, delivery, groups)
     for _ in range(PACE_TRIES):
@@ -119,7 +118,7 @@ def speak(phrase: Phrase, preset: VoicePreset, cache: ClipCache, pace_wpm: tuple
         if paced == delivery:
             break
         same_decode = (paced.speed, paced.stretch) == (delivery.speed, delivery.stretch) and \
-            not getattr(engine, "lengthens", False)
+            not engine.lengthens
         delivery, said = paced, _said(said_as, text, preset, cache, paced, groups, said if same_decode else None)
     if not (phrase.spans or phrase.word_marks):
         return Clip(phrase.text, said.audio)
@@ -131,7 +130,7 @@ def _said(phrase: Phrase, text: str, preset: VoicePreset, cache: ClipCache, deli
           groups: tuple[BreathGroup, ...], before: Said | None = None) -> Said:
     """The phrase decoded once at the delivery's speed and lengths (or ``before``'s decode, when only the pauses
     change), with its pauses put in at the word boundaries where the engine does not make them itself."""
-    splicing = delivery.pause_s > 0 and groups and not getattr(engine_for(preset), "lengthens", False)
+    splicing = delivery.pause_s > 0 and groups and not engine_for(preset).lengthens
     if before is None:
         spoken, key = _spoken(phrase, text, preset, cache, delivery)
         offsets = sorted({g.offset for g in groups if splicing}
@@ -166,15 +165,14 @@ def _word_frames(phrase: Phrase, text: str, audio: np.ndarray, preset: VoicePres
     """Where the words at these offsets start in the clip: from the engine's own phoneme times where it has them
     (Kokoro: the times of the decode that made the clip), otherwise by their share of its sounds."""
     engine, lexicon = engine_for(preset), lexicon_for(preset, phrase)
-    phonemes = getattr(engine, "phonemes", None)
-    said = lambda written: phonemes(normalise(written, lexicon, None))
+    said = lambda written: engine.phonemes(normalise(written, lexicon, None))
     whole = len(_pieces(text, preset, engine)) == 1
-    if hasattr(engine, "synthesize_timed") and whole:  # a sentence spoken in pieces has no one set of times
+    if engine.timed and whole:  # a sentence spoken in pieces has no one set of times
         raw, timed = engine.synthesize_timed(text, delivery.speed, delivery.stretch, delivery.pause_s)
         start = clip_start_in(raw, engine.sample_rate, preset.chain.highpass_hz)
         before = lambda written: len(engine.known(said(written))) if written.strip() else 0
         return timed_word_frames(phrase.text, offsets, len(audio), timed, before, start)
-    return word_frames(phrase.text, offsets, audio, sounds_counter(said if phonemes else None))
+    return word_frames(phrase.text, offsets, audio, sounds_counter(said if engine.phonemises else None))
 
 
 def _delivery_for_pace(text: str, said: Said, delivery: Delivery, pace_wpm: tuple[float, float] | None,
@@ -197,7 +195,7 @@ def _delivery_for_pace(text: str, said: Said, delivery: Delivery, pace_wpm: tupl
         missing -= (pause - delivery.pause_s) * shares
     speech_s = len(said.spoken) / SAMPLE_RATE - 2 * EDGE_PAD_S
     stretch = delivery.stretch
-    if abs(missing) > PACE_SLACK * heard_s and getattr(engine, "lengthens", False):
+    if abs(missing) > PACE_SLACK * heard_s and engine.lengthens:
         drawn = speech_s * LENGTHENED_SHARE * delivery.stretch / (1 + LENGTHENED_SHARE * (delivery.stretch - 1))
         stretch = min(max(stretch * (drawn + missing) / drawn, STRETCH_RANGE[0]), STRETCH_RANGE[1])
         added = drawn * (stretch / delivery.stretch - 1)
@@ -220,7 +218,7 @@ def _spoken(phrase: Phrase, text: str, preset: VoicePreset, cache: ClipCache, de
     pauses at marks): cached engine output, clean edges; and the cleaned clip's cache key."""
     engine = engine_for(preset)
     settings = preset.synthesis_settings()
-    if getattr(engine, "lengthens", False):
+    if engine.lengthens:
         settings = {**settings, "stretch": round(delivery.stretch, 4), "pause_s": round(delivery.pause_s, 4)}
     keys = [(piece, cache.key(engine.identity, settings, piece, delivery.speed))
             for piece in _pieces(text, preset, engine)]
@@ -245,7 +243,7 @@ def _engine_output(engine: Engine, text: str, key: str, delivery: Delivery, cach
     if raw is None:
         try:
             raw = engine.synthesize(text, delivery.speed, delivery.stretch, delivery.pause_s) \
-                if getattr(engine, "lengthens", False) else engine.synthesize(text, delivery.speed)
+                if engine.lengthens else engine.synthesize(text, delivery.speed)
         except Exception as exc:  # engines raise anything; say where it happened
             raise RenderError(f"speech engine failed on this phrase: {exc}", phrase.source) from exc
         if not np.isfinite(raw).all():
@@ -257,6 +255,8 @@ def _engine_output(engine: Engine, text: str, key: str, delivery: Delivery, cach
 
 def load_insert(insert: Insert, base: Path) -> Clip:
     """A sound file placed in the voice track; it must sit inside the script's folder and be finite audio."""
+    import soundfile
+
     path = (base / insert.path).resolve()
     if not path.is_relative_to(base.resolve()):
         raise ConfigError(f"sound file '{insert.path}' is outside the script's folder", insert.source)

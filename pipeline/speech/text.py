@@ -12,8 +12,6 @@ import re
 import unicodedata
 from typing import Callable
 
-from num2words import num2words
-
 from ..errors import ScriptError, Source
 
 ABBREVIATIONS = {
@@ -47,6 +45,8 @@ PHONEMES = re.compile(r"(\[\[.*?\]\])")
 
 
 def _words(text: str) -> str:
+    from num2words import num2words
+
     for abbreviation, expansion in ABBREVIATIONS.items():
         text = re.sub(rf"(?<![\w.]){re.escape(abbreviation)}", expansion, text, flags=re.IGNORECASE)
     text = re.sub(r"\$(\d+(?:\.\d+)?)", lambda m: f"{m.group(1)} dollars", text)
@@ -68,6 +68,8 @@ def _apply_lexicon(text: str, lexicon: dict[str, str]) -> str:
 
 
 def _clock_time(match: re.Match) -> str:
+    from num2words import num2words
+
     hours, minutes = int(match.group(1)), int(match.group(2))
     if minutes == 0:
         return f"{num2words(hours)} o'clock"
@@ -76,6 +78,8 @@ def _clock_time(match: re.Match) -> str:
 
 
 def _number(match: re.Match) -> str:
+    from num2words import num2words
+
     raw = match.group(1)
     if re.fullmatch(r"1[1-9]\d\d|20\d\d", raw):
         return num2words(int(raw), to="year")

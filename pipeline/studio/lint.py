@@ -26,7 +26,7 @@ COPY_SUFFIX = ".studio-lint"
 _HINT = re.compile(r"\s*\((did you mean [^)]*)\)")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Diagnostic:
     """One problem as the editor shows it: on its line, its message, and the suggestion apart."""
 
@@ -47,9 +47,10 @@ class Diagnostic:
         elsewhere = source is not None and Path(source.path) != Path(script)
         hint = _HINT.search(problem.message)
         message = _HINT.sub("", problem.message, count=1) if hint else problem.message
-        return cls(source.line if source else 0, source.col if source else 0, message,
-                   (hint.group(1).rstrip("?") + "?") if hint else "",
-                   "warning" if isinstance(problem, ScriptWarning) else "error", source.path if elsewhere else None)
+        return cls(line=source.line if source else 0, col=source.col if source else 0, message=message,
+                   hint=(hint.group(1).rstrip("?") + "?") if hint else "",
+                   severity="warning" if isinstance(problem, ScriptWarning) else "error",
+                   file=source.path if elsewhere else None)
 
 
 def lint_text(text: str, path: Path) -> list[DriftError]:

@@ -1,5 +1,8 @@
 """One rendered track → its files: the master in every format (tagged, with chapters), stems, captions, the
-transcript, and the manifest, written last so that a manifest on disk always describes complete files."""
+transcript, the cover, and the manifest, written last so that a manifest on disk always describes complete files.
+
+It stands above the render (it takes what ``render`` made) and the encoders of ``export`` (which it drives), so
+it is a room of its own: ``export`` stays one layer, below the job."""
 
 from __future__ import annotations
 
@@ -7,22 +10,21 @@ import dataclasses
 from pathlib import Path
 from typing import Callable
 
-from .. import __version__
-from ..audio import SAMPLE_RATE, db_to_gain
-from ..blocks import BLOCK, counted, scaled
-from ..files import atomic_path, file_sha256
-from ..job import Job, renderer_source_sha256
-from ..manifest import (STEM_FORMAT, FileRecord, Listing, LoudnessReport, Manifest, MixReport, Renderer, Speech,
+from . import __version__
+from .audio import SAMPLE_RATE, db_to_gain
+from .blocks import BLOCK, counted, scaled
+from .export.audio import Encoding, write_all
+from .export.captions import srt, transcript, webvtt
+from .export.tags import Chapter, Tags
+from .export.wave import bext_chunk, cue_chunks, ixml_chunk
+from .files import atomic_path, file_sha256
+from .job import Job, renderer_source_sha256
+from .manifest import (STEM_FORMAT, FileRecord, Listing, LoudnessReport, Manifest, MixReport, Renderer, Speech,
                         TimePoint)
-from ..mix import MixSettings
-from ..pacing import Timeline
-from ..progress import Percent
-from ..render import Rendered
-from ..speech.text import spoken_words
-from .audio import Encoding, write_all
-from .captions import srt, transcript, webvtt
-from .tags import Chapter, Tags, read_cover
-from .wave import bext_chunk, cue_chunks, ixml_chunk
+from .pacing import Timeline
+from .progress import Percent
+from .render import Rendered
+from .speech.text import spoken_words
 
 
 def write_track(job: Job, rendered: Rendered, progress: Callable[[int, int], None] | None = None) -> Manifest:
@@ -35,14 +37,14 @@ def write_track(job: Job, rendered: Rendered, progress: Callable[[int, int], Non
     audio = mastered.audio
     if progress is not None:
         audio = counted(audio, Percent(progress, -(-len(audio) // BLOCK)))
-    encodings = [Encoding(layout.track(f), audio, f, tags) for f in job.formats]
+    encodings = [Encoding(path=layout.track(f), audio=audio, fmt=f, tags=tags) for f in job.formats]
     if job.stems:
         encodings += stem_encodings(job, rendered)
     outputs = write_all(encodings, SAMPLE_RATE)
     outputs += write_sidecars(job, timeline)
     if job.cover_file:
         with atomic_path(job.cover_file) as tmp:
-            tmp.write_bytes(tags.cover)
+            tmp.write_bytes(job.cover)
         outputs.append(job.cover_file)
     manifest = build_manifest(job, rendered, outputs)
     manifest.write(layout.manifest)
@@ -65,7 +67,8 @@ def stem_encodings(job: Job, rendered: Rendered) -> list[Encoding]:
         path = job.layout.stem(name)
         chunks = (cue_chunks(cues) + bext_chunk(note.format(name=name), "drift-inward", job.input_hash[:32], history)
                   + ixml_chunk(title, path.name, [f"{name} L", f"{name} R"], note.format(name=name)))
-        encodings.append(Encoding(path, scaled(stem, db_to_gain(gain_db)), STEM_FORMAT, subtype="FLOAT", chunks=chunks))
+        encodings.append(Encoding(path=path, audio=scaled(stem, db_to_gain(gain_db)), fmt=STEM_FORMAT, subtype="FLOAT",
+                                  chunks=chunks))
     return encodings
 
 
@@ -85,10 +88,9 @@ def track_tags(job: Job, timeline: Timeline) -> Tags:
     meta = job.script.meta
     ends = [m.start for m in timeline.sections[1:]] + [timeline.frames]
     chapters = tuple(Chapter(m.start / SAMPLE_RATE, end / SAMPLE_RATE, m.name) for m, end in zip(timeline.sections, ends))
-    cover, mime = read_cover(Path(job.script.path).parent / meta.cover, meta.sources.get("cover")) if meta.cover else (b"", "")
     comment = "Binaural tones: listen with headphones." if _binaural(timeline) else ""
-    return Tags(meta.title, meta.author, meta.album, meta.track, 0, comment=comment, cover=cover, cover_mime=mime,
-                chapters=chapters)
+    return Tags(title=meta.title, artist=meta.author, album=meta.album, track=meta.track, comment=comment,
+                cover=job.cover, cover_mime=job.cover_mime, chapters=chapters)
 
 
 def _binaural(timeline: Timeline) -> bool:
@@ -118,21 +120,23 @@ def build_manifest(job: Job, rendered: Rendered, outputs: list[Path]) -> Manifes
         voice=job.voice.name, voices=tuple(sorted(job.voices)), ambience=meta.ambience, ambiences=tuple(sorted(job.beds)),
         headphones_required=_binaural(timeline), seed=meta.seed, sample_rate=SAMPLE_RATE,
         duration_s=round(timeline.duration_s, 3), target_duration_s=meta.duration_s,
-        speech=Speech(len(timeline.phrases), words, round(speech_s, 3),
-                      round(60 * words / speech_s, 1) if speech_s else 0.0, round(_longest_silence(timeline), 3),
-                      tuple((_seconds(p.start), _seconds(p.end)) for p in timeline.phrases),
-                      tuple((_seconds(p.heard_start), _seconds(p.heard_end)) for p in timeline.phrases),
-                      tuple(p.text for p in timeline.phrases), words_each, job.pace_wpm),
+        speech=Speech(phrases=len(timeline.phrases), words=words, speech_s=round(speech_s, 3),
+                      words_per_minute_spoken=round(60 * words / speech_s, 1) if speech_s else 0.0,
+                      longest_silence_s=round(_longest_silence(timeline), 3),
+                      spans_s=tuple((_seconds(p.start), _seconds(p.end)) for p in timeline.phrases),
+                      heard_s=tuple((_seconds(p.heard_start), _seconds(p.heard_end)) for p in timeline.phrases),
+                      texts=tuple(p.text for p in timeline.phrases), words_each=words_each, pace_wpm=job.pace_wpm),
         loudness=LoudnessReport(**dataclasses.asdict(mastered.after), profile=profile.name, target=profile.target,
                                 target_unit=profile.unit, ceiling_dbtp=profile.ceiling_dbtp, gain_db=mastered.gain_db,
                                 limiter_max_reduction_db=mastered.limiter_max_reduction_db),
-        mix=MixReport(round(stems.voice_gain_db, 2), round(stems.bed_lufs, 2), MixSettings().voice_to_bed_db,
-                      stems.voice_over_bed),
+        mix=MixReport(voice_gain_db=round(stems.voice_gain_db, 2), bed_lufs_between_words=round(stems.bed_lufs, 2),
+                      voice_to_bed_setting_db=stems.settings.voice_to_bed_db, voice_to_bed_db=stems.voice_over_bed,
+                      settings=dataclasses.asdict(stems.settings)),
         sections=tuple(TimePoint(m.name, _seconds(m.start)) for m in timeline.sections),
         marks=tuple(TimePoint(m.name, _seconds(m.start)) for m in timeline.marks),
         files={p.name: FileRecord(file_sha256(p), p.stat().st_size) for p in outputs},
-        listing=Listing(meta.author, meta.album, meta.season, meta.track, meta.summary,
-                        job.cover_file.name if job.cover_file else ""),
+        listing=Listing(author=meta.author, album=meta.album, season=meta.season, episode=meta.track,
+                        summary=meta.summary, cover=job.cover_file.name if job.cover_file else ""),
         exhale_onsets_s=tuple(round(t, 3) for t in timeline.breath.exhale_onsets(timeline.duration_s)),
         draft=job.draft,
     )
