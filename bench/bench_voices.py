@@ -123,7 +123,7 @@ def speech_spans(audio: np.ndarray) -> list[np.ndarray]:
     mono = np.asarray(audio, dtype=np.float32).mean(axis=1)
     hop = int(0.02 * SAMPLE_RATE)
     power = np.square(mono[: len(mono) // hop * hop]).reshape(-1, hop).mean(axis=1)
-    loud = np.flatnonzero(power > power.max() * 10 ** -5.5)
+    loud = np.flatnonzero(power > power.max() * 10**-5.5)
     spans, start = [], loud[0]
     for before, after in itertools.pairwise(loud):
         if (after - before) * 0.02 > SPAN_GAP_S:
@@ -156,7 +156,8 @@ def speed_curves() -> dict:
     voice = load_voice("default")
     engine = engine_for(voice)
     curves["default lengthened at its speed"] = {
-        f"{stretch:g}": _curve_point(engine, voice, texts, voice.rate, stretch) for stretch in STRETCHES}
+        f"{stretch:g}": _curve_point(engine, voice, texts, voice.rate, stretch) for stretch in STRETCHES
+    }
     print(curves["default lengthened at its speed"], flush=True)
     return curves
 
@@ -185,8 +186,9 @@ def chain_costs(texts: list[list[str]], cache: ClipCache) -> dict:
     dry_voice = replace(voice, chain=replace(voice.chain, highpass_hz=0.0))
     script = parse_text("---\nvoice: default\n---\n" + "\n\n".join(" ".join(p) for p in texts), "bench")
     dry = synthesize(script, {"default": dry_voice}, cache, pace_wpm=PACE)
-    passed = synthesize(script, {"default": replace(voice, chain=VoiceChain(highpass_hz=voice.chain.highpass_hz))},
-                        cache, pace_wpm=PACE)
+    passed = synthesize(
+        script, {"default": replace(voice, chain=VoiceChain(highpass_hz=voice.chain.highpass_hz))}, cache, pace_wpm=PACE
+    )
     tail = np.zeros((int(0.3 * SAMPLE_RATE), 1), np.float32)
 
     def score(clips, chain: VoiceChain | None) -> float:
@@ -206,13 +208,17 @@ def chain_costs(texts: list[list[str]], cache: ClipCache) -> dict:
         "high-pass": score(passed, None),
         "warmth": score(dry, replace(off, warmth_db=c.warmth_db)),
         "de-ess": score(dry, replace(off, deess_db=c.deess_db)),
-        "compression": score(dry, replace(off, compress_threshold_db=c.compress_threshold_db,
-                                          compress_ratio=c.compress_ratio)),
+        "compression": score(
+            dry, replace(off, compress_threshold_db=c.compress_threshold_db, compress_ratio=c.compress_ratio)
+        ),
         "room": score(dry, replace(off, room_size=c.room_size, room_wet=c.room_wet)),
         "whole chain": score(passed, c),
     }
-    return {"dry": base, "settings": c.__dict__, **{k: {"distillmos": v, "cost": round(base - v, 3)}
-                                                   for k, v in stages.items()}}
+    return {
+        "dry": base,
+        "settings": c.__dict__,
+        **{k: {"distillmos": v, "cost": round(base - v, 3)} for k, v in stages.items()},
+    }
 
 
 def speech_stage(voice, texts: list[list[str]]) -> dict:
@@ -229,9 +235,13 @@ def speech_stage(voice, texts: list[list[str]]) -> dict:
     elapsed = time.perf_counter() - start
     audio_s = sum(c.frames for c in clips) / SAMPLE_RATE
     words = sum(spoken_words(p.text) for p in script.phrases)
-    row = {"seconds": round(elapsed, 2), "speech_s": round(audio_s, 1),
-           "aggregate_realtime_factor": round(elapsed / audio_s, 3), "phrases": len(clips),
-           "wpm_as_heard": round(60 * words / audio_s, 1)}
+    row = {
+        "seconds": round(elapsed, 2),
+        "speech_s": round(audio_s, 1),
+        "aggregate_realtime_factor": round(elapsed / audio_s, 3),
+        "phrases": len(clips),
+        "wpm_as_heard": round(60 * words / audio_s, 1),
+    }
     if hasattr(engine, "decodes"):
         row["phrases_decoded_again"] = engine.decodes - decodes - len(clips)
     return row
@@ -241,22 +251,32 @@ def run() -> dict:
     texts = paragraphs()
     folder = tempfile.TemporaryDirectory()
     cache = ClipCache(Path(folder.name))
-    result = {"paragraphs": [f"{name}: phrases {first + 1}–{first + 6}" for name, first in SOURCES],
-              "held_out": list(HELD_OUT), "speed_curves": speed_curves()}
+    result = {
+        "paragraphs": [f"{name}: phrases {first + 1}–{first + 6}" for name, first in SOURCES],
+        "held_out": list(HELD_OUT),
+        "speed_curves": speed_curves(),
+    }
     rows = {}
     for name in presets.available("voices"):
         voice = load_voice(name)
         if voice.engine != "kokoro" and name != "joe":
             continue
-        rows[name] = {"engine": voice.engine, "rate": voice.rate, "stretch": voice.stretch,
-                      "breath_pause_s": voice.breath_pause_s, **voice_stem(voice, texts, cache)}
+        rows[name] = {
+            "engine": voice.engine,
+            "rate": voice.rate,
+            "stretch": voice.stretch,
+            "breath_pause_s": voice.breath_pause_s,
+            **voice_stem(voice, texts, cache),
+        }
         print(name, rows[name], flush=True)
     result["presets"] = rows
     result["chain"] = chain_costs(texts, cache)
     default = load_voice("default")
     before = replace(default, rate=0.55, stretch=1.0, breath_pause_s=0.0)
-    result["speech_stage"] = {"default, today's delivery": speech_stage(default, texts),
-                              "default at 0.55, no lengthening, no pauses (before)": speech_stage(before, texts)}
+    result["speech_stage"] = {
+        "default, today's delivery": speech_stage(default, texts),
+        "default at 0.55, no lengthening, no pauses (before)": speech_stage(before, texts),
+    }
     folder.cleanup()
     stem = rows["default"]
     result["goals"] = {

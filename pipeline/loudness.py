@@ -22,17 +22,21 @@ ABSOLUTE_GATE_LUFS = -70.0
 SILENCE_LUFS = -70.0
 """What a silent or too-short programme reads as (instead of −∞)."""
 
+
 @cache
 def _k_weighting() -> np.ndarray:
     """BS.1770-4 K-weighting at 48 kHz: the head's high shelf, then the RLB high-pass. Designed on first use:
     scipy.signal takes a second to import, which a command that measures nothing should not pay."""
     from scipy import signal
 
-    return np.vstack([
-        signal.tf2sos([1.53512485958697, -2.69169618940638, 1.19839281085285],
-                      [1.0, -1.69065929318241, 0.73248077421585]),
-        signal.tf2sos([1.0, -2.0, 1.0], [1.0, -1.99004745483398, 0.99007225036621]),
-    ])
+    return np.vstack(
+        [
+            signal.tf2sos(
+                [1.53512485958697, -2.69169618940638, 1.19839281085285], [1.0, -1.69065929318241, 0.73248077421585]
+            ),
+            signal.tf2sos([1.0, -2.0, 1.0], [1.0, -1.99004745483398, 0.99007225036621]),
+        ]
+    )
 
 
 _STEP_S = 0.1
@@ -76,7 +80,7 @@ class Spread:
     high_db: float
 
     @classmethod
-    def of(cls, readings: list[float]) -> "Spread | None":
+    def of(cls, readings: list[float]) -> Spread | None:
         if not readings:
             return None
         return cls(*(round(float(f(readings)), 2) for f in (np.median, np.min, np.max)))

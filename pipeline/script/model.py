@@ -205,7 +205,6 @@ class Phrase:
         return Source(base.path, base.line, base.col + max(offset - start, 0))
 
 
-
 Event = Union[Phrase, Pause, Break, Section, BreathCue, BreathPace, BedCue, ToneCue, At, End, Mark, Insert]
 
 
@@ -253,5 +252,3 @@ class ScriptErrors(ScriptError):
         self.script = script
         """The script as far as it could be read (its mistakes left out or read as text): what the later checks
         (presets, characters, phonemes, rates, files) look at, so one run reports every mistake in a file."""
-
-

