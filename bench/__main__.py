@@ -5,14 +5,38 @@ import sys
 import time
 from pathlib import Path
 
-from . import (bench_beds, bench_chain, bench_draft, bench_faults, bench_library, bench_master, bench_preview, bench_qc, bench_render,
-               bench_startup, bench_studio, bench_tests, bench_voices)
+from . import (
+    bench_beds,
+    bench_chain,
+    bench_draft,
+    bench_faults,
+    bench_library,
+    bench_master,
+    bench_preview,
+    bench_qc,
+    bench_render,
+    bench_startup,
+    bench_studio,
+    bench_tests,
+    bench_voices,
+)
 
 RESULTS = Path(__file__).parent / "results"
-BENCHMARKS = {"master": bench_master.run, "render": bench_render.run, "chain": bench_chain.run, "library": bench_library.run,
-              "beds": bench_beds.run, "preview": bench_preview.run, "qc": bench_qc.run, "faults": bench_faults.run,
-              "voices": bench_voices.run, "tests": bench_tests.run, "draft": bench_draft.run,
-              "studio": bench_studio.run, "startup": bench_startup.run}
+BENCHMARKS = {
+    "master": bench_master.run,
+    "render": bench_render.run,
+    "chain": bench_chain.run,
+    "library": bench_library.run,
+    "beds": bench_beds.run,
+    "preview": bench_preview.run,
+    "qc": bench_qc.run,
+    "faults": bench_faults.run,
+    "voices": bench_voices.run,
+    "tests": bench_tests.run,
+    "draft": bench_draft.run,
+    "studio": bench_studio.run,
+    "startup": bench_startup.run,
+}
 
 
 def main(names: list[str]) -> None:

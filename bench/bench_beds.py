@@ -20,8 +20,7 @@ def one(name: str, minutes: float) -> dict:
     for _ in bed_blocks(preset, int(minutes * 60 * SAMPLE_RATE), 0):
         pass
     seconds = time.perf_counter() - start
-    return {"x_realtime": round(minutes * 60 / seconds, 1),
-            "peak_rss_mb": peak_rss_mb()}
+    return {"x_realtime": round(minutes * 60 / seconds, 1), "peak_rss_mb": peak_rss_mb()}
 
 
 def _in_process(name: str, minutes: float) -> dict:
@@ -33,6 +32,9 @@ def run() -> dict:
     rows = {}
     for name in presets.available("ambience"):
         short, long = _in_process(name, 10), _in_process(name, 60)
-        rows[name] = {"x_realtime_60min": long["x_realtime"], "peak_rss_mb_10min": short["peak_rss_mb"],
-                      "peak_rss_mb_60min": long["peak_rss_mb"]}
+        rows[name] = {
+            "x_realtime_60min": long["x_realtime"],
+            "peak_rss_mb_10min": short["peak_rss_mb"],
+            "peak_rss_mb_60min": long["peak_rss_mb"],
+        }
     return {"presets": rows, "goal": "at least 200x real time on one core; memory independent of length"}

@@ -51,22 +51,67 @@ def theirs(clips, timeline, bed: np.ndarray, folder: Path) -> float:
         programme = programme.overlay(clip, position=int(position_ms))
     programme.export(folder / "pydub.wav", format="wav")
     ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
-    first = subprocess.run([ffmpeg, "-hide_banner", "-i", str(folder / "pydub.wav"), "-af",
-                            "loudnorm=I=-16:TP=-1:LRA=11:print_format=json", "-f", "null", "-"],
-                           capture_output=True, text=True, check=True).stderr
+    first = subprocess.run(
+        [
+            ffmpeg,
+            "-hide_banner",
+            "-i",
+            str(folder / "pydub.wav"),
+            "-af",
+            "loudnorm=I=-16:TP=-1:LRA=11:print_format=json",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stderr
     measured = json.loads(first[first.rindex("{") : first.rindex("}") + 1])
-    second = (f"loudnorm=I=-16:TP=-1:LRA=11:measured_I={measured['input_i']}:measured_TP={measured['input_tp']}:"
-              f"measured_LRA={measured['input_lra']}:measured_thresh={measured['input_thresh']}:linear=true")
-    subprocess.run([ffmpeg, "-hide_banner", "-y", "-i", str(folder / "pydub.wav"), "-af", second, "-ar", "48000",
-                    str(folder / "loudnorm.wav")], capture_output=True, check=True)
+    second = (
+        f"loudnorm=I=-16:TP=-1:LRA=11:measured_I={measured['input_i']}:measured_TP={measured['input_tp']}:"
+        f"measured_LRA={measured['input_lra']}:measured_thresh={measured['input_thresh']}:linear=true"
+    )
+    subprocess.run(
+        [
+            ffmpeg,
+            "-hide_banner",
+            "-y",
+            "-i",
+            str(folder / "pydub.wav"),
+            "-af",
+            second,
+            "-ar",
+            "48000",
+            str(folder / "loudnorm.wav"),
+        ],
+        capture_output=True,
+        check=True,
+    )
     return time.perf_counter() - start
 
 
 def as_process(folder: Path, qc: bool) -> float:
     """``drift render --force`` of SCRIPT to WAV, start to exit, as the user runs it."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pipeline", "render", str(SCRIPT), "-o", str(folder), "--format", "wav",
-                    "--force", "-q", *([] if qc else ["--no-qc"])], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "render",
+            str(SCRIPT),
+            "-o",
+            str(folder),
+            "--format",
+            "wav",
+            "--force",
+            "-q",
+            *([] if qc else ["--no-qc"]),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - start
 
 
@@ -78,11 +123,18 @@ def run() -> dict:
     with tempfile.TemporaryDirectory() as folder:
         our_s, their_s = ours(job, clips, timeline), theirs(clips, timeline, bed * 0.1, Path(folder))
         process_s, no_qc_s = as_process(Path(folder) / "qc", True), as_process(Path(folder) / "no-qc", False)
-    return {"script": SCRIPT.name, "track_s": round(timeline.duration_s, 1), "ours_s": round(our_s, 2),
-            "pydub_plus_loudnorm_s": round(their_s, 2), "ours_over_theirs": round(our_s / their_s, 3),
-            "process_s": round(process_s, 2), "process_over_theirs": round(process_s / their_s, 3),
-            "process_no_qc_s": round(no_qc_s, 2), "process_no_qc_over_theirs": round(no_qc_s / their_s, 3),
-            "qc_s": round(process_s - no_qc_s, 2),
-            "note": "ours: mix and master in process (voice chain, ducking, bed, tones, true-peak limiter); process: "
-                    "drift render --force as a process, every clip cached, WAV only (start-up, speech from the cache, "
-                    "mix, master, encode, qc, exit); theirs overlays and normalises"}
+    return {
+        "script": SCRIPT.name,
+        "track_s": round(timeline.duration_s, 1),
+        "ours_s": round(our_s, 2),
+        "pydub_plus_loudnorm_s": round(their_s, 2),
+        "ours_over_theirs": round(our_s / their_s, 3),
+        "process_s": round(process_s, 2),
+        "process_over_theirs": round(process_s / their_s, 3),
+        "process_no_qc_s": round(no_qc_s, 2),
+        "process_no_qc_over_theirs": round(no_qc_s / their_s, 3),
+        "qc_s": round(process_s - no_qc_s, 2),
+        "note": "ours: mix and master in process (voice chain, ducking, bed, tones, true-peak limiter); process: "
+        "drift render --force as a process, every clip cached, WAV only (start-up, speech from the cache, "
+        "mix, master, encode, qc, exit); theirs overlays and normalises",
+    }

@@ -66,8 +66,22 @@ def _whole(out: Path) -> list[str]:
 
 def kills(root: Path, scripts: Path) -> dict:
     out, cache = root / "out", root / "cache"
-    command = [sys.executable, "-m", "pipeline", "render", str(scripts), "-o", str(out), "--cache", str(cache),
-               "--jobs", "2", "--format", "flac", "-q"]
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "render",
+        str(scripts),
+        "-o",
+        str(out),
+        "--cache",
+        str(cache),
+        "--jobs",
+        "2",
+        "--format",
+        "flac",
+        "-q",
+    ]
     subprocess.run(command, capture_output=True)  # warm the clip cache: the kills then land in mixing and encoding
     rng, failures, moments = random.Random(0), [], []
     for attempt in range(KILLS):
@@ -94,7 +108,9 @@ def kills(root: Path, scripts: Path) -> dict:
         problem += [f"--check failed: {(check.stdout + check.stderr).strip()[-300:]}"] if check.returncode else []
         problem += [f"after the next build: {p}" for p in _whole(out)]
         if problem:
-            failures.append({"kill": attempt, "whole_group": whole_group, "after_s": round(moment, 2), "problems": problem})
+            failures.append(
+                {"kill": attempt, "whole_group": whole_group, "after_s": round(moment, 2), "problems": problem}
+            )
     return {"kills": KILLS, "failures": len(failures), "failed": failures, "kill_moments_s": moments}
 
 
@@ -105,13 +121,35 @@ def concurrent(root: Path, scripts: Path) -> dict:
     renders = failures = 0
     errors: list[str] = []
     deadline = time.time() + LOOP_S
-    pruner = subprocess.Popen(["bash", "-c", f"while true; do {' '.join(prune)} >/dev/null || echo PRUNE FAILED; done"],
-                              stdout=subprocess.PIPE, text=True, start_new_session=True)
+    pruner = subprocess.Popen(
+        ["bash", "-c", f"while true; do {' '.join(prune)} >/dev/null || echo PRUNE FAILED; done"],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         while time.time() < deadline:
-            render = subprocess.run([sys.executable, "-m", "pipeline", "render", str(scripts), "-o", str(out),
-                                     "--cache", str(cache), "--jobs", "2", "--format", "flac", "--force", "-q"],
-                                    capture_output=True, text=True)
+            render = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pipeline",
+                    "render",
+                    str(scripts),
+                    "-o",
+                    str(out),
+                    "--cache",
+                    str(cache),
+                    "--jobs",
+                    "2",
+                    "--format",
+                    "flac",
+                    "--force",
+                    "-q",
+                ],
+                capture_output=True,
+                text=True,
+            )
             renders += 1
             if render.returncode:
                 failures += 1
@@ -120,14 +158,22 @@ def concurrent(root: Path, scripts: Path) -> dict:
         os.killpg(pruner.pid, signal.SIGKILL)
         output = pruner.communicate()[0]
     prunes = output.count("PRUNE FAILED")
-    return {"seconds": LOOP_S, "renders": renders, "render_failures": failures, "prune_failures": prunes,
-            "errors": errors[:3]}
+    return {
+        "seconds": LOOP_S,
+        "renders": renders,
+        "render_failures": failures,
+        "prune_failures": prunes,
+        "errors": errors[:3],
+    }
 
 
 def run() -> dict:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         scripts = _library(root / "scripts", 0)
-        return {"kills": kills(root, scripts), "render_beside_cache_prune": concurrent(root, scripts),
-                "note": "goal: 0 failures of 20 kills (main process alone and whole group, alternately), "
-                        "0 failures in the concurrent loop"}
+        return {
+            "kills": kills(root, scripts),
+            "render_beside_cache_prune": concurrent(root, scripts),
+            "note": "goal: 0 failures of 20 kills (main process alone and whole group, alternately), "
+            "0 failures in the concurrent loop",
+        }

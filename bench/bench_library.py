@@ -1,4 +1,5 @@
-"""Library builds: a no-op rebuild of 20 tracks, --jobs 2 over --jobs 1, and a personalised batch vs separate renders."""
+"""Library builds: a no-op rebuild of 20 tracks, --jobs 2 over --jobs 1, and a personalised batch vs separate
+renders."""
 
 from __future__ import annotations
 
@@ -41,7 +42,9 @@ def run() -> dict:
         root = Path(scratch)
         scripts = _library(root, 20)
         options = RenderOptions(out_dir=root / "build", cache_dir=root / "cache")
-        cold_one = _timed(lambda: render_track(scripts[0], RenderOptions(out_dir=root / "one", cache_dir=root / "cold")))
+        cold_one = _timed(
+            lambda: render_track(scripts[0], RenderOptions(out_dir=root / "one", cache_dir=root / "cold"))
+        )
         build(plan(scripts), options, jobs=2)
         noop = _timed(lambda: build(plan(scripts), options, jobs=2))
 
@@ -54,12 +57,28 @@ def run() -> dict:
         listeners.mkdir()
         for n in range(10):
             (listeners / f"l{n}.yaml").write_text(f"name: Listener {n}\n")
-        batch = _timed(lambda: build(plan(scripts[:1], listeners), RenderOptions(out_dir=root / "batch", cache_dir=root / "b"), jobs=1))
-        separate = _timed(lambda: [render_track(scripts[0], RenderOptions(out_dir=root / f"sep{n}", cache_dir=root / f"c{n}",
-                                                                         variables={"name": f"Listener {n}"}))
-                                   for n in range(10)])
-    return {"noop_rebuild_20_tracks_s": round(noop, 2), "one_cold_track_s": round(cold_one, 2),
-            "noop_over_one_cold_track": round(noop / cold_one, 3),
-            "jobs2_speedup_over_jobs1": round(serial / parallel, 2),
-            "batch_10_listeners_s": round(batch, 2), "ten_separate_renders_s": round(separate, 2),
-            "batch_over_separate": round(batch / separate, 3)}
+        batch = _timed(
+            lambda: build(
+                plan(scripts[:1], listeners), RenderOptions(out_dir=root / "batch", cache_dir=root / "b"), jobs=1
+            )
+        )
+        separate = _timed(
+            lambda: [
+                render_track(
+                    scripts[0],
+                    RenderOptions(
+                        out_dir=root / f"sep{n}", cache_dir=root / f"c{n}", variables={"name": f"Listener {n}"}
+                    ),
+                )
+                for n in range(10)
+            ]
+        )
+    return {
+        "noop_rebuild_20_tracks_s": round(noop, 2),
+        "one_cold_track_s": round(cold_one, 2),
+        "noop_over_one_cold_track": round(noop / cold_one, 3),
+        "jobs2_speedup_over_jobs1": round(serial / parallel, 2),
+        "batch_10_listeners_s": round(batch, 2),
+        "ten_separate_renders_s": round(separate, 2),
+        "batch_over_separate": round(batch / separate, 3),
+    }

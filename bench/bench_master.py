@@ -52,8 +52,10 @@ def synthetic_session(minutes: float):
     clip_audio = (rng.standard_normal((frames(4.0), 1)) * 0.1).astype(np.float32)
     clip_audio *= np.abs(np.sin(np.linspace(0, 40, len(clip_audio))))[:, None].astype(np.float32)
     starts = range(frames(6), frames(minutes * 60 - 12), frames(8))
-    phrases = tuple(PlacedPhrase(start=s, frames=len(clip_audio), text="x", source=Source("bench"), clip=0,
-                                 voice="default") for s in starts)
+    phrases = tuple(
+        PlacedPhrase(start=s, frames=len(clip_audio), text="x", source=Source("bench"), clip=0, voice="default")
+        for s in starts
+    )
     timeline = Timeline(frames=frames(minutes * 60), phrases=phrases, sections=(), opening_bed="hearth")
     return timeline, (Clip("x", clip_audio),)
 
@@ -68,10 +70,14 @@ def one(minutes: float) -> dict:
         master(stems.mix, PROFILES["podcast"], work=work)
         done = time.perf_counter()
     whole_float64_mb = timeline.frames * 2 * 8 / 2**20
-    return {"minutes": minutes, "mix_s": round(mixed - start, 2), "master_s": round(done - mixed, 2),
-            "x_realtime": round(minutes * 60 / (done - start), 1),
-            "peak_rss_mb": peak_rss_mb(),
-            "one_stem_whole_float64_mb": round(whole_float64_mb, 1)}
+    return {
+        "minutes": minutes,
+        "mix_s": round(mixed - start, 2),
+        "master_s": round(done - mixed, 2),
+        "x_realtime": round(minutes * 60 / (done - start), 1),
+        "peak_rss_mb": peak_rss_mb(),
+        "one_stem_whole_float64_mb": round(whole_float64_mb, 1),
+    }
 
 
 def _tree_rss_mb(pid: int) -> float:
@@ -95,8 +101,23 @@ def sleep_session(hours: int, cache: Path) -> dict:
         script.write_text(SLEEP_SCRIPT.format(hours=hours, words="\n".join([LINE] * 60)))
         base = shutil.disk_usage(SCRATCH_FS).used
         started = time.perf_counter()
-        process = subprocess.Popen([sys.executable, "-m", "pipeline", "render", str(script), "-o", f"{folder}/out", "--cache",
-                                    str(cache), "--format", "flac,mp3", "-q"], env={**os.environ, "TMPDIR": scratch_dir})
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pipeline",
+                "render",
+                str(script),
+                "-o",
+                f"{folder}/out",
+                "--cache",
+                str(cache),
+                "--format",
+                "flac,mp3",
+                "-q",
+            ],
+            env={**os.environ, "TMPDIR": scratch_dir},
+        )
         scratch_mb = rss_mb = 0.0
         while process.poll() is None:
             scratch_mb = max(scratch_mb, (shutil.disk_usage(SCRATCH_FS).used - base) / 2**20)
@@ -107,23 +128,40 @@ def sleep_session(hours: int, cache: Path) -> dict:
             raise RuntimeError(f"the {hours} h sleep session failed")
         manifest = json.loads((Path(folder) / "out" / f"sleep-{hours}h.json").read_text())
     old_design_gb = hours * 3600 * 48_000 * 44 / 1e9
-    return {"hours": hours, "wall_s": round(wall, 1), "x_realtime": round(hours * 3600 / wall, 1),
-            "peak_scratch_mb": round(scratch_mb, 1), "peak_rss_mb": round(rss_mb, 1),
-            "integrated_lufs": manifest["loudness"]["integrated_lufs"], "qc_passed": manifest["qc"]["passed"],
-            "stored_design_scratch_gb": round(old_design_gb, 1)}
+    return {
+        "hours": hours,
+        "wall_s": round(wall, 1),
+        "x_realtime": round(hours * 3600 / wall, 1),
+        "peak_scratch_mb": round(scratch_mb, 1),
+        "peak_rss_mb": round(rss_mb, 1),
+        "integrated_lufs": manifest["loudness"]["integrated_lufs"],
+        "qc_passed": manifest["qc"]["passed"],
+        "stored_design_scratch_gb": round(old_design_gb, 1),
+    }
 
 
 def run() -> dict:
     rows = []
     for minutes in MINUTES:
-        output = subprocess.run([sys.executable, "-c", f"import json; from bench.bench_master import one; print(json.dumps(one({minutes})))"],
-                                capture_output=True, text=True, check=True).stdout
+        output = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                f"import json; from bench.bench_master import one; print(json.dumps(one({minutes})))",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         rows.append(json.loads(output.strip().splitlines()[-1]))
     with tempfile.TemporaryDirectory() as cache:
         sleep = [sleep_session(hours, Path(cache)) for hours in SLEEP_HOURS]
-    return {"lengths": rows, "sleep_sessions": sleep,
-            "note": "lengths: x_realtime = session length / (mix + master) time; synthetic voice clips, hearth bed. "
-                    "sleep_sessions: the whole of drift render (speech, mix, master, FLAC and MP3, qc), 10 minutes of "
-                    "words then rain-on-leaves; peak_scratch_mb from the free space of a tmpfs TMPDIR; "
-                    "stored_design_scratch_gb: what storing every stem, the mix, the master and the limiter's peaks "
-                    "(44 bytes a frame, the design before this one) would have taken"}
+    return {
+        "lengths": rows,
+        "sleep_sessions": sleep,
+        "note": "lengths: x_realtime = session length / (mix + master) time; synthetic voice clips, hearth bed. "
+        "sleep_sessions: the whole of drift render (speech, mix, master, FLAC and MP3, qc), 10 minutes of "
+        "words then rain-on-leaves; peak_scratch_mb from the free space of a tmpfs TMPDIR; "
+        "stored_design_scratch_gb: what storing every stem, the mix, the master and the limiter's peaks "
+        "(44 bytes a frame, the design before this one) would have taken",
+    }

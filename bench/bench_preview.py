@@ -23,19 +23,25 @@ def run() -> dict:
         preview = lambda folder: render_preview(script, root / folder, options, span=(120.0, 240.0))
         cached = _timed(lambda: preview("preview"))
         repeat = _timed(lambda: preview("preview"))
-        script.write_text(script.read_text(encoding="utf-8").replace("A steady voice.", "A calm, steady voice."), encoding="utf-8")
+        script.write_text(
+            script.read_text(encoding="utf-8").replace("A steady voice.", "A calm, steady voice."), encoding="utf-8"
+        )
         edited = _timed(lambda: preview("preview"))
         render_preview(script, root / "whole", options, span=(0.0, 20 * 60.0))
         weight = sum(p.stat().st_size for p in (root / "whole").iterdir())
         page = (root / "whole" / "preview.html").stat().st_size
-    return {"cold_render_s": round(cold, 2), "preview_2min_cached_s": round(cached, 2),
-            "preview_over_cold_render": round(cached / cold, 3),
-            "repeat_preview_over_cold_render": round(repeat / cold, 4),
-            "preview_after_one_sentence_edit_over_cold_render": round(edited / cold, 3),
-            "page_weight_mb_whole_track": round(weight / 2**20, 2), "page_html_kb": round(page / 1024, 1),
-            "note": "cached: every clip in the cache, a new folder; repeat: the same preview again (reused); "
-                    "edit: one sentence changed, so one clip is synthesised and the span mixed, mastered and encoded again. "
-                    "The script is 10 minutes long, so the 20-minute span is the whole track; weight scales with length"}
+    return {
+        "cold_render_s": round(cold, 2),
+        "preview_2min_cached_s": round(cached, 2),
+        "preview_over_cold_render": round(cached / cold, 3),
+        "repeat_preview_over_cold_render": round(repeat / cold, 4),
+        "preview_after_one_sentence_edit_over_cold_render": round(edited / cold, 3),
+        "page_weight_mb_whole_track": round(weight / 2**20, 2),
+        "page_html_kb": round(page / 1024, 1),
+        "note": "cached: every clip in the cache, a new folder; repeat: the same preview again (reused); "
+        "edit: one sentence changed, so one clip is synthesised and the span mixed, mastered and encoded again. "
+        "The script is 10 minutes long, so the 20-minute span is the whole track; weight scales with length",
+    }
 
 
 def _timed(work) -> float:

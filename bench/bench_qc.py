@@ -50,5 +50,11 @@ def run() -> dict:
             _noise_track(path, minutes)
             rows[minutes] = _in_process(path)
     long = rows[60]
-    return {"track_minutes": 60, "qc_s": round(long["qc_s"], 1), "x_realtime": round(3600 / long["qc_s"], 1),
-            "checks": long["checks"], "peak_rss_mb_10min": rows[10]["peak_rss_mb"], "peak_rss_mb_60min": long["peak_rss_mb"]}
+    return {
+        "track_minutes": 60,
+        "qc_s": round(long["qc_s"], 1),
+        "x_realtime": round(3600 / long["qc_s"], 1),
+        "checks": long["checks"],
+        "peak_rss_mb_10min": rows[10]["peak_rss_mb"],
+        "peak_rss_mb_60min": long["peak_rss_mb"],
+    }

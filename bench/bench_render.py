@@ -24,8 +24,10 @@ from pipeline.speech.engines import engine_for
 from pipeline.speech.text import normalise
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "the-settled-nervous-system.txt"  # 10 minutes
-PARAGRAPH = ("Let your breath slow down. Notice the weight of your hands, and let the shoulders drop. "
-             "There is nowhere else to be, and nothing else to do. Just this breath, and the next.")
+PARAGRAPH = (
+    "Let your breath slow down. Notice the weight of your hands, and let the shoulders drop. "
+    "There is nowhere else to be, and nothing else to do. Just this breath, and the next."
+)
 
 
 def engine_layer_vs_piper(script) -> dict:
@@ -43,9 +45,11 @@ def engine_layer_vs_piper(script) -> dict:
     piper = ours = 0.0
     with engine.voices.narrowed_to_one() as session:  # both sides run on the same session
         for index, text in enumerate(texts):  # interleaved, alternating who goes first: fair on a busy machine
-            sides = [("theirs", lambda: list(session.synthesize(text, config))),
-                     ("ours", lambda: engine.synthesize(text, voice.rate))]
-            for name, side in (sides if index % 2 else sides[::-1]):
+            sides = [
+                ("theirs", lambda: list(session.synthesize(text, config))),
+                ("ours", lambda: engine.synthesize(text, voice.rate)),
+            ]
+            for name, side in sides if index % 2 else sides[::-1]:
                 start = time.perf_counter()
                 side()
                 elapsed = time.perf_counter() - start
@@ -58,11 +62,19 @@ def engine_layer_vs_piper(script) -> dict:
     with ThreadPoolExecutor(engine.parallel) as pool:
         list(pool.map(lambda text: engine.synthesize(text, voice.rate), texts))
     ours_script_s = time.perf_counter() - start
-    return {"per_call": {"piper_api_s": round(piper, 2), "engine_layer_s": round(ours, 2),
-                         "ours_over_piper": round(ours / piper, 3)},
-            "whole_script": {"piper_api_serial_s": round(piper_script_s, 2), "engine_layer_s": round(ours_script_s, 2),
-                             "ours_over_piper": round(ours_script_s / piper_script_s, 3),
-                             "phrases_at_once": engine.parallel}}
+    return {
+        "per_call": {
+            "piper_api_s": round(piper, 2),
+            "engine_layer_s": round(ours, 2),
+            "ours_over_piper": round(ours / piper, 3),
+        },
+        "whole_script": {
+            "piper_api_serial_s": round(piper_script_s, 2),
+            "engine_layer_s": round(ours_script_s, 2),
+            "ours_over_piper": round(ours_script_s / piper_script_s, 3),
+            "phrases_at_once": engine.parallel,
+        },
+    }
 
 
 def realtime_factors() -> dict:
@@ -89,9 +101,13 @@ def speech_stage() -> dict:
             clips = synthesize(job.script, job.voices, ClipCache(Path(scratch)), pace_wpm=job.pace_wpm)
             timings.append(time.perf_counter() - start)
     speech_s = sum(clip.frames for clip in clips) / SAMPLE_RATE
-    return {"cold_s": round(timings[0], 2), "warm_s": round(timings[1], 3),
-            "warm_over_cold_pct": round(100 * timings[1] / timings[0], 2),
-            "speech_s": round(speech_s, 1), "cold_realtime_factor": round(timings[0] / speech_s, 3)}
+    return {
+        "cold_s": round(timings[0], 2),
+        "warm_s": round(timings[1], 3),
+        "warm_over_cold_pct": round(100 * timings[1] / timings[0], 2),
+        "speech_s": round(speech_s, 1),
+        "cold_realtime_factor": round(timings[0] / speech_s, 3),
+    }
 
 
 def cold_vs_warm(speech_stage_s: float) -> dict:
@@ -104,12 +120,15 @@ def cold_vs_warm(speech_stage_s: float) -> dict:
         fresh_s, fresh = timed(build, plan([SCRIPT]), replace(options, out_dir=Path(scratch) / "fresh", force=False))
         unchanged_s, unchanged = timed(build, plan([SCRIPT]), replace(options, force=False))
         assert [r.status for r in fresh] == ["restored"] and [r.status for r in unchanged] == ["up to date"]
-    return {"track_s": cold.manifest.duration_s, "cold_render_s": round(cold_s, 2),
-            "forced_rerender_over_cold_pct": round(100 * forced_s / cold_s, 1),
-            "fresh_folder_rerender_over_cold_pct": round(100 * fresh_s / cold_s, 2),
-            "unchanged_rerender_over_cold_pct": round(100 * unchanged_s / cold_s, 2),
-            "cold_render_over_its_speech_stage": round(cold_s / speech_stage_s, 2),
-            "cold_render_x_realtime": round(cold.manifest.duration_s / cold_s, 2)}
+    return {
+        "track_s": cold.manifest.duration_s,
+        "cold_render_s": round(cold_s, 2),
+        "forced_rerender_over_cold_pct": round(100 * forced_s / cold_s, 1),
+        "fresh_folder_rerender_over_cold_pct": round(100 * fresh_s / cold_s, 2),
+        "unchanged_rerender_over_cold_pct": round(100 * unchanged_s / cold_s, 2),
+        "cold_render_over_its_speech_stage": round(cold_s / speech_stage_s, 2),
+        "cold_render_x_realtime": round(cold.manifest.duration_s / cold_s, 2),
+    }
 
 
 def timed(function, *args):
@@ -120,7 +139,11 @@ def timed(function, *args):
 
 def run() -> dict:
     speech = speech_stage()
-    return {"script": SCRIPT.name, "engine_layer": engine_layer_vs_piper(parse_file(SCRIPT)),
-            "realtime_factor_by_preset": realtime_factors(), "speech_stage": speech,
-            "render": cold_vs_warm(speech["cold_s"]),
-            "goals": {"cold render over its speech stage": "<= 1.3"}}
+    return {
+        "script": SCRIPT.name,
+        "engine_layer": engine_layer_vs_piper(parse_file(SCRIPT)),
+        "realtime_factor_by_preset": realtime_factors(),
+        "speech_stage": speech,
+        "render": cold_vs_warm(speech["cold_s"]),
+        "goals": {"cold render over its speech stage": "<= 1.3"},
+    }

@@ -68,9 +68,12 @@ def raw_clips(name: str, texts: list[list[str]]) -> dict:
         for into, gap_s in ((scores, 0.3), (paced, voice.sentence_pause_s)):
             gap = np.zeros(int(gap_s * engine.sample_rate), np.float32)
             into.append(dnsmos(np.concatenate([part for clip in clips for part in (clip, gap)]), engine.sample_rate))
-    return {"dnsmos": mean_scores(scores), "dnsmos_with_the_stems_pauses": mean_scores(paced),
-            "words_per_minute_in_phrases": round(60 * words / spoken_s, 1),
-            "realtime_factor_one_session": round(busy_s / spoken_s, 3)}
+    return {
+        "dnsmos": mean_scores(scores),
+        "dnsmos_with_the_stems_pauses": mean_scores(paced),
+        "words_per_minute_in_phrases": round(60 * words / spoken_s, 1),
+        "realtime_factor_one_session": round(busy_s / spoken_s, 3),
+    }
 
 
 def voice_stem(name: str, texts: list[list[str]], cache: ClipCache, room: bool = True) -> dict:
@@ -95,7 +98,11 @@ def speech_stage(name: str, texts: list[list[str]]) -> dict:
     clips = synthesize(script, {name: voice}, ClipCache(None))
     elapsed = time.perf_counter() - start
     audio_s = sum(c.frames for c in clips) / SAMPLE_RATE
-    return {"seconds": round(elapsed, 2), "speech_s": round(audio_s, 1), "aggregate_realtime_factor": round(elapsed / audio_s, 3)}
+    return {
+        "seconds": round(elapsed, 2),
+        "speech_s": round(audio_s, 1),
+        "aggregate_realtime_factor": round(elapsed / audio_s, 3),
+    }
 
 
 def run() -> dict:
@@ -113,7 +120,14 @@ def run() -> dict:
         row["engine"] = load_voice(name).engine
         rows[name] = row
     folder.cleanup()
-    return {"paragraphs": [f"{name}: phrases {first + 1}–{first + 6}" for name, first in SOURCES], "presets": rows,
-            "speech_stage": {"default (kokoro)": speech_stage("default", texts), "joe (piper)": speech_stage("joe", texts)},
-            "goals": {"default raw OVRL": ">= 3.45", "default raw P.808": ">= 4.3", "chain SIG cost": "<= 0.1",
-                      "speech stage aggregate RTF": "<= 0.35"}}
+    return {
+        "paragraphs": [f"{name}: phrases {first + 1}–{first + 6}" for name, first in SOURCES],
+        "presets": rows,
+        "speech_stage": {"default (kokoro)": speech_stage("default", texts), "joe (piper)": speech_stage("joe", texts)},
+        "goals": {
+            "default raw OVRL": ">= 3.45",
+            "default raw P.808": ">= 4.3",
+            "chain SIG cost": "<= 0.1",
+            "speech stage aggregate RTF": "<= 0.35",
+        },
+    }

@@ -95,9 +95,13 @@ def _fail(errors) -> None:
 
 
 cache_option = click.option(
-    "--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+    "--cache",
+    "cache_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
     callback=lambda ctx, param, value: value or _default_cache_dir(),
-    help="Clip cache folder (default: $DRIFT_CACHE or ~/.cache/drift-inward).")
+    help="Clip cache folder (default: $DRIFT_CACHE or ~/.cache/drift-inward).",
+)
 
 
 def _default_cache_dir() -> Path:
@@ -111,12 +115,18 @@ def _split_list(ctx, param, value: str | None):
 
 
 draft_option = click.option(
-    "--draft", is_flag=True,
-    help="Speak every Kokoro or Coqui voice with its Piper stand-in (the preset's 'draft'): a session in seconds.")
+    "--draft",
+    is_flag=True,
+    help="Speak every Kokoro or Coqui voice with its Piper stand-in (the preset's 'draft'): a session in seconds.",
+)
 
 warn_only_option = click.option(
-    "--warn-only", "warn_only", callback=_split_list, metavar="LIST",
-    help="Advisory checks that only warn: pace (speaking rate), balance (voice over bed).")
+    "--warn-only",
+    "warn_only",
+    callback=_split_list,
+    metavar="LIST",
+    help="Advisory checks that only warn: pace (speaking rate), balance (voice over bed).",
+)
 
 
 class _Command(click.Group):
@@ -148,38 +158,104 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("build"),
-              show_default=True, help="Folder for tracks and manifests.")
-@click.option("--format", "formats", callback=_split_list, metavar="LIST", cls=LazyHelp,
-              make_help=lambda: f"Comma-separated formats to write (from {', '.join(_formats())}; default: the "
-                                "script's, else flac,mp3).")
-@click.option("--profile", type=LazyChoice(_profiles), help="Loudness profile for every track, overriding each script's own.")
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("build"),
+    show_default=True,
+    help="Folder for tracks and manifests.",
+)
+@click.option(
+    "--format",
+    "formats",
+    callback=_split_list,
+    metavar="LIST",
+    cls=LazyHelp,
+    make_help=lambda: (
+        f"Comma-separated formats to write (from {', '.join(_formats())}; default: the script's, else flac,mp3)."
+    ),
+)
+@click.option(
+    "--profile", type=LazyChoice(_profiles), help="Loudness profile for every track, overriding each script's own."
+)
 @click.option("--voice", help="Voice preset for scripts that name none (SSML imports, bare text files).")
 @click.option("--ambience", help="Bed preset for scripts that name none ('none': no bed).")
 @click.option("--stems", is_flag=True, help="Also write voice, bed and tones stems beside each track.")
-@click.option("--session", "session_kinds", callback=_split_list, metavar="LIST",
-              help="Also write DAW sessions of each track's stems (reaper, otio, aaf, audacity); implies --stems.")
+@click.option(
+    "--session",
+    "session_kinds",
+    callback=_split_list,
+    metavar="LIST",
+    help="Also write DAW sessions of each track's stems (reaper, otio, aaf, audacity); implies --stems.",
+)
 @draft_option
 @click.option("--force", is_flag=True, help="Render even tracks whose outputs are up to date.")
-@click.option("--check", "check_only", is_flag=True,
-              help="Render nothing: list what is missing, stale, failed its checks or was never checked; exit 1 if any.")
-@click.option("--prune", "prune_orphans", is_flag=True,
-              help="Also remove outputs whose script is gone (or no longer makes that track); never another shard's.")
-@click.option("-j", "--jobs", type=click.IntRange(1), default=os.cpu_count() or 1, show_default="the cores",
-              help="Tracks rendered at once, each in its own process.")
+@click.option(
+    "--check",
+    "check_only",
+    is_flag=True,
+    help="Render nothing: list what is missing, stale, failed its checks or was never checked; exit 1 if any.",
+)
+@click.option(
+    "--prune",
+    "prune_orphans",
+    is_flag=True,
+    help="Also remove outputs whose script is gone (or no longer makes that track); never another shard's.",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(1),
+    default=os.cpu_count() or 1,
+    show_default="the cores",
+    help="Tracks rendered at once, each in its own process.",
+)
 @click.option("--shard", metavar="K/N", help="Render only the K-th of N equal shares of the tracks (CI matrices).")
-@click.option("--scheduler", metavar="ADDRESS", help="Render on a Dask cluster (tcp://host:8786) instead of local processes.")
+@click.option(
+    "--scheduler", metavar="ADDRESS", help="Render on a Dask cluster (tcp://host:8786) instead of local processes."
+)
 @cache_option
-@click.option("--vars", "vars_path", type=click.Path(path_type=Path, exists=False),
-              help="YAML file of values for the scripts' {variables}, or a folder of them: one track per file.")
+@click.option(
+    "--vars",
+    "vars_path",
+    type=click.Path(path_type=Path, exists=False),
+    help="YAML file of values for the scripts' {variables}, or a folder of them: one track per file.",
+)
 @click.option("--timeline", "show_timeline", is_flag=True, help="Print each rendered track's timeline.")
-@click.option("--no-qc", "skip_qc", is_flag=True,
-              help="Do not check what is rendered (quicker drafts); an unchecked track is never up to date.")
+@click.option(
+    "--no-qc",
+    "skip_qc",
+    is_flag=True,
+    help="Do not check what is rendered (quicker drafts); an unchecked track is never up to date.",
+)
 @warn_only_option
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @one_line_errors
-def render(paths, out_dir, formats, profile, voice, ambience, stems, session_kinds, draft, force, check_only, prune_orphans, jobs, shard,
-           scheduler, cache_dir, vars_path, show_timeline, skip_qc, warn_only, quiet) -> None:
+def render(
+    paths,
+    out_dir,
+    formats,
+    profile,
+    voice,
+    ambience,
+    stems,
+    session_kinds,
+    draft,
+    force,
+    check_only,
+    prune_orphans,
+    jobs,
+    shard,
+    scheduler,
+    cache_dir,
+    vars_path,
+    show_timeline,
+    skip_qc,
+    warn_only,
+    quiet,
+) -> None:
     """Render scripts (files or folders of .txt/.ssml scripts) into finished tracks.
 
     Each track gets its audio in every format (tagged, with chapters),
@@ -208,16 +284,31 @@ def render(paths, out_dir, formats, profile, voice, ambience, stems, session_kin
         from .export.session import check_kinds
 
         stems = bool(check_kinds(tuple(session_kinds), "--session"))
-    options = RenderOptions(out_dir=out_dir, formats=formats, profile=profile, force=force, cache_dir=cache_dir,
-                            stems=stems, qc=not skip_qc,
-                            warn_only=advisory_checks(warn_only or (), Source("--warn-only")),
-                            script_defaults=defaults, draft=draft)
+    options = RenderOptions(
+        out_dir=out_dir,
+        formats=formats,
+        profile=profile,
+        force=force,
+        cache_dir=cache_dir,
+        stems=stems,
+        qc=not skip_qc,
+        warn_only=advisory_checks(warn_only or (), Source("--warn-only")),
+        script_defaults=defaults,
+        draft=draft,
+    )
     if check_only:
         _report_check(check(tracks, options), len(tracks), quiet)
         return
     with reporter(len(tracks), quiet) as progress:
-        results = build(tracks, options, jobs, scheduler=scheduler, prune_against=library if prune_orphans else None,
-                        on_removed=lambda path: click.echo(f"removed {path}", err=quiet), on_progress=progress)
+        results = build(
+            tracks,
+            options,
+            jobs,
+            scheduler=scheduler,
+            prune_against=library if prune_orphans else None,
+            on_removed=lambda path: click.echo(f"removed {path}", err=quiet),
+            on_progress=progress,
+        )
     if session_kinds:
         _write_sessions(tracks, out_dir, tuple(session_kinds), quiet)
     _after_render(results, show_timeline, quiet)
@@ -245,8 +336,11 @@ def _qc_summary(results: list[TrackResult], quiet: bool) -> None:
             click.echo(f"warning: {report.path}: {name} is outside its range (asked to warn only)", err=True)
     failed = sum(not r.ok for r in reports)
     if failed:
-        click.echo(f"quality checks failed on {failed} file(s): those tracks are kept, marked failed, and render "
-                   "again next time", err=True)
+        click.echo(
+            f"quality checks failed on {failed} file(s): those tracks are kept, marked failed, and render "
+            "again next time",
+            err=True,
+        )
     elif reports and not quiet:
         click.echo(f"quality checks passed on {len(reports)} file(s)")
 
@@ -301,8 +395,13 @@ def _summary(results: list[TrackResult]) -> None:
 @click.option("--from", "start", help="Start of the span, like 2:00 or 90s.")
 @click.option("--to", "end", help="End of the span, like 5:00.")
 @click.option("--vars", "vars_file", type=click.Path(path_type=Path, dir_okay=False), help="YAML file of variables.")
-@click.option("-o", "--out", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Folder for the preview (default: build/preview/SCRIPT).")
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder for the preview (default: build/preview/SCRIPT).",
+)
 @click.option("--serve", is_flag=True, help="Serve the page on 127.0.0.1 (a free port, printed) until Ctrl-C.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port for --serve (0: any free port).")
 @click.option("--open", "open_browser", is_flag=True, help="Open the page in a browser.")
@@ -330,8 +429,9 @@ def preview(script, section, start, end, vars_file, out, serve, port, open_brows
         span = (_clock_option(start or "0s", "--from"), _clock_option(end or "6h", "--to"))
     variables = load_variables(vars_file) if vars_file else None
     folder = out or Path("build") / "preview" / script.stem
-    result = render_preview(script, folder, RenderOptions(cache_dir=cache_dir, variables=variables, draft=draft),
-                            section, span)
+    result = render_preview(
+        script, folder, RenderOptions(cache_dir=cache_dir, variables=variables, draft=draft), section, span
+    )
     made = "unchanged, reused" if result.reused else "wrote"
     click.echo(f"{made} {result.page} ({result.start_s:.1f}s–{result.end_s:.1f}s)")
     if serve or open_browser:
@@ -364,9 +464,16 @@ def _wait_for_interrupt(server) -> None:
 
 @main.command()
 @click.argument("manifest", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.option("--kind", "kinds", callback=_split_list, metavar="LIST", default="reaper,otio,aaf,audacity",
-              show_default=True, help="Sessions to write: reaper (.RPP), otio (OpenTimelineIO), aaf (Pro Tools, Media "
-              "Composer; stems linked by absolute path), audacity (label files).")
+@click.option(
+    "--kind",
+    "kinds",
+    callback=_split_list,
+    metavar="LIST",
+    default="reaper,otio,aaf,audacity",
+    show_default=True,
+    help="Sessions to write: reaper (.RPP), otio (OpenTimelineIO), aaf (Pro Tools, Media "
+    "Composer; stems linked by absolute path), audacity (label files).",
+)
 @one_line_errors
 def session(manifest, kinds) -> None:
     """Write DAW sessions for a track rendered with --stems: every stem on its own track at zero, its sections
@@ -386,8 +493,12 @@ def session(manifest, kinds) -> None:
 @click.argument("folder", type=click.Path(path_type=Path, file_okay=False, exists=True))
 @click.option("--base-url", required=True, metavar="URL", help="Where the folder is served from (http or https).")
 @click.option("--title", help="The feed's title (default: the folder's name).")
-@click.option("--vars", "vars_path", type=click.Path(path_type=Path, file_okay=False, exists=True),
-              help="The listeners' variables folder: one feed per listener, FOLDER/LISTENER/feed.xml.")
+@click.option(
+    "--vars",
+    "vars_path",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="The listeners' variables folder: one feed per listener, FOLDER/LISTENER/feed.xml.",
+)
 @one_line_errors
 def feed(folder, base_url, title, vars_path) -> None:
     """Write a podcast feed of the rendered tracks in FOLDER, for listeners to subscribe to.
@@ -415,7 +526,9 @@ def feed(folder, base_url, title, vars_path) -> None:
 
 @main.command()
 @click.argument("track", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("-o", "--out", type=click.Path(path_type=Path, dir_okay=False), help="PNG file (default: beside the track).")
+@click.option(
+    "-o", "--out", type=click.Path(path_type=Path, dir_okay=False), help="PNG file (default: beside the track)."
+)
 @one_line_errors
 def plot(track, out) -> None:
     """Draw a rendered track: waveform per stem, loudness over time with its target, section markers.
@@ -431,7 +544,9 @@ def plot(track, out) -> None:
 
 @main.command(name="qc")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--profile", type=LazyChoice(_profiles), help="Hold every track to this profile (default: its manifest's).")
+@click.option(
+    "--profile", type=LazyChoice(_profiles), help="Hold every track to this profile (default: its manifest's)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
 @warn_only_option
 @one_line_errors
@@ -473,9 +588,12 @@ def _print_reports(reports) -> None:
 @main.command(name="lint")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as a JSON list (for editors and CI).")
-@click.option("--style", is_flag=True,
-              help="Also warn where the writing works against the listener (docs/writing-guide.md): negatives, commands, "
-                   "promises, sentences over one breath, instructions with no pause. Checks drafting modules too.")
+@click.option(
+    "--style",
+    is_flag=True,
+    help="Also warn where the writing works against the listener (docs/writing-guide.md): negatives, commands, "
+    "promises, sentences over one breath, instructions with no pause. Checks drafting modules too.",
+)
 @one_line_errors
 def lint_command(paths, as_json, style) -> None:
     """Check scripts for mistakes without rendering anything.
@@ -520,9 +638,13 @@ def _one_line(problem: DriftError) -> str:
 
 def _as_record(error: DriftError) -> dict:
     source = error.source
-    return {"file": source.path if source else None, "line": source.line if source else None,
-            "col": source.col if source else None, "message": error.message,
-            "severity": "warning" if isinstance(error, ScriptWarning) else "error"}
+    return {
+        "file": source.path if source else None,
+        "line": source.line if source else None,
+        "col": source.col if source else None,
+        "message": error.message,
+        "severity": "warning" if isinstance(error, ScriptWarning) else "error",
+    }
 
 
 def _excerpt(error: DriftError) -> str:
@@ -543,39 +665,92 @@ STOPPED_EXIT = 3
 
 @main.command(name="draft")
 @click.argument("description", required=False)
-@click.option("--file", "description_file", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
-              help="Read the description from a file ('-': standard input, also used when no description is given).")
-@click.option("--intake", "intake_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="An intake file (YAML): the description and any settings (docs/drafting.md); options override it.")
+@click.option(
+    "--file",
+    "description_file",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    help="Read the description from a file ('-': standard input, also used when no description is given).",
+)
+@click.option(
+    "--intake",
+    "intake_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="An intake file (YAML): the description and any settings (docs/drafting.md); options override it.",
+)
 @click.option("--name", help="The listener's name, said at moments of warmth (default: 'friend').")
-@click.option("--partner", help="The other person's name (default: their role from the description, like 'your husband').")
+@click.option(
+    "--partner", help="The other person's name (default: their role from the description, like 'your husband')."
+)
 @click.option("--together", "mode", flag_value="together", default=None, help="For two people listening side by side.")
 @click.option("--solo", "mode", flag_value="solo", help="For one listener (the default).")
 @click.option("--minutes", type=click.FloatRange(5, 60), help="The session's length, 5 to 60 minutes (default 15).")
 @click.option("--ending", type=click.Choice(["awake", "asleep"]), help="Return awake (counting up), or drift to sleep.")
-@click.option("--bed-until", metavar="TIME", help="With --ending asleep: the bed runs on until this time (8h, 8:00:00).")
+@click.option(
+    "--bed-until", metavar="TIME", help="With --ending asleep: the bed runs on until this time (8h, 8:00:00)."
+)
 @click.option("--voice", help="Voice preset (default: default).")
 @click.option("--ambience", help="Bed preset (default: hearth; rain-on-leaves for sleep).")
-@click.option("--profile", type=LazyChoice(_profiles), help="Loudness profile (default: podcast; meditation for sleep).")
-@click.option("--theme", "themes", callback=_split_list, metavar="LIST",
-              help="Work with these themes (one or two) instead of the ones the description maps to.")
+@click.option(
+    "--profile", type=LazyChoice(_profiles), help="Loudness profile (default: podcast; meditation for sleep)."
+)
+@click.option(
+    "--theme",
+    "themes",
+    callback=_split_list,
+    metavar="LIST",
+    help="Work with these themes (one or two) instead of the ones the description maps to.",
+)
 @click.option("--seed", type=click.IntRange(0), help="Another seed gives other variants of the same session.")
-@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("scripts/drafts"),
-              show_default=True, help="Folder for the drafted script.")
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("scripts/drafts"),
+    show_default=True,
+    help="Folder for the drafted script.",
+)
 @click.option("--render", "then_render", is_flag=True, help="Go straight on to audio, into build/ (the normal render).")
 @click.option("--explain", is_flag=True, help="Print what was understood and why, and write nothing.")
-@click.option("--keep-intake", is_flag=True,
-              help="Also keep the description, beside the script (NAME.intake.yaml). Off by default: it is personal.")
-@click.option("--llm-endpoint", metavar="URL",
-              help="An OpenAI-compatible server (llama.cpp, vLLM, Ollama) to write the reflection and the scene. "
-                   "The description is sent there; without this option it never leaves the machine.")
+@click.option(
+    "--keep-intake",
+    is_flag=True,
+    help="Also keep the description, beside the script (NAME.intake.yaml). Off by default: it is personal.",
+)
+@click.option(
+    "--llm-endpoint",
+    metavar="URL",
+    help="An OpenAI-compatible server (llama.cpp, vLLM, Ollama) to write the reflection and the scene. "
+    "The description is sent there; without this option it never leaves the machine.",
+)
 @click.option("--no-llm", is_flag=True, help="Write from the bank alone, even where a local model is installed.")
 @cache_option
 @click.pass_context
 @one_line_errors
-def draft_command(ctx, description, description_file, intake_file, name, partner, mode, minutes, ending, bed_until, voice,
-                  ambience, profile, themes, seed, out_dir, then_render, explain, keep_intake, llm_endpoint, no_llm,
-                  cache_dir) -> None:
+def draft_command(
+    ctx,
+    description,
+    description_file,
+    intake_file,
+    name,
+    partner,
+    mode,
+    minutes,
+    ending,
+    bed_until,
+    voice,
+    ambience,
+    profile,
+    themes,
+    seed,
+    out_dir,
+    then_render,
+    explain,
+    keep_intake,
+    llm_endpoint,
+    no_llm,
+    cache_dir,
+) -> None:
     """Describe a relationship challenge; get a session made for it.
 
     A safety screen reads the description first. If it shows danger (thoughts
@@ -602,9 +777,20 @@ def draft_command(ctx, description, description_file, intake_file, name, partner
         description = _read_description(description_file)
     elif description is None and intake_file is None:
         description = _read_description(Path("-"))
-    settings = {"description": description, "name": name, "partner": partner, "mode": mode, "minutes": minutes,
-                "ending": ending, "bed_until": bed_until, "voice": voice, "ambience": ambience, "profile": profile,
-                "themes": themes, "seed": seed}
+    settings = {
+        "description": description,
+        "name": name,
+        "partner": partner,
+        "mode": mode,
+        "minutes": minutes,
+        "ending": ending,
+        "bed_until": bed_until,
+        "voice": voice,
+        "ambience": ambience,
+        "profile": profile,
+        "themes": themes,
+        "seed": seed,
+    }
     given = {key: value for key, value in settings.items() if value not in (None, ())}
     intake = read_intake(intake_file, given) if intake_file else make_intake(given)
     writer = None if no_llm else slot_writer(llm_endpoint)
@@ -613,9 +799,13 @@ def draft_command(ctx, description, description_file, intake_file, name, partner
         click.echo(result.answer.text())
         sys.exit(STOPPED_EXIT)
     if explain:
-        for line in [*result.understanding.explain(), f"modules: {', '.join(result.modules)}",
-                     f"length: {result.target_s / 60:g} minutes (the modules take about {result.estimated_s / 60:.1f}; "
-                     f"every pause stretches ×{result.pause_stretch:.2f} to fit)", *result.notes]:
+        for line in [
+            *result.understanding.explain(),
+            f"modules: {', '.join(result.modules)}",
+            f"length: {result.target_s / 60:g} minutes (the modules take about {result.estimated_s / 60:.1f}; "
+            f"every pause stretches ×{result.pause_stretch:.2f} to fit)",
+            *result.notes,
+        ]:
             click.echo(line)
         return
     path = write_draft(result, out_dir, intake if keep_intake else None)
@@ -634,17 +824,32 @@ def _read_description(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the description: {getattr(exc, 'strerror', None) or 'not UTF-8 text'}", Source(str(path))) from None
+        raise ConfigError(
+            f"cannot read the description: {getattr(exc, 'strerror', None) or 'not UTF-8 text'}", Source(str(path))
+        ) from None
 
 
 @main.command()
 @click.argument("folder", type=click.Path(path_type=Path, file_okay=False, exists=True), default=Path("scripts"))
-@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("build"),
-              show_default=True, help="Output folder: tracks, previews and library.json (as drift render -o).")
-@click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port to serve on (default: a free one, printed).")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to serve on. Anything but this machine's loopback needs a token (--token, or one is made "
-                   "and printed): every request must then carry it.")
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("build"),
+    show_default=True,
+    help="Output folder: tracks, previews and library.json (as drift render -o).",
+)
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=0, help="Port to serve on (default: a free one, printed)."
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to serve on. Anything but this machine's loopback needs a token (--token, or one is made "
+    "and printed): every request must then carry it.",
+)
 @click.option("--token", metavar="TOKEN", help="The secret a request must carry (16 characters or more).")
 @click.option("--no-browser", is_flag=True, help="Do not open the page in a browser; just print its address.")
 @cache_option
@@ -698,8 +903,13 @@ def voices(ctx) -> None:
 @voices.command(name="say")
 @click.argument("name")
 @click.argument("text")
-@click.option("-o", "--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Output file (default: voice-NAME.flac); the format follows the extension.")
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Output file (default: voice-NAME.flac); the format follows the extension.",
+)
 @cache_option
 @one_line_errors
 def voices_say(name, text, out, cache_dir) -> None:
@@ -769,14 +979,24 @@ def cache_info(cache_dir) -> None:
 
     click.echo(cache_dir)
     for kind, entries in cache_contents(cache_dir).items():
-        click.echo(f"{len(entries)} {kind}, {sum(e.bytes for e in entries) / 2**20:.1f} MiB"
-                   + (f", least recently used {(time.time() - min(e.used for e in entries)) / 86400:.1f} days ago"
-                      if entries else ""))
+        click.echo(
+            f"{len(entries)} {kind}, {sum(e.bytes for e in entries) / 2**20:.1f} MiB"
+            + (
+                f", least recently used {(time.time() - min(e.used for e in entries)) / 86400:.1f} days ago"
+                if entries
+                else ""
+            )
+        )
 
 
 @cache.command(name="prune")
-@click.option("--older-than", "older_than", default="30d", show_default=True,
-              help="Drop clips and tracks unused for this long (like 30d, 12h).")
+@click.option(
+    "--older-than",
+    "older_than",
+    default="30d",
+    show_default=True,
+    help="Drop clips and tracks unused for this long (like 30d, 12h).",
+)
 @click.option("--max-size", "max_size", default=None, help="Then keep at most this much (like 500MB, 2GB).")
 @cache_option
 def cache_prune(older_than, max_size, cache_dir) -> None:
@@ -828,8 +1048,13 @@ def ambience_list() -> None:
 @click.argument("name")
 @click.option("--duration", default="1m", show_default=True, help="Length, like 90s or 5m.")
 @click.option("--seed", default=0, show_default=True, help="Same seed, same bed.")
-@click.option("-o", "--out", type=click.Path(path_type=Path, dir_okay=False), required=True,
-              help="Output file; the format follows its extension (.flac, .wav, .mp3).")
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="Output file; the format follows its extension (.flac, .wav, .mp3).",
+)
 @one_line_errors
 def ambience_render(name, duration, seed, out) -> None:
     """Render one bed alone, to listen to it.

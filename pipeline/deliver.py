@@ -7,8 +7,8 @@ it is a room of its own: ``export`` stays one layer, below the job."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from . import __version__
 from .audio import SAMPLE_RATE, db_to_gain
@@ -19,8 +19,7 @@ from .export.tags import Chapter, Tags
 from .export.wave import bext_chunk, cue_chunks, ixml_chunk
 from .files import atomic_path, file_sha256
 from .job import Job, renderer_source_sha256
-from .manifest import (STEM_FORMAT, FileRecord, Listing, LoudnessReport, Manifest, MixReport, Renderer, Speech,
-                        TimePoint)
+from .manifest import STEM_FORMAT, FileRecord, Listing, LoudnessReport, Manifest, MixReport, Renderer, Speech, TimePoint
 from .pacing import Timeline
 from .progress import Percent
 from .render import Rendered
@@ -58,17 +57,28 @@ def stem_encodings(job: Job, rendered: Rendered) -> list[Encoding]:
     WAV dropped into a DAW shows them."""
     gain_db = rendered.master.gain_db
     timeline = rendered.timeline
-    cues = tuple(sorted([(m.start, m.name) for m in timeline.sections] + [(m.start, f"mark {m.name}") for m in timeline.marks]))
+    cues = tuple(
+        sorted([(m.start, m.name) for m in timeline.sections] + [(m.start, f"mark {m.name}") for m in timeline.marks])
+    )
     title = job.script.meta.title
-    note = f"{title}: the {{name}} stem at the master's gain ({gain_db:+.2f} dB), before the limiter; the stems sum to the mix."
+    note = (
+        f"{title}: the {{name}} stem at the master's gain ({gain_db:+.2f} dB), before the limiter; "
+        "the stems sum to the mix."
+    )
     history = f"A=PCM,F={SAMPLE_RATE},W=32,M=stereo,T=drift-inward {__version__}\r\n"
     encodings = []
     for name, stem in rendered.stems.named().items():
         path = job.layout.stem(name)
-        chunks = (cue_chunks(cues) + bext_chunk(note.format(name=name), "drift-inward", job.input_hash[:32], history)
-                  + ixml_chunk(title, path.name, [f"{name} L", f"{name} R"], note.format(name=name)))
-        encodings.append(Encoding(path=path, audio=scaled(stem, db_to_gain(gain_db)), fmt=STEM_FORMAT, subtype="FLOAT",
-                                  chunks=chunks))
+        chunks = (
+            cue_chunks(cues)
+            + bext_chunk(note.format(name=name), "drift-inward", job.input_hash[:32], history)
+            + ixml_chunk(title, path.name, [f"{name} L", f"{name} R"], note.format(name=name))
+        )
+        encodings.append(
+            Encoding(
+                path=path, audio=scaled(stem, db_to_gain(gain_db)), fmt=STEM_FORMAT, subtype="FLOAT", chunks=chunks
+            )
+        )
     return encodings
 
 
@@ -87,10 +97,20 @@ def write_sidecars(job: Job, timeline: Timeline) -> list[Path]:
 def track_tags(job: Job, timeline: Timeline) -> Tags:
     meta = job.script.meta
     ends = [m.start for m in timeline.sections[1:]] + [timeline.frames]
-    chapters = tuple(Chapter(m.start / SAMPLE_RATE, end / SAMPLE_RATE, m.name) for m, end in zip(timeline.sections, ends))
+    chapters = tuple(
+        Chapter(m.start / SAMPLE_RATE, end / SAMPLE_RATE, m.name) for m, end in zip(timeline.sections, ends)
+    )
     comment = "Binaural tones: listen with headphones." if _binaural(timeline) else ""
-    return Tags(title=meta.title, artist=meta.author, album=meta.album, track=meta.track, comment=comment,
-                cover=job.cover, cover_mime=job.cover_mime, chapters=chapters)
+    return Tags(
+        title=meta.title,
+        artist=meta.author,
+        album=meta.album,
+        track=meta.track,
+        comment=comment,
+        cover=job.cover,
+        cover_mime=job.cover_mime,
+        chapters=chapters,
+    )
 
 
 def _binaural(timeline: Timeline) -> bool:
@@ -103,7 +123,9 @@ def _seconds(frame: int) -> float:
 
 def _longest_silence(timeline: Timeline) -> float:
     """The longest stretch without a word that the script itself asked for (lead-in and tail included)."""
-    edges = [0] + [x for p in sorted(timeline.phrases, key=lambda p: p.start) for x in (p.start, p.end)] + [timeline.frames]
+    edges = (
+        [0] + [x for p in sorted(timeline.phrases, key=lambda p: p.start) for x in (p.start, p.end)] + [timeline.frames]
+    )
     gaps = [b - a for a, b in zip(edges[::2], edges[1::2])]
     return max(gaps, default=timeline.frames) / SAMPLE_RATE
 
@@ -115,28 +137,58 @@ def build_manifest(job: Job, rendered: Rendered, outputs: list[Path]) -> Manifes
     speech_s = sum(p.heard_end - p.heard_start for p in timeline.phrases if p.voice) / SAMPLE_RATE
     profile = job.profile
     return Manifest(
-        title=meta.title, script=job.script.path, input_hash=job.input_hash,
+        title=meta.title,
+        script=job.script.path,
+        input_hash=job.input_hash,
         renderer=Renderer("drift-inward", __version__, renderer_source_sha256()),
-        voice=job.voice.name, voices=tuple(sorted(job.voices)), ambience=meta.ambience, ambiences=tuple(sorted(job.beds)),
-        headphones_required=_binaural(timeline), seed=meta.seed, sample_rate=SAMPLE_RATE,
-        duration_s=round(timeline.duration_s, 3), target_duration_s=meta.duration_s,
-        speech=Speech(phrases=len(timeline.phrases), words=words, speech_s=round(speech_s, 3),
-                      words_per_minute_spoken=round(60 * words / speech_s, 1) if speech_s else 0.0,
-                      longest_silence_s=round(_longest_silence(timeline), 3),
-                      spans_s=tuple((_seconds(p.start), _seconds(p.end)) for p in timeline.phrases),
-                      heard_s=tuple((_seconds(p.heard_start), _seconds(p.heard_end)) for p in timeline.phrases),
-                      texts=tuple(p.text for p in timeline.phrases), words_each=words_each, pace_wpm=job.pace_wpm),
-        loudness=LoudnessReport(**dataclasses.asdict(mastered.after), profile=profile.name, target=profile.target,
-                                target_unit=profile.unit, ceiling_dbtp=profile.ceiling_dbtp, gain_db=mastered.gain_db,
-                                limiter_max_reduction_db=mastered.limiter_max_reduction_db),
-        mix=MixReport(voice_gain_db=round(stems.voice_gain_db, 2), bed_lufs_between_words=round(stems.bed_lufs, 2),
-                      voice_to_bed_setting_db=stems.settings.voice_to_bed_db, voice_to_bed_db=stems.voice_over_bed,
-                      settings=dataclasses.asdict(stems.settings)),
+        voice=job.voice.name,
+        voices=tuple(sorted(job.voices)),
+        ambience=meta.ambience,
+        ambiences=tuple(sorted(job.beds)),
+        headphones_required=_binaural(timeline),
+        seed=meta.seed,
+        sample_rate=SAMPLE_RATE,
+        duration_s=round(timeline.duration_s, 3),
+        target_duration_s=meta.duration_s,
+        speech=Speech(
+            phrases=len(timeline.phrases),
+            words=words,
+            speech_s=round(speech_s, 3),
+            words_per_minute_spoken=round(60 * words / speech_s, 1) if speech_s else 0.0,
+            longest_silence_s=round(_longest_silence(timeline), 3),
+            spans_s=tuple((_seconds(p.start), _seconds(p.end)) for p in timeline.phrases),
+            heard_s=tuple((_seconds(p.heard_start), _seconds(p.heard_end)) for p in timeline.phrases),
+            texts=tuple(p.text for p in timeline.phrases),
+            words_each=words_each,
+            pace_wpm=job.pace_wpm,
+        ),
+        loudness=LoudnessReport(
+            **dataclasses.asdict(mastered.after),
+            profile=profile.name,
+            target=profile.target,
+            target_unit=profile.unit,
+            ceiling_dbtp=profile.ceiling_dbtp,
+            gain_db=mastered.gain_db,
+            limiter_max_reduction_db=mastered.limiter_max_reduction_db,
+        ),
+        mix=MixReport(
+            voice_gain_db=round(stems.voice_gain_db, 2),
+            bed_lufs_between_words=round(stems.bed_lufs, 2),
+            voice_to_bed_setting_db=stems.settings.voice_to_bed_db,
+            voice_to_bed_db=stems.voice_over_bed,
+            settings=dataclasses.asdict(stems.settings),
+        ),
         sections=tuple(TimePoint(m.name, _seconds(m.start)) for m in timeline.sections),
         marks=tuple(TimePoint(m.name, _seconds(m.start)) for m in timeline.marks),
         files={p.name: FileRecord(file_sha256(p), p.stat().st_size) for p in outputs},
-        listing=Listing(author=meta.author, album=meta.album, season=meta.season, episode=meta.track,
-                        summary=meta.summary, cover=job.cover_file.name if job.cover_file else ""),
+        listing=Listing(
+            author=meta.author,
+            album=meta.album,
+            season=meta.season,
+            episode=meta.track,
+            summary=meta.summary,
+            cover=job.cover_file.name if job.cover_file else "",
+        ),
         exhale_onsets_s=tuple(round(t, 3) for t in timeline.breath.exhale_onsets(timeline.duration_s)),
         draft=job.draft,
     )

@@ -9,7 +9,7 @@ tags through a small feedgen extension. A second run over unchanged tracks write
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote, urlparse
 
@@ -19,14 +19,21 @@ from .library.build import manifests
 from .manifest import Layout, Manifest
 
 FEED_NAME = "feed.xml"
-ENCLOSURE_TYPES = {"mp3": "audio/mpeg", "m4a": "audio/mp4", "opus": "audio/ogg", "ogg": "audio/ogg",
-                   "flac": "audio/flac", "wav": "audio/wav"}
+ENCLOSURE_TYPES = {
+    "mp3": "audio/mpeg",
+    "m4a": "audio/mp4",
+    "opus": "audio/ogg",
+    "ogg": "audio/ogg",
+    "flac": "audio/flac",
+    "wav": "audio/wav",
+}
 """Enclosure formats in the order a podcast player is likeliest to play them."""
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
 
 
-def write_feed(folder: Path, base_url: str, title: str | None = None, listener: str | None = None,
-               out: Path | None = None) -> tuple[Path, list[str]]:
+def write_feed(
+    folder: Path, base_url: str, title: str | None = None, listener: str | None = None, out: Path | None = None
+) -> tuple[Path, list[str]]:
     """The feed of every finished track in ``folder`` (only ``listener``'s, named NAME-LISTENER, when given),
     written to ``out`` (default: ``folder/feed.xml``). Returns the feed and what was skipped, and why."""
     base = _base_url(base_url)
@@ -49,7 +56,9 @@ def write_feed(folder: Path, base_url: str, title: str | None = None, listener: 
 def _base_url(text: str) -> str:
     parsed = urlparse(text)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ConfigError(f"'{text}' is not an http(s) address like https://example.org/sessions/", Source("--base-url"))
+        raise ConfigError(
+            f"'{text}' is not an http(s) address like https://example.org/sessions/", Source("--base-url")
+        )
     return text.rstrip("/") + "/"
 
 
@@ -79,15 +88,17 @@ def _feed(folder: Path, base: str, title: str, tracks: list, listener: str | Non
     covers = [(layout, m.listing.cover) for layout, m, _ in tracks if m.listing.cover]
     if covers:  # the show's art: the first track's cover
         feed.podcast.itunes_image(base + quote(covers[0][1]))
-    newest = datetime.fromtimestamp(0, timezone.utc)
+    newest = datetime.fromtimestamp(0, UTC)
     for episode, (layout, manifest, enclosure) in enumerate(tracks, start=1):
-        published = datetime.fromtimestamp(enclosure.stat().st_mtime, timezone.utc).replace(microsecond=0)
+        published = datetime.fromtimestamp(enclosure.stat().st_mtime, UTC).replace(microsecond=0)
         newest = max(newest, published)
         item = feed.add_entry(order="append")
         item.guid(manifest.input_hash, permalink=False)
         item.title(manifest.title)
         item.description(_summary(manifest))
-        item.enclosure(base + quote(enclosure.name), str(enclosure.stat().st_size), ENCLOSURE_TYPES[enclosure.suffix[1:]])
+        item.enclosure(
+            base + quote(enclosure.name), str(enclosure.stat().st_size), ENCLOSURE_TYPES[enclosure.suffix[1:]]
+        )
         item.published(published)
         item.podcast.itunes_duration(round(manifest.duration_s))
         listing = manifest.listing

@@ -8,10 +8,10 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 ABANDONED_S = 3600
 """A hidden half-written file this old was left by a killed writer (writing one takes well under a minute)."""
@@ -115,8 +115,9 @@ class StoredEntry:
     used: float
 
 
-def prune_least_recently_used(entries: list[StoredEntry], older_than_s: float | None = None,
-                              max_bytes: int | None = None) -> tuple[int, int]:
+def prune_least_recently_used(
+    entries: list[StoredEntry], older_than_s: float | None = None, max_bytes: int | None = None
+) -> tuple[int, int]:
     """Remove entries unused for ``older_than_s``, then the least recently used beyond ``max_bytes``.
 
     Returns (entries removed, bytes freed)."""

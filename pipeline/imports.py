@@ -8,8 +8,8 @@ the first; the input hash covers the renderer's code with the second.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 PACKAGE = Path(__file__).resolve().parent
 

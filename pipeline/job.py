@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from . import __version__, presets
@@ -121,8 +121,15 @@ def prepare(path: Path, options: RenderOptions, name: str | None = None, *, hash
     return resolve(script, options, name or path.stem, script_sha256, hashed=hashed)
 
 
-def resolve(script: Script, options: RenderOptions, name: str, script_sha256: str,
-            found: list[DriftError] | tuple = (), *, hashed: bool = True) -> Job:
+def resolve(
+    script: Script,
+    options: RenderOptions,
+    name: str,
+    script_sha256: str,
+    found: list[DriftError] | tuple = (),
+    *,
+    hashed: bool = True,
+) -> Job:
     """A parsed script's job: presets loaded, files checked, settings chosen, inputs hashed. ``found``: mistakes
     already found in the script, read as far as it could be; the checks here run all the same, and every problem
     is raised together. An SSML rate beyond its voice is met as closely as the voice allows (one warning), the
@@ -139,8 +146,13 @@ def resolve(script: Script, options: RenderOptions, name: str, script_sha256: st
         profile = _checked(problems, lambda: profile_named(options.profile, Source("--profile")))
     else:
         profile = _checked(problems, lambda: profile_named(meta.profile, meta.sources.get("profile")))
-    formats = _checked(problems, lambda: check_formats(options.formats or meta.formats or DEFAULT_FORMATS,
-                                                       "--format" if options.formats else f"{script.path}: formats"))
+    formats = _checked(
+        problems,
+        lambda: check_formats(
+            options.formats or meta.formats or DEFAULT_FORMATS,
+            "--format" if options.formats else f"{script.path}: formats",
+        ),
+    )
     if problems:
         if len(problems) == 1 and not isinstance(problems[0], ScriptError) and not script.warnings:
             raise problems[0]  # one preset or setting: its own kind of error, as it always was
@@ -149,9 +161,19 @@ def resolve(script: Script, options: RenderOptions, name: str, script_sha256: st
     if hashed:
         inputs = _inputs(script, folder, script_sha256, options, voices, beds, profile, formats, cover)
         input_hash = text_sha256(json.dumps(inputs, sort_keys=True))
-    return Job(script=script, voices=voices, beds=beds, profile=profile, formats=formats,
-               layout=Layout(Path(options.out_dir), name), input_hash=input_hash, stems=options.stems,
-               draft=options.draft, cover=cover, cover_mime=cover_mime)
+    return Job(
+        script=script,
+        voices=voices,
+        beds=beds,
+        profile=profile,
+        formats=formats,
+        layout=Layout(Path(options.out_dir), name),
+        input_hash=input_hash,
+        stems=options.stems,
+        draft=options.draft,
+        cover=cover,
+        cover_mime=cover_mime,
+    )
 
 
 def _checked(problems: list[DriftError], check, failed=None):
@@ -185,7 +207,9 @@ def _check_phrases(script: Script, voices: dict[str, VoicePreset], problems: lis
     """Phrases too long to speak well, every character no voice can say and every phoneme symbol (SSML
     ``<phoneme>``, a lexicon's) the phrase's voice lacks, each where it is written: lint finds what render would
     refuse or drop unsaid. Phonemes are checked against the release voices, under ``--draft`` too."""
-    problems += [ScriptError(problem, phrase.source) for phrase in script.phrases if (problem := length_problem(phrase.text))]
+    problems += [
+        ScriptError(problem, phrase.source) for phrase in script.phrases if (problem := length_problem(phrase.text))
+    ]
     for phrase in script.phrases:
         problems += unspeakable(phrase.text, phrase.source_at)  # what render sends: every character sayable
         if (voice := voices.get(phrase.voice)) is None:
@@ -203,10 +227,17 @@ def _check_speeds(script: Script, voices: dict[str, VoicePreset], problems: list
             continue
         low, high = SPEED_RANGES.get(voice.engine, (0.0, float("inf")))
         if not low <= (speed := speed_of(voice, phrase)) <= high:
-            base = f"SSML's rate {phrase.natural_rate:g}" if phrase.natural_rate else f"the preset's rate {voice.rate:g}"
-            problems.append(ScriptError(f"the voice '{voice.name}' ({voice.engine}) speaks at {low:g}–{high:g} of its "
-                                        f"natural speed, and this phrase asks for {speed:.3f} ({base} × the "
-                                        f"script's {phrase.rate:.2f})", phrase.source))
+            base = (
+                f"SSML's rate {phrase.natural_rate:g}" if phrase.natural_rate else f"the preset's rate {voice.rate:g}"
+            )
+            problems.append(
+                ScriptError(
+                    f"the voice '{voice.name}' ({voice.engine}) speaks at {low:g}–{high:g} of its "
+                    f"natural speed, and this phrase asks for {speed:.3f} ({base} × the "
+                    f"script's {phrase.rate:.2f})",
+                    phrase.source,
+                )
+            )
 
 
 def _check_files(script: Script, folder: Path, problems: list[DriftError]) -> tuple[bytes, str]:
@@ -217,12 +248,22 @@ def _check_files(script: Script, folder: Path, problems: list[DriftError]) -> tu
             _checked(problems, lambda: load_insert(event, folder))
     if not script.meta.cover:
         return b"", ""
-    return _checked(problems, lambda: read_cover(folder / script.meta.cover, script.meta.sources.get("cover")),
-                    (b"", ""))
+    return _checked(
+        problems, lambda: read_cover(folder / script.meta.cover, script.meta.sources.get("cover")), (b"", "")
+    )
 
 
-def _inputs(script: Script, folder: Path, script_sha256: str, options: RenderOptions, voices: dict, beds: dict,
-            profile: Profile, formats: tuple[str, ...], cover: bytes) -> dict:
+def _inputs(
+    script: Script,
+    folder: Path,
+    script_sha256: str,
+    options: RenderOptions,
+    voices: dict,
+    beds: dict,
+    profile: Profile,
+    formats: tuple[str, ...],
+    cover: bytes,
+) -> dict:
     """Everything the track's bytes depend on: change any of it and the track is stale."""
     meta = script.meta
     return {
@@ -243,7 +284,7 @@ def _inputs(script: Script, folder: Path, script_sha256: str, options: RenderOpt
     }
 
 
-@lru_cache(maxsize=None)
+@cache
 def engine_versions(engine: str) -> dict[str, str | None]:
     """The installed version of each package of ``engine`` (``ENGINE_PACKAGES``); None for one not installed."""
     return {package: _installed_version(package) for package in ENGINE_PACKAGES[engine]}
@@ -313,8 +354,10 @@ def lint(path: Path, options: RenderOptions = RenderOptions()) -> list[DriftErro
     except ScriptErrors as errors:
         found = [*errors.errors, *(_setting_errors(errors.meta, options) if errors.script is None else [])]
         unique = list({(type(e), str(e)): e for e in found}.values())  # a shared lexicon's mistake, once
-        return sorted(unique, key=lambda e: (e.source.path != str(path), e.source.line, e.source.col)
-                      if e.source else (False, 0, 0))
+        return sorted(
+            unique,
+            key=lambda e: (e.source.path != str(path), e.source.line, e.source.col) if e.source else (False, 0, 0),
+        )
     except DriftError as error:
         return [error]
 
@@ -324,9 +367,11 @@ def _setting_errors(meta, options: RenderOptions) -> list[DriftError]:
     reports a wrong profile beside a bad cue."""
     if meta is None:
         return []
-    checks = [lambda: profile_named(meta.profile, meta.sources.get("profile")) if not options.profile else None,
-              lambda: load_voice(meta.voice, meta.sources.get("voice")),
-              lambda: load_bed(meta.ambience, meta.sources.get("ambience")) if meta.ambience != NO_AMBIENCE else None]
+    checks = [
+        lambda: profile_named(meta.profile, meta.sources.get("profile")) if not options.profile else None,
+        lambda: load_voice(meta.voice, meta.sources.get("voice")),
+        lambda: load_bed(meta.ambience, meta.sources.get("ambience")) if meta.ambience != NO_AMBIENCE else None,
+    ]
     found = []
     for check in checks:
         try:

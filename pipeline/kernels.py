@@ -43,5 +43,3 @@ def _compiled():
 def smooth_gain(ahead: np.ndarray, count: int, attack: float, release: float, carry: float) -> tuple[np.ndarray, float]:
     gain, after = _compiled()(np.ascontiguousarray(ahead, dtype=np.float64), count, attack, release, carry)
     return gain, float(after)
-
-

@@ -22,21 +22,26 @@ ABSOLUTE_GATE_LUFS = -70.0
 SILENCE_LUFS = -70.0
 """What a silent or too-short programme reads as (instead of −∞)."""
 
+
 @cache
 def _k_weighting() -> np.ndarray:
     """BS.1770-4 K-weighting at 48 kHz: the head's high shelf, then the RLB high-pass. Designed on first use:
     scipy.signal takes a second to import, which a command that measures nothing should not pay."""
     from scipy import signal
 
-    return np.vstack([
-        signal.tf2sos([1.53512485958697, -2.69169618940638, 1.19839281085285],
-                      [1.0, -1.69065929318241, 0.73248077421585]),
-        signal.tf2sos([1.0, -2.0, 1.0], [1.0, -1.99004745483398, 0.99007225036621]),
-    ])
+    return np.vstack(
+        [
+            signal.tf2sos(
+                [1.53512485958697, -2.69169618940638, 1.19839281085285], [1.0, -1.69065929318241, 0.73248077421585]
+            ),
+            signal.tf2sos([1.0, -2.0, 1.0], [1.0, -1.99004745483398, 0.99007225036621]),
+        ]
+    )
 
 
 _STEP_S = 0.1
-"""Energies are kept per 100 ms; 400 ms momentary blocks (75 % overlap) and 3 s short-term windows are built from them."""
+"""Energies are kept per 100 ms; 400 ms momentary blocks (75 % overlap) and 3 s short-term windows are built from
+them."""
 
 OVERSAMPLE = 4
 """BS.1770-4 Annex 2: at least 4× oversampling for true peak below 96 kHz."""
@@ -76,7 +81,7 @@ class Spread:
     high_db: float
 
     @classmethod
-    def of(cls, readings: list[float]) -> "Spread | None":
+    def of(cls, readings: list[float]) -> Spread | None:
         if not readings:
             return None
         return cls(*(round(float(f(readings)), 2) for f in (np.median, np.min, np.max)))

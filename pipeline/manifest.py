@@ -28,7 +28,8 @@ from .files import write_json
 from .loudness import Loudness, Spread
 
 MANIFEST_VERSION = 2
-"""1: the unversioned manifest before 0.2 (``mix.voice_to_bed_db`` was the setting). 2: versioned, the balance measured."""
+"""1: the unversioned manifest before 0.2 (``mix.voice_to_bed_db`` was the setting). 2: versioned, the balance
+measured."""
 STEM_NAMES = ("voice", "bed", "tones")
 STEM_FORMAT = "wav"
 """Stems are 32-bit float WAV whatever the track's formats: taken before the limiter, a voice stem can pass
@@ -78,7 +79,7 @@ class Layout:
         return self.audio(formats, stems) + [self.sidecar(s) for s in SIDECARS]
 
     @classmethod
-    def of_file(cls, path: Path) -> tuple["Layout", str | None]:
+    def of_file(cls, path: Path) -> tuple[Layout, str | None]:
         """The track an audio file belongs to, and which stem it is (None: the master itself)."""
         path = Path(path)
         base = path.name[: -len(path.suffix)] if path.suffix else path.name
@@ -247,27 +248,30 @@ class Manifest:
         return json.loads(json.dumps({"manifest_version": fields.pop("manifest_version"), **fields}))
 
     @classmethod
-    def read(cls, path: Path) -> "Manifest":
+    def read(cls, path: Path) -> Manifest:
         """The manifest at ``path``; a missing, unreadable or older one is a ``ConfigError`` naming it."""
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError("no manifest (render the track first)", Source(str(path))) from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read manifest: {getattr(exc, 'strerror', None) or exc}", Source(str(path))) from None
+            raise ConfigError(
+                f"cannot read manifest: {getattr(exc, 'strerror', None) or exc}", Source(str(path))
+            ) from None
         except ValueError:
             raise ConfigError("manifest is not valid JSON", Source(str(path))) from None
         if not isinstance(data, dict) or data.get("manifest_version") != MANIFEST_VERSION:
             found = data.get("manifest_version", 1) if isinstance(data, dict) else "?"
-            raise ConfigError(f"manifest version {found} is not {MANIFEST_VERSION}: render the track again",
-                              Source(str(path)))
+            raise ConfigError(
+                f"manifest version {found} is not {MANIFEST_VERSION}: render the track again", Source(str(path))
+            )
         try:
             return _build(cls, data)
         except (TypeError, KeyError, ValueError) as exc:
             raise ConfigError(f"manifest does not have the expected fields ({exc})", Source(str(path))) from None
 
     @classmethod
-    def find(cls, path: Path) -> "Manifest | None":
+    def find(cls, path: Path) -> Manifest | None:
         """The manifest at ``path`` if it is a whole, current one; else None (the track is to be made again)."""
         try:
             return cls.read(path)
@@ -275,7 +279,7 @@ class Manifest:
             return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _hints(kind) -> dict:
     """A dataclass's field types, resolved once: resolving them is most of the cost of reading a manifest."""
     return typing.get_type_hints(kind)
@@ -288,7 +292,9 @@ def _build(kind, data):
         hints = _hints(kind)
         names = {f.name for f in dataclasses.fields(kind)}
         if not isinstance(data, dict) or not set(data) <= names:
-            raise ValueError(f"{kind.__name__}: unexpected {sorted(set(data) - names) if isinstance(data, dict) else data!r}")
+            raise ValueError(
+                f"{kind.__name__}: unexpected {sorted(set(data) - names) if isinstance(data, dict) else data!r}"
+            )
         return kind(**{name: _build(hints[name], value) for name, value in data.items()})
     if origin in (typing.Union, types.UnionType):
         if data is None and type(None) in args:

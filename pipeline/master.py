@@ -10,9 +10,9 @@ the ceiling too. Every figure is kept for the manifest.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import numpy as np
 
@@ -54,15 +54,25 @@ class Profile:
 PROFILES = {
     p.name: p
     for p in (
-        Profile(name="podcast", target=-16.0, ceiling_dbtp=-1.0,
-                description="Apple Podcasts: −16 LUFS, −1 dBTP (the default)"),
-        Profile(name="streaming", target=-14.0, ceiling_dbtp=-1.0,
-                description="Spotify-style streaming: −14 LUFS, −1 dBTP"),
+        Profile(
+            name="podcast",
+            target=-16.0,
+            ceiling_dbtp=-1.0,
+            description="Apple Podcasts: −16 LUFS, −1 dBTP (the default)",
+        ),
+        Profile(
+            name="streaming", target=-14.0, ceiling_dbtp=-1.0, description="Spotify-style streaming: −14 LUFS, −1 dBTP"
+        ),
         Profile(name="meditation", target=-19.0, ceiling_dbtp=-1.5, description="Quiet listening: −19 LUFS, −1.5 dBTP"),
         Profile(name="broadcast", target=-23.0, ceiling_dbtp=-1.0, description="EBU R128: −23 LUFS, −1 dBTP"),
-        Profile(name="acx", target=-20.0, ceiling_dbtp=-3.0,
-                description="ACX/Audible: −20 dB RMS (−23…−18), −3 dB peak, noise floor under −60 dB", by_rms=True,
-                pace_wpm=(110.0, 190.0)),
+        Profile(
+            name="acx",
+            target=-20.0,
+            ceiling_dbtp=-3.0,
+            description="ACX/Audible: −20 dB RMS (−23…−18), −3 dB peak, noise floor under −60 dB",
+            by_rms=True,
+            pace_wpm=(110.0, 190.0),
+        ),
     )
 }
 
@@ -103,7 +113,9 @@ class Limited(Generated):
     def _blocks(self, mix: Signal, ceiling_db: float, gain_db: float, rate: int) -> Iterator[np.ndarray]:
         smoother = GainSmoother(ATTACK_DB_PER_S / rate, RELEASE_DB_PER_S / rate)
         gain = float(db_to_gain(gain_db))
-        floor = float(db_to_gain(ceiling_db)) / gain  # input peaks below this need no reduction: no need to oversample them
+        floor = (
+            float(db_to_gain(ceiling_db)) / gain
+        )  # input peaks below this need no reduction: no need to oversample them
         for start, end in spans(len(mix)):
             ahead = min(end + smoother.lookahead + 1, len(mix))  # +1: the span to the frame after the look-ahead too
             lo, hi = max(0, start - TRUE_PEAK_CONTEXT), min(len(mix), ahead + TRUE_PEAK_CONTEXT)
@@ -117,8 +129,9 @@ class Limited(Generated):
             yield chunk[start - lo : end - lo] * (gain * curve_gain(curve)).astype(np.float32)[:, None]
 
 
-def master(mix: Signal, profile: Profile, work: Scratch | None = None,
-           progress: Callable[[int, int], None] | None = None) -> Master:
+def master(
+    mix: Signal, profile: Profile, work: Scratch | None = None, progress: Callable[[int, int], None] | None = None
+) -> Master:
     """Gain the mix to the profile's target, then limit to its ceiling.
 
     Limiting lowers the loudness a little; if it cost more than a tenth of a
@@ -143,8 +156,14 @@ def master(mix: Signal, profile: Profile, work: Scratch | None = None,
         work.release(audio)
         gain_db += shortfall
         step.grow(blocks)
-    return Master(audio=audio, profile=profile, mix_lufs=before.integrated_lufs, after=after, gain_db=round(gain_db, 2),
-                  limiter_max_reduction_db=limited.reduction_db)
+    return Master(
+        audio=audio,
+        profile=profile,
+        mix_lufs=before.integrated_lufs,
+        after=after,
+        gain_db=round(gain_db, 2),
+        limiter_max_reduction_db=limited.reduction_db,
+    )
 
 
 def _kept_and_measured(limited: Limited, work: Scratch, step: Percent) -> tuple[Signal, Loudness]:

@@ -13,16 +13,26 @@ sample-aligned and their sum is the mix that mastering receives.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Iterator
 
 import numpy as np
 
 from .audio import SAMPLE_RATE, db_to_gain, equal_power_fades, frame_peaks, frames
 from .beds import BedPreset, BedStream, ToneRenderer, reference_loudness
-from .blocks import (Computed, GainSmoother, Generated, Memory, Scratch, Signal, at_audio_rate, control_frames,
-                     curve_gain, spans)
+from .blocks import (
+    Computed,
+    GainSmoother,
+    Generated,
+    Memory,
+    Scratch,
+    Signal,
+    at_audio_rate,
+    control_frames,
+    curve_gain,
+    spans,
+)
 from .loudness import LoudnessMeter, Spread, integrated_loudness, span_loudness
 from .pacing import Timeline
 from .speech import Clip, VoiceChain, VoicePreset
@@ -53,7 +63,8 @@ class MixSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class Stems:
-    """Sample-aligned stereo stems at SAMPLE_RATE (signals: arrays, disk arrays or recipes); ``mix`` is exactly their sum."""
+    """Sample-aligned stereo stems at SAMPLE_RATE (signals: arrays, disk arrays or recipes); ``mix`` is exactly their
+    sum."""
 
     voice: Signal
     bed: Signal
@@ -75,8 +86,14 @@ class Stems:
         return {"voice": self.voice, "bed": self.bed, "tones": self.tones}
 
 
-def mix(timeline: Timeline, clips: tuple[Clip, ...], voices: dict[str, VoicePreset], beds: dict[str, BedPreset],
-        settings: MixSettings = MixSettings(), work: Scratch | None = None) -> Stems:
+def mix(
+    timeline: Timeline,
+    clips: tuple[Clip, ...],
+    voices: dict[str, VoicePreset],
+    beds: dict[str, BedPreset],
+    settings: MixSettings = MixSettings(),
+    work: Scratch | None = None,
+) -> Stems:
     """Voice through its chain and levelled; the bed set under it and ducked; tones under the bed; ends faded.
 
     The voice is stored (it is the costly part, and only its sounding blocks take disk); the bed and tones are
@@ -85,24 +102,40 @@ def mix(timeline: Timeline, clips: tuple[Clip, ...], voices: dict[str, VoicePres
     voice = work.zeros(timeline.frames)
     bed_lufs = VOICE_LUFS - settings.voice_to_bed_db + settings.duck_db
     bed = bed_signal(timeline, beds, settings, bed_lufs)
-    with ThreadPoolExecutor(1) as other_core:  # bed and tones need nothing from the voice; numpy and pedalboard let go of the GIL
+    with ThreadPoolExecutor(
+        1
+    ) as other_core:  # bed and tones need nothing from the voice; numpy and pedalboard let go of the GIL
         tones_lufs = VOICE_LUFS - settings.voice_to_bed_db - settings.tones_under_bed_db
         kept_bed = other_core.submit(work.keep, bed)
         tones = other_core.submit(lambda: work.keep(tones_signal(timeline, tones_lufs, settings)))
         for name in sorted({p.voice for p in timeline.phrases}):  # sorted: the same sum, bit for bit, every run
             lay_voice(timeline, clips, name, voices[name].chain if name in voices else None, out=voice)
         voice_gain_db = VOICE_LUFS - speech_loudness(voice, timeline)
-        tame_peaks(voice, VOICE_LUFS + settings.voice_peak_above_lufs_db, settings.voice_ratio, voice_gain_db, out=voice)
+        tame_peaks(
+            voice, VOICE_LUFS + settings.voice_peak_above_lufs_db, settings.voice_ratio, voice_gain_db, out=voice
+        )
         bed = kept_bed.result()
-        return Stems(voice=voice, bed=bed, tones=tones.result(), settings=settings, voice_gain_db=voice_gain_db,
-                     bed_lufs=bed_lufs, voice_over_bed=voice_over_bed(voice, bed, spoken_spans(timeline)))
+        return Stems(
+            voice=voice,
+            bed=bed,
+            tones=tones.result(),
+            settings=settings,
+            voice_gain_db=voice_gain_db,
+            bed_lufs=bed_lufs,
+            voice_over_bed=voice_over_bed(voice, bed, spoken_spans(timeline)),
+        )
 
 
 # --- voice ---------------------------------------------------------------------------
 
 
-def lay_voice(timeline: Timeline, clips: tuple[Clip, ...], voice_name: str | None = None,
-              chain: VoiceChain | None = None, out: np.ndarray | None = None) -> np.ndarray:
+def lay_voice(
+    timeline: Timeline,
+    clips: tuple[Clip, ...],
+    voice_name: str | None = None,
+    chain: VoiceChain | None = None,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
     """Add each clip (of one voice, or all) at its place with its volume and pan, through the voice's chain."""
     out = np.zeros((timeline.frames, 2), dtype=np.float32) if out is None else out
     placed = [p for p in timeline.phrases if voice_name is None or p.voice == voice_name]
@@ -150,16 +183,23 @@ def chain_board(chain: VoiceChain):
     if chain.deess_db:
         plugins.append(pedalboard.HighShelfFilter(cutoff_frequency_hz=6500, gain_db=chain.deess_db))
     if chain.compress_ratio > 1:
-        plugins.append(pedalboard.Compressor(threshold_db=chain.compress_threshold_db, ratio=chain.compress_ratio,
-                                             attack_ms=15, release_ms=200))
+        plugins.append(
+            pedalboard.Compressor(
+                threshold_db=chain.compress_threshold_db, ratio=chain.compress_ratio, attack_ms=15, release_ms=200
+            )
+        )
     if chain.room_wet > 0:
-        plugins.append(pedalboard.Reverb(room_size=chain.room_size, damping=0.6, wet_level=chain.room_wet,
-                                         dry_level=1.0, width=0.8))
+        plugins.append(
+            pedalboard.Reverb(
+                room_size=chain.room_size, damping=0.6, wet_level=chain.room_wet, dry_level=1.0, width=0.8
+            )
+        )
     return pedalboard.Pedalboard(plugins) if plugins else None
 
 
-def tame_peaks(audio: np.ndarray, threshold_db: float, ratio: float, gain_db: float = 0.0,
-               out: np.ndarray | None = None) -> np.ndarray:
+def tame_peaks(
+    audio: np.ndarray, threshold_db: float, ratio: float, gain_db: float = 0.0, out: np.ndarray | None = None
+) -> np.ndarray:
     """``audio × gain`` through a look-ahead peak compressor: above ``threshold_db`` the level rises 1/ratio as fast.
 
     Fast enough (5 ms down) to catch plosives, slow enough (200 ms up) not to
@@ -209,19 +249,24 @@ def speech_loudness(audio: np.ndarray, timeline: Timeline) -> float:
 # --- bed and tones ---------------------------------------------------------------------
 
 
-def bed_signal(timeline: Timeline, beds: dict[str, BedPreset], settings: MixSettings, loudness_lufs: float) -> Generated:
+def bed_signal(
+    timeline: Timeline, beds: dict[str, BedPreset], settings: MixSettings, loudness_lufs: float
+) -> Generated:
     """The bed stem, made as it is read: presets crossfaded (equal power) as the cues say, each levelled to its
     reference, set to ``loudness_lufs``, with the level cues, the ducking and the programme's fades."""
     return Generated(timeline.frames, 2, lambda: _bed_blocks(timeline, beds, settings, loudness_lufs))
 
 
-def _bed_blocks(timeline: Timeline, beds: dict[str, BedPreset], settings: MixSettings,
-                loudness_lufs: float) -> Iterator[np.ndarray]:
+def _bed_blocks(
+    timeline: Timeline, beds: dict[str, BedPreset], settings: MixSettings, loudness_lufs: float
+) -> Iterator[np.ndarray]:
     """The bed block by block: crossfaded, levelled, with the level cues, the ducking and the fades."""
     segments = bed_segments(timeline)
     level_x, level_y = bed_levels(timeline)
     seeds = [timeline.seed + 7919 * index for index in range(len(segments))]  # each stretch of bed its own noise
-    streams = [BedStream(beds[seg.name], seg.end - seg.start, s, timeline.breath, seg.start) for seg, s in zip(segments, seeds)]
+    streams = [
+        BedStream(beds[seg.name], seg.end - seg.start, s, timeline.breath, seg.start) for seg, s in zip(segments, seeds)
+    ]
     levelled = [np.float32(db_to_gain(-reference_loudness(beds[seg.name], s))) for seg, s in zip(segments, seeds)]
     duck_x, duck_y = _duck_breakpoints(timeline, settings)
     for start, end in spans(timeline.frames):
@@ -288,8 +333,9 @@ def tones_signal(timeline: Timeline, loudness_lufs: float, settings: MixSettings
     for start, end in spans(timeline.frames):
         meter.feed(renderer.block(start, end))
     gain = np.float32(db_to_gain(loudness_lufs - meter.integrated()))
-    return Computed(timeline.frames, 2, lambda a, b: renderer.block(a, b) * gain * _programme_fades(a, b, timeline.frames,
-                                                                                                     settings))
+    return Computed(
+        timeline.frames, 2, lambda a, b: renderer.block(a, b) * gain * _programme_fades(a, b, timeline.frames, settings)
+    )
 
 
 def _duck_breakpoints(timeline: Timeline, settings: MixSettings) -> tuple[np.ndarray, list[float]]:

@@ -38,5 +38,4 @@ def loudness_series(audio, every_s: float = 0.5) -> list[list[float]]:
         meter.feed(np.asarray(audio[a:b]))
     windows = meter.windows(30)
     step = max(int(every_s / 0.1), 1)
-    return [[round((i + 30) * 0.1, 2), round(float(lufs(w)), 2)]
-            for i, w in enumerate(windows) if i % step == 0]
+    return [[round((i + 30) * 0.1, 2), round(float(lufs(w)), 2)] for i, w in enumerate(windows) if i % step == 0]

@@ -39,16 +39,16 @@ def plot_track(track: Path, out: Path | None = None) -> Path:
         if name == "voice" or (name == "mix" and "voice" not in stems):
             for onset in manifest.exhale_onsets_s:  # the clock a synced phrase starts on
                 axis.axvline(onset, ymin=0, ymax=0.12, color="#48a868", linewidth=1.0)
-            axis.text(1.0, 0.02, "▮ exhale onsets", color="#48a868", fontsize=7, ha="right",
-                      transform=axis.transAxes)
+            axis.text(1.0, 0.02, "▮ exhale onsets", color="#48a868", fontsize=7, ha="right", transform=axis.transAxes)
         if name == "mix":
             series = np.array(loudness_series(audio))
     loudness = axes[-1]
     if len(series):
         loudness.plot(series[:, 0], series[:, 1], color="#333333", linewidth=1, label="short-term loudness")
     target = manifest.loudness.target
-    loudness.axhline(target, color="#c0392b", linestyle="--", linewidth=1,
-                     label=f"target {target:g} {manifest.loudness.target_unit}")
+    loudness.axhline(
+        target, color="#c0392b", linestyle="--", linewidth=1, label=f"target {target:g} {manifest.loudness.target_unit}"
+    )
     loudness.set_ylabel("short-term loudness (LUFS)")
     loudness.set_ylim(target - 25, target + 8)
     loudness.legend(loc="lower right", fontsize=8)
@@ -58,8 +58,10 @@ def plot_track(track: Path, out: Path | None = None) -> Path:
     for section in manifest.sections:
         axes[0].text(section.start_s, 1.05, section.name, fontsize=8, transform=axes[0].get_xaxis_transform())
     axes[-1].set_xlabel("seconds")
-    figure.suptitle(f"{manifest.title}   integrated {manifest.loudness.integrated_lufs:.1f} LUFS   "
-                    f"true peak {manifest.loudness.true_peak_dbtp:.1f} dBTP")
+    figure.suptitle(
+        f"{manifest.title}   integrated {manifest.loudness.integrated_lufs:.1f} LUFS   "
+        f"true peak {manifest.loudness.true_peak_dbtp:.1f} dBTP"
+    )
     out = out or track.with_suffix(".png")
     with atomic_path(out) as tmp:
         figure.savefig(tmp, format="png", dpi=110)

@@ -19,16 +19,15 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-
 from .audio import SAMPLE_RATE, clock, db_to_gain, frames
 from .blocks import scaled, scratch
 from .errors import ConfigError, Source
 from .export import Encoding, write_all
 from .files import atomic_path, text_sha256, write_json
-from .job import RenderOptions, Job, prepare
-from .pictures import loudness_series, waveform
+from .job import Job, RenderOptions, prepare
 from .master import Master
 from .pacing import Timeline
+from .pictures import loudness_series, waveform
 from .render import render
 from .speech import ClipCache
 
@@ -49,13 +48,20 @@ class Preview:
     """True when the folder already held this exact preview, so nothing was rendered."""
 
 
-def render_preview(script: Path, out: Path, options: RenderOptions, section: str | None = None,
-                   span: tuple[float, float] | None = None) -> Preview:
+def render_preview(
+    script: Path, out: Path, options: RenderOptions, section: str | None = None, span: tuple[float, float] | None = None
+) -> Preview:
     job = prepare(script, options)
     key = text_sha256(f"{job.input_hash}:{section!r}:{span!r}")
     if (data := _unchanged(out, key)) is not None:
-        return Preview(folder=out, page=out / "preview.html", start_s=data["offset_s"],
-                       end_s=data["offset_s"] + data["duration_s"], figures=data["qc"], reused=True)
+        return Preview(
+            folder=out,
+            page=out / "preview.html",
+            start_s=data["offset_s"],
+            end_s=data["offset_s"] + data["duration_s"],
+            figures=data["qc"],
+            reused=True,
+        )
     out.mkdir(parents=True, exist_ok=True)
     with scratch() as work:
         rendered = render(job, ClipCache(options.cache_dir), work, span=lambda timeline: _span(timeline, section, span))
@@ -63,16 +69,22 @@ def render_preview(script: Path, out: Path, options: RenderOptions, section: str
         tracks = {"mix": mastered.audio}
         gain = db_to_gain(mastered.gain_db)
         tracks.update({name: scaled(stem, gain) for name, stem in rendered.stems.named().items()})
-        written = write_all([Encoding(path=out / f"{name}.{PREVIEW_FORMAT}", audio=audio, fmt=PREVIEW_FORMAT)
-                             for name, audio in tracks.items()], SAMPLE_RATE)
+        written = write_all(
+            [
+                Encoding(path=out / f"{name}.{PREVIEW_FORMAT}", audio=audio, fmt=PREVIEW_FORMAT)
+                for name, audio in tracks.items()
+            ],
+            SAMPLE_RATE,
+        )
         files = {name: path.name for name, path in zip(tracks, written)}
         data = {**page_data(job, rendered.timeline, tracks, files, mastered), "input_hash": key}
     page = out / "preview.html"
     with atomic_path(page) as tmp:
         tmp.write_text(PAGE.replace("/*DATA*/null", json.dumps(data)), encoding="utf-8")
     write_json(out / "preview.json", data)  # last: its hash vouches for everything above
-    return Preview(folder=out, page=page, start_s=data["offset_s"], end_s=data["offset_s"] + data["duration_s"],
-                   figures=data["qc"])
+    return Preview(
+        folder=out, page=page, start_s=data["offset_s"], end_s=data["offset_s"] + data["duration_s"], figures=data["qc"]
+    )
 
 
 def _unchanged(out: Path, key: str) -> dict | None:
@@ -96,8 +108,9 @@ def _span(timeline: Timeline, section: str | None, span: tuple[float, float] | N
         return timeline.sections[i].start, end
     start_s, end_s = span if span else (0.0, timeline.duration_s)
     if not 0 <= start_s < end_s or start_s >= timeline.duration_s:
-        raise ConfigError(f"span {start_s:g}s–{end_s:g}s is outside the track (0–{timeline.duration_s:.1f}s)",
-                          Source("--from/--to"))
+        raise ConfigError(
+            f"span {start_s:g}s–{end_s:g}s is outside the track (0–{timeline.duration_s:.1f}s)", Source("--from/--to")
+        )
     return frames(start_s), min(frames(end_s), timeline.frames)
 
 
@@ -107,11 +120,15 @@ def page_data(job: Job, timeline: Timeline, tracks: dict, files: dict, mastered:
         "title": job.script.meta.title,
         "offset_s": timeline.origin / rate,
         "duration_s": timeline.duration_s,
-        "stems": [{"name": name, "file": files[name], "peaks": waveform(tracks[name], PEAK_COLUMNS)}
-                  for name in ("mix", "voice", "bed", "tones")],
+        "stems": [
+            {"name": name, "file": files[name], "peaks": waveform(tracks[name], PEAK_COLUMNS)}
+            for name in ("mix", "voice", "bed", "tones")
+        ],
         "sections": [{"name": m.name, "t": m.start / rate} for m in timeline.sections],
-        "cues": [{"name": f"bed {b.cue.name or ('off' if b.cue.off else f'{b.cue.gain_db:+g} dB')}", "t": b.start / rate}
-                 for b in timeline.beds]
+        "cues": [
+            {"name": f"bed {b.cue.name or ('off' if b.cue.off else f'{b.cue.gain_db:+g} dB')}", "t": b.start / rate}
+            for b in timeline.beds
+        ]
         + [{"name": f"tone {t.cue.kind}", "t": t.start / rate} for t in timeline.tones]
         + [{"name": m.name, "t": m.start / rate, "kind": "mark"} for m in timeline.marks],
         "breath": _exhales(timeline),
@@ -120,9 +137,14 @@ def page_data(job: Job, timeline: Timeline, tracks: dict, files: dict, mastered:
         "target": job.profile.target,
         "target_unit": job.profile.unit,
         "figures": figures(mastered, timeline.duration_s),
-        "qc": {"integrated_lufs": mastered.after.integrated_lufs, "range_lu": mastered.after.range_lu,
-               "true_peak_dbtp": mastered.after.true_peak_dbtp, "limiter_max_reduction_db": mastered.limiter_max_reduction_db,
-               "duration_s": round(timeline.duration_s, 2), "profile": job.profile.name},
+        "qc": {
+            "integrated_lufs": mastered.after.integrated_lufs,
+            "range_lu": mastered.after.range_lu,
+            "true_peak_dbtp": mastered.after.true_peak_dbtp,
+            "limiter_max_reduction_db": mastered.limiter_max_reduction_db,
+            "duration_s": round(timeline.duration_s, 2),
+            "profile": job.profile.name,
+        },
     }
 
 
@@ -143,7 +165,9 @@ def figures(mastered: Master, duration_s: float) -> list[tuple[str, str]]:
 def _exhales(timeline: Timeline) -> list[float]:
     """Exhale onsets within the span, in seconds from its start (the breath clock runs from the track's start)."""
     origin_s = timeline.origin / SAMPLE_RATE
-    return [round(t - origin_s, 3) for t in timeline.breath.exhale_onsets(origin_s + timeline.duration_s) if t >= origin_s]
+    return [
+        round(t - origin_s, 3) for t in timeline.breath.exhale_onsets(origin_s + timeline.duration_s) if t >= origin_s
+    ]
 
 
 def serve(folder: Path, port: int = 0) -> tuple[socketserver.TCPServer, str]:

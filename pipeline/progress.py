@@ -99,8 +99,14 @@ class LogLines:
             return
         self.last[event.track] = (event.stage, now)
         percent = f" {100 * event.done // event.total} %" if event.total else ""
-        count = {"speech": f" {event.done}/{event.total} phrases", "qc": f" of {event.total} file(s): loudness, peaks, "
-                 "clicks, dead air, pace, balance"}.get(event.stage, percent) if event.total else ""
+        count = (
+            {
+                "speech": f" {event.done}/{event.total} phrases",
+                "qc": f" of {event.total} file(s): loudness, peaks, clicks, dead air, pace, balance",
+            }.get(event.stage, percent)
+            if event.total
+            else ""
+        )
         elapsed = time.strftime("%M:%S", time.gmtime(now - self.started))
         print(f"[{elapsed}] {event.track}: {event.stage}{count}", file=self.stream, flush=True)
 
@@ -111,8 +117,13 @@ def _live(total_tracks: int, stream: TextIO) -> Iterator[Progress]:
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
     from rich.progress import Progress as Bars
 
-    columns = (TextColumn("{task.description:<32}"), TextColumn("{task.fields[stage]:<10}"), BarColumn(),
-               MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description:<32}"),
+        TextColumn("{task.fields[stage]:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Bars(*columns, console=Console(file=stream), transient=False) as bars:
         overall = bars.add_task("library", total=total_tracks, stage="tracks")
         tasks: dict[str, int] = {}

@@ -75,9 +75,15 @@ class QcReport:
         return not self.error and not self.failures
 
     def as_dict(self) -> dict:
-        return {"file": self.path, "ok": self.ok, "error": self.error, "warnings": list(self.warnings),
-                "checks": [{"name": c.name, "value": _json_number(c.value), "limit": c.limit, "ok": c.ok}
-                           for c in self.checks]}
+        return {
+            "file": self.path,
+            "ok": self.ok,
+            "error": self.error,
+            "warnings": list(self.warnings),
+            "checks": [
+                {"name": c.name, "value": _json_number(c.value), "limit": c.limit, "ok": c.ok} for c in self.checks
+            ],
+        }
 
 
 def _json_number(value):
@@ -89,8 +95,11 @@ def advisory_checks(kinds: tuple[str, ...], where: Source | None = None) -> froz
     """``--warn-only pace,balance`` → the names of the checks that become warnings."""
     unknown = [k for k in kinds if k not in ADVISORY]
     if unknown:
-        raise ConfigError(f"'{unknown[0]}' is not an advisory check (advisory: {', '.join(ADVISORY)}); "
-                          "loudness, peaks, clipping and dead air always fail a track", where)
+        raise ConfigError(
+            f"'{unknown[0]}' is not an advisory check (advisory: {', '.join(ADVISORY)}); "
+            "loudness, peaks, clipping and dead air always fail a track",
+            where,
+        )
     return frozenset(name for kind in kinds for name in ADVISORY[kind])
 
 
@@ -99,8 +108,9 @@ def find_tracks(paths: list[Path]) -> list[Path]:
     found = []
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.suffix in AUDIO_SUFFIXES and is_master(p)
-                            and "preview" not in p.parts)
+            found += sorted(
+                p for p in path.rglob("*") if p.suffix in AUDIO_SUFFIXES and is_master(p) and "preview" not in p.parts
+            )
         elif path.exists():
             found.append(path)
         else:
@@ -118,8 +128,10 @@ def is_master(path: Path) -> bool:
 def qc_file(path: Path, profile_name: str | None = None, warn_only: frozenset[str] = frozenset()) -> QcReport:
     try:
         manifest = _manifest(path)
-        profile = profile_named(profile_name or (manifest.loudness.profile if manifest else "podcast"),
-                                Source("--profile") if profile_name else None)
+        profile = profile_named(
+            profile_name or (manifest.loudness.profile if manifest else "podcast"),
+            Source("--profile") if profile_name else None,
+        )
         if manifest and manifest.draft:  # a Piper stand-in speaks at its own pace: drafts are for the words
             warn_only |= frozenset(ADVISORY["pace"])
         return QcReport(str(path), tuple(run_checks(path, manifest, profile)), warn_only=warn_only)
@@ -127,7 +139,9 @@ def qc_file(path: Path, profile_name: str | None = None, warn_only: frozenset[st
         return QcReport(str(path), error=str(error.message))
 
 
-def qc_files(paths: list[Path], profile_name: str | None = None, warn_only: frozenset[str] = frozenset()) -> list[QcReport]:
+def qc_files(
+    paths: list[Path], profile_name: str | None = None, warn_only: frozenset[str] = frozenset()
+) -> list[QcReport]:
     """``qc_file`` for each path, one thread per core: decoding, filtering and oversampling run without the GIL."""
     with ThreadPoolExecutor(max(1, min(len(paths), os.cpu_count() or 1))) as pool:
         return list(pool.map(lambda path: qc_file(path, profile_name, warn_only), paths))
@@ -152,12 +166,24 @@ def run_checks(path: Path, manifest: Manifest | None, profile: Profile) -> list[
     figures = scan.finish()
     level = profile.reading(figures)
     checks = [
-        Check("loudness", level, f"{profile.target:g} ±{LOUDNESS_TOLERANCE:g} {profile.unit}",
-              abs(level - profile.target) <= LOUDNESS_TOLERANCE),
-        Check("true peak", figures.true_peak_dbtp, f"≤ {profile.ceiling_dbtp:g} dBTP", figures.true_peak_dbtp <= profile.ceiling_dbtp),
+        Check(
+            "loudness",
+            level,
+            f"{profile.target:g} ±{LOUDNESS_TOLERANCE:g} {profile.unit}",
+            abs(level - profile.target) <= LOUDNESS_TOLERANCE,
+        ),
+        Check(
+            "true peak",
+            figures.true_peak_dbtp,
+            f"≤ {profile.ceiling_dbtp:g} dBTP",
+            figures.true_peak_dbtp <= profile.ceiling_dbtp,
+        ),
         Check("loudness range", figures.range_lu, "reported", True),
         Check("sample peak", figures.sample_peak_dbfs, "≤ 0 dBFS", figures.sample_peak_dbfs < 0),
-        scan.dc(), scan.clipping(), scan.non_finite(), scan.clicks.check(),
+        scan.dc(),
+        scan.clipping(),
+        scan.non_finite(),
+        scan.clicks.check(),
         _dead_air(scan.meter.loudness.step_powers(), manifest),
     ]
     if profile.by_rms:
@@ -305,9 +331,11 @@ def _pace(speech, bounds: tuple[float, float]) -> list[Check]:
     and each on its own, within the pace. Shorter phrases swing too much to judge."""
     low, high = bounds
     limit = f"{low:g}–{high:g} wpm"
-    measured = [(number, words, end - start)
-                for number, (words, (start, end)) in enumerate(zip(speech.words_each, speech.heard_s), start=1)
-                if words >= PACE_MIN_WORDS and end > start]
+    measured = [
+        (number, words, end - start)
+        for number, (words, (start, end)) in enumerate(zip(speech.words_each, speech.heard_s), start=1)
+        if words >= PACE_MIN_WORDS and end > start
+    ]
     if not measured:
         return [Check("speaking rate", "no phrase to judge", f"phrases of {PACE_MIN_WORDS}+ words", True)]
     wpm = round(60 * sum(words for _, words, _ in measured) / sum(seconds for *_, seconds in measured), 1)
@@ -315,8 +343,10 @@ def _pace(speech, bounds: tuple[float, float]) -> list[Check]:
     outside = [(number, rate) for number, rate in rates if not low <= rate <= high]
     worst = max(outside, key=lambda item: abs(item[1] - (low + high) / 2), default=None)
     value = f"{len(outside)} of {len(rates)} outside" + (f" (phrase {worst[0]}: {worst[1]:.0f} wpm)" if worst else "")
-    return [Check("speaking rate", wpm, limit, low <= wpm <= high),
-            Check("phrase pace", value, f"every phrase of {PACE_MIN_WORDS}+ words {limit}", not outside)]
+    return [
+        Check("speaking rate", wpm, limit, low <= wpm <= high),
+        Check("phrase pace", value, f"every phrase of {PACE_MIN_WORDS}+ words {limit}", not outside),
+    ]
 
 
 def voice_to_bed(path: Path, manifest: Manifest) -> float | None:
@@ -327,8 +357,11 @@ def voice_to_bed(path: Path, manifest: Manifest) -> float | None:
     if not (voice.exists() and bed.exists()):
         return None
     speech = manifest.speech
-    spoken = [span for number, span in enumerate(speech.spans_s)
-              if number >= len(speech.words_each) or speech.words_each[number]]  # an inserted sound says no word
+    spoken = [
+        span
+        for number, span in enumerate(speech.spans_s)
+        if number >= len(speech.words_each) or speech.words_each[number]
+    ]  # an inserted sound says no word
     frames = sorted((int(a * SAMPLE_RATE), int(b * SAMPLE_RATE)) for a, b in spoken)
     balance = voice_over_bed(decoded(voice), decoded(bed), frames)
     return balance.median_db if balance else None

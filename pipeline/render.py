@@ -38,8 +38,9 @@ class Rendered:
     master: Master
 
 
-def render(job: Job, cache: ClipCache, work: Scratch | None = None, span: Span | None = None,
-           progress: Progress | None = None) -> Rendered:
+def render(
+    job: Job, cache: ClipCache, work: Scratch | None = None, span: Span | None = None, progress: Progress | None = None
+) -> Rendered:
     """Speak every phrase (cached), place the clips on the breath clock, mix them over the beds, master the mix.
 
     With ``span``, only that part of the score is mixed and mastered (whole phrases, with a margin).

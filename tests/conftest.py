@@ -23,10 +23,20 @@ class Ebur128:
 
 def ebur128(path: Path) -> Ebur128:
     """Measure a file with ffmpeg's ebur128 filter (libavfilter's own BS.1770 meter)."""
-    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostats", "-hide_banner", "-i", str(path),
-               "-filter_complex", "ebur128=peak=true:framelog=verbose", "-f", "null", "-"]
+    command = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-nostats",
+        "-hide_banner",
+        "-i",
+        str(path),
+        "-filter_complex",
+        "ebur128=peak=true:framelog=verbose",
+        "-f",
+        "null",
+        "-",
+    ]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stderr
-    summary = output[output.rindex("Summary:"):]
+    summary = output[output.rindex("Summary:") :]
 
     def number(label: str) -> float:
         return float(re.search(rf"{label}:\s+(-?[\d.]+|-inf)", summary).group(1))
@@ -61,5 +71,10 @@ def short_render(cache_dir, tmp_path_factory):
 
     job = prepare(FIXTURES / "short.txt", RenderOptions(out_dir=tmp_path_factory.mktemp("build")))
     rendered = render(job, ClipCache(cache_dir))
-    return {"job": job, "clips": rendered.clips, "timeline": rendered.timeline, "stems": rendered.stems,
-            "master": rendered.master}
+    return {
+        "job": job,
+        "clips": rendered.clips,
+        "timeline": rendered.timeline,
+        "stems": rendered.stems,
+        "master": rendered.master,
+    }

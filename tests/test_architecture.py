@@ -6,13 +6,28 @@ from pipeline.imports import PACKAGE, imports, module_name
 
 LAYERS = {
     # foundations: the audio type, files, errors, presets
-    "errors": 0, "files": 0, "audio": 0, "kernels": 0, "blocks": 0, "presets": 0, "system": 0, "progress": 0, "imports": 0,
+    "errors": 0,
+    "files": 0,
+    "audio": 0,
+    "kernels": 0,
+    "blocks": 0,
+    "presets": 0,
+    "system": 0,
+    "progress": 0,
+    "imports": 0,
     # what a track is made of and measured by: the language, loudness, the files of a track
-    "script": 1, "loudness": 1, "manifest": 1, "pictures": 1,
+    "script": 1,
+    "loudness": 1,
+    "manifest": 1,
+    "pictures": 1,
     # stages that read the script
-    "speech": 2, "beds": 2, "pacing": 2,
+    "speech": 2,
+    "beds": 2,
+    "pacing": 2,
     # stages over the timeline; encoders
-    "mix": 3, "master": 3, "export": 3,
+    "mix": 3,
+    "master": 3,
+    "export": 3,
     "job": 4,
     "render": 5,
     # a description becomes a script (screened, understood, composed, linted)
@@ -20,10 +35,15 @@ LAYERS = {
     # a rendered track → its files and manifest (the encoders of export, driven)
     "deliver": 6,
     # what uses whole renders
-    "qc": 7, "plot": 7, "preview": 7, "library": 7, "feed": 8,
+    "qc": 7,
+    "plot": 7,
+    "preview": 7,
+    "library": 7,
+    "feed": 8,
     # the local page that drafts, edits, previews and renders (drift studio)
     "studio": 8,
-    "cli": 9, "__main__": 10,
+    "cli": 9,
+    "__main__": 10,
 }
 
 

@@ -1,6 +1,6 @@
-import re
-
 """The beds' signals, measured: colour, beats, seams, seeds, loops, breath."""
+
+import re
 
 import numpy as np
 import pytest
@@ -12,8 +12,8 @@ from pipeline.beds import NOISE_BLOCK, bed_blocks, load_bed, render_bed
 from pipeline.beds.layers import FileLayer, NoiseLayer, ToneLayer
 from pipeline.beds.sources import FileLoop, Noise, ToneSource
 from pipeline.errors import ConfigError
-from pipeline.script import Breath
 from pipeline.pacing import BreathClock
+from pipeline.script import Breath
 
 PRESETS = sorted(presets.available("ambience"))
 
@@ -96,7 +96,9 @@ def test_file_layer_loops_for_any_length_without_a_seam(loop_file):
 
 
 def test_breathing_layer_swells_on_the_inhale(tmp_path, monkeypatch):
-    (tmp_path / "breathe.toml").write_text('[[layers]]\ntype = "noise"\ncolor = "white"\nlevel_db = -20\nbreath_db = 6\n')
+    (tmp_path / "breathe.toml").write_text(
+        '[[layers]]\ntype = "noise"\ncolor = "white"\nlevel_db = -20\nbreath_db = 6\n'
+    )
     monkeypatch.setenv("DRIFT_AMBIENCE", str(tmp_path))
     clock = BreathClock(Breath(pace=6, inhale=4, exhale=6))
     bed = np.concatenate(list(bed_blocks(load_bed("breathe"), frames(20), 0, clock)))
@@ -105,15 +107,18 @@ def test_breathing_layer_swells_on_the_inhale(tmp_path, monkeypatch):
     assert level(14.0) - level(19.9) == pytest.approx(6.0, abs=1.0)
 
 
-@pytest.mark.parametrize("layer, message", [
-    ('type = "sparkle"', "unknown layer type 'sparkle'"),
-    ('type = "file"\nfile = "missing.wav"', "'missing.wav' not found"),
-    ('type = "file"\nfile = "notes.txt"', "cannot decode '.txt'"),
-    ('type = "file"\nfile = "../../outside.wav"', "leaves the ambience folder"),
-    ('type = "binaural"\nbeat_hz = 45.0', "outside the 0.5–30 Hz entrainment range"),
-    ('type = "binaural"\ncarrier_hz = 3000.0', "outside the safe 50–1000 Hz"),
-    ('type = "noise"\ncolour = "pink"', "unknown key 'layers[0].colour'"),
-])
+@pytest.mark.parametrize(
+    "layer, message",
+    [
+        ('type = "sparkle"', "unknown layer type 'sparkle'"),
+        ('type = "file"\nfile = "missing.wav"', "'missing.wav' not found"),
+        ('type = "file"\nfile = "notes.txt"', "cannot decode '.txt'"),
+        ('type = "file"\nfile = "../../outside.wav"', "leaves the ambience folder"),
+        ('type = "binaural"\nbeat_hz = 45.0', "outside the 0.5–30 Hz entrainment range"),
+        ('type = "binaural"\ncarrier_hz = 3000.0', "outside the safe 50–1000 Hz"),
+        ('type = "noise"\ncolour = "pink"', "unknown key 'layers[0].colour'"),
+    ],
+)
 def test_bad_layers_name_the_file_and_key(tmp_path, monkeypatch, layer, message):
     (tmp_path / "notes.txt").write_text("not audio")
     (tmp_path / "bad.toml").write_text(f"[[layers]]\n{layer}\n")

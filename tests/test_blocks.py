@@ -23,8 +23,9 @@ def test_gain_smoother_is_exact_whatever_the_block_size(block):
 
     def run(size):
         smoother = GainSmoother(0.05, 0.001)
-        return np.concatenate([smoother.process(required[a : a + size], required[a + size :])
-                               for a in range(0, len(required), size)])
+        return np.concatenate(
+            [smoother.process(required[a : a + size], required[a + size :]) for a in range(0, len(required), size)]
+        )
 
     whole = run(len(required))
     assert np.allclose(run(block), whole, atol=1e-9)

@@ -34,8 +34,13 @@ def workspace(tmp_path, cache_dir):
 def run(workspace: Path, commands: list[str], env: dict) -> subprocess.CompletedProcess:
     """One CI job's commands in one shell, as the runner would, with this suite's `drift` on the PATH."""
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    return subprocess.run(["bash", "-euo", "pipefail", "-c", "\n".join(commands)], cwd=workspace,
-                          env={**os.environ, **env, "PATH": path}, capture_output=True, text=True)
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", "\n".join(commands)],
+        cwd=workspace,
+        env={**os.environ, **env, "PATH": path},
+        capture_output=True,
+        text=True,
+    )
 
 
 def github_jobs() -> list[tuple[str, list[str], dict]]:
@@ -45,8 +50,11 @@ def github_jobs() -> list[tuple[str, list[str], dict]]:
     for name, job in workflow["jobs"].items():
         shards = job.get("strategy", {}).get("matrix", {}).get("shard", [None])
         for shard in shards:
-            steps = [step["run"].replace("${{ matrix.shard }}", str(shard)) for step in job["steps"]
-                     if "run" in step and step.get("name") != "Install"]
+            steps = [
+                step["run"].replace("${{ matrix.shard }}", str(shard))
+                for step in job["steps"]
+                if "run" in step and step.get("name") != "Install"
+            ]
             jobs.append((f"{name} {shard or ''}".strip(), steps, env))
     return jobs
 

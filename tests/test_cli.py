@@ -32,7 +32,10 @@ def test_voices_and_ambience_list_the_bundled_presets():
 BAD_SCRIPTS = {
     "no-text.txt": ("---\ntitle: Empty\n---\n\n", "no-text.txt:4:1: script has no text to speak"),
     "bad-voice.txt": ("---\nvoice: nobody\n---\nHello.\n", "bad-voice.txt:2:8: unknown voice 'nobody'"),
-    "bad-bed.txt": ("---\nambience: hearht\n---\nHello.\n", "bad-bed.txt:2:11: unknown ambience 'hearht' (did you mean 'hearth'?)"),
+    "bad-bed.txt": (
+        "---\nambience: hearht\n---\nHello.\n",
+        "bad-bed.txt:2:11: unknown ambience 'hearht' (did you mean 'hearth'?)",
+    ),
     "bad-cue.txt": ("Hello. [pause soon] There.\n", "bad-cue.txt:1:15: bad pause length 'soon'"),
     "bad-profile.txt": ("---\nprofile: loud\n---\nHello.\n", "bad-profile.txt:2:10: unknown loudness profile 'loud'"),
 }
@@ -101,12 +104,29 @@ def test_vars_file_personalises_and_timeline_shows_it(tmp_path, cache_dir):
     script = tmp_path / "hello.txt"
     script.write_text("---\nvars: {name: friend}\n---\nHello {name}.\n")
     (tmp_path / "sam.yaml").write_text("name: Sam\n")
-    result = invoke("render", str(script), "-o", str(tmp_path / "build"), "--cache", str(cache_dir),
-                    "--vars", str(tmp_path / "sam.yaml"), "--timeline", "--format", "flac")
+    result = invoke(
+        "render",
+        str(script),
+        "-o",
+        str(tmp_path / "build"),
+        "--cache",
+        str(cache_dir),
+        "--vars",
+        str(tmp_path / "sam.yaml"),
+        "--timeline",
+        "--format",
+        "flac",
+    )
     assert result.exit_code == 0, result.output
     assert "Hello Sam." in result.stdout and "friend" not in result.stdout
     assert sorted(p.name for p in (tmp_path / "build").iterdir()) == [
-        "hello.flac", "hello.json", "hello.srt", "hello.txt", "hello.vtt", "library.json"]
+        "hello.flac",
+        "hello.json",
+        "hello.srt",
+        "hello.txt",
+        "hello.vtt",
+        "library.json",
+    ]
 
 
 def test_bad_vars_file_is_one_line(tmp_path):
@@ -144,7 +164,9 @@ def test_a_log_gets_one_line_per_stage_per_track_and_no_more(tmp_path, cache_dir
     args = ["render", str(FIXTURES / "short.txt"), "-o", str(tmp_path), "--cache", str(cache_dir), "--format", "flac"]
     result = invoke(*args)
     assert result.exit_code == 0, result.output
-    stages = [line.split("] ", 1)[1].split(":")[1].split()[0] for line in result.stderr.splitlines() if line.startswith("[")]
+    stages = [
+        line.split("] ", 1)[1].split(":")[1].split()[0] for line in result.stderr.splitlines() if line.startswith("[")
+    ]
     assert stages == ["speech", "mix", "master", "encode", "qc", "rendered"]  # a track's phrases come in one line
     assert "qc of 1 file(s): loudness" in result.stderr
     again = [line for line in invoke(*args).stderr.splitlines() if line.startswith("[")]
@@ -164,8 +186,13 @@ def test_a_long_stage_repeats_its_count_at_most_every_few_seconds(monkeypatch):
         lines(progress.Event("t", "speech", done, 40))
     lines(progress.Event("t", "mix"))
     said = log.getvalue().splitlines()
-    assert [line.split("] ")[1] for line in said] == ["t: speech 1/40 phrases", "t: speech 11/40 phrases",
-                                                      "t: speech 21/40 phrases", "t: speech 31/40 phrases", "t: mix"]
+    assert [line.split("] ")[1] for line in said] == [
+        "t: speech 1/40 phrases",
+        "t: speech 11/40 phrases",
+        "t: speech 21/40 phrases",
+        "t: speech 31/40 phrases",
+        "t: mix",
+    ]
 
 
 @pytest.mark.slow
@@ -191,4 +218,8 @@ def test_long_passes_report_whole_percents_up_to_the_end(monkeypatch):
     lines = progress.LogLines(log)
     for done, total in heard[:3]:
         lines(progress.Event("t", "master", done, total))
-    assert [line.split("] ")[1] for line in log.getvalue().splitlines()] == ["t: master 0 %", "t: master 1 %", "t: master 2 %"]
+    assert [line.split("] ")[1] for line in log.getvalue().splitlines()] == [
+        "t: master 0 %",
+        "t: master 1 %",
+        "t: master 2 %",
+    ]

@@ -4,11 +4,9 @@ import numpy as np
 import pytest
 import soundfile
 
-from pipeline.audio import SAMPLE_RATE, frames
-from pipeline.beds import load_bed, render_bed, render_tones
+from pipeline.audio import SAMPLE_RATE, db_to_gain, frames
+from pipeline.beds import load_bed, reference_loudness, render_bed, render_tones
 from pipeline.errors import ScriptError
-from pipeline.audio import db_to_gain
-from pipeline.beds import reference_loudness
 from pipeline.mix import MixSettings, bed_signal, lay_voice
 from pipeline.pacing import Pauses, place
 from pipeline.script import parse_text
@@ -94,12 +92,15 @@ def test_end_lets_the_bed_run_on_after_the_last_word_until_that_time(voice):
     assert timeline.phrases == natural.phrases  # the words are where they were; only the bed goes on
 
 
-@pytest.mark.parametrize("text, message, where", [
-    ("One. Two. [end 0:10]", r"\[end 00:00:10\] is earlier than the session, which needs 00:00:", (1, 11)),
-    ("One. [end 1:00:00] Two.", r"nothing may follow \[end 01:00:00\]", (1, 20)),
-    ("---\nduration: 20m\n---\nOne. [end 1:00:00]", r"\[end\] and 'duration' both set", (4, 6)),
-    ("One. [end 25:00:00]", r"end time '25:00:00' is out of range", (1, 11)),
-])
+@pytest.mark.parametrize(
+    "text, message, where",
+    [
+        ("One. Two. [end 0:10]", r"\[end 00:00:10\] is earlier than the session, which needs 00:00:", (1, 11)),
+        ("One. [end 1:00:00] Two.", r"nothing may follow \[end 01:00:00\]", (1, 20)),
+        ("---\nduration: 20m\n---\nOne. [end 1:00:00]", r"\[end\] and 'duration' both set", (4, 6)),
+        ("One. [end 25:00:00]", r"end time '25:00:00' is out of range", (1, 11)),
+    ],
+)
 def test_end_that_cannot_be_met_is_an_error_at_the_cue(voice, text, message, where):
     with pytest.raises(ScriptError, match=message) as caught:
         timeline_of(text, voice)
@@ -110,8 +111,12 @@ def test_target_duration_stretches_pauses_to_fit(voice):
     timeline, _ = timeline_of("---\nduration: 2m\n---\nOne. [pause 10s] Two.\n\nThree.", voice)
     natural, _ = timeline_of("One. [pause 10s] Two.\n\nThree.", voice)
     assert timeline.frames == frames(120)
-    stretch = [(b.start - a.end) / (d.start - c.end) for (a, b), (c, d) in
-               zip(zip(timeline.phrases, timeline.phrases[1:]), zip(natural.phrases, natural.phrases[1:]))]
+    stretch = [
+        (b.start - a.end) / (d.start - c.end)
+        for (a, b), (c, d) in zip(
+            zip(timeline.phrases, timeline.phrases[1:]), zip(natural.phrases, natural.phrases[1:])
+        )
+    ]
     assert stretch[0] == pytest.approx(stretch[1], rel=0.01) and stretch[0] > 2
 
 
@@ -129,7 +134,9 @@ def test_together_starts_with_the_previous_phrase(voice):
 
 
 def test_cues_land_on_the_timeline_where_written(voice):
-    timeline, _ = timeline_of("## A\nOne. [bed ocean 8s] [tone binaural 10Hz -> 6Hz until B] [mark here] Two.\n## B\nThree.", voice)
+    timeline, _ = timeline_of(
+        "## A\nOne. [bed ocean 8s] [tone binaural 10Hz -> 6Hz until B] [mark here] Two.\n## B\nThree.", voice
+    )
     (bed,), (tone,), (mark,) = timeline.beds, timeline.tones, timeline.marks
     assert bed.start == tone.start == timeline.phrases[0].end
     assert mark.start == timeline.phrases[0].end
@@ -143,8 +150,12 @@ def test_cues_land_on_the_timeline_where_written(voice):
 
 @pytest.fixture(scope="module")
 def spoken(cache_dir):
-    script = parse_text("Rest here now. [rate 0.6] Rest here now. [rate 1.2] Rest here now.\n"
-                        "[rate 1] [pitch +4st] Rest here now. [pitch 0st] [volume -6dB] Rest here now. [volume 0dB] [pan left] Rest here now.", "v.txt")
+    script = parse_text(
+        "Rest here now. [rate 0.6] Rest here now. [rate 1.2] Rest here now.\n"
+        "[rate 1] [pitch +4st] Rest here now. [pitch 0st] [volume -6dB] Rest here now. [volume 0dB] "
+        "[pan left] Rest here now.",
+        "v.txt",
+    )
     voices = {"default": load_voice("joe")}  # a Piper voice: [rate 0.6] is below Kokoro's range
     clips = synthesize(script, voices, ClipCache(cache_dir))
     timeline = place(script, [clip.frames for clip in clips], pauses_of(script, voices["default"]))
@@ -209,8 +220,10 @@ def test_bed_cue_crossfades_to_the_new_preset(voice):
     beds = {"hearth": load_bed("hearth"), "ocean": load_bed("ocean")}
     bed = bed_signal(timeline, beds, STILL, BED_LUFS)[:]
     switch, fade = timeline.beds[0].start, frames(2)
-    levelled = {name: db_to_gain(BED_LUFS - reference_loudness(beds[name], seed)) for name, seed in
-                (("hearth", 0), ("ocean", 7919))}  # each stretch of bed its own noise, at the mix's bed loudness
+    levelled = {
+        name: db_to_gain(BED_LUFS - reference_loudness(beds[name], seed))
+        for name, seed in (("hearth", 0), ("ocean", 7919))
+    }  # each stretch of bed its own noise, at the mix's bed loudness
     hearth = render_bed(beds["hearth"], switch + fade, 0)[:switch] * levelled["hearth"]
     assert np.allclose(bed[:switch], hearth, rtol=1e-4, atol=1e-7)
     ocean = render_bed(beds["ocean"], timeline.frames - switch, 7919)[fade:] * levelled["ocean"]
@@ -235,7 +248,7 @@ def test_bed_level_cue_ramps_the_level(voice):
     sounding = np.abs(flat) > 1e-6
     level = np.where(sounding, 20 * np.log10(np.abs(cued) / np.where(sounding, np.abs(flat), 1.0)), np.nan)
     change = timeline.beds[0].start
-    assert np.nanmax(np.abs(level[:change - 512])) < 0.01
+    assert np.nanmax(np.abs(level[: change - 512])) < 0.01
     assert np.nanmedian(level[change + frames(2) - 64 : change + frames(2) + 64]) == pytest.approx(-3, abs=0.02)
     assert np.nanmax(np.abs(level[change + frames(4) + 512 :] + 6)) < 0.01
 
@@ -291,17 +304,22 @@ def test_a_written_break_is_the_silence_heard_in_the_timeline_and_the_voice_stem
     assert (second.heard_start - first.heard_end) / SAMPLE_RATE == pytest.approx(0.9, abs=0.0005)
     voice = lay_voice(timeline, clips)
     window = frames(0.005)
-    level = 20 * np.log10(np.maximum(np.sqrt(np.convolve(np.square(voice[:, 0]), np.ones(window) / window, "same")), 1e-9))
+    level = 20 * np.log10(
+        np.maximum(np.sqrt(np.convolve(np.square(voice[:, 0]), np.ones(window) / window, "same")), 1e-9)
+    )
     gap = level[first.start : second.end] < -50
     loud = np.flatnonzero(~gap)
     silences = np.diff(loud)
     assert abs(silences.max() / SAMPLE_RATE - 0.9) < 0.010
 
 
-@pytest.mark.parametrize("body, message", [
-    ("[at 0:03] One.", "[at 0:03.000] is earlier than the audio already placed, which runs to 0:06.000"),
-    ("One. [pause 30s] Two.\n[end 0:20]", "[end 00:00:20] is earlier than the session, which needs 00:00:"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("[at 0:03] One.", "[at 0:03.000] is earlier than the audio already placed, which runs to 0:06.000"),
+        ("One. [pause 30s] Two.\n[end 0:20]", "[end 00:00:20] is earlier than the session, which needs 00:00:"),
+    ],
+)
 def test_lint_reports_a_time_that_no_speech_could_meet(tmp_path, body, message):
     from pipeline.job import lint
 

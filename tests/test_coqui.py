@@ -30,16 +30,34 @@ def build_tiny_vits(folder):
     torch.manual_seed(0)
     speakers = folder / "speakers.json"
     speakers.write_text(json.dumps({"ada": 0, "ben": 1}))
-    args = VitsArgs(hidden_channels=16, hidden_channels_ffn_text_encoder=32, num_heads_text_encoder=2,
-                    num_layers_text_encoder=1, num_layers_flow=1, num_layers_posterior_encoder=1,
-                    resblock_kernel_sizes_decoder=[3], resblock_dilation_sizes_decoder=[[1, 3, 5]],
-                    upsample_rates_decoder=[8, 8, 4], upsample_initial_channel_decoder=16,
-                    upsample_kernel_sizes_decoder=[16, 16, 8], use_speaker_embedding=True, speakers_file=str(speakers))
+    args = VitsArgs(
+        hidden_channels=16,
+        hidden_channels_ffn_text_encoder=32,
+        num_heads_text_encoder=2,
+        num_layers_text_encoder=1,
+        num_layers_flow=1,
+        num_layers_posterior_encoder=1,
+        resblock_kernel_sizes_decoder=[3],
+        resblock_dilation_sizes_decoder=[[1, 3, 5]],
+        upsample_rates_decoder=[8, 8, 4],
+        upsample_initial_channel_decoder=16,
+        upsample_kernel_sizes_decoder=[16, 16, 8],
+        use_speaker_embedding=True,
+        speakers_file=str(speakers),
+    )
     config = VitsConfig(
-        model_args=args, text_cleaner="basic_cleaners", use_phonemes=False,
-        characters=CharactersConfig(characters="abcdefghijklmnopqrstuvwxyz ", punctuations=".,!?'-", pad="<PAD>",
-                                    eos="<EOS>", bos="<BOS>", blank="<BLNK>",
-                                    characters_class="TTS.tts.models.vits.VitsCharacters"),
+        model_args=args,
+        text_cleaner="basic_cleaners",
+        use_phonemes=False,
+        characters=CharactersConfig(
+            characters="abcdefghijklmnopqrstuvwxyz ",
+            punctuations=".,!?'-",
+            pad="<PAD>",
+            eos="<EOS>",
+            bos="<BOS>",
+            blank="<BLNK>",
+            characters_class="TTS.tts.models.vits.VitsCharacters",
+        ),
         audio=BaseAudioConfig(sample_rate=16000, hop_length=256, win_length=1024, fft_size=1024, mel_fmax=8000),
     )
     model = Vits(config)
@@ -54,7 +72,8 @@ def voices_dir(tmp_path_factory):
     for name, speaker in (("tiny-ada", "ada"), ("tiny-ben", "ben"), ("tiny-nobody", "nobody")):
         (folder / f"{name}.toml").write_text(
             f'engine = "coqui"\nmodel = "model.pth"\nconfig = "config.json"\nspeaker = "{speaker}"\nrate = 1.0\n'
-            '[chain]\nhighpass_hz = 0\n')
+            "[chain]\nhighpass_hz = 0\n"
+        )
     return folder
 
 
@@ -128,12 +147,23 @@ def build_tiny_xtts(folder):
     torch.manual_seed(0)
     special = ["[STOP]", "[UNK]", "[SPACE]", "[START]", "[en]"]
     letters = list("abcdefghijklmnopqrstuvwxyz0123456789.,!?'-")
-    tokenizer = Tokenizer(models.BPE(vocab={t: i for i, t in enumerate(special + letters)}, merges=[], unk_token="[UNK]"))
+    tokenizer = Tokenizer(
+        models.BPE(vocab={t: i for i, t in enumerate(special + letters)}, merges=[], unk_token="[UNK]")
+    )
     tokenizer.add_special_tokens(special)
     tokenizer.save(str(folder / "vocab.json"))
-    args = XttsArgs(gpt_layers=1, gpt_n_model_channels=32, gpt_n_heads=2, gpt_max_audio_tokens=40,
-                    gpt_max_prompt_tokens=70, gpt_num_audio_tokens=66, gpt_start_audio_token=64,
-                    gpt_stop_audio_token=65, gpt_use_perceiver_resampler=True, decoder_input_dim=32)
+    args = XttsArgs(
+        gpt_layers=1,
+        gpt_n_model_channels=32,
+        gpt_n_heads=2,
+        gpt_max_audio_tokens=40,
+        gpt_max_prompt_tokens=70,
+        gpt_num_audio_tokens=66,
+        gpt_start_audio_token=64,
+        gpt_stop_audio_token=65,
+        gpt_use_perceiver_resampler=True,
+        decoder_input_dim=32,
+    )
     config = XttsConfig(model_args=args, languages=["en"])
     model = Xtts(config)
     model.tokenizer = VoiceBpeTokenizer(folder / "vocab.json")
@@ -145,7 +175,9 @@ def build_tiny_xtts(folder):
 def write_reference(path, pitch_hz):
     """A few seconds of a buzzy voiced sound at 44.1 kHz stereo: not XTTS's rate or layout, as a user's file may be."""
     t = np.arange(44100 * 4) / 44100
-    voiced = sum(np.sin(2 * np.pi * pitch_hz * k * t) / k for k in range(1, 12)) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
+    voiced = sum(np.sin(2 * np.pi * pitch_hz * k * t) / k for k in range(1, 12)) * (
+        0.6 + 0.4 * np.sin(2 * np.pi * 3 * t)
+    )
     import soundfile
 
     soundfile.write(path, np.stack([voiced, voiced], axis=1).astype(np.float32) * 0.1, 44100)
@@ -158,12 +190,17 @@ def xtts_dir(tmp_path_factory):
     write_reference(folder / "low.wav", 110)
     write_reference(folder / "high.wav", 240)
     (folder / "not-audio.wav").write_text("this is not a recording")
-    for name, reference, language in (("xtts-low", "low.wav", "en"), ("xtts-high", "high.wav", "en"),
-                                      ("xtts-french", "low.wav", "fr"), ("xtts-absent", "absent.wav", "en"),
-                                      ("xtts-text", "not-audio.wav", "en")):
+    for name, reference, language in (
+        ("xtts-low", "low.wav", "en"),
+        ("xtts-high", "high.wav", "en"),
+        ("xtts-french", "low.wav", "fr"),
+        ("xtts-absent", "absent.wav", "en"),
+        ("xtts-text", "not-audio.wav", "en"),
+    ):
         (folder / f"{name}.toml").write_text(
             f'engine = "coqui"\nmodel = "model.pth"\nconfig = "config.json"\nspeaker_wav = "{reference}"\n'
-            f'language = "{language}"\n[chain]\nhighpass_hz = 0\n')
+            f'language = "{language}"\n[chain]\nhighpass_hz = 0\n'
+        )
     return folder
 
 
@@ -211,11 +248,14 @@ def test_text_longer_than_xtts_can_say_is_split_under_its_limit(xtts_voices, mon
     assert len(said) >= 2 and all(len(piece) <= 250 for piece in said)
 
 
-@pytest.mark.parametrize("voice, message", [
-    ("xtts-french", "does not speak language 'fr' \\(speaks: en\\)"),
-    ("xtts-absent", "speaker_wav not found: .*absent.wav"),
-    ("xtts-text", "cannot read speaker_wav .*not-audio.wav"),
-])
+@pytest.mark.parametrize(
+    "voice, message",
+    [
+        ("xtts-french", "does not speak language 'fr' \\(speaks: en\\)"),
+        ("xtts-absent", "speaker_wav not found: .*absent.wav"),
+        ("xtts-text", "cannot read speaker_wav .*not-audio.wav"),
+    ],
+)
 def test_xtts_settings_that_cannot_work_are_named(voice, message, xtts_voices):
     with pytest.raises(ConfigError, match=message) as error:
         engine_for(load_voice(voice))

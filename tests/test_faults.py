@@ -51,7 +51,10 @@ def test_a_sound_with_nan_is_refused_by_lint_and_render_naming_the_file(tmp_path
     audio[100] = np.nan
     soundfile.write(tmp_path / "bell.wav", audio, 48000, subtype="FLOAT")
     (tmp_path / "s.txt").write_text(SCRIPT + "[sound bell.wav]\n")
-    assert "s.txt:7:1: sound file 'bell.wav' holds samples that are not numbers" in invoke("lint", tmp_path / "s.txt").output
+    assert (
+        "s.txt:7:1: sound file 'bell.wav' holds samples that are not numbers"
+        in invoke("lint", tmp_path / "s.txt").output
+    )
     rendered = invoke("render", tmp_path / "s.txt", "-o", tmp_path / "out")
     assert rendered.exit_code == 1 and "bell.wav" in rendered.output and "Traceback" not in rendered.output
     assert not (tmp_path / "out" / "s.flac").exists()
@@ -67,8 +70,11 @@ def test_audio_with_nan_is_never_encoded_under_its_name(tmp_path):
 
 def test_a_cache_entry_of_the_wrong_shape_empty_or_not_finite_is_discarded(tmp_path, caplog):
     cache = ClipCache(tmp_path)
-    for key, bad in [("a" * 64, np.zeros((10, 3), np.float32)), ("b" * 64, np.zeros(0, np.float32)),
-                     ("c" * 64, np.array([0.0, np.inf], np.float32))]:
+    for key, bad in [
+        ("a" * 64, np.zeros((10, 3), np.float32)),
+        ("b" * 64, np.zeros(0, np.float32)),
+        ("c" * 64, np.array([0.0, np.inf], np.float32)),
+    ]:
         path = cache._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         np.save(path, bad)
@@ -119,7 +125,9 @@ def test_a_finished_track_entry_left_without_its_manifest_is_replaced_not_kept_f
     broken.mkdir(parents=True)
     (broken / "s.flac").write_bytes(b"half of a prune killed mid-way")
     assert invoke("render", tmp_path / "s.txt", "-o", tmp_path / "out", "--cache", cache).exit_code == 0
-    assert (broken / "manifest.json").is_file() and "1 finished tracks" in invoke("cache", "info", "--cache", cache).output
+    assert (broken / "manifest.json").is_file() and "1 finished tracks" in invoke(
+        "cache", "info", "--cache", cache
+    ).output
 
 
 @pytest.mark.slow
@@ -130,15 +138,32 @@ def test_maintenance_beside_a_render_leaves_it_whole(tmp_path):
 
     def prune_forever():
         while not stop.is_set():
-            subprocess.run([sys.executable, "-m", "pipeline", "cache", "prune", "--older-than", "0d", "--cache",
-                            str(cache)], capture_output=True)
+            subprocess.run(
+                [sys.executable, "-m", "pipeline", "cache", "prune", "--older-than", "0d", "--cache", str(cache)],
+                capture_output=True,
+            )
 
     pruner = threading.Thread(target=prune_forever)
     pruner.start()
     try:
-        rendered = subprocess.run([sys.executable, "-m", "pipeline", "render", str(tmp_path / "s.txt"), "-o",
-                                   str(tmp_path / "out"), "--cache", str(cache), "--format", "flac", "--no-qc"],
-                                  capture_output=True, text=True)
+        rendered = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pipeline",
+                "render",
+                str(tmp_path / "s.txt"),
+                "-o",
+                str(tmp_path / "out"),
+                "--cache",
+                str(cache),
+                "--format",
+                "flac",
+                "--no-qc",
+            ],
+            capture_output=True,
+            text=True,
+        )
     finally:
         stop.set()
         pruner.join()
@@ -152,8 +177,18 @@ def test_maintenance_beside_a_render_leaves_it_whole(tmp_path):
 def test_variables_are_text_as_written(tmp_path):
     (tmp_path / "s.txt").write_text("---\nvoice: steady\n---\nYour answer was {answer}, at {time}, room {room}.\n")
     (tmp_path / "v.yaml").write_text("answer: No\ntime: 12:30\nroom: 010\n")
-    result = invoke("render", tmp_path / "s.txt", "--vars", tmp_path / "v.yaml", "-o", tmp_path / "out", "--timeline",
-                    "--no-qc", "--format", "flac")
+    result = invoke(
+        "render",
+        tmp_path / "s.txt",
+        "--vars",
+        tmp_path / "v.yaml",
+        "-o",
+        tmp_path / "out",
+        "--timeline",
+        "--no-qc",
+        "--format",
+        "flac",
+    )
     assert result.exit_code == 0, result.output
     assert "Your answer was No, at 12:30, room 010." in result.output
 
@@ -209,8 +244,19 @@ def _small_disk():
 @pytest.mark.slow
 def test_a_disk_that_fills_up_mid_render_is_one_line_and_leaves_nothing_half_written(tmp_path, cache_dir):
     (tmp_path / "s.txt").write_text(SCRIPT)
-    command = [sys.executable, "-m", "pipeline", "render", str(tmp_path / "s.txt"), "-o", str(tmp_path / "out"),
-               "--cache", str(cache_dir), "--format", "wav"]
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "render",
+        str(tmp_path / "s.txt"),
+        "-o",
+        str(tmp_path / "out"),
+        "--cache",
+        str(cache_dir),
+        "--format",
+        "wav",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, preexec_fn=_small_disk)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     errors = [line for line in result.stderr.splitlines() if not line.startswith("[")]  # progress lines aside
@@ -219,9 +265,13 @@ def test_a_disk_that_fills_up_mid_render_is_one_line_and_leaves_nothing_half_wri
 
 
 def test_an_encoder_that_runs_out_of_disk_says_so_in_one_line_naming_the_file(tmp_path):
-    command = [sys.executable, "-c", "import numpy as np, pathlib; from pipeline.export import write_audio; "
-               f"write_audio(pathlib.Path({str(tmp_path / 'x.flac')!r}), np.random.default_rng(0).uniform(-0.5, 0.5, "
-               "(480000, 2)).astype(np.float32), 48000, 'flac')"]
+    command = [
+        sys.executable,
+        "-c",
+        "import numpy as np, pathlib; from pipeline.export import write_audio; "
+        f"write_audio(pathlib.Path({str(tmp_path / 'x.flac')!r}), np.random.default_rng(0).uniform(-0.5, 0.5, "
+        "(480000, 2)).astype(np.float32), 48000, 'flac')",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, preexec_fn=_small_disk)
     assert f"cannot write {tmp_path / 'x.flac'}: File too large" in result.stderr  # not libsndfile's "System error."
     assert not list(tmp_path.iterdir())
@@ -256,7 +306,9 @@ def _ask(port: int, request: bytes) -> bytes:
 
 def test_the_preview_server_answers_hostile_requests_with_a_status(server):
     host = f"Host: 127.0.0.1:{server}\r\n".encode()
-    assert _ask(server, b"GET /mix.ogg HTTP/1.1\r\n" + host + b"Range: bytes=" + b"9" * 4300 + b"-\r\n\r\n").startswith(b"HTTP/1.0 416")
+    assert _ask(server, b"GET /mix.ogg HTTP/1.1\r\n" + host + b"Range: bytes=" + b"9" * 4300 + b"-\r\n\r\n").startswith(
+        b"HTTP/1.0 416"
+    )
     assert _ask(server, b"GET /mix%00.ogg HTTP/1.1\r\n" + host + b"\r\n").startswith(b"HTTP/1.0 400")
     assert _ask(server, b"GET /mix.ogg HTTP/1.1\r\nHost: evil.example:80\r\n\r\n").startswith(b"HTTP/1.0 403")
     assert _ask(server, b"GET /mix.ogg HTTP/1.1\r\n" + host + b"\r\n").startswith(b"HTTP/1.0 200")

@@ -36,8 +36,19 @@ def library(tmp_path_factory, cache_dir):
     for listener in ("sam", "robin"):
         (root / "listeners" / f"{listener}.yaml").write_text(f"name: {listener.title()}\n")
     for extra in ((), ("--vars", root / "listeners")):
-        result = invoke("render", root / "scripts", "-o", root / "build", "--cache", cache_dir, "--format", "mp3,flac",
-                        "--jobs", 1, *extra)
+        result = invoke(
+            "render",
+            root / "scripts",
+            "-o",
+            root / "build",
+            "--cache",
+            cache_dir,
+            "--format",
+            "mp3,flac",
+            "--jobs",
+            1,
+            *extra,
+        )
         assert result.exit_code == 0, result.output
     return root
 
@@ -79,7 +90,9 @@ def test_one_feed_per_listener_lists_only_their_tracks(library):
     for listener in ("sam", "robin"):
         parsed = feedparser.parse((library / "build" / listener / "feed.xml").read_bytes())
         assert sorted(e.enclosures[0].href.rsplit("/", 1)[1] for e in parsed.entries) == [
-            f"one-{listener}.mp3", f"two-{listener}.mp3"]
+            f"one-{listener}.mp3",
+            f"two-{listener}.mp3",
+        ]
 
 
 def test_bad_base_url_and_deleted_audio(library, tmp_path):
@@ -103,9 +116,11 @@ def test_author_season_episode_summary_and_cover_come_from_the_front_matter(tmp_
     import numpy as np
 
     matplotlib.image.imsave(tmp_path / "art.png", np.full((8, 8, 3), 0.5))
-    (tmp_path / "s.txt").write_text("---\ntitle: Dusk\nauthor: Ana Reyes\nseason: 2\ntrack: 7\ncover: art.png\n"
-                                    "summary: A short rest at the end of the day.\nvoice: steady\nambience: none\n---\n"
-                                    "Rest here.\n")
+    (tmp_path / "s.txt").write_text(
+        "---\ntitle: Dusk\nauthor: Ana Reyes\nseason: 2\ntrack: 7\ncover: art.png\n"
+        "summary: A short rest at the end of the day.\nvoice: steady\nambience: none\n---\n"
+        "Rest here.\n"
+    )
     out = tmp_path / "build"
     assert invoke("render", tmp_path / "s.txt", "-o", out, "--cache", cache_dir, "--format", "mp3").exit_code == 0
     assert (out / "s.cover.png").read_bytes() == (tmp_path / "art.png").read_bytes()
@@ -132,7 +147,9 @@ def test_the_cover_is_read_once_when_the_job_is_made(tmp_path, cache_dir):
 
     matplotlib.image.imsave(tmp_path / "art.png", np.full((8, 8, 3), 0.5))
     first = (tmp_path / "art.png").read_bytes()
-    (tmp_path / "s.txt").write_text("---\ntitle: Dusk\ncover: art.png\nvoice: steady\nambience: none\n---\nRest here.\n")
+    (tmp_path / "s.txt").write_text(
+        "---\ntitle: Dusk\ncover: art.png\nvoice: steady\nambience: none\n---\nRest here.\n"
+    )
     job = prepare(tmp_path / "s.txt", RenderOptions(out_dir=tmp_path / "build", formats=("mp3",), cache_dir=cache_dir))
     assert (job.cover, job.cover_mime) == (first, "image/png")
     matplotlib.image.imsave(tmp_path / "art.png", np.full((8, 8, 3), 0.9))  # replaced while the track renders

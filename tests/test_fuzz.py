@@ -8,14 +8,49 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import ScriptError
-from pipeline.script import parse_text
-from pipeline.script import parse_ssml
+from pipeline.script import parse_ssml, parse_text
 
 SEED_SCRIPTS = [p.read_text() for p in sorted((Path(__file__).parent.parent / "scripts").glob("*.txt"))]
 SEED_SCRIPTS.append((Path(__file__).parent / "fixtures" / "short.txt").read_text())
-MARKUP = ["[", "]", "{", "}", "---", "\n", "\n\n", "## ", "//", "[pause ", "[rate 0.9 -> ", " until ", " over ",
-          "[breath pace ", "[tone binaural ", "Hz", "dB", "st", "->", "[at ", ":", "...", ". ", "{name}", "[bed ",
-          "[voice ", "[together]", "[sound ", "breath: ", "vars: ", "duration: ", "\t", "\u00a0", "é", "…", "0", "-1"]
+MARKUP = [
+    "[",
+    "]",
+    "{",
+    "}",
+    "---",
+    "\n",
+    "\n\n",
+    "## ",
+    "//",
+    "[pause ",
+    "[rate 0.9 -> ",
+    " until ",
+    " over ",
+    "[breath pace ",
+    "[tone binaural ",
+    "Hz",
+    "dB",
+    "st",
+    "->",
+    "[at ",
+    ":",
+    "...",
+    ". ",
+    "{name}",
+    "[bed ",
+    "[voice ",
+    "[together]",
+    "[sound ",
+    "breath: ",
+    "vars: ",
+    "duration: ",
+    "\t",
+    "\u00a0",
+    "é",
+    "…",
+    "0",
+    "-1",
+]
 settings.register_profile("parser", max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -36,7 +71,10 @@ def test_random_text(text):
 
 @pytest.mark.slow
 @settings(settings.get_profile("parser"))
-@given(st.sampled_from(SEED_SCRIPTS), st.lists(st.tuples(st.floats(0, 1), st.integers(0, 40), st.sampled_from(MARKUP)), max_size=6))
+@given(
+    st.sampled_from(SEED_SCRIPTS),
+    st.lists(st.tuples(st.floats(0, 1), st.integers(0, 40), st.sampled_from(MARKUP)), max_size=6),
+)
 def test_mutated_library_scripts(script, mutations):
     parses_or_reports(mutated(script, mutations))
 
@@ -51,17 +89,61 @@ def mutated(text: str, mutations) -> str:
 
 @pytest.mark.slow
 @settings(max_examples=400, deadline=None)
-@given(st.lists(st.sampled_from(["<speak>", "</speak>", "<p>", "</p>", "<s>", "</s>", "<break time='2s'/>",
-                                         "<prosody rate='slow'>", "</prosody>", "<foo>", "</foo>", "text ", "&amp;",
-                                         "<mark/>", "<audio src='x.wav'/>", "<", ">", "\n", "---\n"]), max_size=40).map("".join))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "<speak>",
+                "</speak>",
+                "<p>",
+                "</p>",
+                "<s>",
+                "</s>",
+                "<break time='2s'/>",
+                "<prosody rate='slow'>",
+                "</prosody>",
+                "<foo>",
+                "</foo>",
+                "text ",
+                "&amp;",
+                "<mark/>",
+                "<audio src='x.wav'/>",
+                "<",
+                ">",
+                "\n",
+                "---\n",
+            ]
+        ),
+        max_size=40,
+    ).map("".join)
+)
 def test_random_ssml(text):
     parses_or_reports(text, parse_ssml, "fuzz.ssml")
 
 
 SSML_SEEDS = [p.read_text() for p in sorted((Path(__file__).parent / "ssml").glob("*.ssml"))]
-SSML_MARKUP = ["<break time='1s'/>", "<emphasis>", "</emphasis>", "<prosody rate='-10%'>", "</prosody>", "<s>", "</s>",
-               "<say-as interpret-as='ordinal'>", "</say-as>", "<phoneme alphabet='x-sampa' ph='n\"i:v'>", "</phoneme>",
-               "[SFX: rain]", "<mark name='m'/>", " 3 ", "?", "&amp;", "<", "\u00a0", "*", "_"]
+SSML_MARKUP = [
+    "<break time='1s'/>",
+    "<emphasis>",
+    "</emphasis>",
+    "<prosody rate='-10%'>",
+    "</prosody>",
+    "<s>",
+    "</s>",
+    "<say-as interpret-as='ordinal'>",
+    "</say-as>",
+    "<phoneme alphabet='x-sampa' ph='n\"i:v'>",
+    "</phoneme>",
+    "[SFX: rain]",
+    "<mark name='m'/>",
+    " 3 ",
+    "?",
+    "&amp;",
+    "<",
+    "\u00a0",
+    "*",
+    "_",
+]
 
 
 def lint_and_render_agree(text: str, suffix: str) -> None:
@@ -93,13 +175,19 @@ def lint_and_render_agree(text: str, suffix: str) -> None:
 
 @pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(SEED_SCRIPTS), st.lists(st.tuples(st.floats(0, 1), st.integers(0, 40), st.sampled_from(MARKUP)), max_size=4))
+@given(
+    st.sampled_from(SEED_SCRIPTS),
+    st.lists(st.tuples(st.floats(0, 1), st.integers(0, 40), st.sampled_from(MARKUP)), max_size=4),
+)
 def test_what_lint_passes_in_a_script_render_can_lay_out_and_speak(script, mutations):
     lint_and_render_agree(mutated(script, mutations), ".txt")
 
 
 @pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(SSML_SEEDS), st.lists(st.tuples(st.floats(0, 1), st.integers(0, 20), st.sampled_from(SSML_MARKUP)), max_size=4))
+@given(
+    st.sampled_from(SSML_SEEDS),
+    st.lists(st.tuples(st.floats(0, 1), st.integers(0, 20), st.sampled_from(SSML_MARKUP)), max_size=4),
+)
 def test_what_lint_passes_in_ssml_render_can_lay_out_and_speak(document, mutations):
     lint_and_render_agree(mutated(document, mutations), ".ssml")

@@ -40,7 +40,7 @@ def test_speed_is_the_engines_own_and_lengthens_by_its_inverse(heart):
 
 def test_a_blend_differs_from_each_of_its_parts(monkeypatch, tmp_path):
     monkeypatch.setenv("DRIFT_VOICES", str(tmp_path))
-    preset(tmp_path, 'blend = { af_heart = 0.7, bf_emma = 0.3 }', "mix")
+    preset(tmp_path, "blend = { af_heart = 0.7, bf_emma = 0.3 }", "mix")
     mix = kokoro.style_for(load_voice("mix"))
     heart, emma = (kokoro.style_for(load_voice(n)) for n in ("heart", "emma"))
     assert not np.allclose(mix, heart) and not np.allclose(mix, emma)
@@ -54,8 +54,11 @@ def test_a_lexicon_entry_changes_the_phonemes_said(heart):
 
 
 def test_the_cast_speaks_at_a_hypnotic_pace():
-    texts = ["Let your eyes close, and let the day fall away.", "There is nowhere else you need to be right now.",
-             "Notice the weight of your hands, resting where they are."]
+    texts = [
+        "Let your eyes close, and let the day fall away.",
+        "There is nowhere else you need to be right now.",
+        "Notice the weight of your hands, resting where they are.",
+    ]
     words = sum(spoken_words(t) for t in texts)
     for name in ("heart", "emma", "michael", "george"):
         voice = load_voice(name)
@@ -96,17 +99,20 @@ def test_unknown_voice_and_empty_blend_are_one_line_errors_naming_the_setting(tm
     with pytest.raises(ConfigError, match="no Kokoro voice 'af_nobody'.*af_heart") as raised:
         kokoro.style_for(load_voice("nobody"))
     assert "nobody.toml" in str(raised.value)
-    preset(tmp_path, 'blend = { af_heart = 0, bf_emma = 0 }', "silent")
+    preset(tmp_path, "blend = { af_heart = 0, bf_emma = 0 }", "silent")
     with pytest.raises(ConfigError, match="at least one must be above 0") as raised:
         load_voice("silent")
     assert "silent.toml" in str(raised.value)
 
 
 def test_a_kokoro_track_renders_and_passes_its_checks(tmp_path, cache_dir):
-    (tmp_path / "k.txt").write_text("---\nvoice: heart\n---\n## Arrival\nLet your eyes close. [pause 2s] "
-                                    "Breathe in, and let it go.\n")
-    result = CliRunner().invoke(main, ["render", str(tmp_path / "k.txt"), "-o", str(tmp_path / "out"), "--cache",
-                                       str(cache_dir), "--format", "flac"])
+    (tmp_path / "k.txt").write_text(
+        "---\nvoice: heart\n---\n## Arrival\nLet your eyes close. [pause 2s] Breathe in, and let it go.\n"
+    )
+    result = CliRunner().invoke(
+        main,
+        ["render", str(tmp_path / "k.txt"), "-o", str(tmp_path / "out"), "--cache", str(cache_dir), "--format", "flac"],
+    )
     assert result.exit_code == 0, result.output
     assert "quality checks passed" in result.output
 
@@ -114,7 +120,11 @@ def test_a_kokoro_track_renders_and_passes_its_checks(tmp_path, cache_dir):
 def test_lint_refuses_a_rate_the_engine_cannot_speak(tmp_path):
     (tmp_path / "s.txt").write_text("---\nvoice: heart\n---\nOne. [rate 0.6] Two.\n")
     result = CliRunner().invoke(main, ["lint", str(tmp_path / "s.txt")])
-    assert result.exit_code == 1 and "s.txt:4:" in result.output and "speaks at 0.35–2 of its natural speed" in result.output
+    assert (
+        result.exit_code == 1
+        and "s.txt:4:" in result.output
+        and "speaks at 0.35–2 of its natural speed" in result.output
+    )
 
 
 def test_an_emphasised_word_is_louder_inside_one_kokoro_clip_where_the_model_says_it(tmp_path):
@@ -140,13 +150,15 @@ def test_an_emphasised_word_is_louder_inside_one_kokoro_clip_where_the_model_say
     louder = 10 * np.log10(np.mean(emphasised.audio[inside] ** 2) / np.mean(plain.audio[inside] ** 2))
     assert louder == pytest.approx(2.0, abs=0.05)
 
+
 def test_ssml_phonemes_are_said_as_written_by_kokoro_and_piper(heart):
     from pipeline.script import parse_ssml
     from pipeline.speech.engines import engine_for
     from pipeline.speech.voices import lexicon_for
 
-    (phrase,) = parse_ssml('<speak>Say <phoneme alphabet="x-sampa" ph="n\'i:v">Niamh</phoneme> softly.</speak>',
-                           "n.ssml").phrases
+    (phrase,) = parse_ssml(
+        '<speak>Say <phoneme alphabet="x-sampa" ph="n\'i:v">Niamh</phoneme> softly.</speak>', "n.ssml"
+    ).phrases
     assert phrase.text == "Say Niamh softly." and phrase.lexicon == (("Niamh", "nʲiːv"),)
     said = heart.phonemes(normalise(phrase.text, lexicon_for(load_voice("heart"), phrase), None))
     assert said.split()[1] == "nʲiːv" and heart.phonemes("Say Niamh softly.").split()[1] != "nʲiːv"

@@ -17,12 +17,12 @@ import pytest
 import soundfile
 from click.testing import CliRunner
 
-import pipeline.library.stored as stored_module
 import pipeline.job as job_module
+import pipeline.library.stored as stored_module
 import pipeline.library.track as track_module
-from pipeline.library import TrackStore
-from pipeline.cli import main
 from conftest import processes_with
+from pipeline.cli import main
+from pipeline.library import TrackStore
 
 pytestmark = pytest.mark.slow  # every test builds a library of real tracks
 
@@ -50,7 +50,9 @@ def library(tmp_path, cache_dir):
     scripts = tmp_path / "scripts"
     scripts.mkdir()
     (scripts / "one.txt").write_text(SCRIPT)
-    (scripts / "two.txt").write_text(SCRIPT.replace("Library fixture", "Second").replace("Welcome back.", "Hello again."))
+    (scripts / "two.txt").write_text(
+        SCRIPT.replace("Library fixture", "Second").replace("Welcome back.", "Hello again.")
+    )
     return {"scripts": scripts, "out": tmp_path / "build", "cache": cache_dir, "root": tmp_path}
 
 
@@ -79,8 +81,21 @@ def test_every_format_is_tagged_with_chapters(library, tmp_path):
     for fmt in ("flac", "opus", "ogg"):
         assert mutagen.File(out / f"one.{fmt}")["CHAPTER002NAME"] == ["Return"], fmt
     for fmt in ("mp3", "m4a"):
-        probe = subprocess.run([*([] if shutil.which("ffprobe") else [sys.executable]), _ffprobe(), "-v", "error", "-show_chapters", "-of", "json", str(out / f"one.{fmt}")],
-                               capture_output=True, text=True, check=True)
+        probe = subprocess.run(
+            [
+                *([] if shutil.which("ffprobe") else [sys.executable]),
+                _ffprobe(),
+                "-v",
+                "error",
+                "-show_chapters",
+                "-of",
+                "json",
+                str(out / f"one.{fmt}"),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         found = sorted(json.loads(probe.stdout)["chapters"], key=lambda c: float(c["start_time"]))
         assert [c["tags"]["title"] for c in found] == ["Arrival", "Return"], fmt
     manifest = json.loads((out / "one.json").read_text())
@@ -134,8 +149,12 @@ def test_check_is_clean_after_a_build_and_names_what_each_edit_makes_stale(libra
     assert run("--check").exit_code == 0
     edits = [
         lambda: (library["scripts"] / "two.txt").write_text(SCRIPT.replace("Rest here.", "Rest here now.")),
-        lambda: (voices / "steady.toml").write_text((voices / "steady.toml").read_text().replace("rate = 0.5 ", "rate = 0.49 ")),
-        lambda: (beds / "hearth.toml").write_text((beds / "hearth.toml").read_text().replace("swell_s = 26.0", "swell_s = 27.0")),
+        lambda: (voices / "steady.toml").write_text(
+            (voices / "steady.toml").read_text().replace("rate = 0.5 ", "rate = 0.49 ")
+        ),
+        lambda: (beds / "hearth.toml").write_text(
+            (beds / "hearth.toml").read_text().replace("swell_s = 26.0", "swell_s = 27.0")
+        ),
         lambda: vars_file.write_text("name: Robin\n"),
         lambda: monkeypatch.setattr(job_module, "renderer_source_sha256", lambda: "the renderer's code changed"),
     ]
@@ -144,7 +163,9 @@ def test_check_is_clean_after_a_build_and_names_what_each_edit_makes_stale(libra
         edit()
         checked = run("--check")
         assert checked.exit_code == 1
-        assert {line.split()[1] for line in checked.output.splitlines() if line.startswith(("stale", "missing"))} == stale
+        assert {
+            line.split()[1] for line in checked.output.splitlines() if line.startswith(("stale", "missing"))
+        } == stale
         assert run().exit_code == 0 and run("--check").exit_code == 0
 
 
@@ -168,7 +189,9 @@ def test_shards_split_the_library_and_prune_removes_orphans(library):
     assert (library["out"] / "two.json").exists()
     assert render(library, "--shard", "2/2", "--prune").exit_code == 0
     assert (library["out"] / "one.json").exists()  # another shard's track is not an orphan
-    only_two = invoke("render", library["scripts"] / "two.txt", "-o", library["out"], "--cache", library["cache"], "--prune")
+    only_two = invoke(
+        "render", library["scripts"] / "two.txt", "-o", library["out"], "--cache", library["cache"], "--prune"
+    )
     assert only_two.exit_code == 0, only_two.output
     assert (library["out"] / "one.json").exists()  # nor is a track whose script was simply not named this time
     (library["scripts"] / "two.txt").unlink()
@@ -181,8 +204,9 @@ def test_shards_split_the_library_and_prune_removes_orphans(library):
 def test_a_build_refused_by_the_lock_prunes_nothing(library):
     assert render(library).exit_code == 0
     (library["scripts"] / "two.txt").unlink()
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(library["out"] / ".drift.lock")],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(library["out"] / ".drift.lock")], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         assert render(library, "--prune").exit_code != 0
@@ -196,7 +220,9 @@ def test_two_jobs_give_the_same_files_as_one(library, tmp_path):
     assert render(library, "--force").exit_code == 0  # forced: rendered, not linked from the cache's finished tracks
     serial = json.loads((library["out"] / "library.json").read_text())
     parallel_out = tmp_path / "parallel"
-    result = invoke("render", library["scripts"], "-o", parallel_out, "--cache", library["cache"], "--jobs", 2, "--force")
+    result = invoke(
+        "render", library["scripts"], "-o", parallel_out, "--cache", library["cache"], "--jobs", 2, "--force"
+    )
     assert result.exit_code == 0 and result.stdout.count("rendered") == 2, result.output
     parallel = json.loads((parallel_out / "library.json").read_text())
     for name in ("one", "two"):
@@ -204,7 +230,9 @@ def test_two_jobs_give_the_same_files_as_one(library, tmp_path):
         assert files(library["out"]) == files(parallel_out)
     assert serial["tracks"].keys() == parallel["tracks"].keys()
     for name in ("one", "two"):  # each worker's stages came back (over its pipe), in order, ending with its status
-        said = [line.split(f"] {name}: ", 1)[1].split()[0] for line in result.stderr.splitlines() if f"] {name}: " in line]
+        said = [
+            line.split(f"] {name}: ", 1)[1].split()[0] for line in result.stderr.splitlines() if f"] {name}: " in line
+        ]
         assert list(dict.fromkeys(said)) == ["speech", "mix", "master", "encode", "qc", "rendered"], said
         assert said[-1] == "rendered", said
 
@@ -222,7 +250,9 @@ time.sleep(60)
 def test_a_live_lock_stops_a_second_build_and_a_dead_holders_lock_is_cleared(library, caplog):
     out = library["out"]
     out.mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(out / ".drift.lock")], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(out / ".drift.lock")], stdout=subprocess.PIPE, text=True
+    )
     assert holder.stdout.readline().strip() == "held"
     blocked = render(library)
     assert blocked.exit_code != 0 and f"another render (pid {holder.pid}, started just now)" in blocked.output
@@ -244,8 +274,22 @@ def test_a_lock_file_naming_a_live_process_does_not_block_when_nobody_holds_it(l
 def test_a_killed_build_leaves_no_partial_file_and_resumes(library, tmp_path):
     script = library["scripts"] / "one.txt"
     script.write_text(SCRIPT + "\n" + "\n".join(f"Long breath number {n}. [pause 20s]" for n in range(12)))
-    command = [sys.executable, "-m", "pipeline", "render", str(library["scripts"]), "-o", str(library["out"]),
-               "--cache", str(library["cache"]), "--jobs", "1", "--format", "flac,mp3", "-q"]
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "render",
+        str(library["scripts"]),
+        "-o",
+        str(library["out"]),
+        "--cache",
+        str(library["cache"]),
+        "--jobs",
+        "1",
+        "--format",
+        "flac,mp3",
+        "-q",
+    ]
     temporary = tmp_path / "tmp"  # where the render's scratch files live
     temporary.mkdir()
     process = subprocess.Popen(command, env={**os.environ, "TMPDIR": str(temporary)})
@@ -305,16 +349,23 @@ def test_the_cache_drops_the_least_recently_used_tracks_beyond_its_budget(librar
     sizes = [entry.bytes for entry in TrackStore(unbounded).entries()]
     assert len(sizes) == 2
     monkeypatch.setattr(stored_module, "MAX_BYTES", max(sizes) + 1)  # room for one track, not two
-    assert invoke("render", library["scripts"], "-o", library["root"] / "b", "--cache", bounded, "--jobs", 1,
-                  "--force").exit_code == 0
+    assert (
+        invoke(
+            "render", library["scripts"], "-o", library["root"] / "b", "--cache", bounded, "--jobs", 1, "--force"
+        ).exit_code
+        == 0
+    )
     kept = TrackStore(bounded).entries()
     assert [json.loads((e.path / "manifest.json").read_text())["title"] for e in kept] == ["Second"]  # the newer
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--format", "flac,aiff"], "unknown format 'aiff'"),
-    (["--shard", "0/2"], "--shard"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--format", "flac,aiff"], "unknown format 'aiff'"),
+        (["--shard", "0/2"], "--shard"),
+    ],
+)
 def test_bad_build_options_are_one_line(library, args, message):
     result = render(library, *args)
     assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output
@@ -337,7 +388,9 @@ def test_an_unwritable_output_folder_is_a_clear_error(library, tmp_path):
 def test_the_same_build_runs_on_a_dask_cluster(library):
     distributed = pytest.importorskip("distributed", reason="Dask not installed: pip install 'dask[distributed]'")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        result = render(library, "--force", "--scheduler", cluster.scheduler_address)  # render, not restore from the cache
+        result = render(
+            library, "--force", "--scheduler", cluster.scheduler_address
+        )  # render, not restore from the cache
     assert result.exit_code == 0, result.output
     for stage in ("speech", "mix", "master", "encode", "qc"):  # the workers' stages reach this log
         assert re.search(rf"^\[\d\d:\d\d\] one: {stage}", result.stderr, re.MULTILINE), result.stderr
@@ -347,7 +400,9 @@ def test_the_same_build_runs_on_a_dask_cluster(library):
     assert unreachable.exit_code != 0 and "cannot reach the Dask scheduler" in unreachable.output
 
 
-RUSHED = SCRIPT.replace("---\n## Arrival", "pace: 40-50\n---\n## Arrival\nLet the whole of your body grow heavy and warm now.")
+RUSHED = SCRIPT.replace(
+    "---\n## Arrival", "pace: 40-50\n---\n## Arrival\nLet the whole of your body grow heavy and warm now."
+)
 """Held to a pace slower than its voice can be slowed to (a fifth of Joe's own), so re-pacing cannot save it."""
 
 
@@ -380,7 +435,9 @@ def test_a_track_that_fails_its_checks_is_never_current_nor_kept(library, tmp_pa
 
 def test_an_unchecked_track_is_never_current(library):
     for name in ("one", "two"):  # not a track the shared cache already holds finished (and checked)
-        (library["scripts"] / f"{name}.txt").write_text(SCRIPT.replace("Welcome back.", f"Welcome back, {name} unchecked."))
+        (library["scripts"] / f"{name}.txt").write_text(
+            SCRIPT.replace("Welcome back.", f"Welcome back, {name} unchecked.")
+        )
     assert render(library, "--no-qc").exit_code == 0
     check = render(library, "--check")
     assert check.exit_code == 1 and "unchecked" in check.output
@@ -390,9 +447,24 @@ def test_an_unchecked_track_is_never_current(library):
 def test_killing_the_build_kills_its_workers_and_frees_the_lock(library):
     for name in ("one", "two"):
         (library["scripts"] / f"{name}.txt").write_text(
-            SCRIPT + "\n".join(f"Slow breath {name} {n}. [pause 20s]" for n in range(10)))
-    command = [sys.executable, "-m", "pipeline", "render", str(library["scripts"]), "-o", str(library["out"]),
-               "--cache", str(library["cache"]), "--jobs", "2", "--format", "flac", "-q"]
+            SCRIPT + "\n".join(f"Slow breath {name} {n}. [pause 20s]" for n in range(10))
+        )
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "render",
+        str(library["scripts"]),
+        "-o",
+        str(library["out"]),
+        "--cache",
+        str(library["cache"]),
+        "--jobs",
+        "2",
+        "--format",
+        "flac",
+        "-q",
+    ]
     main_process = subprocess.Popen(command)
     deadline = time.time() + 60
     while time.time() < deadline and len(processes_with(str(library["out"]))) < 3:
@@ -406,6 +478,7 @@ def test_killing_the_build_kills_its_workers_and_frees_the_lock(library):
     assert not processes_with(str(library["out"]))
     rerun = subprocess.run(command, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
-    check = invoke("render", library["scripts"], "-o", library["out"], "--cache", library["cache"], "--check",
-                   "--format", "flac")
+    check = invoke(
+        "render", library["scripts"], "-o", library["out"], "--cache", library["cache"], "--check", "--format", "flac"
+    )
     assert check.exit_code == 0, check.output

@@ -8,8 +8,8 @@ import threading
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES
 
+from conftest import FIXTURES
 from pipeline.blocks import BLOCK, Computed, Generated, scratch
 from pipeline.cli import main
 from pipeline.export.audio import Tee
@@ -38,8 +38,22 @@ def test_a_render_with_no_scratch_budget_writes_the_same_bytes_in_every_format(t
     outputs = []
     for budget in ("1024", "0"):
         out = tmp_path / budget
-        result = runner.invoke(main, ["render", str(FIXTURES / "short.txt"), "-o", str(out), "--cache", str(cache_dir),
-                                      "--stems", "--format", "flac,mp3,wav,opus,ogg,m4a", "--no-qc"], env={"DRIFT_SCRATCH_MB": budget})
+        result = runner.invoke(
+            main,
+            [
+                "render",
+                str(FIXTURES / "short.txt"),
+                "-o",
+                str(out),
+                "--cache",
+                str(cache_dir),
+                "--stems",
+                "--format",
+                "flac,mp3,wav,opus,ogg,m4a",
+                "--no-qc",
+            ],
+            env={"DRIFT_SCRATCH_MB": budget},
+        )
         assert result.exit_code == 0, result.output
         outputs.append(files_of(out, "short"))
     assert outputs[0] == outputs[1] and len(outputs[0]) == 12  # six formats, three stems, captions, transcript
@@ -145,15 +159,28 @@ def test_a_wav_past_the_riff_size_limit_is_rf64_and_keeps_its_tags_and_markers(t
     assert audio_module.wave_container("WAV", "FLOAT", 3 * 3600 * 48_000, 2) == "WAV"
     monkeypatch.setattr(audio_module, "WAV_LIMIT", 1000)  # so that a second of audio is "too big"
     audio = (np.random.default_rng(0).standard_normal((48_000, 2)) * 0.1).astype(np.float32)
-    tags = Tags(title="Sleep", artist="Drift", album="Nights", track=1,
-                chapters=(Chapter(0, 0.5, "Settling"), Chapter(0.5, 1, "Rain")))
-    path = audio_module.write_audio(tmp_path / "long.wav", audio, 48_000, "wav", tags, subtype="FLOAT",
-                                    chunks=cue_chunks(((100, "Settling"), (24_000, "Rain"))))
+    tags = Tags(
+        title="Sleep",
+        artist="Drift",
+        album="Nights",
+        track=1,
+        chapters=(Chapter(0, 0.5, "Settling"), Chapter(0.5, 1, "Rain")),
+    )
+    path = audio_module.write_audio(
+        tmp_path / "long.wav",
+        audio,
+        48_000,
+        "wav",
+        tags,
+        subtype="FLOAT",
+        chunks=cue_chunks(((100, "Settling"), (24_000, "Rain"))),
+    )
     assert path.read_bytes()[:4] == b"RF64"
     decoded, _ = soundfile.read(path, dtype="float32")
     assert np.array_equal(decoded, audio)
-    probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True,
-                           text=True, check=False).stderr  # ffmpeg -i with no output exits 1 after describing the file
+    probe = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True, check=False
+    ).stderr  # ffmpeg -i with no output exits 1 after describing the file
     assert "title           : Sleep" in probe and "title           : Rain" in probe
     cues = wavinfo.WavInfoReader(str(path)).cues
     assert [offset for _, offset in cues.each_cue()] == [100, 24_000]

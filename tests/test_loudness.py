@@ -23,8 +23,13 @@ def programme_of_changing_levels(seconds=60, seed=0):
     return audio
 
 
-@pytest.mark.parametrize("make", [lambda: np.stack([sine(997, 10, 0.25)] * 2, 1),
-                                  pytest.param(programme_of_changing_levels, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: np.stack([sine(997, 10, 0.25)] * 2, 1),
+        pytest.param(programme_of_changing_levels, marks=pytest.mark.slow),
+    ],
+)
 def test_integrated_loudness_matches_pyloudnorm(make):
     audio = make()
     reference = pyloudnorm.Meter(SAMPLE_RATE).integrated_loudness(audio.astype(np.float64))

@@ -28,8 +28,9 @@ def dotted(tmp_path_factory, cache_dir):
     """A script whose name has dots, rendered with stems."""
     root = tmp_path_factory.mktemp("dotted")
     (root / "session.v2.txt").write_text(SCRIPT)
-    result = invoke("render", root / "session.v2.txt", "-o", root / "build", "--cache", cache_dir, "--stems",
-                    "--format", "flac")
+    result = invoke(
+        "render", root / "session.v2.txt", "-o", root / "build", "--cache", cache_dir, "--stems", "--format", "flac"
+    )
     assert result.exit_code == 0, result.output
     return root, result.output
 
@@ -37,8 +38,15 @@ def dotted(tmp_path_factory, cache_dir):
 def test_layout_names_every_file_of_a_track(tmp_path):
     layout = Layout(tmp_path, "session.v2")
     assert [p.name for p in layout.expected(("flac", "mp3"), stems=True)] == [
-        "session.v2.flac", "session.v2.mp3", "session.v2.voice.wav", "session.v2.bed.wav", "session.v2.tones.wav",
-        "session.v2.vtt", "session.v2.srt", "session.v2.txt"]
+        "session.v2.flac",
+        "session.v2.mp3",
+        "session.v2.voice.wav",
+        "session.v2.bed.wav",
+        "session.v2.tones.wav",
+        "session.v2.vtt",
+        "session.v2.srt",
+        "session.v2.txt",
+    ]
     assert layout.manifest.name == "session.v2.json"
 
 
@@ -108,17 +116,27 @@ def test_a_track_whose_manifest_is_from_an_older_renderer_is_stale(dotted):
         path.write_text(current)
 
 
-
 @pytest.mark.slow
 def test_stems_are_float_and_never_clip_even_past_full_scale(tmp_path, cache_dir):
     """Taken before the limiter, a loud voice stem passes 0 dBFS; as integer FLAC it was clipped in runs."""
     import numpy as np
     import soundfile
 
-    (tmp_path / "loud.txt").write_text("---\nvoice: steady\n---\n[volume +12dB] Let your eyes close, now. "
-                                       "[volume 0dB] Rest here.\n")
-    result = invoke("render", tmp_path / "loud.txt", "-o", tmp_path / "out", "--cache", cache_dir, "--stems",
-                    "--format", "flac,mp3", "--no-qc")
+    (tmp_path / "loud.txt").write_text(
+        "---\nvoice: steady\n---\n[volume +12dB] Let your eyes close, now. [volume 0dB] Rest here.\n"
+    )
+    result = invoke(
+        "render",
+        tmp_path / "loud.txt",
+        "-o",
+        tmp_path / "out",
+        "--cache",
+        cache_dir,
+        "--stems",
+        "--format",
+        "flac,mp3",
+        "--no-qc",
+    )
     assert result.exit_code == 0, result.output
     voice, rate = soundfile.read(tmp_path / "out" / "loud.voice.wav", dtype="float32")
     assert soundfile.info(tmp_path / "out" / "loud.voice.wav").subtype == "FLOAT"
@@ -126,4 +144,7 @@ def test_stems_are_float_and_never_clip_even_past_full_scale(tmp_path, cache_dir
     pinned = np.abs(voice) == 1.0
     assert not (pinned[2:] & pinned[1:-1] & pinned[:-2]).any()
     assert sorted(p.name for p in (tmp_path / "out").glob("loud.*.wav")) == [
-        "loud.bed.wav", "loud.tones.wav", "loud.voice.wav"]  # one stem each, whatever the track's formats
+        "loud.bed.wav",
+        "loud.tones.wav",
+        "loud.voice.wav",
+    ]  # one stem each, whatever the track's formats

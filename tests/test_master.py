@@ -21,7 +21,7 @@ def test_limiter_holds_the_ceiling_and_leaves_quiet_parts_alone():
     limited, reduction = limiter[:], limiter.reduction_db
     assert measure(limited).true_peak_dbtp <= -3.0 + 0.05
     assert reduction == pytest.approx(3.0, abs=0.3)
-    assert np.allclose(limited[: SAMPLE_RATE], audio[: SAMPLE_RATE])
+    assert np.allclose(limited[:SAMPLE_RATE], audio[:SAMPLE_RATE])
 
 
 @pytest.mark.parametrize("name, needs_limiting", [("podcast", True), ("broadcast", False)])
@@ -43,12 +43,12 @@ def test_master_reaches_target_as_ffmpeg_measures_it(name, needs_limiting, tmp_p
     assert (result.limiter_max_reduction_db > 0) == needs_limiting
 
 
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(PROFILES))
 def test_every_profile_holds_on_the_decoded_mp3(name, short_render, tmp_path):
     """Target within 0.5 and ceiling respected, as ffmpeg measures the MP3 a listener would get."""
     from pipeline.export import write_audio
+
     profile = PROFILES[name]
     result = master(short_render["stems"].mix, profile)
     path = write_audio(tmp_path / "t.mp3", result.audio, SAMPLE_RATE, "mp3")

@@ -2,15 +2,17 @@ import numpy as np
 import pytest
 
 from pipeline.audio import SAMPLE_RATE, frames
+from pipeline.errors import Source
 from pipeline.loudness import integrated_loudness
 from pipeline.mix import MixSettings, bed_signal, spoken_spans, tame_peaks, voice_over_bed
 from pipeline.pacing import PlacedPhrase, Timeline
-from pipeline.errors import Source
 
 
 def timeline_with(spans_s, total_s=30.0):
-    phrases = tuple(PlacedPhrase(start=frames(a), frames=frames(b - a), text="x", source=Source("t"), clip=i)
-                    for i, (a, b) in enumerate(spans_s))
+    phrases = tuple(
+        PlacedPhrase(start=frames(a), frames=frames(b - a), text="x", source=Source("t"), clip=i)
+        for i, (a, b) in enumerate(spans_s)
+    )
     return Timeline(frames=frames(total_s), phrases=phrases, sections=())
 
 
@@ -52,7 +54,7 @@ def test_peak_tamer_lowers_spikes_but_not_the_body():
     body[SAMPLE_RATE * 2 : SAMPLE_RATE * 2 + 100] = 0.9
     tamed = tame_peaks(body, threshold_db=-12.0, ratio=3.0)
     assert np.abs(tamed[SAMPLE_RATE * 2 : SAMPLE_RATE * 2 + 100]).max() < 0.9 * 0.6
-    assert np.allclose(tamed[: SAMPLE_RATE], body[: SAMPLE_RATE])
+    assert np.allclose(tamed[:SAMPLE_RATE], body[:SAMPLE_RATE])
 
 
 @pytest.mark.slow
@@ -68,8 +70,9 @@ def test_the_manifest_measures_the_voice_over_the_bed_not_the_setting(short_rend
     balance = short_render["stems"].voice_over_bed
     assert balance.low_db <= balance.median_db <= balance.high_db
     assert 12 <= balance.median_db <= 18 and balance.high_db - balance.low_db > 0.1  # read phrase by phrase
-    louder_bed = voice_over_bed(short_render["stems"].voice, short_render["stems"].bed * np.float32(2),
-                                spoken_spans(short_render["timeline"]))
+    louder_bed = voice_over_bed(
+        short_render["stems"].voice, short_render["stems"].bed * np.float32(2), spoken_spans(short_render["timeline"])
+    )
     assert louder_bed.median_db == pytest.approx(balance.median_db - 6.02, abs=0.01)
 
 
@@ -95,8 +98,10 @@ def test_voice_chain_is_skipped_only_where_even_its_room_has_died_away(name):
     from pipeline.speech import Clip, load_voice
 
     burst = (np.random.default_rng(0).standard_normal((frames(0.5), 1)) * 0.3).astype(np.float32)
-    phrases = tuple(PlacedPhrase(start=frames(t), frames=len(burst), text="x", source=Source("test"), clip=0, voice="v")
-                    for t in (1, 20))
+    phrases = tuple(
+        PlacedPhrase(start=frames(t), frames=len(burst), text="x", source=Source("test"), clip=0, voice="v")
+        for t in (1, 20)
+    )
     timeline = Timeline(frames=frames(30), phrases=phrases, sections=())
     chain = load_voice(name).chain
     skipped = lay_voice(timeline, (Clip("x", burst),), chain=chain)

@@ -3,7 +3,7 @@ import re
 import pytest
 
 from pipeline.errors import ScriptError
-from pipeline.script import Break, Pause, Phrase, Section, ScriptErrors, WordSpan, parse_duration, parse_text
+from pipeline.script import Break, Pause, Phrase, ScriptErrors, Section, WordSpan, parse_duration, parse_text
 from pipeline.script.voicing import EMPHASIS_DB, EMPHASIS_RATE
 
 
@@ -43,7 +43,9 @@ def test_lines_of_one_paragraph_join_and_blank_lines_are_paragraph_breaks():
     assert [b.kind for b in events_of(script, Break)] == ["paragraph"]
 
 
-@pytest.mark.parametrize("cue, seconds", [("[pause 3s]", 3.0), ("[pause 500ms]", 0.5), ("[pause 1.5s]", 1.5), ("[ pause 2 s ]", 2.0)])
+@pytest.mark.parametrize(
+    "cue, seconds", [("[pause 3s]", 3.0), ("[pause 500ms]", 0.5), ("[pause 1.5s]", 1.5), ("[ pause 2 s ]", 2.0)]
+)
 def test_pause_cues(cue, seconds):
     script = parse_text(f"One. {cue} Two.", "s.txt")
     assert events_of(script, Pause)[0].seconds == seconds
@@ -182,8 +184,21 @@ def test_voicing_cues_apply_to_following_phrases():
 def test_time_cues_become_events():
     script = parse_text(FULL, "f.txt")
     kinds = [type(e).__name__ for e in script.events if not isinstance(e, (Phrase, Break))]
-    assert kinds == ["Section", "Pause", "BreathCue", "BedCue", "BedCue", "ToneCue", "ToneCue", "At",
-                     "Section", "BreathPace", "BreathCue", "BreathCue", "Mark"]
+    assert kinds == [
+        "Section",
+        "Pause",
+        "BreathCue",
+        "BedCue",
+        "BedCue",
+        "ToneCue",
+        "ToneCue",
+        "At",
+        "Section",
+        "BreathPace",
+        "BreathCue",
+        "BreathCue",
+        "Mark",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -224,7 +239,13 @@ def test_emphasis_inside_a_sentence_is_a_louder_span_of_one_phrase():
 def test_a_whole_emphasised_sentence_is_slower_and_louder():
     script = parse_text("Rest. *Here.* Now.", "e.txt")
     rest, here, now = script.phrases
-    assert (here.text, here.rate, here.volume_db, here.emphasis, here.spans) == ("Here.", EMPHASIS_RATE, EMPHASIS_DB, True, ())
+    assert (here.text, here.rate, here.volume_db, here.emphasis, here.spans) == (
+        "Here.",
+        EMPHASIS_RATE,
+        EMPHASIS_DB,
+        True,
+        (),
+    )
     assert (rest.volume_db, now.volume_db) == (0.0, 0.0)
 
 
@@ -233,7 +254,7 @@ def test_volume_pitch_and_marks_inside_a_sentence_do_not_cut_it_and_go_on_after_
     sentence, after = script.phrases
     assert sentence.text == "And simply allow them to relax."
     assert sentence.spans == (WordSpan(11, 31, volume_db=-6.0), WordSpan(25, 31, pitch_st=2.0))
-    (offset, mark), = sentence.word_marks
+    ((offset, mark),) = sentence.word_marks
     assert (sentence.text[offset:], mark.name, mark.source.col) == ("to relax.", "here", 37)
     assert (after.volume_db, after.pitch_st) == (-6.0, 2.0)  # as any cue: for the phrases after it too
     cut = parse_text("And simply [rate 0.8] allow them to relax.", "c.txt")

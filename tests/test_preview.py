@@ -14,8 +14,10 @@ from conftest import FIXTURES
 from pipeline.cli import main
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = [pytest.mark.skipif(not CHROMIUM, reason="Chromium not installed (make test installs Debian's chromium)"),
-              pytest.mark.slow]  # renders previews and drives a browser
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM, reason="Chromium not installed (make test installs Debian's chromium)"),
+    pytest.mark.slow,
+]  # renders previews and drives a browser
 
 
 @pytest.fixture(scope="module")
@@ -34,16 +36,25 @@ def preview(tmp_path_factory, cache_dir):
 def page(preview):
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run", "--autoplay-policy=no-user-gesture-required"])
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
         tab = browser.new_page()
         errors = []
         tab.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
         tab.on("pageerror", lambda error: errors.append(str(error)))
         tab.goto(preview[1])
-        tab.wait_for_function("window.preview && Object.values(window.preview.elements).every(a => a.readyState >= 2)",
-                              timeout=30_000)
+        tab.wait_for_function(
+            "window.preview && Object.values(window.preview.elements).every(a => a.readyState >= 2)", timeout=30_000
+        )
         yield tab, errors
         browser.close()
 
@@ -72,8 +83,12 @@ def test_figures_read_with_labels_and_units_and_a_screenshot_is_kept(page):
 def overlapping(tab, lane: str) -> list:
     boxes = tab.evaluate(f"""[...document.querySelectorAll('.lane.{lane} .marker')].map(m => {{
         const r = m.getBoundingClientRect(); return [r.left, r.right, r.top, r.bottom]; }})""")
-    return [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :]
-            if a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]]
+    return [
+        (a, b)
+        for i, a in enumerate(boxes)
+        for b in boxes[i + 1 :]
+        if a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
+    ]
 
 
 def test_labels_of_close_events_never_overlap(page):
@@ -113,7 +128,9 @@ def test_every_stem_decodes_to_the_full_length(page, preview):
 
 def test_mute_and_solo_change_the_audio_graph(page):
     tab, _ = page
-    gains = lambda: tab.evaluate("Object.fromEntries(Object.entries(window.preview.gains).map(([k, g]) => [k, g.gain.value]))")
+    gains = lambda: tab.evaluate(
+        "Object.fromEntries(Object.entries(window.preview.gains).map(([k, g]) => [k, g.gain.value]))"
+    )
     assert gains() == {"mix": 1, "voice": 0, "bed": 0, "tones": 0}
     tab.locator('input.gain[data-stem="voice"]').fill("1")
     tab.locator('input.gain[data-stem="bed"]').fill("1")
@@ -136,7 +153,8 @@ def test_clicking_a_marker_seeks_and_the_transcript_follows(page):
     assert tab.locator(".phrase.current").inner_text() == phrase.inner_text()
     tab.locator(".phrase").nth(1).click()  # a phrase seeks too
     assert tab.evaluate("window.preview.elements.mix.currentTime") == pytest.approx(
-        float(tab.locator(".phrase").nth(1).get_attribute("data-start")), abs=0.05)
+        float(tab.locator(".phrase").nth(1).get_attribute("data-start")), abs=0.05
+    )
     assert tab.locator(".phrase.current").inner_text() == tab.locator(".phrase").nth(1).inner_text()
 
 
@@ -160,8 +178,20 @@ def test_a_port_in_use_is_a_clear_error(preview):
 def test_plot_writes_a_png(tmp_path, cache_dir):
     from pipeline.plot import plot_track
 
-    result = CliRunner().invoke(main, ["render", str(FIXTURES / "short.txt"), "-o", str(tmp_path), "--cache", str(cache_dir),
-                                       "--stems", "--format", "flac"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "render",
+            str(FIXTURES / "short.txt"),
+            "-o",
+            str(tmp_path),
+            "--cache",
+            str(cache_dir),
+            "--stems",
+            "--format",
+            "flac",
+        ],
+    )
     assert result.exit_code == 0, result.output
     png = plot_track(tmp_path / "short.flac")
     assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 20_000
@@ -182,8 +212,10 @@ def test_plot_reads_a_track_block_by_block_not_whole(tmp_path, cache_dir):
 
     from pipeline.export.decode import decoded
 
-    result = CliRunner().invoke(main, ["render", str(FIXTURES / "short.txt"), "-o", str(tmp_path), "--cache", str(cache_dir),
-                                       "--format", "flac"])
+    result = CliRunner().invoke(
+        main,
+        ["render", str(FIXTURES / "short.txt"), "-o", str(tmp_path), "--cache", str(cache_dir), "--format", "flac"],
+    )
     assert result.exit_code == 0, result.output
     signal = decoded(tmp_path / "short.flac")
     whole, _ = soundfile.read(tmp_path / "short.flac", dtype="float32", always_2d=True)
@@ -197,8 +229,20 @@ def test_plot_reads_every_format_qc_reads(tmp_path, cache_dir):
     from pipeline.export.decode import decoded, read_blocks
     from pipeline.pictures import waveform
 
-    result = CliRunner().invoke(main, ["render", str(FIXTURES / "short.txt"), "-o", str(tmp_path),
-                                       "--cache", str(cache_dir), "--format", "flac,m4a", "--no-qc"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "render",
+            str(FIXTURES / "short.txt"),
+            "-o",
+            str(tmp_path),
+            "--cache",
+            str(cache_dir),
+            "--format",
+            "flac,m4a",
+            "--no-qc",
+        ],
+    )
     assert result.exit_code == 0, result.output
     plotted = CliRunner().invoke(main, ["plot", str(tmp_path / "short.m4a"), "-o", str(tmp_path / "m4a.png")])
     assert plotted.exit_code == 0, plotted.output

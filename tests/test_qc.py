@@ -20,8 +20,20 @@ pytestmark = pytest.mark.slow  # a real track is rendered, then damaged on purpo
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory, cache_dir):
     out = tmp_path_factory.mktemp("clean")
-    result = CliRunner().invoke(main, ["render", str(FIXTURES / "short.txt"), "-o", str(out), "--cache", str(cache_dir),
-                                       "--stems", "--format", "flac"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "render",
+            str(FIXTURES / "short.txt"),
+            "-o",
+            str(out),
+            "--cache",
+            str(cache_dir),
+            "--stems",
+            "--format",
+            "flac",
+        ],
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -147,8 +159,10 @@ def test_bad_files_are_reported_each_and_the_run_goes_on(track):
 
 def test_render_runs_the_same_checks_and_can_be_told_not_to(tmp_path, cache_dir):
     script = tmp_path / "fast.txt"  # held to a pace slower than the voice will go
-    script.write_text("---\ntitle: Fast\nvoice: steady\nambience: none\npace: 40-50\n---\n"
-                      "Let the whole of your body grow heavy and warm now.\n")
+    script.write_text(
+        "---\ntitle: Fast\nvoice: steady\nambience: none\npace: 40-50\n---\n"
+        "Let the whole of your body grow heavy and warm now.\n"
+    )
     args = ["render", str(script), "-o", str(tmp_path / "out"), "--cache", str(cache_dir), "--format", "flac"]
     failed = CliRunner().invoke(main, args)
     assert failed.exit_code == 1 and "speaking rate" in failed.output

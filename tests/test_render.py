@@ -16,7 +16,9 @@ from pipeline.script import Pause, Phrase
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory, cache_dir):
     out = tmp_path_factory.mktemp("build")
-    result = CliRunner().invoke(main, ["render", str(FIXTURES / "short.txt"), "-o", str(out), "--cache", str(cache_dir)])
+    result = CliRunner().invoke(
+        main, ["render", str(FIXTURES / "short.txt"), "-o", str(out), "--cache", str(cache_dir)]
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -45,7 +47,14 @@ def test_manifest_describes_the_track_and_its_files(rendered):
 @pytest.mark.slow
 def test_nothing_but_finished_files_is_left_in_the_output(rendered):
     assert sorted(p.name for p in rendered.iterdir()) == [
-        "library.json", "short.flac", "short.json", "short.mp3", "short.srt", "short.txt", "short.vtt"]
+        "library.json",
+        "short.flac",
+        "short.json",
+        "short.mp3",
+        "short.srt",
+        "short.txt",
+        "short.vtt",
+    ]
 
 
 @pytest.mark.slow
@@ -54,7 +63,9 @@ def test_unchanged_track_is_skipped_and_a_forced_render_is_byte_identical(render
     runner = CliRunner()
     again = runner.invoke(main, ["render", str(FIXTURES / "short.txt"), "-o", str(rendered), "--cache", str(cache_dir)])
     assert again.exit_code == 0 and "up to date" in again.output
-    forced = runner.invoke(main, ["render", str(FIXTURES / "short.txt"), "-o", str(rendered), "--cache", str(cache_dir), "--force"])
+    forced = runner.invoke(
+        main, ["render", str(FIXTURES / "short.txt"), "-o", str(rendered), "--cache", str(cache_dir), "--force"]
+    )
     assert forced.exit_code == 0 and "rendered" in forced.output
     assert json.loads((rendered / "short.json").read_text())["files"] == before  # same cache → same bytes
 
@@ -123,7 +134,10 @@ def test_ogg_pages_get_our_serial_and_checksums_that_match_libsndfiles(tmp_path)
     rewritten = path.read_bytes()
     pages = [i for i in range(len(rewritten)) if rewritten[i : i + 4] == b"OggS"]
     assert len(pages) > 3 and {struct.unpack("<I", rewritten[i + 14 : i + 18])[0] for i in pages} == {12345}
-    check = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "null", "-"],
-                           capture_output=True, text=True)
+    check = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+    )
     assert check.returncode == 0 and check.stderr == ""  # ffmpeg says "CRC mismatch!" for a page whose sum is wrong
     assert soundfile.info(path).frames == len(audio)

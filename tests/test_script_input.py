@@ -90,8 +90,15 @@ def test_ssml_as_the_cloud_engines_write_it_imports_with_warnings_not_refusals(t
         assert element in result.output
     script = parse_file(tmp_path / "cloud.ssml")
     assert script.meta.profile == "meditation" and script.meta.ambience == "none"  # settings carried by the SSML
-    assert [p.text for p in script.phrases] == ["Let your eyes close.", "Breathe in for 4 7 8.", "Here.", "Rest now.",
-                                                "Niamh is here.", "Your third breath.", "S O S."]
+    assert [p.text for p in script.phrases] == [
+        "Let your eyes close.",
+        "Breathe in for 4 7 8.",
+        "Here.",
+        "Rest now.",
+        "Niamh is here.",
+        "Your third breath.",
+        "S O S.",
+    ]
     assert script.phrases[2].volume_db == -6.0  # the whisper, as near as these voices come
     assert script.phrases[4].lexicon == (("Niamh", "ni:v"),)  # said as its phonemes by voices that take them
     marks = [e.name for e in script.events if type(e).__name__ == "Mark"]
@@ -109,9 +116,24 @@ def test_a_bad_drift_setting_in_ssml_is_an_error_where_it_is_written(tmp_path):
 def test_voice_and_ambience_options_serve_a_file_that_names_none(tmp_path, cache_dir):
     (tmp_path / "bare.ssml").write_text("<speak>Rest here.</speak>\n")
     (tmp_path / "named.txt").write_text("---\nvoice: steady\nambience: ocean\n---\nRest here.\n")
-    result = CliRunner().invoke(main, ["render", str(tmp_path / "bare.ssml"), str(tmp_path / "named.txt"), "-o",
-                                       str(tmp_path / "out"), "--cache", str(cache_dir), "--voice", "steady",
-                                       "--ambience", "none", "--format", "flac"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "render",
+            str(tmp_path / "bare.ssml"),
+            str(tmp_path / "named.txt"),
+            "-o",
+            str(tmp_path / "out"),
+            "--cache",
+            str(cache_dir),
+            "--voice",
+            "steady",
+            "--ambience",
+            "none",
+            "--format",
+            "flac",
+        ],
+    )
     assert result.exit_code == 0, result.output
     import json
 
@@ -126,13 +148,16 @@ def test_ssml_phoneme_in_ipa_or_x_sampa_belongs_to_its_sentence_and_other_alphab
     from pipeline.script import parse_ssml
     from pipeline.script.xsampa import xsampa_to_ipa
 
-    script = parse_ssml('<speak><p>Say <phoneme alphabet="ipa" ph="nˈiːv">Niamh</phoneme>. And '
-                        '<phoneme alphabet="x-sampa" ph=\'t@"meIt@U\'>tomato</phoneme> too. '
-                        '<phoneme alphabet="sapi" ph="n iy v">Niamh</phoneme> again.</p></speak>', "p.ssml")
+    script = parse_ssml(
+        '<speak><p>Say <phoneme alphabet="ipa" ph="nˈiːv">Niamh</phoneme>. And '
+        '<phoneme alphabet="x-sampa" ph=\'t@"meIt@U\'>tomato</phoneme> too. '
+        '<phoneme alphabet="sapi" ph="n iy v">Niamh</phoneme> again.</p></speak>',
+        "p.ssml",
+    )
     first, second, third = script.phrases
     assert first.lexicon == (("Niamh", "nˈiːv"),) and second.lexicon == (("tomato", "təˈmeɪtəʊ"),)
-    assert third.lexicon == () and "alphabet=\"sapi\"" in script.warnings[0].message
-    assert xsampa_to_ipa('r\\`{S') == "ɻæʃ"
+    assert third.lexicon == () and 'alphabet="sapi"' in script.warnings[0].message
+    assert xsampa_to_ipa("r\\`{S") == "ɻæʃ"
     with pytest.raises(ValueError, match="'\\^' is not an X-SAMPA symbol"):
         xsampa_to_ipa("a^")
 
@@ -142,8 +167,11 @@ def test_an_ssml_rate_in_numbers_is_a_share_of_the_voices_natural_speed_and_in_w
     from pipeline.speech import load_voice
     from pipeline.speech.voices import speed_of
 
-    script = parse_ssml('<speak><p><prosody rate="85%">Quicker.</prosody> <prosody rate="slow">Slower.</prosody> '
-                        '<prosody rate="0.9"><prosody rate="slow">Both.</prosody></prosody> Plain.</p></speak>', "r.ssml")
+    script = parse_ssml(
+        '<speak><p><prosody rate="85%">Quicker.</prosody> <prosody rate="slow">Slower.</prosody> '
+        '<prosody rate="0.9"><prosody rate="slow">Both.</prosody></prosody> Plain.</p></speak>',
+        "r.ssml",
+    )
     heart = load_voice("heart")  # its own rate: 0.55 of Kokoro's natural speed
     speeds = [round(speed_of(heart, phrase), 3) for phrase in script.phrases]
     assert speeds == [0.85, round(0.8 * heart.rate, 3), 0.72, heart.rate]
@@ -169,8 +197,9 @@ def problems(path):
 
 def test_every_character_no_voice_can_say_is_an_error_at_its_own_place_even_beside_other_mistakes(tmp_path):
     script = tmp_path / "s.txt"
-    script.write_text("---\nvars: {gift: \"\u2603\"}\n---\nRest here,\n  and let \u2603\u2603 go. [pause soon]\n"
-                      "A {gift} for you.\n")
+    script.write_text(
+        '---\nvars: {gift: "\u2603"}\n---\nRest here,\n  and let \u2603\u2603 go. [pause soon]\nA {gift} for you.\n'
+    )
     found = problems(script)
     snowmen = [where for where, message in found if "cannot speak '\u2603' (U+2603 SNOWMAN)" in message]
     assert snowmen == [f"{script}:5:11", f"{script}:5:12", f"{script}:6:3"]  # on the next line; the {gift} itself
@@ -178,8 +207,10 @@ def test_every_character_no_voice_can_say_is_an_error_at_its_own_place_even_besi
 
 
 def test_a_phoneme_the_voice_lacks_is_an_error_where_it_is_written_naming_the_nearest_it_has(tmp_path, monkeypatch):
-    (tmp_path / "n.ssml").write_text('<speak>\n<p>Say <phoneme alphabet="ipa" ph="nˈɝs">nurse</phoneme> and '
-                                     '<phoneme alphabet="x-sampa" ph="n3\'s">nurse</phoneme>.</p>\n</speak>\n')
+    (tmp_path / "n.ssml").write_text(
+        '<speak>\n<p>Say <phoneme alphabet="ipa" ph="nˈɝs">nurse</phoneme> and '
+        '<phoneme alphabet="x-sampa" ph="n3\'s">nurse</phoneme>.</p>\n</speak>\n'
+    )
     found = problems(tmp_path / "n.ssml")  # the default narrator is Kokoro, whose table has no ɝ
     assert [where for where, _ in found] == [f"{tmp_path / 'n.ssml'}:2:38"]  # X-SAMPA's 3\' is ɜ ... ʲ: both known
     assert "voice 'default' (kokoro) has no phoneme 'ɝ'" in found[0][1] and "the nearest it has is 'ɜː'" in found[0][1]
@@ -189,7 +220,10 @@ def test_a_phoneme_the_voice_lacks_is_an_error_where_it_is_written_naming_the_ne
     (tmp_path / "j.txt").write_text("---\nvoice: mine\n---\nThe judge rests.\n")
     found = problems(tmp_path / "j.txt")  # Piper's table has no ligatures: each one, where the preset writes it
     line = len(steady.splitlines()) + 1
-    assert [where for where, _ in found] == [f"{tmp_path / 'mine.toml'}:{line}:23", f"{tmp_path / 'mine.toml'}:{line}:26"]
+    assert [where for where, _ in found] == [
+        f"{tmp_path / 'mine.toml'}:{line}:23",
+        f"{tmp_path / 'mine.toml'}:{line}:26",
+    ]
     assert all("has no phoneme 'ʤ'" in message and "nearest it has is 'dʒ'" in message for _, message in found)
 
 
@@ -201,12 +235,19 @@ def test_two_mistakes_on_one_line_are_two_errors(tmp_path):
 
 
 def test_a_file_with_six_mistakes_gets_six_errors_in_one_run(tmp_path):
-    (tmp_path / "s.txt").write_text("---\nprofile: podcastt\n---\nHello \u2603 there. [pause soon]\n"
-                                    "[voice nobody] Who? [bed no-such-bed]\n[sound missing.wav] Rest.\n")
+    (tmp_path / "s.txt").write_text(
+        "---\nprofile: podcastt\n---\nHello \u2603 there. [pause soon]\n"
+        "[voice nobody] Who? [bed no-such-bed]\n[sound missing.wav] Rest.\n"
+    )
     found = problems(tmp_path / "s.txt")
     assert [(where.split(":", 1)[1], message.split(" '")[0]) for where, message in found] == [
-        ("2:10", "unknown loudness profile"), ("4:7", "the voice cannot speak"), ("4:23", "bad pause length"),
-        ("5:16", "unknown voice"), ("5:21", "unknown ambience"), ("6:1", "sound file")]
+        ("2:10", "unknown loudness profile"),
+        ("4:7", "the voice cannot speak"),
+        ("4:23", "bad pause length"),
+        ("5:16", "unknown voice"),
+        ("5:21", "unknown ambience"),
+        ("6:1", "sound file"),
+    ]
 
 
 SLOW = """<speak>
@@ -225,26 +266,48 @@ def test_an_ssml_rate_beyond_the_voice_is_met_as_closely_as_it_allows_with_one_w
     (tmp_path / "slow.ssml").write_text(SLOW)
     result = lint(tmp_path / "slow.ssml")  # x-slow: 0.6 of the default narrator's 0.55, below Kokoro's 0.35
     assert result.exit_code == 0 and "1 warning(s)" in result.output, result.output
-    warning = f"{tmp_path / 'slow.ssml'}:2:29: warning: SSML rate met as closely as the voice allows: 3 phrases ask " \
-              "the voice 'default' (kokoro, which speaks 0.35–2 of its natural speed) for 0.33: spoken at 0.35"
+    warning = (
+        f"{tmp_path / 'slow.ssml'}:2:29: warning: SSML rate met as closely as the voice allows: 3 phrases ask "
+        "the voice 'default' (kokoro, which speaks 0.35–2 of its natural speed) for 0.33: spoken at 0.35"
+    )
     assert warning in result.output
     job = prepare(tmp_path / "slow.ssml", RenderOptions(out_dir=tmp_path / "out"))  # what a release render speaks
     assert [speed_of(job.voices[p.voice], p) for p in job.script.phrases] == pytest.approx([0.35, 0.35, 0.35, 0.55])
     assert all(0.35 <= speed_of(job.voices[p.voice], p) for p in job.script.phrases)  # Kokoro takes each as it is
     place(job.script, [0] * len(job.script.utterances), job.pauses)  # lint's laid timeline, as render lays it
-    draft = CliRunner().invoke(main, ["render", "--draft", str(tmp_path / "slow.ssml"), "-o", str(tmp_path / "out"),
-                                      "--cache", str(cache_dir), "--format", "flac", "--ambience", "none"])
+    draft = CliRunner().invoke(
+        main,
+        [
+            "render",
+            "--draft",
+            str(tmp_path / "slow.ssml"),
+            "-o",
+            str(tmp_path / "out"),
+            "--cache",
+            str(cache_dir),
+            "--format",
+            "flac",
+            "--ambience",
+            "none",
+        ],
+    )
     assert draft.exit_code == 0 and warning in draft.output, draft.output
 
 
 def test_unclosed_ssml_elements_are_named_where_they_opened(tmp_path):
-    (tmp_path / "open.ssml").write_text('<speak>\n  <p>Rest here.\n    <prosody rate="slow">Slower.\n'
-                                        '  <prosody volume="soft">Softer.\n  </p>\n</speak>\n')
-    assert (f"{tmp_path / 'open.ssml'}:5:5: not well-formed SSML: mismatched tag: <prosody> opened at 3:5 and "
-            "<prosody> at 4:3 are not closed") in lint(tmp_path / "open.ssml").output
+    (tmp_path / "open.ssml").write_text(
+        '<speak>\n  <p>Rest here.\n    <prosody rate="slow">Slower.\n'
+        '  <prosody volume="soft">Softer.\n  </p>\n</speak>\n'
+    )
+    assert (
+        f"{tmp_path / 'open.ssml'}:5:5: not well-formed SSML: mismatched tag: <prosody> opened at 3:5 and "
+        "<prosody> at 4:3 are not closed"
+    ) in lint(tmp_path / "open.ssml").output
     (tmp_path / "end.ssml").write_text('<speak>\n<p><prosody rate="slow">Slower.\n')
-    assert ("no element found: <speak> opened at 1:1, <p> at 2:1 and <prosody> at 2:4 are not closed"
-            in lint(tmp_path / "end.ssml").output)
+    assert (
+        "no element found: <speak> opened at 1:1, <p> at 2:1 and <prosody> at 2:4 are not closed"
+        in lint(tmp_path / "end.ssml").output
+    )
 
 
 def test_every_bad_attribute_of_an_ssml_element_is_reported(tmp_path):

@@ -86,19 +86,42 @@ def test_audacity_labels_and_bad_requests(rendered, tmp_path):
     breaths = [float(line.split("\t")[0]) for line in (out / "short.breath.labels.txt").read_text().splitlines()]
     assert breaths == list(manifest.exhale_onsets_s)
     unknown = invoke("session", out / "short.json", "--kind", "reaper,protools")
-    assert unknown.exit_code != 0 and "unknown session kind 'protools' (known: reaper, otio, aaf, audacity)" in unknown.output
+    assert (
+        unknown.exit_code != 0
+        and "unknown session kind 'protools' (known: reaper, otio, aaf, audacity)" in unknown.output
+    )
     (tmp_path / "bare.txt").write_text("---\nvoice: steady\n---\nRest here.\n")
     assert invoke("render", tmp_path / "bare.txt", "-o", tmp_path / "b", "--format", "flac").exit_code == 0
     assert "render the track with --stems first" in invoke("session", tmp_path / "b" / "bare.json").output
 
 
 def test_render_writes_the_sessions_itself_with_stems_and_refuses_an_unknown_kind(tmp_path, cache_dir):
-    result = invoke("render", FIXTURES / "short.txt", "-o", tmp_path, "--cache", cache_dir, "--format", "flac",
-                    "--session", "reaper,audacity")
+    result = invoke(
+        "render",
+        FIXTURES / "short.txt",
+        "-o",
+        tmp_path,
+        "--cache",
+        cache_dir,
+        "--format",
+        "flac",
+        "--session",
+        "reaper,audacity",
+    )
     assert result.exit_code == 0, result.output
     assert {"short.voice.wav", "short.RPP", "short.phrases.labels.txt"} <= {p.name for p in tmp_path.iterdir()}
-    again = invoke("render", FIXTURES / "short.txt", "-o", tmp_path, "--cache", cache_dir, "--format", "flac",
-                   "--session", "reaper,audacity")
+    again = invoke(
+        "render",
+        FIXTURES / "short.txt",
+        "-o",
+        tmp_path,
+        "--cache",
+        cache_dir,
+        "--format",
+        "flac",
+        "--session",
+        "reaper,audacity",
+    )
     assert "up to date" in again.output and f"wrote {tmp_path / 'short.RPP'}" in again.output  # made from the manifest
     unknown = invoke("render", FIXTURES / "short.txt", "-o", tmp_path, "--session", "protools")
     assert unknown.exit_code != 0 and "--session: unknown session kind 'protools'" in unknown.output
@@ -117,7 +140,9 @@ def test_aaf_session_reads_back_with_linked_stems_at_zero_and_every_marker(rende
             stem = slot.name.split()[0]
             assert (clip.start, clip.length) == (0, frames[stem])
             tape_link = clip.mob.slots[0].segment.components[0].mob  # master → source mob, which holds the file
-            assert tape_link.descriptor["Locator"][0]["URLString"].value == (out / f"short.{stem}.wav").resolve().as_uri()
+            assert (
+                tape_link.descriptor["Locator"][0]["URLString"].value == (out / f"short.{stem}.wav").resolve().as_uri()
+            )
         (events,) = [slot for slot in composition.slots if slot.segment.media_kind == "DescriptiveMetadata"]
         markers = {(m["Comment"].value, m["Position"].value, m["Length"].value) for m in events.segment.components}
     for section in manifest.sections:
@@ -131,13 +156,17 @@ def test_each_stem_carries_the_sections_and_marks_as_cue_points_a_daw_reads(rend
     import wavinfo
 
     out, manifest, frames = rendered
-    expected = sorted([(round(s.start_s * RATE), s.name) for s in manifest.sections] +
-                      [(round(m.start_s * RATE), f"mark {m.name}") for m in manifest.marks])
+    expected = sorted(
+        [(round(s.start_s * RATE), s.name) for s in manifest.sections]
+        + [(round(m.start_s * RATE), f"mark {m.name}") for m in manifest.marks]
+    )
     for name in ("voice", "bed", "tones"):
         cues = wavinfo.WavInfoReader(str(out / f"short.{name}.wav")).cues
         found = sorted((offset, cues.label_and_note(ident)[0]) for ident, offset in cues.each_cue())
         # the manifest keeps times to the millisecond: 48 frames
-        assert [(abs(a - b) <= 48, la == lb) for (a, la), (b, lb) in zip(found, expected)] == [(True, True)] * len(expected)
+        assert [(abs(a - b) <= 48, la == lb) for (a, la), (b, lb) in zip(found, expected)] == [(True, True)] * len(
+            expected
+        )
         assert len(found) == len(expected) >= 2
         audio, _ = soundfile.read(out / f"short.{name}.wav", dtype="float32")
         assert len(audio) == frames[name]  # the audio reads as before: the cues follow the data

@@ -7,32 +7,37 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.errors import ConfigError, RenderError, ScriptError
-from pipeline.script import Phrase, parse_text
 from pipeline.audio import frames, resample
+from pipeline.errors import ConfigError, RenderError, ScriptError, Source
 from pipeline.files import prune_least_recently_used
 from pipeline.loudness import integrated_loudness
+from pipeline.script import Phrase, parse_text
 from pipeline.speech import EDGE_PAD_S, ClipCache, load_voice, speak, synthesize
 from pipeline.speech.clips import CLIP_LUFS, TRIM_BELOW_PEAK_DB
 from pipeline.speech.engines import engine_for
 from pipeline.speech.text import normalise, split_for_engine
-from pipeline.errors import Source
 
 HERE = Source("t.txt", 1, 1)
 
 
-@pytest.mark.parametrize("text, spoken", [
-    ("Dr. Lee has 25 years.", "Doctor Lee has twenty-five years."),
-    ("Rest for 2.5 minutes, e.g. now.", "Rest for two point five minutes, for example now."),
-    ("Since 1990 & 2,000 times.", "Since nineteen ninety and two thousand times."),
-    ("At 7:05, on the 3rd day, 100% here.", "At seven oh five, on the third day, one hundred percent here."),
-])
+@pytest.mark.parametrize(
+    "text, spoken",
+    [
+        ("Dr. Lee has 25 years.", "Doctor Lee has twenty-five years."),
+        ("Rest for 2.5 minutes, e.g. now.", "Rest for two point five minutes, for example now."),
+        ("Since 1990 & 2,000 times.", "Since nineteen ninety and two thousand times."),
+        ("At 7:05, on the 3rd day, 100% here.", "At seven oh five, on the third day, one hundred percent here."),
+    ],
+)
 def test_numbers_abbreviations_and_symbols_are_read_as_words(text, spoken):
     assert normalise(text, {}, HERE) == spoken
 
 
 def test_lexicon_respells_whole_words_any_case():
-    assert normalise("Attunement, not attunements.", {"attunement": "uh-TOON-ment"}, HERE) == "uh-TOON-ment, not attunements."
+    assert (
+        normalise("Attunement, not attunements.", {"attunement": "uh-TOON-ment"}, HERE)
+        == "uh-TOON-ment, not attunements."
+    )
 
 
 def test_phonemes_in_the_lexicon_pass_through_normalisation_untouched():
@@ -40,7 +45,11 @@ def test_phonemes_in_the_lexicon_pass_through_normalisation_untouched():
 
 
 def steady_with_lexicon(folder, monkeypatch, entry: str, engine: str = "piper"):
-    text = (Path(__file__).parents[1] / "voices" / "steady.toml").read_text().replace('engine = "piper"', f'engine = "{engine}"')
+    text = (
+        (Path(__file__).parents[1] / "voices" / "steady.toml")
+        .read_text()
+        .replace('engine = "piper"', f'engine = "{engine}"')
+    )
     (folder / "named.toml").write_text(text + entry + "\n")
     monkeypatch.setenv("DRIFT_VOICES", str(folder))
     return load_voice("named")
@@ -58,11 +67,14 @@ def test_a_phoneme_lexicon_entry_is_said_exactly(steady, tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("entry, engine, message", [
-    ('Niamh = { phonemes = "nˈiːv☺" }', "piper", "lexicon entry 'Niamh': the voice has no phoneme ☺"),
-    ('Niamh = { phonemes = "nˈiːv" }', "coqui", "only Piper and Kokoro voices take phonemes"),
-    ('Niamh = { sounds = "neeve" }', "piper", "must be a respelling in quotes or { phonemes"),
-])
+@pytest.mark.parametrize(
+    "entry, engine, message",
+    [
+        ('Niamh = { phonemes = "nˈiːv☺" }', "piper", "lexicon entry 'Niamh': the voice has no phoneme ☺"),
+        ('Niamh = { phonemes = "nˈiːv" }', "coqui", "only Piper and Kokoro voices take phonemes"),
+        ('Niamh = { sounds = "neeve" }', "piper", "must be a respelling in quotes or { phonemes"),
+    ],
+)
 def test_a_lexicon_entry_a_voice_cannot_say_is_named(entry, engine, message, tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match=re.escape(message)) as caught:
         engine_for(steady_with_lexicon(tmp_path, monkeypatch, entry, engine))
@@ -112,10 +124,15 @@ def counting_syntheses(monkeypatch, preset):
 @pytest.mark.slow
 def test_every_clip_has_the_same_quiet_edges_zero_ends_and_one_loudness(steady):
     """Seamless joins: whatever the phrase, 20 ms of quiet before and after the sound, ends at zero, one level."""
-    texts = ["Yes.", "Let your shoulders soften, and feel the weight of your body settle into the floor beneath you.",
-             "Is it safe to rest here?", "Breathe in... and out."]
-    clips = synthesize(parse_text("---\nvoice: steady\n---\n" + "\n\n".join(texts), "a.txt"), {"steady": steady},
-                       ClipCache(None))
+    texts = [
+        "Yes.",
+        "Let your shoulders soften, and feel the weight of your body settle into the floor beneath you.",
+        "Is it safe to rest here?",
+        "Breathe in... and out.",
+    ]
+    clips = synthesize(
+        parse_text("---\nvoice: steady\n---\n" + "\n\n".join(texts), "a.txt"), {"steady": steady}, ClipCache(None)
+    )
     engine = engine_for(steady)
     raw = [integrated_loudness(resample(engine.synthesize(c.text, 1.0), engine.sample_rate)) for c in clips]
     assert max(raw) - min(raw) > 1.5  # the engine's phrases differ in level...
@@ -134,10 +151,14 @@ def test_every_clip_has_the_same_quiet_edges_zero_ends_and_one_loudness(steady):
 def test_editing_one_sentence_synthesises_exactly_that_sentence(steady, tmp_path, monkeypatch):
     voices = {"steady": steady}
     spoken = counting_syntheses(monkeypatch, steady)
-    synthesize(parse_text("---\nvoice: steady\n---\nOne here. Two here. Three here.", "a.txt"), voices, ClipCache(tmp_path))
+    synthesize(
+        parse_text("---\nvoice: steady\n---\nOne here. Two here. Three here.", "a.txt"), voices, ClipCache(tmp_path)
+    )
     assert sorted(spoken) == ["One here.", "Three here.", "Two here."]  # spoken two at a time: any order
     spoken.clear()
-    synthesize(parse_text("---\nvoice: steady\n---\nOne here. Two, changed. Three here.", "a.txt"), voices, ClipCache(tmp_path))
+    synthesize(
+        parse_text("---\nvoice: steady\n---\nOne here. Two, changed. Three here.", "a.txt"), voices, ClipCache(tmp_path)
+    )
     assert spoken == ["Two, changed."]
 
 
@@ -154,8 +175,9 @@ def test_a_phrase_that_cannot_be_spoken_stops_the_stage_without_speaking_the_res
     spoken = counting_syntheses(monkeypatch, steady)
     sentences = ["Breath one.", "Smile ☺ now."] + [f"Breath number {n}." for n in range(2, 40)]
     with pytest.raises(ScriptError, match="cannot speak"):
-        synthesize(parse_text("---\nvoice: steady\n---\n" + " ".join(sentences), "a.txt"), {"steady": steady},
-                   ClipCache(None))
+        synthesize(
+            parse_text("---\nvoice: steady\n---\n" + " ".join(sentences), "a.txt"), {"steady": steady}, ClipCache(None)
+        )
     assert len(spoken) < 10
 
 
@@ -214,6 +236,7 @@ def test_empty_phrase_and_missing_model_are_clear_errors(tmp_path, monkeypatch):
 def test_coqui_missing_says_how_to_install(tmp_path, monkeypatch):
     try:
         import TTS  # noqa: F401
+
         pytest.skip("Coqui is installed here")
     except ImportError:
         pass
@@ -276,8 +299,10 @@ def test_a_draft_speaks_every_kokoro_voice_with_its_piper_stand_in(tmp_path, cac
     assert {n: v.engine for n, v in release.voices.items()} == {"default": "kokoro", "deep": "kokoro"}
     assert {n: v.name for n, v in draft.voices.items()} == {"default": "joe", "deep": "joe-deep"}
     assert draft.input_hash != release.input_hash  # a draft never stands in for the release
-    result = CliRunner().invoke(main, ["render", str(script), "--draft", "-o", str(tmp_path / "out"),
-                                       "--cache", str(cache_dir), "--format", "flac"])
+    result = CliRunner().invoke(
+        main,
+        ["render", str(script), "--draft", "-o", str(tmp_path / "out"), "--cache", str(cache_dir), "--format", "flac"],
+    )
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "out" / "s.json").read_text())
     assert manifest["draft"] is True and manifest["voice"] == "joe"
@@ -308,8 +333,9 @@ def test_an_emphasised_word_is_a_louder_span_of_one_clip(steady, tmp_path):
     emphasised = speak(marked, steady, cache)
     assert emphasised.frames == plain.frames  # one synthesis of the whole sentence: its intonation is not cut
     span = marked.spans[0]
-    start, end = word_frames(marked.text, [span.start, span.end], plain.audio,
-                             sounds_counter(engine_for(steady).phonemes))
+    start, end = word_frames(
+        marked.text, [span.start, span.end], plain.audio, sounds_counter(engine_for(steady).phonemes)
+    )
     assert 0 < start < end < plain.frames
     edge = frames(0.03)
     louder = rms_db(emphasised.audio[start + edge : end - edge]) - rms_db(plain.audio[start + edge : end - edge])
@@ -345,5 +371,7 @@ def short_render_like(tmp_path):
     from pipeline.render import render
 
     script = tmp_path / "m.txt"
-    script.write_text("---\nvoice: steady\nambience: none\n---\nLet your shoulders soften, [mark middle] and let the day go.\n")
+    script.write_text(
+        "---\nvoice: steady\nambience: none\n---\nLet your shoulders soften, [mark middle] and let the day go.\n"
+    )
     return render(prepare(script, RenderOptions(out_dir=tmp_path)), ClipCache(tmp_path / "cache")).timeline

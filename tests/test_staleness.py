@@ -32,10 +32,15 @@ def built(tmp_path_factory, cache_dir):
     root = tmp_path_factory.mktemp("staleness")
     script = root / "calm.txt"
     script.write_text(SCRIPT)
-    check = lambda: invoke("render", script, "-o", root / "build", "--cache", cache_dir, "--format", "flac",
-                           "--jobs", 1, "--check")
-    assert invoke("render", script, "-o", root / "build", "--cache", cache_dir, "--format", "flac", "--jobs", 1,
-                  "-q").exit_code == 0
+    check = lambda: invoke(
+        "render", script, "-o", root / "build", "--cache", cache_dir, "--format", "flac", "--jobs", 1, "--check"
+    )
+    assert (
+        invoke(
+            "render", script, "-o", root / "build", "--cache", cache_dir, "--format", "flac", "--jobs", 1, "-q"
+        ).exit_code
+        == 0
+    )
     assert check().exit_code == 0
     return {"script": script, "check": check}
 
@@ -60,8 +65,18 @@ def edit(path, old, new):
 
 def test_the_renderer_is_what_render_the_track_writer_and_job_import():
     files = {path.relative_to(PACKAGE).as_posix() for path in closure(RENDERER)}
-    assert {"render.py", "job.py", "deliver.py", "mix.py", "master.py", "speech/engines.py",
-            "pacing/place.py", "beds/stream.py", "__init__.py", "speech/__init__.py"} <= files
+    assert {
+        "render.py",
+        "job.py",
+        "deliver.py",
+        "mix.py",
+        "master.py",
+        "speech/engines.py",
+        "pacing/place.py",
+        "beds/stream.py",
+        "__init__.py",
+        "speech/__init__.py",
+    } <= files
     assert "speech/kokoro.py" in files  # imported inside a function
     assert not files & {"cli.py", "__main__.py", "feed.py", "preview.py", "qc.py", "plot.py", "export/session.py"}
     assert not any(name.startswith(("draft/", "library/")) for name in files)
@@ -96,8 +111,12 @@ def test_edits_that_cannot_change_the_audio_leave_the_track_up_to_date(built, pa
         assert renderer_source_sha256(package_copy) == real, path.name
         checked = built["check"]()
         assert checked.exit_code == 0, (path.name, checked.output)
-    assert job_module.staleness(prepare(built["script"], RenderOptions(out_dir=built["script"].parent / "build",
-                                                                       formats=("flac",)))) is None
+    assert (
+        job_module.staleness(
+            prepare(built["script"], RenderOptions(out_dir=built["script"].parent / "build", formats=("flac",)))
+        )
+        is None
+    )
 
 
 @pytest.mark.slow
@@ -111,6 +130,7 @@ def test_an_edit_to_the_mix_makes_the_track_stale(built, package_copy):
 
 def fake_versions(monkeypatch, versions):
     """Installed packages as ``versions`` says (one not named is not installed)."""
+
     def version(package):
         if package not in versions:
             raise metadata.PackageNotFoundError(package)

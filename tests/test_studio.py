@@ -91,8 +91,9 @@ def test_a_change_without_the_pages_csrf_token_or_from_another_origin_is_refused
     assert elsewhere.status_code == 403 and "Origin" in elsewhere.json()["error"]
     nowhere = client.post("/api/lint", json=body, headers={"X-CSRF-Token": headers["X-CSRF-Token"]})
     assert nowhere.status_code == 403  # neither Origin nor Referer
-    referred = client.post("/api/lint", json=body, headers={"X-CSRF-Token": headers["X-CSRF-Token"],
-                                                             "Referer": client.origin + "/"})
+    referred = client.post(
+        "/api/lint", json=body, headers={"X-CSRF-Token": headers["X-CSRF-Token"], "Referer": client.origin + "/"}
+    )
     assert referred.status_code == 200
     other_session = client_for(studio[2], None)
     assert other_session.post("/api/lint", json=body, headers=headers).status_code == 403  # another studio's token
@@ -127,8 +128,10 @@ def test_off_the_loopback_every_request_needs_the_token(folders, cache_dir):
         prepare_studio(*folders, cache_dir, "127.0.0.1", 0, "short")
 
 
-@pytest.mark.parametrize("path", ["../secret.txt", "/etc/passwd.txt", "drafts/../../secret.txt", ".hidden.txt",
-                                  "link/secret.txt", "short.yaml", ""])
+@pytest.mark.parametrize(
+    "path",
+    ["../secret.txt", "/etc/passwd.txt", "drafts/../../secret.txt", ".hidden.txt", "link/secret.txt", "short.yaml", ""],
+)
 def test_paths_outside_the_folder_are_refused(studio, path):
     client, headers, (scripts, out) = studio
     (scripts.parent / "secret.txt").write_text("---\ntitle: secret\n---\nNot yours.\n")
@@ -169,12 +172,16 @@ def test_a_save_over_a_file_changed_elsewhere_is_a_409_until_the_person_says_so(
     opened = client.get("/api/script", params={"path": "short.txt"}).json()
     (scripts / "short.txt").write_text(opened["text"] + "\nChanged in another editor.\n")
     mine = opened["text"] + "\nMine.\n"
-    stale = client.put("/api/script", json={"path": "short.txt", "text": mine, "base_sha256": opened["sha256"]},
-                       headers=headers)
+    stale = client.put(
+        "/api/script", json={"path": "short.txt", "text": mine, "base_sha256": opened["sha256"]}, headers=headers
+    )
     assert stale.status_code == 409 and "changed elsewhere" in stale.json()["error"]
     assert (scripts / "short.txt").read_text().endswith("Changed in another editor.\n")
-    confirmed = client.put("/api/script", json={"path": "short.txt", "text": mine,
-                                                "base_sha256": stale.json()["current_sha256"]}, headers=headers)
+    confirmed = client.put(
+        "/api/script",
+        json={"path": "short.txt", "text": mine, "base_sha256": stale.json()["current_sha256"]},
+        headers=headers,
+    )
     assert confirmed.status_code == 200 and (scripts / "short.txt").read_text() == mine
     assert not [p for p in scripts.iterdir() if p.name.startswith(".")]  # written under a hidden name, renamed
     new = client.put("/api/script", json={"path": "new.txt", "text": "Hello.", "base_sha256": None}, headers=headers)
@@ -195,15 +202,24 @@ def test_lint_as_the_person_types_is_drift_lint_style(studio):
     client, headers, (scripts, _) = studio
     text = (scripts / "turning-toward.txt").read_text()
     broken = text.replace("Take a moment to arrive here.", "Take a moment to arrive here. [bedd ocean]")
-    line = broken.splitlines().index(next(l for l in broken.splitlines() if "[bedd ocean]" in l)) + 1
+    line = next(n for n, text in enumerate(broken.splitlines(), start=1) if "[bedd ocean]" in text)
     answer = client.post("/api/lint", json={"path": "turning-toward.txt", "text": broken}, headers=headers).json()
     assert answer["errors"] == 1
     (only,) = answer["diagnostics"]
-    assert only == {"line": line, "col": only["col"], "message": "unknown cue '[bedd ocean]'",
-                    "hint": "did you mean 'bed'?", "severity": "error", "file": None}
+    assert only == {
+        "line": line,
+        "col": only["col"],
+        "message": "unknown cue '[bedd ocean]'",
+        "hint": "did you mean 'bed'?",
+        "severity": "error",
+        "file": None,
+    }
     assert broken.splitlines()[line - 1][only["col"] - 1 :].startswith("[bedd ocean]")
     assert (scripts / "turning-toward.txt").read_text() == text  # nothing written
-    assert sorted(p.name for p in scripts.iterdir()) == ["short.txt", "turning-toward.txt"]  # the copy lint read is gone
+    assert sorted(p.name for p in scripts.iterdir()) == [
+        "short.txt",
+        "turning-toward.txt",
+    ]  # the copy lint read is gone
 
 
 @pytest.mark.slow
@@ -216,9 +232,15 @@ def test_lint_of_text_in_memory_says_what_lint_with_style_says_of_the_file(tmp_p
     from pipeline.studio.lint import lint_text
 
     text = (LIBRARY / name).read_text(encoding="utf-8")
-    variants = [text, text.replace("[pause", "[paws", 1), text.replace("voice: default", "voice: defualt", 1),
-                text.replace("profile: podcast", "profile: loud", 1), text + "\nA stray [bracket.\n",
-                text.replace("## ", "##", 1), "Just one line, no front matter."]
+    variants = [
+        text,
+        text.replace("[pause", "[paws", 1),
+        text.replace("voice: default", "voice: defualt", 1),
+        text.replace("profile: podcast", "profile: loud", 1),
+        text + "\nA stray [bracket.\n",
+        text.replace("## ", "##", 1),
+        "Just one line, no front matter.",
+    ]
     for n, variant in enumerate(variants):
         path = tmp_path / name
         path.write_text(variant, encoding="utf-8")
@@ -231,9 +253,15 @@ def test_a_problem_in_another_file_is_shown_with_that_file_not_on_the_scripts_li
     from pipeline.studio.lint import Diagnostic
 
     script = tmp_path / "s.txt"
-    elsewhere = Diagnostic.of(ConfigError("unknown key 'rat' (did you mean 'rate')", Source("voices/x.toml", 3, 1)), script)
-    assert (elsewhere.file, elsewhere.line, elsewhere.message, elsewhere.hint) == \
-        ("voices/x.toml", 3, "unknown key 'rat'", "did you mean 'rate'?")
+    elsewhere = Diagnostic.of(
+        ConfigError("unknown key 'rat' (did you mean 'rate')", Source("voices/x.toml", 3, 1)), script
+    )
+    assert (elsewhere.file, elsewhere.line, elsewhere.message, elsewhere.hint) == (
+        "voices/x.toml",
+        3,
+        "unknown key 'rat'",
+        "did you mean 'rate'?",
+    )
     here = Diagnostic.of(ScriptWarning("a sentence of 31 words", Source(str(script), 9, 4)), script)
     assert (here.file, here.line, here.col, here.severity, here.hint) == (None, 9, 4, "warning", "")
 
@@ -252,16 +280,20 @@ def test_a_description_that_must_be_stopped_gets_resources_and_writes_nothing(st
 @pytest.mark.slow
 def test_a_description_is_kept_only_when_the_person_ticks_the_box(studio):
     client, headers, (scripts, _) = studio
-    answer = client.post("/api/draft", json={"description": DESCRIPTION, "minutes": 5, "name": "Sam"},
-                         headers=headers).json()
+    answer = client.post(
+        "/api/draft", json={"description": DESCRIPTION, "minutes": 5, "name": "Sam"}, headers=headers
+    ).json()
     assert not answer["stopped"] and answer["path"].startswith("drafts/") and answer["errors"] == 0
     assert answer["understanding"]["chosen"][0]["id"] == "pursue-withdraw"
-    assert answer["understanding"]["themes"][0]["confidence"] > 0.2 and answer["understanding"]["situation"] == "texting"
+    assert (
+        answer["understanding"]["themes"][0]["confidence"] > 0.2 and answer["understanding"]["situation"] == "texting"
+    )
     drafted = scripts / answer["path"]
     assert drafted.read_text() == answer["text"] and DESCRIPTION not in answer["text"]
     assert not list(scripts.rglob("*.intake.yaml"))
-    kept = client.post("/api/draft", json={"description": DESCRIPTION, "minutes": 5, "name": "Sam", "keep": True},
-                       headers=headers).json()
+    kept = client.post(
+        "/api/draft", json={"description": DESCRIPTION, "minutes": 5, "name": "Sam", "keep": True}, headers=headers
+    ).json()
     (intake,) = scripts.rglob("*.intake.yaml")
     assert kept["kept"] and DESCRIPTION in intake.read_text()
 
@@ -269,8 +301,13 @@ def test_a_description_is_kept_only_when_the_person_ticks_the_box(studio):
 @pytest.mark.slow
 def test_a_wrong_setting_is_one_line_and_never_a_stack_trace(studio):
     client, headers, _ = studio
-    for body in ({"description": DESCRIPTION, "minutes": 500}, {"description": ""}, {"description": DESCRIPTION, "voice": "nobody"},
-                 {"description": 12}, {"minutes": 5}):
+    for body in (
+        {"description": DESCRIPTION, "minutes": 500},
+        {"description": ""},
+        {"description": DESCRIPTION, "voice": "nobody"},
+        {"description": 12},
+        {"minutes": 5},
+    ):
         answer = client.post("/api/draft", json=body, headers=headers)
         assert answer.status_code == 400, body
         assert "\n" not in answer.json()["error"] and "Traceback" not in answer.text
@@ -331,8 +368,24 @@ class Server:
         self.logs = logs
         self.out = out
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "pipeline", "studio", str(folder), "-o", str(out), "--no-browser", "--cache",
-             str(cache_dir), *options], stdout=subprocess.PIPE, stderr=open(logs, "w"), text=True, cwd=ROOT)
+            [
+                sys.executable,
+                "-m",
+                "pipeline",
+                "studio",
+                str(folder),
+                "-o",
+                str(out),
+                "--no-browser",
+                "--cache",
+                str(cache_dir),
+                *options,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=open(logs, "w"),
+            text=True,
+            cwd=ROOT,
+        )
         line = self.process.stdout.readline()
         match = re.search(r"(http://[^\s]+)", line)
         assert match, line + logs.read_text()
@@ -352,8 +405,17 @@ class Server:
 
 def _post(server: Server, path: str, body: dict, csrf: str, cookie: str) -> http.client.HTTPResponse:
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-    connection.request("POST", path, json.dumps(body), {"Content-Type": "application/json", "X-CSRF-Token": csrf,
-                                                        "Origin": f"http://127.0.0.1:{server.port}", "Cookie": cookie})
+    connection.request(
+        "POST",
+        path,
+        json.dumps(body),
+        {
+            "Content-Type": "application/json",
+            "X-CSRF-Token": csrf,
+            "Origin": f"http://127.0.0.1:{server.port}",
+            "Cookie": cookie,
+        },
+    )
     return connection.getresponse()
 
 
@@ -412,8 +474,14 @@ def _is_worker(pid: int) -> bool:
 # --- the page, in Chromium ------------------------------------------------------------------------------
 
 browser_only = pytest.mark.skipif(not CHROMIUM, reason="Chromium not installed (make test installs Debian's chromium)")
-LAUNCH = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-          "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
+LAUNCH = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+]
 
 
 @pytest.fixture(scope="module")
@@ -458,9 +526,13 @@ def shot(page, name: str) -> None:
 
 def put_cursor(page, line: int, at_end: bool = True) -> None:
     """The cursor at the end (or start) of a line, as a click there would put it."""
-    page.evaluate("""([line, atEnd]) => { const t = document.getElementById('text'); const lines = t.value.split('\\n');
-        const offset = lines.slice(0, line - 1).reduce((n, l) => n + l.length + 1, 0) + (atEnd ? lines[line - 1].length : 0);
-        t.focus(); t.setSelectionRange(offset, offset); }""", [line, at_end])
+    page.evaluate(
+        """([line, atEnd]) => { const t = document.getElementById('text'); const lines = t.value.split('\\n');
+        const offset = lines.slice(0, line - 1).reduce((n, l) => n + l.length + 1, 0)
+            + (atEnd ? lines[line - 1].length : 0);
+        t.focus(); t.setSelectionRange(offset, offset); }""",
+        [line, at_end],
+    )
 
 
 def describe(tab) -> None:
@@ -501,14 +573,19 @@ def test_an_unknown_cue_shows_its_diagnostic_on_its_line_and_goes_when_fixed(tab
     drafted(tab)
     lines = tab.input_value("#text").split("\n")
     body = lines.index("---", 1) + 1  # after the front matter
-    line = next(n for n, text in enumerate(lines, 1) if n > body + 3 and len(text) > 40 and not text.startswith(("//", "#")))
+    line = next(
+        n for n, text in enumerate(lines, 1) if n > body + 3 and len(text) > 40 and not text.startswith(("//", "#"))
+    )
     put_cursor(tab, line)
     started = time.monotonic()
     tab.keyboard.type(" [bedd ocean]")
     note = tab.locator(f".note[data-line='{line}']")
     note.wait_for(timeout=10_000)
     print(f"keystroke to diagnostic: {time.monotonic() - started:.2f} s")
-    assert "unknown cue '[bedd ocean]'" in note.inner_text() and "did you mean 'bed'?" in note.locator(".hint").inner_text()
+    assert (
+        "unknown cue '[bedd ocean]'" in note.inner_text()
+        and "did you mean 'bed'?" in note.locator(".hint").inner_text()
+    )
     assert tab.locator(f".gutter span[data-line='{line}']").get_attribute("class") == "lint-error"
     row_top = tab.evaluate(f"() => document.getElementById('mirror').children[{line - 1}].getBoundingClientRect().top")
     assert note.bounding_box()["y"] == pytest.approx(row_top, abs=2)  # beside its line
@@ -566,9 +643,11 @@ def test_preview_this_section_plays_it_in_the_stem_player(tab):
     assert tab.evaluate("window.studio.sectionAtCursor()") == section
     tab.click("#preview")
     frame = tab.frame_locator("#player")
-    tab.wait_for_function("""() => { const f = document.getElementById('player'); const w = f.contentWindow;
+    tab.wait_for_function(
+        """() => { const f = document.getElementById('player'); const w = f.contentWindow;
         return !f.hidden && w && w.preview && Object.values(w.preview.elements).every(a => a.readyState >= 2); }""",
-                          timeout=180_000)
+        timeout=180_000,
+    )
     assert section in frame.locator(".lane.sections .marker").all_inner_texts()
     assert frame.locator("canvas.wave").count() == 4
     player = tab.frame(url=re.compile(r"preview\.html"))

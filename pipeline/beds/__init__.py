@@ -13,7 +13,21 @@ from .preset import BedPreset, load_bed
 from .stream import NOISE_BLOCK, BedStream, audition_bed, bed_blocks, reference_loudness, render_bed
 from .tones import ToneRenderer, render_tones
 
-__all__ = ["BedPreset", "load_bed", "bed_blocks", "render_bed", "audition_bed", "BedStream", "reference_loudness",
-           "ToneRenderer", "render_tones", "NOISE_BLOCK",
-           "NoiseLayer", "DroneLayer", "RainLayer", "WindLayer", "ToneLayer",
-           "FileLayer"]
+__all__ = [
+    "BedPreset",
+    "load_bed",
+    "bed_blocks",
+    "render_bed",
+    "audition_bed",
+    "BedStream",
+    "reference_loudness",
+    "ToneRenderer",
+    "render_tones",
+    "NOISE_BLOCK",
+    "NoiseLayer",
+    "DroneLayer",
+    "RainLayer",
+    "WindLayer",
+    "ToneLayer",
+    "FileLayer",
+]

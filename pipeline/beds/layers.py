@@ -78,8 +78,15 @@ class FileLayer(Common):
 
 
 Layer = NoiseLayer | DroneLayer | RainLayer | WindLayer | ToneLayer | FileLayer
-KINDS = {"noise": NoiseLayer, "drone": DroneLayer, "rain": RainLayer, "wind": WindLayer,
-         "binaural": ToneLayer, "isochronic": ToneLayer, "file": FileLayer}
+KINDS = {
+    "noise": NoiseLayer,
+    "drone": DroneLayer,
+    "rain": RainLayer,
+    "wind": WindLayer,
+    "binaural": ToneLayer,
+    "isochronic": ToneLayer,
+    "file": FileLayer,
+}
 
 
 def parse_layer(table: dict, path: Path, prefix: str) -> Layer:
@@ -136,14 +143,16 @@ def _check_file(layer: FileLayer, path: Path, prefix: str) -> None:
     if not target.is_relative_to(folder):
         raise ConfigError(f"'{prefix}file' {layer.file!r} leaves the ambience folder", where)
     if target.suffix.lower() not in AUDIO_SUFFIXES:
-        raise ConfigError(f"'{prefix}file' {layer.file!r}: cannot decode '{target.suffix}' "
-                          f"(use {', '.join(AUDIO_SUFFIXES)})", where)
+        raise ConfigError(
+            f"'{prefix}file' {layer.file!r}: cannot decode '{target.suffix}' (use {', '.join(AUDIO_SUFFIXES)})", where
+        )
     if not target.is_file():
         raise ConfigError(f"'{prefix}file' {layer.file!r} not found", where)
 
 
 def resolve_files(layers: tuple[Layer, ...], path: Path) -> tuple[Layer, ...]:
     """File layers carry absolute paths once checked, so generation needs no preset path."""
-    return tuple(replace(l, file=str((path.parent / l.file).resolve())) if isinstance(l, FileLayer) else l
-                 for l in layers)
-
+    return tuple(
+        replace(layer, file=str((path.parent / layer.file).resolve())) if isinstance(layer, FileLayer) else layer
+        for layer in layers
+    )

@@ -192,7 +192,9 @@ class Wind:
         for a in range(0, count, sub):
             centre = self.layer.low_hz + (self.layer.high_hz - self.layer.low_hz) * float(position[a // CONTROL_STEP])
             b_coef, a_coef = signal.iirpeak(centre, 2.0, fs=SAMPLE_RATE)
-            out[a : a + sub], self.band_state = signal.lfilter(b_coef, a_coef, noise[a : a + sub], axis=0, zi=self.band_state)
+            out[a : a + sub], self.band_state = signal.lfilter(
+                b_coef, a_coef, noise[a : a + sub], axis=0, zi=self.band_state
+            )
         gust = at_audio_rate(0.55 + 0.45 * _slow_coarse(start, count, self.layer.gust_s * 0.61, self.phases[1]), count)
         return (out * gust[:, None] * self.gain).astype(np.float32)
 
@@ -246,4 +248,11 @@ class FileLoop:
         return self.passes.take(count) * np.float32(self.gain)
 
 
-SOURCES = {NoiseLayer: Noise, DroneLayer: Drone, RainLayer: Rain, WindLayer: Wind, ToneLayer: ToneSource, FileLayer: FileLoop}
+SOURCES = {
+    NoiseLayer: Noise,
+    DroneLayer: Drone,
+    RainLayer: Rain,
+    WindLayer: Wind,
+    ToneLayer: ToneSource,
+    FileLayer: FileLoop,
+}

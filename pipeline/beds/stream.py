@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
-from typing import Iterator
 
 import numpy as np
 
@@ -25,8 +25,10 @@ def bed_blocks(preset: BedPreset, n_frames: int, seed: int, breath=None, offset:
     ``breath`` (the timeline's breath clock) and ``offset`` (where this bed
     starts on it) let breathing layers swell on each inhale.
     """
-    sources = [SOURCES[type(layer)](layer, np.random.default_rng([seed, index, 1]))
-               for index, layer in enumerate(preset.layers)]
+    sources = [
+        SOURCES[type(layer)](layer, np.random.default_rng([seed, index, 1]))
+        for index, layer in enumerate(preset.layers)
+    ]
     for start in range(0, n_frames, NOISE_BLOCK):
         count = min(NOISE_BLOCK, n_frames - start)
         block = np.zeros((count, 2), dtype=np.float32)
@@ -39,15 +41,17 @@ def bed_blocks(preset: BedPreset, n_frames: int, seed: int, breath=None, offset:
 
 
 def breath_gain(clock, start: int, count: int, depth_db: float) -> np.ndarray:
-    """Linear gain over [start, start+count): up ``depth_db``/2 at the top of each inhale, down as much at the end of the exhale."""
+    """Linear gain over [start, start+count): up ``depth_db``/2 at the top of each inhale, down as much at the end of
+    the exhale."""
     step = int(BREATH_STEP_S * SAMPLE_RATE)
     coarse = np.arange(start, start + count + step, step)
     cycles = np.array([clock.cycles(f / SAMPLE_RATE) for f in coarse])
     phase = cycles - np.floor(cycles)
     inhale = clock.breath.inhale_fraction
     rising = phase < inhale
-    shape = np.where(rising, 0.5 - 0.5 * np.cos(np.pi * phase / inhale),
-                     0.5 + 0.5 * np.cos(np.pi * (phase - inhale) / (1 - inhale)))
+    shape = np.where(
+        rising, 0.5 - 0.5 * np.cos(np.pi * phase / inhale), 0.5 + 0.5 * np.cos(np.pi * (phase - inhale) / (1 - inhale))
+    )
     gain = 10 ** (depth_db * (shape - 0.5) / 20)
     return np.interp(np.arange(start, start + count), coarse, gain).astype(np.float32)
 

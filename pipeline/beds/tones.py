@@ -68,14 +68,29 @@ class ToneRenderer:
             if cue.kind == "off" or end <= change.start:
                 cycles = 0.0
                 continue
-            fade_out = _fade_frames(following.cue.fade_s, total - end) if following and following.cue.kind == "off" else 0
+            fade_out = (
+                _fade_frames(following.cue.fade_s, total - end) if following and following.cue.kind == "off" else 0
+            )
             starts_sound = index == 0 or changes[index - 1].cue.kind == "off"
             fade_in = _fade_frames(cue.fade_s, end - change.start) if starts_sound else 0
             ramp_s = change.ramp_frames / SAMPLE_RATE
-            self.segments.append(_Segment(start=change.start, end=end + fade_out, kind=cue.kind,
-                                          carrier_hz=cue.carrier_hz, beat_from=cue.beat.start, beat_to=cue.beat.end,
-                                          ramp_s=ramp_s, cycles_at_start=cycles, fade_in=fade_in, fade_out=fade_out))
-            cycles += float(beat_cycles(cue.beat.start, cue.beat.end, ramp_s, np.array([(end - change.start) / SAMPLE_RATE]))[0])
+            self.segments.append(
+                _Segment(
+                    start=change.start,
+                    end=end + fade_out,
+                    kind=cue.kind,
+                    carrier_hz=cue.carrier_hz,
+                    beat_from=cue.beat.start,
+                    beat_to=cue.beat.end,
+                    ramp_s=ramp_s,
+                    cycles_at_start=cycles,
+                    fade_in=fade_in,
+                    fade_out=fade_out,
+                )
+            )
+            cycles += float(
+                beat_cycles(cue.beat.start, cue.beat.end, ramp_s, np.array([(end - change.start) / SAMPLE_RATE]))[0]
+            )
 
     def block(self, start: int, end: int) -> np.ndarray:
         out = np.zeros((end - start, 2), dtype=np.float32)

@@ -21,8 +21,20 @@ from .screen import screen as screen_description
 from .style import style_warnings
 from .understand import Understanding, understand_description
 
-__all__ = ["THEMES", "Draft", "Intake", "Stopped", "Answer", "Understanding", "draft", "make_intake", "read_intake", "style_warnings",
-           "understand_description", "screen_description"]
+__all__ = [
+    "THEMES",
+    "Draft",
+    "Intake",
+    "Stopped",
+    "Answer",
+    "Understanding",
+    "draft",
+    "make_intake",
+    "read_intake",
+    "style_warnings",
+    "understand_description",
+    "screen_description",
+]
 
 
 @dataclass(frozen=True)
@@ -33,8 +45,9 @@ class Stopped:
     answer: Answer
 
 
-def draft(intake: Intake, cache_dir: Path | None = None, writer: SlotWriter | None = None,
-          resources: Path | None = None) -> Draft | Stopped:
+def draft(
+    intake: Intake, cache_dir: Path | None = None, writer: SlotWriter | None = None, resources: Path | None = None
+) -> Draft | Stopped:
     """Screen, understand and compose. A stopped description gets its answer and nothing else is read."""
     check_intake(intake)
     verdict = screen_description(intake.description, cache_dir)

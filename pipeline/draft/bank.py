@@ -15,8 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import ConfigError, Source, did_you_mean
 from .. import presets
+from ..errors import ConfigError, Source, did_you_mean
 from ..presets import BUNDLED_ROOT
 
 THEMES = {
@@ -140,10 +140,14 @@ def read_module(path: Path) -> Module:
     unknown = set(header) - {"phase", "themes", "mode", "minutes"}
     if unknown:
         key = sorted(unknown)[0]
-        raise ConfigError(f"unknown module key '{key}'{did_you_mean(key, ['phase', 'themes', 'mode', 'minutes'])}", where)
+        raise ConfigError(
+            f"unknown module key '{key}'{did_you_mean(key, ['phase', 'themes', 'mode', 'minutes'])}", where
+        )
     phase, mode = header.get("phase"), header.get("mode", "solo")
     if phase not in PHASES:
-        raise ConfigError(f"module phase must be one of {', '.join(PHASES)}, got {phase!r}{did_you_mean(phase, PHASES)}", where)
+        raise ConfigError(
+            f"module phase must be one of {', '.join(PHASES)}, got {phase!r}{did_you_mean(phase, PHASES)}", where
+        )
     if mode not in MODES:
         raise ConfigError(f"module mode must be solo, together or any, got {mode!r}", where)
     themes = header.get("themes") or []
@@ -156,19 +160,32 @@ def read_module(path: Path) -> Module:
     minutes = header.get("minutes")
     if not isinstance(minutes, (int, float)) or isinstance(minutes, bool) or not 0.1 <= minutes <= 30:
         raise ConfigError(f"module 'minutes' must be a number from 0.1 to 30, got {minutes!r}", where)
-    rest = lines[end + 1:]
+    rest = lines[end + 1 :]
     blank = next((i for i, line in enumerate(rest) if line.strip()), len(rest))
     body, body_line = "\n".join(rest[blank:]).rstrip(), end + 2 + blank
     headings = [line for line in body.splitlines() if line.startswith("#")]
     if not body.startswith("## ") or len(headings) != 1:
-        raise ConfigError("a module's body is one section: it starts with its one '## Heading'", Source(str(path), body_line, 1))
+        raise ConfigError(
+            "a module's body is one section: it starts with its one '## Heading'", Source(str(path), body_line, 1)
+        )
     for slot_phase, slot in SLOTS.items():
         count = len(re.findall(r"^\{\{" + slot + r"\}\}$", body, re.M))
         if (phase == slot_phase and count != 1) or (phase != slot_phase and "{{" + slot + "}}" in body):
-            raise ConfigError(f"{'an' if slot_phase[0] in 'aeiou' else 'a'} {slot_phase} module holds "
-                              f"'{{{{{slot}}}}}' once, on a line of its own", Source(str(path), body_line, 1))
-    return Module(id=path.stem, phase=phase, themes=tuple(themes), mode=mode, minutes=float(minutes), body=body,
-                  path=path, body_line=body_line)
+            raise ConfigError(
+                f"{'an' if slot_phase[0] in 'aeiou' else 'a'} {slot_phase} module holds "
+                f"'{{{{{slot}}}}}' once, on a line of its own",
+                Source(str(path), body_line, 1),
+            )
+    return Module(
+        id=path.stem,
+        phase=phase,
+        themes=tuple(themes),
+        mode=mode,
+        minutes=float(minutes),
+        body=body,
+        path=path,
+        body_line=body_line,
+    )
 
 
 def estimate_seconds(body: str) -> float:
@@ -185,8 +202,11 @@ def estimate_parts(body: str) -> tuple[float, float]:
     text = re.sub(r"\{\{\w+\}\}", "", text)
     for number, unit in _PAUSE.findall(text):
         pauses += float(number) * (BREATH_S if unit.startswith("breath") else 0.001 if unit == "ms" else 1.0)
-    speech = (len(_WORD.findall(_CUE.sub(" ", text))) * 60.0 / WORDS_PER_MINUTE + BREATH_WAIT_S * len(_BREATH_CUE.findall(text))
-              + SECTION_S * len(re.findall(r"^## ", body, re.M)))
+    speech = (
+        len(_WORD.findall(_CUE.sub(" ", text))) * 60.0 / WORDS_PER_MINUTE
+        + BREATH_WAIT_S * len(_BREATH_CUE.findall(text))
+        + SECTION_S * len(re.findall(r"^## ", body, re.M))
+    )
     paragraphs = [p for p in re.split(r"\n\s*\n", text) if _WORD.search(_CUE.sub(" ", p))]
     for paragraph in paragraphs:
         pieces = [p for p in _SENTENCE_END.split(" ".join(paragraph.split())) if p]

@@ -13,8 +13,10 @@ from .compose import known_words
 from .screen import outgoing
 from .style import style_warnings
 
-SAMPLE_SLOTS = {"reflection": "When the day gets busy, the space between you can feel wide. [pause 3s]",
-                "scene": "Perhaps it is an ordinary evening at home. [pause 3s]"}
+SAMPLE_SLOTS = {
+    "reflection": "When the day gets busy, the space between you can feel wide. [pause 3s]",
+    "scene": "Perhaps it is an ordinary evening at home. [pause 3s]",
+}
 """What stands in a slot while a module is parsed: as a composer would fill it."""
 
 
@@ -40,8 +42,12 @@ def lint_module(path: Path) -> list[DriftError]:
         parse_text(text, str(path), {"name": "friend", "partner": "your partner"})
     except ScriptErrors as errors:
         return list(errors.errors)
-    return [ScriptError(f"a session must not say this: {finding.what} ('{finding.words}')", _where(path, text, finding.words))
-            for finding in outgoing(module.body, set(), known_words(load_bank()))]
+    return [
+        ScriptError(
+            f"a session must not say this: {finding.what} ('{finding.words}')", _where(path, text, finding.words)
+        )
+        for finding in outgoing(module.body, set(), known_words(load_bank()))
+    ]
 
 
 def _where(path: Path, text: str, words: str) -> Source:

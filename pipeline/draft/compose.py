@@ -14,8 +14,8 @@ import hashlib
 import json
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..errors import ConfigError
 from .bank import THEMES, Module, data_file, estimate_parts, estimate_seconds, read_toml
@@ -74,18 +74,30 @@ class Draft:
 
 def seed_for(intake: Intake, understanding: Understanding) -> int:
     """One number from everything that shapes the session: the same request, the same script."""
-    request = json.dumps([normalise(intake.description), intake.settings(), understanding.chosen], sort_keys=True, default=str)
+    request = json.dumps(
+        [normalise(intake.description), intake.settings(), understanding.chosen], sort_keys=True, default=str
+    )
     return int(hashlib.sha256(request.encode()).hexdigest()[:16], 16)
 
 
-def compose(intake: Intake, understanding: Understanding, bank: tuple[Module, ...], writer: SlotWriter | None = None) -> Draft:
+def compose(
+    intake: Intake, understanding: Understanding, bank: tuple[Module, ...], writer: SlotWriter | None = None
+) -> Draft:
     rng = random.Random(seed_for(intake, understanding))
     target = intake.minutes * 60
     notice = data_file("notice.txt").read_text(encoding="utf-8").strip()
     notes: list[str] = []
     known = known_words(bank)
     given = {n for n in (intake.name, intake.partner) if n}
-    reflection = _fill("reflection", _reflection(understanding, rng), _context(intake, understanding, "reflection"), writer, given, known, notes)
+    reflection = _fill(
+        "reflection",
+        _reflection(understanding, rng),
+        _context(intake, understanding, "reflection"),
+        writer,
+        given,
+        known,
+        notes,
+    )
     scenes = _scenes(understanding, rng)
     scenes[0] = _fill("scene", scenes[0], _context(intake, understanding, "scene"), writer, given, known, notes)
 
@@ -102,13 +114,22 @@ def compose(intake: Intake, understanding: Understanding, bank: tuple[Module, ..
                 body, voice = f"{heading}\n[voice {wanted}] {rest.lstrip()}", wanted
             parts.append(body)
         if intake.ending == "asleep":
-            parts.append(f"[pause 20s] [bed off 60s] [pause 40s]\n[end {_clock(intake.bed_until_s)}]" if intake.bed_until_s
-                         else "[pause 5s] [bed off 20s] [pause 20s]")
+            parts.append(
+                f"[pause 20s] [bed off 60s] [pause 40s]\n[end {_clock(intake.bed_until_s)}]"
+                if intake.bed_until_s
+                else "[pause 5s] [bed off 20s] [pause 20s]"
+            )
         return "\n\n".join(parts) + "\n"
 
     try:
-        plan = _plan(intake, understanding, bank, random.Random(rng.random()), target,
-                     lambda modules: LEAD_AND_TAIL_S + estimate_seconds(assemble(modules)))
+        plan = _plan(
+            intake,
+            understanding,
+            bank,
+            random.Random(rng.random()),
+            target,
+            lambda modules: LEAD_AND_TAIL_S + estimate_seconds(assemble(modules)),
+        )
     except ConfigError:
         if writer is None:
             raise
@@ -116,12 +137,22 @@ def compose(intake: Intake, understanding: Understanding, bank: tuple[Module, ..
     body = assemble(plan)
     script = _front_matter(intake, understanding, plan, rng) + body
     if problems := outgoing(body, given, known):
-        raise ConfigError("the drafted text failed the outgoing screen: " + "; ".join(f"{p.what} ('{p.words}')" for p in problems))
+        raise ConfigError(
+            "the drafted text failed the outgoing screen: " + "; ".join(f"{p.what} ('{p.words}')" for p in problems)
+        )
     name = "-".join([understanding.chosen[0], *([understanding.situation] if understanding.situation else [])])
     speech, pauses = estimate_parts(body)
     stretch = 1.0 if intake.bed_until_s else (target - LEAD_AND_TAIL_S - speech) / pauses
-    return Draft(script=script, name=name, understanding=understanding, modules=tuple(m.id for m in plan),
-                 estimated_s=LEAD_AND_TAIL_S + speech + pauses, target_s=target, pause_stretch=round(stretch, 3), notes=tuple(notes))
+    return Draft(
+        script=script,
+        name=name,
+        understanding=understanding,
+        modules=tuple(m.id for m in plan),
+        estimated_s=LEAD_AND_TAIL_S + speech + pauses,
+        target_s=target,
+        pause_stretch=round(stretch, 3),
+        notes=tuple(notes),
+    )
 
 
 PHASE_ORDER = ("arrival", "induction", "deepening", "theme", "stillness", "integration", "return", "sleep")
@@ -130,8 +161,14 @@ EXTRAS = ("theme", "stillness", "next theme", "deepening")
 stillness, the modules of the theme the description came next closest to, one more deepening."""
 
 
-def _plan(intake: Intake, understanding: Understanding, bank: tuple[Module, ...], rng: random.Random, target: float,
-          measure: Callable[[list[Module]], float]) -> list[Module]:
+def _plan(
+    intake: Intake,
+    understanding: Understanding,
+    bank: tuple[Module, ...],
+    rng: random.Random,
+    target: float,
+    measure: Callable[[list[Module]], float],
+) -> list[Module]:
     """The modules, in order: one of each phase of the arc, then shorter variants while the whole is too long, then
     more (another theme module, a stillness, a second deepening) while it is well short. ``measure`` says how long
     a plan lasts as assembled, slots, notice and pauses between modules included."""
@@ -143,11 +180,19 @@ def _plan(intake: Intake, understanding: Understanding, bank: tuple[Module, ...]
     short = target < SHORT_SESSION_S
     deepening = [] if short else [("deepening", None)]
     integration = [] if short and last == "sleep" else [("integration", None)]
-    slots: list[tuple[str, str | None]] = [("arrival", None), ("induction", None), *deepening,
-                                           *(("theme", t) for t in understanding.chosen), *integration, (last, None)]
+    slots: list[tuple[str, str | None]] = [
+        ("arrival", None),
+        ("induction", None),
+        *deepening,
+        *(("theme", t) for t in understanding.chosen),
+        *integration,
+        (last, None),
+    ]
     for phase, theme in slots:
         if not pool(phase, theme):
-            raise ConfigError(f"the drafting bank has no {intake.mode} {phase} module" + (f" for {theme}" if theme else ""))
+            raise ConfigError(
+                f"the drafting bank has no {intake.mode} {phase} module" + (f" for {theme}" if theme else "")
+            )
     chosen = {slot: rng.choice(pool(*slot)) for slot in slots}
     extras: list[Module] = []
 
@@ -157,33 +202,57 @@ def _plan(intake: Intake, understanding: Understanding, bank: tuple[Module, ...]
         middle, still = [], by_phase["stillness"]
         for i, module in enumerate(by_phase["theme"]):
             middle += ([still[i - 1]] if 0 < i <= len(still) else []) + [module]
-        middle += still[max(0, len(by_phase["theme"]) - 1):]
-        return [*by_phase["arrival"], *by_phase["induction"], *by_phase["deepening"], *middle, *by_phase["integration"],
-                *by_phase["return"], *by_phase["sleep"]]
+        middle += still[max(0, len(by_phase["theme"]) - 1) :]
+        return [
+            *by_phase["arrival"],
+            *by_phase["induction"],
+            *by_phase["deepening"],
+            *middle,
+            *by_phase["integration"],
+            *by_phase["return"],
+            *by_phase["sleep"],
+        ]
 
-    def total(plus: list[Module] = []) -> float:
+    def total(plus: tuple[Module, ...] = ()) -> float:
         return measure(ordered([*chosen.values(), *extras, *plus]))
 
     while total() > target * FIT:  # too long: the longest module that has a shorter sibling steps down to the next
-        shorter = {slot: [m for m in pool(*slot) if m.estimated_s < module.estimated_s] for slot, module in chosen.items()}
+        shorter = {
+            slot: [m for m in pool(*slot) if m.estimated_s < module.estimated_s] for slot, module in chosen.items()
+        }
         candidates = [slot for slot in chosen if shorter[slot]]
         if not candidates:
             if len(understanding.chosen) > 1 and ("theme", understanding.chosen[-1]) in chosen:
                 chosen.pop(("theme", understanding.chosen[-1]))
                 continue
-            raise ConfigError(f"a session of {intake.minutes:g} minutes cannot hold the arc: its shortest modules take "
-                              f"{total() / 60:.1f} minutes", None)
-        framing = [slot for slot in candidates if slot[0] != "theme"]  # the theme is the session's heart: it shrinks last
+            raise ConfigError(
+                f"a session of {intake.minutes:g} minutes cannot hold the arc: its shortest modules take "
+                f"{total() / 60:.1f} minutes",
+                None,
+            )
+        framing = [
+            slot for slot in candidates if slot[0] != "theme"
+        ]  # the theme is the session's heart: it shrinks last
         slot = max(framing or candidates, key=lambda slot: chosen[slot].estimated_s)
         chosen[slot] = max(shorter[slot], key=lambda m: m.estimated_s)
     in_play = [t for (phase, t) in chosen if phase == "theme"]
-    following = [t for t, _ in understanding.themes if t not in understanding.chosen][:1] if not understanding.overridden else []
-    kinds = {"theme": [m for t in in_play for m in pool("theme", t)], "stillness": pool("stillness"),
-             "next theme": [m for t in following for m in pool("theme", t)], "deepening": pool("deepening")}
+    following = (
+        [t for t, _ in understanding.themes if t not in understanding.chosen][:1]
+        if not understanding.overridden
+        else []
+    )
+    kinds = {
+        "theme": [m for t in in_play for m in pool("theme", t)],
+        "stillness": pool("stillness"),
+        "next theme": [m for t in following for m in pool("theme", t)],
+        "deepening": pool("deepening"),
+    }
     while total() < target * FILL:
         taken = [*chosen.values(), *extras]
-        fitting = {kind: [m for m in dict.fromkeys(modules) if m not in taken and total([m]) <= target * FIT]
-                   for kind, modules in kinds.items()}
+        fitting = {
+            kind: [m for m in dict.fromkeys(modules) if m not in taken and total([m]) <= target * FIT]
+            for kind, modules in kinds.items()
+        }
         if sum(m.phase == "deepening" for m in taken) > 1:
             fitting["deepening"] = []  # one more deepening at most: a third in a row is a lull, not a deepening
         kind = next((kind for kind in EXTRAS if fitting[kind]), None)
@@ -215,15 +284,26 @@ def _scenes(understanding: Understanding, rng: random.Random) -> list[str]:
 def _context(intake: Intake, understanding: Understanding, slot: str) -> dict:
     """What a model is told for a slot: the description only for the reflection, which names it back."""
     situations = read_toml(data_file("situations.toml"))
-    context = {"themes": [THEMES[t] for t in understanding.chosen], "other": understanding.other or "partner",
-               "situation": situations[understanding.situation]["label"] if understanding.situation else "an ordinary moment",
-               "together": intake.mode == "together"}
+    context = {
+        "themes": [THEMES[t] for t in understanding.chosen],
+        "other": understanding.other or "partner",
+        "situation": situations[understanding.situation]["label"] if understanding.situation else "an ordinary moment",
+        "together": intake.mode == "together",
+    }
     if slot == "reflection":
         context["description"] = intake.description
     return context
 
 
-def _fill(slot: str, written: str, context: dict, writer: SlotWriter | None, given: set[str], known: set[str], notes: list[str]) -> str:
+def _fill(
+    slot: str,
+    written: str,
+    context: dict,
+    writer: SlotWriter | None,
+    given: set[str],
+    known: set[str],
+    notes: list[str],
+) -> str:
     """A model's text for a slot when it passes every check a written one would, else the written one."""
     if writer is None:
         return written
@@ -265,21 +345,38 @@ def slot_problem(slot: str, text: str, given: set[str], known: set[str]) -> str 
 
 def known_words(bank: tuple[Module, ...]) -> set[str]:
     """Every capitalised word the bank itself says: the outgoing screen's list of what is not a stranger's name."""
-    texts = [m.body for m in bank] + [data_file(n).read_text(encoding="utf-8") for n in ("notice.txt", "reflections.toml", "situations.toml")]
+    texts = [m.body for m in bank] + [
+        data_file(n).read_text(encoding="utf-8") for n in ("notice.txt", "reflections.toml", "situations.toml")
+    ]
     return {w for text in texts for w in capitalised(text) if w[0].isupper()}
 
 
 def _front_matter(intake: Intake, understanding: Understanding, plan: list[Module], rng: random.Random) -> str:
     role = understanding.other
-    partner = intake.partner or ("the person beside you" if intake.mode == "together"
-                                 else f"your {role}" if role and role != "partner" else "your partner")
+    partner = intake.partner or (
+        "the person beside you"
+        if intake.mode == "together"
+        else f"your {role}"
+        if role and role != "partner"
+        else "your partner"
+    )
     situations = read_toml(data_file("situations.toml"))
     listeners = "two people listening side by side" if intake.mode == "together" else "one listener"
-    summary = f"A session on {' and '.join(THEMES[t] for t in understanding.chosen)}, for {listeners}" + (
-        f", around {situations[understanding.situation]['label']}" if understanding.situation else "") + "."
+    summary = (
+        f"A session on {' and '.join(THEMES[t] for t in understanding.chosen)}, for {listeners}"
+        + (f", around {situations[understanding.situation]['label']}" if understanding.situation else "")
+        + "."
+    )
     sleep = intake.ending == "asleep"
-    drafted = {"themes": list(understanding.chosen), "situation": understanding.situation, "mode": intake.mode,
-               "minutes": intake.minutes, "ending": intake.ending, "seed": intake.seed, "modules": [m.id for m in plan]}
+    drafted = {
+        "themes": list(understanding.chosen),
+        "situation": understanding.situation,
+        "mode": intake.mode,
+        "minutes": intake.minutes,
+        "ending": intake.ending,
+        "seed": intake.seed,
+        "modules": [m.id for m in plan],
+    }
     lines = [
         "---",
         f"title: {json.dumps(rng.choice(TITLES[understanding.chosen[0]]), ensure_ascii=False)}",
@@ -292,10 +389,12 @@ def _front_matter(intake: Intake, understanding: Understanding, plan: list[Modul
         'breath: {pace: 6, ratio: "4:6"}',
         *([] if intake.bed_until_s else [f"duration: {intake.minutes:g}m"]),
         f"seed: {intake.seed}",
-        f"vars: {{name: {json.dumps(intake.name or 'friend', ensure_ascii=False)}, partner: {json.dumps(partner, ensure_ascii=False)}}}",
+        f"vars: {{name: {json.dumps(intake.name or 'friend', ensure_ascii=False)}, "
+        f"partner: {json.dumps(partner, ensure_ascii=False)}}}",
         f"drafted: {json.dumps(drafted)}",
         "---",
-        "// Drafted by drift draft from the drafting bank (modules/). The description it was made from is not kept here.",
+        "// Drafted by drift draft from the drafting bank (modules/). "
+        "The description it was made from is not kept here.",
         "",
     ]
     return "\n".join(lines)

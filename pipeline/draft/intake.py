@@ -57,37 +57,65 @@ class Intake:
 
 def check_intake(intake: Intake, where: dict[str, Source] | None = None) -> None:
     """Every setting within its range, or a ``ConfigError`` naming it (the option, or the intake file's place)."""
+
     def at(key: str) -> Source:
         return (where or {}).get(key) or Source(f"--{key.replace('_', '-')}")
 
     if not intake.description.strip():
         raise ConfigError("the description is empty: say in a sentence or two what is going on", at("description"))
     if len(intake.description) > MAX_DESCRIPTION:
-        raise ConfigError(f"the description is {len(intake.description)} characters; keep it under {MAX_DESCRIPTION}", at("description"))
+        raise ConfigError(
+            f"the description is {len(intake.description)} characters; keep it under {MAX_DESCRIPTION}",
+            at("description"),
+        )
     for key in ("name", "partner"):
         value = getattr(intake, key)
         if value is not None and not _NAME.match(value.strip()):
             raise ConfigError(f"'{key}' must be a name of letters (up to 40), got {value!r}", at(key))
     if intake.mode not in MODES:
-        raise ConfigError(f"'mode' must be solo or together, got {intake.mode!r}{did_you_mean(intake.mode, MODES)}", at("mode"))
+        raise ConfigError(
+            f"'mode' must be solo or together, got {intake.mode!r}{did_you_mean(intake.mode, MODES)}", at("mode")
+        )
     if intake.ending not in ENDINGS:
-        raise ConfigError(f"'ending' must be awake or asleep, got {intake.ending!r}{did_you_mean(intake.ending, ENDINGS)}", at("ending"))
+        raise ConfigError(
+            f"'ending' must be awake or asleep, got {intake.ending!r}{did_you_mean(intake.ending, ENDINGS)}",
+            at("ending"),
+        )
     if not MINUTES[0] <= intake.minutes <= MINUTES[1]:
-        raise ConfigError(f"'minutes' must be from {MINUTES[0]:g} to {MINUTES[1]:g}, got {intake.minutes:g}", at("minutes"))
+        raise ConfigError(
+            f"'minutes' must be from {MINUTES[0]:g} to {MINUTES[1]:g}, got {intake.minutes:g}", at("minutes")
+        )
     if intake.bed_until_s is not None:
         if intake.ending != "asleep":
             raise ConfigError("the bed runs on only after a sleep ending: add --ending asleep", at("bed_until"))
         if not intake.minutes * 60 < intake.bed_until_s <= 24 * 3600:
-            raise ConfigError(f"'bed-until' must be after the session's {intake.minutes:g} minutes and at most 24 hours", at("bed_until"))
+            raise ConfigError(
+                f"'bed-until' must be after the session's {intake.minutes:g} minutes and at most 24 hours",
+                at("bed_until"),
+            )
     for theme in intake.themes:
         if theme not in THEMES:
-            raise ConfigError(f"unknown theme '{theme}'{did_you_mean(theme, THEMES)} (themes: {', '.join(THEMES)})", at("themes"))
+            raise ConfigError(
+                f"unknown theme '{theme}'{did_you_mean(theme, THEMES)} (themes: {', '.join(THEMES)})", at("themes")
+            )
     if len(intake.themes) > 2:
         raise ConfigError("a session works with one or two themes", at("themes"))
 
 
-_KEYS = {"description": str, "name": str, "partner": str, "mode": str, "minutes": (int, float), "ending": str,
-         "bed_until": (str, int, float), "voice": str, "ambience": str, "profile": str, "themes": (list, str), "seed": int}
+_KEYS = {
+    "description": str,
+    "name": str,
+    "partner": str,
+    "mode": str,
+    "minutes": (int, float),
+    "ending": str,
+    "bed_until": (str, int, float),
+    "voice": str,
+    "ambience": str,
+    "profile": str,
+    "themes": (list, str),
+    "seed": int,
+}
 
 
 def read_intake(path: Path, overrides: dict) -> Intake:
@@ -97,7 +125,9 @@ def read_intake(path: Path, overrides: dict) -> Intake:
     except FileNotFoundError:
         raise ConfigError("no such intake file", Source(str(path))) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read intake file: {getattr(exc, 'strerror', None) or exc}", Source(str(path))) from None
+        raise ConfigError(
+            f"cannot read intake file: {getattr(exc, 'strerror', None) or exc}", Source(str(path))
+        ) from None
     try:
         node = yaml.compose(text)
         values = yaml.safe_load(text) or {}
@@ -107,8 +137,14 @@ def read_intake(path: Path, overrides: dict) -> Intake:
         raise ConfigError(f"intake file is not valid YAML: {getattr(exc, 'problem', exc)}", where) from None
     if not isinstance(values, dict):
         raise ConfigError("an intake file is 'key: value' lines", Source(str(path), 1, 1))
-    where = {k.value.replace("-", "_"): Source(str(path), v.start_mark.line + 1, v.start_mark.column + 1) for k, v in node.value}
-    key_at = {k.value.replace("-", "_"): Source(str(path), k.start_mark.line + 1, k.start_mark.column + 1) for k, _ in node.value}
+    where = {
+        k.value.replace("-", "_"): Source(str(path), v.start_mark.line + 1, v.start_mark.column + 1)
+        for k, v in node.value
+    }
+    key_at = {
+        k.value.replace("-", "_"): Source(str(path), k.start_mark.line + 1, k.start_mark.column + 1)
+        for k, _ in node.value
+    }
     settings = {}
     for key, value in values.items():
         field = str(key).replace("-", "_")
@@ -125,16 +161,22 @@ def make_intake(settings: dict, where: dict[str, Source] | None = None) -> Intak
     """An ``Intake`` from loose settings (an intake file's, or the options'), each checked where it was given."""
     settings = dict(settings)
     if "description" not in settings:
-        raise ConfigError("no description: give it as an argument, with --file, on standard input, or in the intake file")
+        raise ConfigError(
+            "no description: give it as an argument, with --file, on standard input, or in the intake file"
+        )
     bed_until = settings.pop("bed_until", None)
     if bed_until is not None:
         seconds = parse_duration(str(bed_until)) if isinstance(bed_until, str) else float(bed_until)
         if seconds is None:
-            raise ConfigError(f"'bed-until' must be a time like 8h or 8:00:00, got {bed_until!r}",
-                              (where or {}).get("bed_until") or Source("--bed-until"))
+            raise ConfigError(
+                f"'bed-until' must be a time like 8h or 8:00:00, got {bed_until!r}",
+                (where or {}).get("bed_until") or Source("--bed-until"),
+            )
         settings["bed_until_s"] = seconds
     themes = settings.get("themes", ())
-    settings["themes"] = tuple(t.strip() for t in (themes.split(",") if isinstance(themes, str) else themes) if t.strip())
+    settings["themes"] = tuple(
+        t.strip() for t in (themes.split(",") if isinstance(themes, str) else themes) if t.strip()
+    )
     if "minutes" in settings:
         settings["minutes"] = float(settings["minutes"])
     intake = Intake(**settings)

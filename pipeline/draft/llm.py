@@ -29,15 +29,21 @@ GRAMMAR = r'''root ::= sentence (" [pause " [2-4] "s] " sentence){0,2} " [pause 
 sentence ::= [A-Z] [a-z ,']{12,150} "."'''
 """A few plain sentences with pauses between them: no markup, no digits, no names inside a sentence."""
 
-SYSTEM = ("You write one short passage for a gentle guided relaxation session about relationships. Write in the "
-          "second person, present tense, in permissive language (perhaps, you might, you can). Never use names, "
-          "never give advice about medication, never promise an outcome, never blame anyone, never say don't. "
-          "At most three sentences of at most twenty words each.")
+SYSTEM = (
+    "You write one short passage for a gentle guided relaxation session about relationships. Write in the "
+    "second person, present tense, in permissive language (perhaps, you might, you can). Never use names, "
+    "never give advice about medication, never promise an outcome, never blame anyone, never say don't. "
+    "At most three sentences of at most twenty words each."
+)
 PROMPTS = {
-    "reflection": ("Name back, warmly and without quoting them, the pattern this person describes, as it feels from "
-                   "the inside. Themes: {themes}. The other person: their {other}. What they wrote: {description}"),
-    "scene": ("Describe a remembered everyday moment, in sensory detail, that sets the scene for reflecting on "
-              "{themes}. The situation: {situation}. Begin with 'Perhaps it is'."),
+    "reflection": (
+        "Name back, warmly and without quoting them, the pattern this person describes, as it feels from "
+        "the inside. Themes: {themes}. The other person: their {other}. What they wrote: {description}"
+    ),
+    "scene": (
+        "Describe a remembered everyday moment, in sensory detail, that sets the scene for reflecting on "
+        "{themes}. The situation: {situation}. Begin with 'Perhaps it is'."
+    ),
 }
 TIMEOUT_S = 30.0
 MAX_TOKENS = 120
@@ -58,8 +64,12 @@ def slot_writer(endpoint: str | None) -> SlotWriter | None:
 
 
 def messages(slot: str, context: dict) -> list[dict]:
-    fields = {"themes": " and ".join(context["themes"]), "other": context["other"], "situation": context["situation"],
-              "description": " ".join(context.get("description", "").split())[:600]}
+    fields = {
+        "themes": " and ".join(context["themes"]),
+        "other": context["other"],
+        "situation": context["situation"],
+        "description": " ".join(context.get("description", "").split())[:600],
+    }
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": PROMPTS[slot].format(**fields)}]
 
 
@@ -68,11 +78,18 @@ def endpoint_writer(endpoint: str, slot: str, context: dict) -> str | None:
     url = endpoint.rstrip("/")
     if not url.endswith("/chat/completions"):
         url += "/v1/chat/completions" if not url.endswith("/v1") else "/chat/completions"
-    body = {"model": os.environ.get("DRIFT_LLM_MODEL", "default"), "messages": messages(slot, context),
-            "max_tokens": MAX_TOKENS, "temperature": 0.7, "grammar": GRAMMAR}
+    body = {
+        "model": os.environ.get("DRIFT_LLM_MODEL", "default"),
+        "messages": messages(slot, context),
+        "max_tokens": MAX_TOKENS,
+        "temperature": 0.7,
+        "grammar": GRAMMAR,
+    }
     endpoint_request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(endpoint_request, timeout=TIMEOUT_S) as response:  # only the endpoint the user named
+        with urllib.request.urlopen(
+            endpoint_request, timeout=TIMEOUT_S
+        ) as response:  # only the endpoint the user named
             answer = json.loads(response.read(1_000_000))
         return str(answer["choices"][0]["message"]["content"]).strip() or None
     except (urllib.error.URLError, OSError, ValueError, KeyError, IndexError, TypeError):
@@ -109,7 +126,9 @@ def local_model() -> Path | None:
                 out.write(data)
         if digest.hexdigest() != MODEL_SHA256:
             partial.unlink(missing_ok=True)
-            raise ConfigError(f"the joined drafting model's SHA-256 is {digest.hexdigest()}, not the pinned {MODEL_SHA256}")
+            raise ConfigError(
+                f"the joined drafting model's SHA-256 is {digest.hexdigest()}, not the pinned {MODEL_SHA256}"
+            )
         partial.replace(target)
     return target
 

@@ -31,19 +31,32 @@ class Rule:
 
 
 _RULES = (
-    Rule(re.compile(r"\b(?:don['’]?t|do not|doesn['’]?t|try not to|never)\b(?:\s+\w+){0,2}", re.I),
-         "a negative plants what it denies: say what to do instead ('let your shoulders soften', not 'don't tense')"),
-    Rule(re.compile(r"\b(?:you(?:['’]ve got| must| should| need to| have to| ought to)|try to)\b", re.I),
-         "a command, or a 'try' that allows failing, where permission serves: 'you might', 'you can', 'perhaps', 'allow'"),
-    Rule(re.compile(r"\b(?:you will (?:be|feel|never|always|become|find)|you['’]ll (?:be|feel|never|always)|this will (?:fix|heal|cure|change|solve)|"
-                    r"will (?:heal|cure|fix) (?:you|your)|(?:be|get) (?:healed|cured|fixed)|guarantee\w*)\b", re.I),
-         "a promise of outcome: describe what the listener might notice, not what will happen"),
+    Rule(
+        re.compile(r"\b(?:don['’]?t|do not|doesn['’]?t|try not to|never)\b(?:\s+\w+){0,2}", re.I),
+        "a negative plants what it denies: say what to do instead ('let your shoulders soften', not 'don't tense')",
+    ),
+    Rule(
+        re.compile(r"\b(?:you(?:['’]ve got| must| should| need to| have to| ought to)|try to)\b", re.I),
+        "a command, or a 'try' that allows failing, where permission serves: 'you might', 'you can', 'perhaps', 'allow'",
+    ),
+    Rule(
+        re.compile(
+            r"\b(?:you will (?:be|feel|never|always|become|find)|you['’]ll (?:be|feel|never|always)|this will (?:fix|heal|cure|change|solve)|"
+            r"will (?:heal|cure|fix) (?:you|your)|(?:be|get) (?:healed|cured|fixed)|guarantee\w*)\b",
+            re.I,
+        ),
+        "a promise of outcome: describe what the listener might notice, not what will happen",
+    ),
 )
 
-INSTRUCTION_VERBS = frozenset("""let notice feel breathe take allow bring imagine rest relax close open place sense remember soften
+INSTRUCTION_VERBS = frozenset(
+    """let notice feel breathe take allow bring imagine rest relax close open place sense remember soften
 say turn invite picture wiggle stretch lift drop release settle listen look put move count hold begin give find come gather
-press rub touch stay return drift follow welcome scan""".split())
-_LEADING = re.compile(r"^(?:\s*(?:\[[^\]]*\]|and|now|so|just|simply|gently|slowly|then|again|perhaps just)\s*,?)*\s*", re.I)
+press rub touch stay return drift follow welcome scan""".split()
+)
+_LEADING = re.compile(
+    r"^(?:\s*(?:\[[^\]]*\]|and|now|so|just|simply|gently|slowly|then|again|perhaps just)\s*,?)*\s*", re.I
+)
 _PAUSE = re.compile(r"^\s*\[pause\s+(\d+(?:\.\d+)?)\s*(ms|s|breaths?)\]", re.I)
 _SENTENCE = re.compile(r"[^.!?…]*?(?:\.\.\.|[.!?…])+(?=[\s\]\"'”’)]|$)|[^.!?…]+$", re.S)
 
@@ -100,22 +113,29 @@ def _paragraph_warnings(path: str, chars: list[tuple[str, int, int]]) -> list[Sc
             continue
         offset = match.start() + len(sentence) - len(sentence.lstrip())
         if len(words) > MAX_WORDS:
-            found.append((offset, f"a sentence of {len(words)} words is more than one breath: split it (at most {MAX_WORDS})"))
+            found.append(
+                (offset, f"a sentence of {len(words)} words is more than one breath: split it (at most {MAX_WORDS})")
+            )
         lead = _LEADING.match(sentence).end()
         first = re.match(r"[A-Za-z]+", sentence[lead:])
         if first and first.group(0).lower() in INSTRUCTION_VERBS and not sentence.rstrip().endswith("?"):
-            after = text[match.end():]
+            after = text[match.end() :]
             if after.strip() and not _long_enough(after):
-                found.append((match.start() + lead, f"an instruction with no time to carry it out: add [pause 3s] after "
-                                                    f"'{' '.join(words[:4])}…'"))
+                found.append(
+                    (
+                        match.start() + lead,
+                        f"an instruction with no time to carry it out: add [pause 3s] after '{' '.join(words[:4])}…'",
+                    )
+                )
     return [ScriptWarning(f"style: {message}", at(offset)) for offset, message in sorted(found)]
 
 
 def _long_enough(after: str) -> bool:
-    """Whether what follows an instruction starts with a pause of at least ``MIN_PAUSE_S`` (the paragraph's end is one)."""
+    """Whether what follows an instruction starts with a pause of at least ``MIN_PAUSE_S`` (the paragraph's end is
+    one)."""
     seconds = 0.0
     while match := _PAUSE.match(after):
         number, unit = float(match.group(1)), match.group(2).lower()
         seconds += number * (10.0 if unit.startswith("breath") else 0.001 if unit == "ms" else 1.0)
-        after = after[match.end():]
+        after = after[match.end() :]
     return seconds >= MIN_PAUSE_S

@@ -22,14 +22,26 @@ def write_draft(draft: Draft, folder: Path, keep: Intake | None = None) -> Path:
         if problems:
             first = problems[0]
             kind = "style" if isinstance(first, ScriptWarning) else "lint"
-            raise ConfigError(f"the drafted script failed {kind} ({len(problems)} problem(s); the first: {first.message}): "
-                              "the drafting bank needs mending", first.source)
+            raise ConfigError(
+                f"the drafted script failed {kind} ({len(problems)} problem(s); the first: {first.message}): "
+                "the drafting bank needs mending",
+                first.source,
+            )
     if keep is not None:
         with atomic_path(path.with_suffix(".intake.yaml")) as tmp:
-            record = {"description": keep.description, **{k: v for k, v in keep.settings().items() if v not in (None, ())}}
-            tmp.write_text("# Kept at the listener's request (--keep-intake): personal, do not share.\n"
-                           + "\n".join(f"{k}: {json.dumps(list(v) if isinstance(v, tuple) else v, ensure_ascii=False)}"
-                                       for k, v in record.items()) + "\n", encoding="utf-8")
+            record = {
+                "description": keep.description,
+                **{k: v for k, v in keep.settings().items() if v not in (None, ())},
+            }
+            tmp.write_text(
+                "# Kept at the listener's request (--keep-intake): personal, do not share.\n"
+                + "\n".join(
+                    f"{k}: {json.dumps(list(v) if isinstance(v, tuple) else v, ensure_ascii=False)}"
+                    for k, v in record.items()
+                )
+                + "\n",
+                encoding="utf-8",
+            )
     return path
 
 

@@ -10,6 +10,16 @@ from .audio import ENCODER_SETTINGS, Encoding, write_all, write_audio
 from .captions import srt, transcript, webvtt
 from .tags import Chapter, Tags, read_cover, tag_file
 
-__all__ = ["ENCODER_SETTINGS", "Encoding", "write_all", "write_audio",
-           "srt", "webvtt", "transcript",
-           "Chapter", "Tags", "read_cover", "tag_file"]
+__all__ = [
+    "ENCODER_SETTINGS",
+    "Encoding",
+    "write_all",
+    "write_audio",
+    "srt",
+    "webvtt",
+    "transcript",
+    "Chapter",
+    "Tags",
+    "read_cover",
+    "tag_file",
+]

@@ -9,10 +9,10 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -38,8 +38,16 @@ ENCODER_SETTINGS: dict[str, dict] = {
 M4A_BITRATE = "192k"
 
 
-def write_audio(path: Path, audio: Signal, rate: int, fmt: str, tags: Tags | None = None,
-                subtype: str | None = None, chunks: bytes = b"", blocks: Iterator[np.ndarray] | None = None) -> Path:
+def write_audio(
+    path: Path,
+    audio: Signal,
+    rate: int,
+    fmt: str,
+    tags: Tags | None = None,
+    subtype: str | None = None,
+    chunks: bytes = b"",
+    blocks: Iterator[np.ndarray] | None = None,
+) -> Path:
     """Encode ``audio`` (any signal) block by block into ``path``, tag it, then move it into place.
     ``subtype`` overrides the format's sample format where libsndfile writes it (``"FLOAT"`` for stems); ``chunks``
     are RIFF chunks added to a WAV (``wave``: markers, bext, iXML, which DAWs show when it is dropped in). ``blocks``,
@@ -51,8 +59,16 @@ def write_audio(path: Path, audio: Signal, rate: int, fmt: str, tags: Tags | Non
         blocks.close()  # a reader that leaves early must let the others go on
 
 
-def _write_audio(path: Path, blocks, shape: tuple[int, int], rate: int, fmt: str, tags: Tags | None,
-                 subtype: str | None, chunks: bytes) -> Path:
+def _write_audio(
+    path: Path,
+    blocks,
+    shape: tuple[int, int],
+    rate: int,
+    fmt: str,
+    tags: Tags | None,
+    subtype: str | None,
+    chunks: bytes,
+) -> Path:
     import soundfile
 
     channels = shape[1]
@@ -133,8 +149,14 @@ def write_all(encodings: list[Encoding], rate: int) -> list[Path]:
         readers[id(audio)] = iter(Tee(finite_blocks(audio), sharing).readers) if sharing > 1 else iter([None])
     jobs = [(e, next(readers[id(e.audio)])) for e in encodings]
     with ThreadPoolExecutor(max(1, len(jobs))) as pool:  # all at once: readers of one signal go at its pace together
-        return list(pool.map(lambda job: write_audio(job[0].path, job[0].audio, rate, job[0].fmt, job[0].tags,
-                                                     job[0].subtype, job[0].chunks, job[1]), jobs))
+        return list(
+            pool.map(
+                lambda job: write_audio(
+                    job[0].path, job[0].audio, rate, job[0].fmt, job[0].tags, job[0].subtype, job[0].chunks, job[1]
+                ),
+                jobs,
+            )
+        )
 
 
 class Tee:
@@ -192,8 +214,9 @@ class _Reader:
         self.gone.set()
 
 
-def _encode_libsndfile(path: Path, blocks: Iterable[np.ndarray], shape: tuple[int, int], rate: int, fmt: str,
-                       subtype: str | None = None) -> None:
+def _encode_libsndfile(
+    path: Path, blocks: Iterable[np.ndarray], shape: tuple[int, int], rate: int, fmt: str, subtype: str | None = None
+) -> None:
     import soundfile
 
     settings = {**ENCODER_SETTINGS[fmt], **({"subtype": subtype} if subtype else {})}
@@ -219,8 +242,10 @@ def wave_container(container: str, subtype: str, frames: int, channels: int) -> 
 def _encode_mp3(path: Path, blocks: Iterable[np.ndarray], channels: int, rate: int) -> None:
     from pedalboard.io import AudioFile
 
-    with (open(path, "wb") as file,
-          AudioFile(file, "w", rate, channels, format="mp3", **ENCODER_SETTINGS["mp3"]) as encoder):
+    with (
+        open(path, "wb") as file,
+        AudioFile(file, "w", rate, channels, format="mp3", **ENCODER_SETTINGS["mp3"]) as encoder,
+    ):
         for block in blocks:
             encoder.write(np.ascontiguousarray(block.T))
 
@@ -229,8 +254,21 @@ def _encode_m4a(path: Path, blocks: Iterable[np.ndarray], channels: int, rate: i
     """AAC through ffmpeg: our float samples are piped in block by block; ffmpeg only encodes and adds chapters."""
     import imageio_ffmpeg
 
-    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "f32le", "-ar", str(rate),
-               "-ac", str(channels), "-i", "pipe:0"]
+    command = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "f32le",
+        "-ar",
+        str(rate),
+        "-ac",
+        str(channels),
+        "-i",
+        "pipe:0",
+    ]
     with tempfile.TemporaryDirectory() as folder:
         if tags is not None and tags.chapters:
             chapters = Path(folder) / "chapters.txt"
@@ -252,4 +290,3 @@ def _encode_m4a(path: Path, blocks: Iterable[np.ndarray], channels: int, rate: i
         error = process.stderr.read().decode(errors="replace").strip()
         if process.wait() != 0:
             raise RenderError(f"ffmpeg could not encode M4A: {error.splitlines()[-1] if error else 'unknown error'}")
-

@@ -15,14 +15,15 @@ def _spoken(timeline: Timeline):
 
 
 def webvtt(timeline: Timeline) -> str:
-    cues = [f"{_stamp(p.heard_start, '.')} --> {_stamp(p.heard_end, '.')}\n{p.text}"
-            for p in _spoken(timeline)]
+    cues = [f"{_stamp(p.heard_start, '.')} --> {_stamp(p.heard_end, '.')}\n{p.text}" for p in _spoken(timeline)]
     return "WEBVTT\n\n" + "\n\n".join(cues) + "\n"
 
 
 def srt(timeline: Timeline) -> str:
-    cues = [f"{n}\n{_stamp(p.heard_start, ',')} --> {_stamp(p.heard_end, ',')}\n{p.text}"
-            for n, p in enumerate(_spoken(timeline), start=1)]
+    cues = [
+        f"{n}\n{_stamp(p.heard_start, ',')} --> {_stamp(p.heard_end, ',')}\n{p.text}"
+        for n, p in enumerate(_spoken(timeline), start=1)
+    ]
     return "\n\n".join(cues) + "\n"
 
 

@@ -21,7 +21,7 @@ def read_blocks(path: Path) -> Iterator[np.ndarray]:
     path = Path(path)
     try:
         found = False
-        for block in (_ffmpeg_blocks(path) if path.suffix == ".m4a" else _libsndfile_blocks(path)):
+        for block in _ffmpeg_blocks(path) if path.suffix == ".m4a" else _libsndfile_blocks(path):
             found = found or len(block) > 0
             yield block if block.shape[1] > 1 else np.repeat(block, 2, axis=1)
     except (soundfile.LibsndfileError, RuntimeError, OSError) as exc:
@@ -54,8 +54,9 @@ def _then_silence(blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
 
 def _libsndfile_blocks(path: Path) -> Iterator[np.ndarray]:
     with soundfile.SoundFile(path) as reader:
-        yield from resample_blocks(reader.blocks(BLOCK, dtype="float32", always_2d=True), reader.samplerate,
-                                   reader.channels)
+        yield from resample_blocks(
+            reader.blocks(BLOCK, dtype="float32", always_2d=True), reader.samplerate, reader.channels
+        )
 
 
 def _ffmpeg_blocks(path: Path) -> Iterator[np.ndarray]:
@@ -63,8 +64,20 @@ def _ffmpeg_blocks(path: Path) -> Iterator[np.ndarray]:
 
     import imageio_ffmpeg
 
-    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "2",
-               "-ar", str(SAMPLE_RATE), "-"]
+    command = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-v",
+        "error",
+        "-i",
+        str(path),
+        "-f",
+        "f32le",
+        "-ac",
+        "2",
+        "-ar",
+        str(SAMPLE_RATE),
+        "-",
+    ]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
         while chunk := process.stdout.read(BLOCK * 8):
             yield np.frombuffer(chunk[: len(chunk) // 8 * 8], dtype="<f4").reshape(-1, 2)

@@ -51,7 +51,9 @@ def _phrases(manifest: Manifest) -> list[tuple[float, float, str]]:
 
 
 def _marks(manifest: Manifest) -> list[tuple[float, str]]:
-    return sorted([(s.start_s, s.name) for s in manifest.sections] + [(m.start_s, f"mark {m.name}") for m in manifest.marks])
+    return sorted(
+        [(s.start_s, s.name) for s in manifest.sections] + [(m.start_s, f"mark {m.name}") for m in manifest.marks]
+    )
 
 
 def _breaths(manifest: Manifest) -> list[tuple[float, str]]:
@@ -73,11 +75,28 @@ def write_reaper(layout: Layout, manifest: Manifest, stems: dict[str, int]) -> l
     first_region = len(markers) + 1
     for n, (start, end, text) in enumerate(_phrases(manifest), start=first_region):
         markers += [["MARKER", str(n), f"{start:.6f}", text, "1"], ["MARKER", str(n), f"{end:.6f}", "", "1"]]
-    tracks = [rpp.Element("TRACK", [], [["NAME", name.split(".")[-2]], rpp.Element("ITEM", [], [
-        ["POSITION", "0"], ["LENGTH", f"{length / SAMPLE_RATE:.6f}"],
-        rpp.Element("SOURCE", ["WAVE"], [["FILE", name]])])]) for name, length in stems.items()]
-    project = rpp.Element("REAPER_PROJECT", ["0.1", "6.0", "0"],
-                          [["SAMPLERATE", str(SAMPLE_RATE), "0", "0"], *markers, *tracks])
+    tracks = [
+        rpp.Element(
+            "TRACK",
+            [],
+            [
+                ["NAME", name.split(".")[-2]],
+                rpp.Element(
+                    "ITEM",
+                    [],
+                    [
+                        ["POSITION", "0"],
+                        ["LENGTH", f"{length / SAMPLE_RATE:.6f}"],
+                        rpp.Element("SOURCE", ["WAVE"], [["FILE", name]]),
+                    ],
+                ),
+            ],
+        )
+        for name, length in stems.items()
+    ]
+    project = rpp.Element(
+        "REAPER_PROJECT", ["0.1", "6.0", "0"], [["SAMPLERATE", str(SAMPLE_RATE), "0", "0"], *markers, *tracks]
+    )
     return [_write_text(layout.sidecar("RPP"), rpp.dumps(project))]
 
 
@@ -88,17 +107,30 @@ def write_otio(layout: Layout, manifest: Manifest, stems: dict[str, int]) -> lis
     timeline = otio.schema.Timeline(name=manifest.title)
     for name, length in stems.items():
         track = otio.schema.Track(name=name.split(".")[-2], kind=otio.schema.TrackKind.Audio)
-        track.append(otio.schema.Clip(
-            name=name, media_reference=otio.schema.ExternalReference(target_url=name),
-            source_range=otio.opentime.TimeRange(at(0), otio.opentime.RationalTime(length, SAMPLE_RATE))))
+        track.append(
+            otio.schema.Clip(
+                name=name,
+                media_reference=otio.schema.ExternalReference(target_url=name),
+                source_range=otio.opentime.TimeRange(at(0), otio.opentime.RationalTime(length, SAMPLE_RATE)),
+            )
+        )
         timeline.tracks.append(track)
-    for points, color in ((_marks(manifest), otio.schema.MarkerColor.RED), (_breaths(manifest), otio.schema.MarkerColor.CYAN)):
+    for points, color in (
+        (_marks(manifest), otio.schema.MarkerColor.RED),
+        (_breaths(manifest), otio.schema.MarkerColor.CYAN),
+    ):
         for start, name in points:
-            timeline.tracks.markers.append(otio.schema.Marker(name=name, color=color,
-                                                              marked_range=otio.opentime.TimeRange(at(start), at(0))))
+            timeline.tracks.markers.append(
+                otio.schema.Marker(name=name, color=color, marked_range=otio.opentime.TimeRange(at(start), at(0)))
+            )
     for start, end, text in _phrases(manifest):
-        timeline.tracks.markers.append(otio.schema.Marker(name=text, marked_range=otio.opentime.TimeRange(at(start), at(end - start)),
-                                                          color=otio.schema.MarkerColor.GREEN))
+        timeline.tracks.markers.append(
+            otio.schema.Marker(
+                name=text,
+                marked_range=otio.opentime.TimeRange(at(start), at(end - start)),
+                color=otio.schema.MarkerColor.GREEN,
+            )
+        )
     return [_write_text(layout.sidecar("otio"), otio.adapters.write_to_string(timeline, "otio_json"))]
 
 
@@ -106,9 +138,11 @@ def write_audacity(layout: Layout, manifest: Manifest, stems: dict[str, int]) ->
     """Audacity label files, one per label track (Import > Labels): sections and marks, the phrases, the breaths."""
     points = lambda found: "".join(f"{t:.6f}\t{t:.6f}\t{name}\n" for t, name in found)
     phrases = "".join(f"{start:.6f}\t{end:.6f}\t{text}\n" for start, end, text in _phrases(manifest))
-    return [_write_text(layout.sidecar("sections.labels.txt"), points(_marks(manifest))),
-            _write_text(layout.sidecar("phrases.labels.txt"), phrases),
-            _write_text(layout.sidecar("breath.labels.txt"), points(_breaths(manifest)))]
+    return [
+        _write_text(layout.sidecar("sections.labels.txt"), points(_marks(manifest))),
+        _write_text(layout.sidecar("phrases.labels.txt"), phrases),
+        _write_text(layout.sidecar("breath.labels.txt"), points(_breaths(manifest))),
+    ]
 
 
 def write_aaf(layout: Layout, manifest: Manifest, stems: dict[str, int]) -> list[Path]:
@@ -136,9 +170,18 @@ def write_aaf(layout: Layout, manifest: Manifest, stems: dict[str, int]) -> list
 def _probe(path: Path) -> dict:
     """What pyaaf2's media link reads of a file (ffprobe's shape), from the file itself."""
     info = soundfile.info(path)
-    return {"format": {"format_name": "wav", "format_long_name": "WAV / WAVE (Waveform Audio)"},
-            "streams": [{"codec_type": "audio", "codec_name": "pcm_f32le", "sample_rate": str(info.samplerate),
-                         "duration_ts": info.frames, "channels": info.channels}]}
+    return {
+        "format": {"format_name": "wav", "format_long_name": "WAV / WAVE (Waveform Audio)"},
+        "streams": [
+            {
+                "codec_type": "audio",
+                "codec_name": "pcm_f32le",
+                "sample_rate": str(info.samplerate),
+                "duration_ts": info.frames,
+                "channels": info.channels,
+            }
+        ],
+    }
 
 
 def _aaf_markers(aaf, manifest: Manifest):
@@ -159,5 +202,9 @@ def _aaf_markers(aaf, manifest: Manifest):
 
 
 WRITERS: dict[str, Callable[[Layout, Manifest, dict[str, int]], list[Path]]] = {
-    "reaper": write_reaper, "otio": write_otio, "aaf": write_aaf, "audacity": write_audacity}
+    "reaper": write_reaper,
+    "otio": write_otio,
+    "aaf": write_aaf,
+    "audacity": write_audacity,
+}
 """Session kind → writer."""

@@ -68,11 +68,23 @@ def _id3_frames(tags: Tags) -> list:
         frames.append(APIC(encoding=3, mime=tags.cover_mime, type=3, desc="Cover", data=tags.cover))
     if tags.chapters:
         ids = [f"chp{i}" for i in range(len(tags.chapters))]
-        frames.append(CTOC(element_id="toc", flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED, child_element_ids=ids,
-                           sub_frames=[TIT2(encoding=3, text="Chapters")]))
+        frames.append(
+            CTOC(
+                element_id="toc",
+                flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED,
+                child_element_ids=ids,
+                sub_frames=[TIT2(encoding=3, text="Chapters")],
+            )
+        )
         for chapter_id, chapter in zip(ids, tags.chapters):
-            frames.append(CHAP(element_id=chapter_id, start_time=round(chapter.start_s * 1000),
-                               end_time=round(chapter.end_s * 1000), sub_frames=[TIT2(encoding=3, text=chapter.title)]))
+            frames.append(
+                CHAP(
+                    element_id=chapter_id,
+                    start_time=round(chapter.start_s * 1000),
+                    end_time=round(chapter.end_s * 1000),
+                    sub_frames=[TIT2(encoding=3, text=chapter.title)],
+                )
+            )
     return frames
 
 
@@ -171,8 +183,13 @@ def ffmetadata(tags: Tags) -> str:
     """Chapters for ffmpeg's MP4 muxer (mutagen reads MP4 chapters but cannot write them)."""
     lines = [";FFMETADATA1"]
     for chapter in tags.chapters:
-        lines += ["[CHAPTER]", "TIMEBASE=1/1000", f"START={round(chapter.start_s * 1000)}",
-                  f"END={round(chapter.end_s * 1000)}", f"title={_escape(chapter.title)}"]
+        lines += [
+            "[CHAPTER]",
+            "TIMEBASE=1/1000",
+            f"START={round(chapter.start_s * 1000)}",
+            f"END={round(chapter.end_s * 1000)}",
+            f"title={_escape(chapter.title)}",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -25,8 +25,9 @@ def cue_chunks(cues: tuple[tuple[int, str], ...]) -> bytes:
     if not cues:
         return b""
     points = b"".join(struct.pack("<II4sIII", n, frame, b"data", 0, 0, frame) for n, (frame, _) in enumerate(cues, 1))
-    labels = b"adtl" + b"".join(riff_chunk(b"labl", struct.pack("<I", n) + name.encode("utf-8") + b"\0")
-                                for n, (_, name) in enumerate(cues, 1))
+    labels = b"adtl" + b"".join(
+        riff_chunk(b"labl", struct.pack("<I", n) + name.encode("utf-8") + b"\0") for n, (_, name) in enumerate(cues, 1)
+    )
     return riff_chunk(b"cue ", struct.pack("<I", len(cues)) + points) + riff_chunk(b"LIST", labels)
 
 
@@ -38,9 +39,19 @@ def _ascii(text: str, size: int) -> bytes:
 def bext_chunk(description: str, originator: str, reference: str, coding_history: str) -> bytes:
     """A Broadcast WAV extension: the stem starts at the session's zero (time reference 0); no date or time is
     written (it would make every render's bytes differ), and loudness is marked not measured."""
-    fields = struct.pack("<256s32s32s10s8sQH64s5h180s", _ascii(description, 256), _ascii(originator, 32),
-                         _ascii(reference, 32), bytes(10), bytes(8), 0, BEXT_VERSION, bytes(64),
-                         *([NOT_MEASURED] * 5), bytes(180))
+    fields = struct.pack(
+        "<256s32s32s10s8sQH64s5h180s",
+        _ascii(description, 256),
+        _ascii(originator, 32),
+        _ascii(reference, 32),
+        bytes(10),
+        bytes(8),
+        0,
+        BEXT_VERSION,
+        bytes(64),
+        *([NOT_MEASURED] * 5),
+        bytes(180),
+    )
     return riff_chunk(b"bext", fields + coding_history.encode("ascii", "replace") + b"\0")
 
 
@@ -48,7 +59,13 @@ def ixml_chunk(project: str, tape: str, track_names: list[str], note: str) -> by
     """An iXML document: the project (the session's title), tape (the track's file name), one named track per
     channel, and a note."""
     root = ElementTree.Element("BWFXML")
-    for tag, text in (("IXML_VERSION", IXML_VERSION), ("PROJECT", project), ("TAPE", tape), ("TAKE", "1"), ("NOTE", note)):
+    for tag, text in (
+        ("IXML_VERSION", IXML_VERSION),
+        ("PROJECT", project),
+        ("TAPE", tape),
+        ("TAKE", "1"),
+        ("NOTE", note),
+    ):
         ElementTree.SubElement(root, tag).text = text
     tracks = ElementTree.SubElement(root, "TRACK_LIST")
     ElementTree.SubElement(tracks, "TRACK_COUNT").text = str(len(track_names))

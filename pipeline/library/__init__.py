@@ -6,5 +6,18 @@ from .build import Planned, build, check, parse_shard, plan, prune, shard_of, wr
 from .stored import TrackStore, cache_contents
 from .track import TrackResult, render_track
 
-__all__ = ["Planned", "build", "check", "discover", "parse_shard", "plan", "prune", "write_library", "shard_of",
-           "TrackStore", "cache_contents", "TrackResult", "render_track"]
+__all__ = [
+    "Planned",
+    "build",
+    "check",
+    "discover",
+    "parse_shard",
+    "plan",
+    "prune",
+    "write_library",
+    "shard_of",
+    "TrackStore",
+    "cache_contents",
+    "TrackResult",
+    "render_track",
+]

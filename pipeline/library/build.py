@@ -96,10 +96,16 @@ def check(tracks: list[Planned], options: RenderOptions) -> list[tuple[Planned, 
     return problems
 
 
-def build(tracks: list[Planned], options: RenderOptions, jobs: int = 1,
-          on_done: Callable[[TrackResult], None] | None = None, scheduler: str | None = None,
-          prune_against: list[Planned] | None = None, on_removed: Callable[[Path], None] | None = None,
-          on_progress: Progress | None = None) -> list[TrackResult]:
+def build(
+    tracks: list[Planned],
+    options: RenderOptions,
+    jobs: int = 1,
+    on_done: Callable[[TrackResult], None] | None = None,
+    scheduler: str | None = None,
+    prune_against: list[Planned] | None = None,
+    on_removed: Callable[[Path], None] | None = None,
+    on_progress: Progress | None = None,
+) -> list[TrackResult]:
     """Render every stale track (in ``jobs`` processes, or on a Dask cluster) and rewrite library.json, under the
     folder's lock. With ``prune_against`` (the whole library's plan, every shard), first remove what it orphans.
     ``on_progress`` hears each track's stages and its end (from worker processes and cluster workers too)."""
@@ -171,8 +177,9 @@ def _from_workers(progress: Progress) -> Iterator[PipeProgress]:
         os.close(write_fd)
 
 
-def _parallel(tracks: list[Planned], options: RenderOptions, jobs: int, on_done,
-              progress: Progress) -> list[TrackResult]:
+def _parallel(
+    tracks: list[Planned], options: RenderOptions, jobs: int, on_done, progress: Progress
+) -> list[TrackResult]:
     """Each worker process loads each voice once (engines are cached per process) and renders whole tracks; their
     events come back over a pipe (``PipeProgress``).
 
@@ -181,8 +188,10 @@ def _parallel(tracks: list[Planned], options: RenderOptions, jobs: int, on_done,
     with _from_workers(progress) as to_parent:
         pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=die_with_parent)
         with pool:
-            futures = {pool.submit(render_track, t.script, _options_for(options, t), to_parent, t.name): i
-                       for i, t in enumerate(tracks)}
+            futures = {
+                pool.submit(render_track, t.script, _options_for(options, t), to_parent, t.name): i
+                for i, t in enumerate(tracks)
+            }
             results: list[TrackResult | None] = [None] * len(tracks)
             try:
                 for future in as_completed(futures):
@@ -190,8 +199,10 @@ def _parallel(tracks: list[Planned], options: RenderOptions, jobs: int, on_done,
                     results[index] = future.result()
                     on_done(tracks[index], results[index])
             except BrokenProcessPool:
-                raise RenderError("a render worker was killed (out of memory?); what it was writing was not kept, "
-                                  "and the tracks it had not finished render again next time") from None
+                raise RenderError(
+                    "a render worker was killed (out of memory?); what it was writing was not kept, "
+                    "and the tracks it had not finished render again next time"
+                ) from None
     return results
 
 
@@ -215,8 +226,9 @@ def _render_on_worker(script: Path, options: RenderOptions, name: str, topic: st
     return render_track(script, options, TopicProgress(get_worker(), topic), name)
 
 
-def _on_cluster(tracks: list[Planned], options: RenderOptions, address: str, on_done,
-                progress: Progress) -> list[TrackResult]:
+def _on_cluster(
+    tracks: list[Planned], options: RenderOptions, address: str, on_done, progress: Progress
+) -> list[TrackResult]:
     """The same build on a Dask distributed cluster. Workers need this project installed, the output folder
     and the clip cache on paths they all see (a shared disk); each worker process keeps its voices loaded.
     Stages come back as Dask's structured events on a topic of this build's own."""
@@ -233,8 +245,10 @@ def _on_cluster(tracks: list[Planned], options: RenderOptions, address: str, on_
 
     with client:
         client.subscribe_topic(topic, lambda message: progress(Event(*message[1])))  # message: (time, event)
-        futures = {client.submit(_render_on_worker, t.script, _options_for(options, t), t.name, topic, pure=False): i
-                   for i, t in enumerate(tracks)}
+        futures = {
+            client.submit(_render_on_worker, t.script, _options_for(options, t), t.name, topic, pure=False): i
+            for i, t in enumerate(tracks)
+        }
         results: list[TrackResult | None] = [None] * len(tracks)
         for future in completed(list(futures)):
             index = futures[future]
@@ -256,12 +270,17 @@ def manifests(out_dir: Path) -> list[tuple[Layout, Manifest]]:
 def write_library(out_dir: Path) -> Path:
     """library.json: every track in the output folder, from its manifest (rendered now or before)."""
     entries = {
-        layout.name: {"title": m.title, "script": m.script, "input_hash": m.input_hash, "duration_s": m.duration_s,
-                      "qc": m.qc_status,
-                      "loudness": {"integrated_lufs": m.loudness.integrated_lufs,
-                                   "true_peak_dbtp": m.loudness.true_peak_dbtp},
-                      "files": sorted(m.files)}
-        for layout, m in manifests(out_dir)}
+        layout.name: {
+            "title": m.title,
+            "script": m.script,
+            "input_hash": m.input_hash,
+            "duration_s": m.duration_s,
+            "qc": m.qc_status,
+            "loudness": {"integrated_lufs": m.loudness.integrated_lufs, "true_peak_dbtp": m.loudness.true_peak_dbtp},
+            "files": sorted(m.files),
+        }
+        for layout, m in manifests(out_dir)
+    }
     if not entries and not (out_dir / LIBRARY_NAME).exists():
         return out_dir / LIBRARY_NAME  # nothing rendered yet: leave the folder as it was
     return write_json(out_dir / LIBRARY_NAME, {"renderer": __version__, "tracks": entries})
@@ -324,8 +343,9 @@ def _take_lock(path: Path, out_dir: Path) -> tuple[int, str]:
         except BlockingIOError:
             holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "starting"
             os.close(fd)
-            raise ConfigError(f"another render ({holder}) is writing to this folder; wait for it to finish",
-                              Source(str(out_dir))) from None
+            raise ConfigError(
+                f"another render ({holder}) is writing to this folder; wait for it to finish", Source(str(out_dir))
+            ) from None
         try:
             if os.fstat(fd).st_ino == os.stat(path).st_ino:  # not a file its holder removed while we opened it
                 return fd, os.pread(fd, 200, 0).decode(errors="replace").strip()

@@ -69,8 +69,9 @@ class TrackStore:
         entry = self._entry(job)
         manifest = Manifest.find(entry / MANIFEST)
         try:
-            intact = manifest is not None and all(file_sha256(entry / name) == record.sha256
-                                                  for name, record in manifest.files.items())
+            intact = manifest is not None and all(
+                file_sha256(entry / name) == record.sha256 for name, record in manifest.files.items()
+            )
         except OSError:
             return None
         if not intact:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..blocks import scratch
-from ..errors import DriftError, system_error
 from ..deliver import write_track
+from ..errors import DriftError, system_error
 from ..job import Job, RenderOptions, is_up_to_date, prepare
 from ..manifest import Manifest, Verdict
 from ..progress import Event, Progress, counter, nowhere
@@ -37,8 +37,9 @@ class TrackResult:
     """What was repaired or ignored in the script on the way in."""
 
 
-def render_track(path: Path, options: RenderOptions, progress: Progress | None = None,
-                 name: str | None = None) -> TrackResult:
+def render_track(
+    path: Path, options: RenderOptions, progress: Progress | None = None, name: str | None = None
+) -> TrackResult:
     """Render one script unless its outputs are up to date or stored finished in the cache. ``progress`` hears its
     stages as the track ``name`` (the script's stem if none), then encode and qc; its end is the caller's to tell."""
     progress = progress or nowhere
@@ -62,8 +63,15 @@ def render_track(path: Path, options: RenderOptions, progress: Progress | None =
             if manifest.qc.passed:
                 store.keep(job, manifest)
         status = "failed qc" if manifest.qc and not manifest.qc.passed else "rendered"
-        return TrackResult(script=str(path), status=status, outputs=outputs, manifest=manifest,
-                           timeline=rendered.timeline.describe(), reports=reports, warnings=job.script.warnings)
+        return TrackResult(
+            script=str(path),
+            status=status,
+            outputs=outputs,
+            manifest=manifest,
+            timeline=rendered.timeline.describe(),
+            reports=reports,
+            warnings=job.script.warnings,
+        )
     except DriftError as error:
         return TrackResult(script=str(path), status="failed", errors=tuple(getattr(error, "errors", [error])))
     except OSError as exc:  # a full disk, a folder made read-only mid-build: the track fails, the library goes on

@@ -8,5 +8,19 @@ from .breath import BreathChange, BreathClock
 from .place import LEAD_IN_S, SECTION_LEAD_S, TAIL_S, Pauses, place
 from .timeline import CROP_MARGIN_S, BedChange, Marker, PlacedPhrase, Timeline, ToneChange, crop
 
-__all__ = ["BreathChange", "BreathClock", "LEAD_IN_S", "SECTION_LEAD_S", "TAIL_S", "Pauses", "place", "CROP_MARGIN_S",
-           "BedChange", "Marker", "PlacedPhrase", "Timeline", "ToneChange", "crop"]
+__all__ = [
+    "BreathChange",
+    "BreathClock",
+    "LEAD_IN_S",
+    "SECTION_LEAD_S",
+    "TAIL_S",
+    "Pauses",
+    "place",
+    "CROP_MARGIN_S",
+    "BedChange",
+    "Marker",
+    "PlacedPhrase",
+    "Timeline",
+    "ToneChange",
+    "crop",
+]

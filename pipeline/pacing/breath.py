@@ -36,12 +36,23 @@ class BreathClock:
         for change in self.changes:
             if t >= change.start_s:
                 done = change.over_s <= 0 or t >= change.end_s
-                pace = change.to_pace if done else change.from_pace + (change.to_pace - change.from_pace) * (t - change.start_s) / change.over_s
+                pace = (
+                    change.to_pace
+                    if done
+                    else change.from_pace + (change.to_pace - change.from_pace) * (t - change.start_s) / change.over_s
+                )
         return pace
 
     def cycles(self, t: float) -> float:
         """Breath cycles completed since the start of the track (exact for linear ramps)."""
-        points = sorted({0.0, t, *[c.start_s for c in self.changes if c.start_s < t], *[c.end_s for c in self.changes if c.end_s < t]})
+        points = sorted(
+            {
+                0.0,
+                t,
+                *[c.start_s for c in self.changes if c.start_s < t],
+                *[c.end_s for c in self.changes if c.end_s < t],
+            }
+        )
         total = 0.0
         for a, b in zip(points, points[1:]):
             total += (b - a) * (self.pace_at(a) + self.pace_at(b - 1e-9)) / 2 / 60

@@ -15,8 +15,22 @@ from dataclasses import dataclass, replace
 
 from ..audio import SAMPLE_RATE, clock, frames
 from ..errors import ScriptError
-from ..script import (NO_AMBIENCE, At, BedCue, Break, BreathCue, BreathPace, End, Insert, Mark, Pause, Phrase, Script,
-                      Section, ToneCue)
+from ..script import (
+    NO_AMBIENCE,
+    At,
+    BedCue,
+    Break,
+    BreathCue,
+    BreathPace,
+    End,
+    Insert,
+    Mark,
+    Pause,
+    Phrase,
+    Script,
+    Section,
+    ToneCue,
+)
 from .breath import BreathChange, BreathClock
 from .timeline import BedChange, Marker, PlacedPhrase, Timeline, ToneChange
 
@@ -40,20 +54,31 @@ class Pauses:
     """Quiet each clip carries at its ends: subtracted, so the silence *heard* is the pause asked for."""
 
     @classmethod
-    def for_voice(cls, sentence_s: float, paragraph_s: float, overrides: dict[str, float], edge_pad_s: float) -> "Pauses":
+    def for_voice(cls, sentence_s: float, paragraph_s: float, overrides: dict[str, float], edge_pad_s: float) -> Pauses:
         """A voice's sentence and paragraph pauses (commas a quarter, ellipses 0.6 of a sentence's), overridden
         by a script's ``pauses:``."""
-        lengths = {"sentence": sentence_s, "paragraph": paragraph_s, "comma": sentence_s / 4, "ellipsis": sentence_s * 0.6,
-                   **overrides}
-        return cls(sentence_s=lengths["sentence"], paragraph_s=lengths["paragraph"], comma_s=lengths["comma"],
-                   ellipsis_s=lengths["ellipsis"], edge_pad_s=edge_pad_s)
+        lengths = {
+            "sentence": sentence_s,
+            "paragraph": paragraph_s,
+            "comma": sentence_s / 4,
+            "ellipsis": sentence_s * 0.6,
+            **overrides,
+        }
+        return cls(
+            sentence_s=lengths["sentence"],
+            paragraph_s=lengths["paragraph"],
+            comma_s=lengths["comma"],
+            ellipsis_s=lengths["ellipsis"],
+            edge_pad_s=edge_pad_s,
+        )
 
     def of(self, kind: str) -> float:
         return getattr(self, f"{kind}_s")
 
 
-def place(script: Script, clip_frames: Sequence[int], pauses: Pauses,
-          anchors: Sequence[tuple[int, ...]] | None = None) -> Timeline:
+def place(
+    script: Script, clip_frames: Sequence[int], pauses: Pauses, anchors: Sequence[tuple[int, ...]] | None = None
+) -> Timeline:
     """Lay out clips of these lengths (one per utterance) with the script's silences, then stretch to the
     target duration if one is set. ``anchors``: where each clip's marks inside its sentence fall (frames into
     the clip); without them such a mark lands where its sentence is first heard."""
@@ -65,13 +90,15 @@ def place(script: Script, clip_frames: Sequence[int], pauses: Pauses,
     return _fit(placer, timeline, target, script) if target else timeline
 
 
-def _fit(placer: "_Placer", natural: Timeline, target_s: float, script: Script) -> Timeline:
+def _fit(placer: _Placer, natural: Timeline, target_s: float, script: Script) -> Timeline:
     """Stretch every pause by one factor so the track lasts ``target_s`` (the tail takes the last frames)."""
     target = frames(target_s)
     if natural.frames > target:
-        raise ScriptError(f"the session needs at least {clock(natural.frames / SAMPLE_RATE)} but 'duration' is "
-                          f"{clock(target / SAMPLE_RATE)}: shorten pauses or raise the duration",
-                          script.meta.sources.get("duration"))
+        raise ScriptError(
+            f"the session needs at least {clock(natural.frames / SAMPLE_RATE)} but 'duration' is "
+            f"{clock(target / SAMPLE_RATE)}: shorten pauses or raise the duration",
+            script.meta.sources.get("duration"),
+        )
     low, high = 1.0, 2.0
     while placer.run(high).frames < target and high < 1e4:
         low, high = high, high * 2
@@ -85,8 +112,14 @@ def _fit(placer: "_Placer", natural: Timeline, target_s: float, script: Script) 
 class _Placer:
     """One pass over the script's events with a cursor; ``run(stretch)`` scales every pause."""
 
-    def __init__(self, script: Script, clip_frames: Sequence[int], pauses: Pauses, section_times: dict[str, float],
-                 anchors: Sequence[tuple[int, ...]] | None = None):
+    def __init__(
+        self,
+        script: Script,
+        clip_frames: Sequence[int],
+        pauses: Pauses,
+        section_times: dict[str, float],
+        anchors: Sequence[tuple[int, ...]] | None = None,
+    ):
         self.script = script
         self.clip_frames = clip_frames
         self.anchors = anchors
@@ -114,9 +147,17 @@ class _Placer:
         if self.end is not None:
             end = self._end_frame(end)
         meta = self.script.meta
-        return Timeline(frames=end, phrases=tuple(self.placed), sections=tuple(self.sections), marks=tuple(self.marks),
-                        beds=tuple(self.beds), tones=tuple(self.tones), breath=self.clock,
-                        opening_bed=None if meta.ambience == NO_AMBIENCE else meta.ambience, seed=meta.seed)
+        return Timeline(
+            frames=end,
+            phrases=tuple(self.placed),
+            sections=tuple(self.sections),
+            marks=tuple(self.marks),
+            beds=tuple(self.beds),
+            tones=tuple(self.tones),
+            breath=self.clock,
+            opening_bed=None if meta.ambience == NO_AMBIENCE else meta.ambience,
+            seed=meta.seed,
+        )
 
     def _event(self, event) -> None:
         if isinstance(event, Pause):
@@ -156,9 +197,22 @@ class _Placer:
         text = event.text if spoken else event.label
         if spoken and event.word_marks:
             frames_in = self.anchors[len(self.placed)] if self.anchors else (pad,) * len(event.word_marks)
-            self.marks += [Marker(start + at, mark.name, mark.source) for (_, mark), at in zip(event.word_marks, frames_in)]
-        self.placed.append(PlacedPhrase(start=start, frames=length, text=text, source=event.source,
-                                        clip=len(self.placed), volume_db=volume, pan=pan, voice=voice, pad=pad))
+            self.marks += [
+                Marker(start + at, mark.name, mark.source) for (_, mark), at in zip(event.word_marks, frames_in)
+            ]
+        self.placed.append(
+            PlacedPhrase(
+                start=start,
+                frames=length,
+                text=text,
+                source=event.source,
+                clip=len(self.placed),
+                volume_db=volume,
+                pan=pan,
+                voice=voice,
+                pad=pad,
+            )
+        )
         self.cursor = max(self.cursor, start + length)
         self.last_start = start
         self.explicit_s = self.implicit_s = 0.0
@@ -196,15 +250,21 @@ class _Placer:
     def _anchor(self, event: At) -> None:
         anchor = frames(event.seconds)
         if anchor < self.cursor:
-            raise ScriptError(f"[at {clock(anchor / SAMPLE_RATE)}] is earlier than the audio already placed, "
-                              f"which runs to {clock(self.cursor / SAMPLE_RATE)}", event.source)
+            raise ScriptError(
+                f"[at {clock(anchor / SAMPLE_RATE)}] is earlier than the audio already placed, "
+                f"which runs to {clock(self.cursor / SAMPLE_RATE)}",
+                event.source,
+            )
         self.anchor = anchor
 
     def _end_frame(self, natural: int) -> int:
         end = frames(self.end.seconds)
         if end < natural:
-            raise ScriptError(f"[end {clock(self.end.seconds, 0, hours=True)}] is earlier than the session, which needs "
-                              f"{clock(natural / SAMPLE_RATE, 0, hours=True)} with its {TAIL_S:g} s tail", self.end.source)
+            raise ScriptError(
+                f"[end {clock(self.end.seconds, 0, hours=True)}] is earlier than the session, which needs "
+                f"{clock(natural / SAMPLE_RATE, 0, hours=True)} with its {TAIL_S:g} s tail",
+                self.end.source,
+            )
         return end
 
     def _breath_pace(self, event: BreathPace) -> None:

@@ -138,15 +138,23 @@ def crop(timeline: Timeline, start: int, end: int) -> Timeline:
             opening_bed = change.cue.name
     before = [t for t in timeline.tones if t.start < start]
     return replace(
-        timeline, frames=end - start,
+        timeline,
+        frames=end - start,
         phrases=tuple(replace(p, start=p.start - start) for p in inside),
-        sections=tuple(replace(m, start=shift(m.start)) for m in timeline.sections
-                       if m.start < end and _section_end(timeline, m) > start),
+        sections=tuple(
+            replace(m, start=shift(m.start))
+            for m in timeline.sections
+            if m.start < end and _section_end(timeline, m) > start
+        ),
         marks=tuple(replace(m, start=shift(m.start)) for m in timeline.marks if start <= m.start < end),
         beds=tuple(replace(b, start=shift(b.start)) for b in timeline.beds if start < b.start < end),
-        tones=tuple(([_tone_from(before[-1], start)] if before else [])
-                    + [_tone_from(t, start) for t in timeline.tones if start <= t.start < end]),
-        opening_bed=opening_bed, origin=timeline.origin + start)
+        tones=tuple(
+            ([_tone_from(before[-1], start)] if before else [])
+            + [_tone_from(t, start) for t in timeline.tones if start <= t.start < end]
+        ),
+        opening_bed=opening_bed,
+        origin=timeline.origin + start,
+    )
 
 
 def _section_end(timeline: Timeline, marker: Marker) -> int:

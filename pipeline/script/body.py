@@ -66,7 +66,10 @@ class _Paragraph:
         lead = len(text) - len(text.lstrip())
         keep = 1 if self.text and not self.text[-1].isspace() else 0
         if lead > keep:  # one space where two pieces meet: "simply [volume -6dB] allow", an SSML <sub>, indented XML
-            source, text = Source(source.path, source.line, source.col + (0 if whole else lead - keep)), text[lead - keep :]
+            source, text = (
+                Source(source.path, source.line, source.col + (0 if whole else lead - keep)),
+                text[lead - keep :],
+            )
         if not text:
             return
         for offset in range(len(text) if whole else 1):
@@ -83,8 +86,10 @@ class _Paragraph:
         """Where the pieces of the text from ``start`` to ``end`` were written, as offsets from ``start``."""
         first = max(bisect.bisect_right(self.starts, start) - 1, 0)
         last = bisect.bisect_left(self.starts, end)
-        return ((0, self.source_at(start)),
-                *((at - start, where) for at, where in zip(self.starts[first + 1 : last], self.sources[first + 1 : last])))
+        return (
+            (0, self.source_at(start)),
+            *((at - start, where) for at, where in zip(self.starts[first + 1 : last], self.sources[first + 1 : last])),
+        )
 
     def flush(self, split_commas: bool, emphasised: bool = False) -> list:
         """The gathered text as phrases with breaks between them; held cues go to the phrase they fall in (one
@@ -95,12 +100,17 @@ class _Paragraph:
             if events:
                 events.append(Break(kind, self.source_at(start)))
             inside = [(max(at - start, 0), cue) for at, cue in held if at < start + len(piece)]
-            held = held[len(inside):]
+            held = held[len(inside) :]
             phrase, emphasised = _with_inline(Phrase(text=piece, source=self.source_at(start)), inside, emphasised)
             said = [entry for entry in self.said if start <= entry[0] < start + len(piece)]
-            events.append(replace(phrase, places=self.places(start, start + len(piece)),
-                                  lexicon=tuple((word, ipa) for _, word, ipa, _ in said),
-                                  lexicon_at=tuple(at for *_, at in said)))
+            events.append(
+                replace(
+                    phrase,
+                    places=self.places(start, start + len(piece)),
+                    lexicon=tuple((word, ipa) for _, word, ipa, _ in said),
+                    lexicon_at=tuple(at for *_, at in said),
+                )
+            )
         events += [cue for _, cue in held if not isinstance(cue, Emphasis)]
         self.__init__()
         return events
@@ -202,7 +212,9 @@ class BodyBuilder:
         rest = text[pos:]
         for brace in ("{", "}"):
             if brace in rest:
-                self.error(f"unmatched '{brace}' (variables are written {{name}})", number, col + pos + rest.index(brace))
+                self.error(
+                    f"unmatched '{brace}' (variables are written {{name}})", number, col + pos + rest.index(brace)
+                )
                 rest = rest.replace(brace, " ")
         self.paragraph.add(rest, Source(self.path, number, col + pos))
 
@@ -213,8 +225,11 @@ class BodyBuilder:
         self.used.add(name)
         if name not in self.variables:
             known = ", ".join(sorted(self.variables)) or "none"
-            self.error(f"variable '{name}' has no value: give it a default under 'vars:' or pass --vars (known: {known})",
-                        number, col)
+            self.error(
+                f"variable '{name}' has no value: give it a default under 'vars:' or pass --vars (known: {known})",
+                number,
+                col,
+            )
             return ""
         return " ".join(str(self.variables[name]).replace("[", "(").replace("]", ")").split())
 
@@ -230,7 +245,8 @@ class BodyBuilder:
         """A cue that needs no time, inside a sentence, is held there; any other cue ends the phrase being
         gathered: what follows is spoken after (and as) it says."""
         if self.paragraph.mid_sentence() and (
-                isinstance(event, Mark) or isinstance(event, VoicingCue) and event.kind in IN_SENTENCE):
+            isinstance(event, Mark) or isinstance(event, VoicingCue) and event.kind in IN_SENTENCE
+        ):
             self.paragraph.hold(event)
             return
         self.flush()
@@ -260,7 +276,9 @@ class BodyBuilder:
 
     def close_emphasis(self) -> None:
         if self.emphasis_from:
-            self.errors.append(ScriptError("emphasis opened with '*' is not closed in its paragraph", self.emphasis_from))
+            self.errors.append(
+                ScriptError("emphasis opened with '*' is not closed in its paragraph", self.emphasis_from)
+            )
             self.emphasis_from = None
 
     def finish(self) -> list:
@@ -292,5 +310,8 @@ def _check_end(events: list, meta: Meta, errors: list[ScriptError]) -> None:
         errors.append(ScriptError("[end] and 'duration' both set the track's length: keep one", end.source))
     after = next((e for e in events[ends[0] + 1 :] if not isinstance(e, Break)), None)
     if after is not None:
-        errors.append(ScriptError(f"nothing may follow [end {clock(end.seconds, 0, hours=True)}] but the end of the script",
-                                  after.source))
+        errors.append(
+            ScriptError(
+                f"nothing may follow [end {clock(end.seconds, 0, hours=True)}] but the end of the script", after.source
+            )
+        )

@@ -9,12 +9,11 @@ one model. Ranges are checked here, where the writer can still be told where.
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import ScriptError, Source, did_you_mean
 from .model import At, BedCue, BreathCue, BreathPace, End, Insert, Mark, Pause, Ramp, ToneCue, VoicingCue
 from .values import parse_duration
-
 
 # --- argument grammar ------------------------------------------------------------------
 
@@ -139,10 +138,17 @@ def _tone(args: str, where: Source, arg: Source):
     kind, _, rest = args.partition(" ")
     kind = kind.lower()
     if kind == "off":
-        return ToneCue(kind="off", beat=None, carrier_hz=0.0,
-                       fade_s=_duration(rest, arg, "fade length") if rest.strip() else 10.0, source=where)
+        return ToneCue(
+            kind="off",
+            beat=None,
+            carrier_hz=0.0,
+            fade_s=_duration(rest, arg, "fade length") if rest.strip() else 10.0,
+            source=where,
+        )
     if kind not in ("binaural", "isochronic"):
-        raise ScriptError(f"tone must be binaural, isochronic or off{did_you_mean(kind, ['binaural', 'isochronic', 'off'])}", arg)
+        raise ScriptError(
+            f"tone must be binaural, isochronic or off{did_you_mean(kind, ['binaural', 'isochronic', 'off'])}", arg
+        )
     carrier = 200.0
     if match := re.search(rf"\s+carrier\s+({_NUMBER})\s*(?:hz)?\s*$", rest, re.IGNORECASE):
         carrier = float(match.group(1))
@@ -186,8 +192,21 @@ def _no_args(name: str, args: str, arg: Source) -> None:
 
 
 CUES: dict[str, Callable[[str, Source, Source], object]] = {
-    "pause": _pause, "rate": _rate, "pitch": _pitch, "volume": _volume, "pan": _pan, "voice": _voice,
-    "together": _together, "breath": _breath, "inhale": _inhale, "exhale": _exhale, "bed": _bed,
-    "tone": _tone, "at": _at, "end": _end, "mark": _mark, "sound": _sound,
+    "pause": _pause,
+    "rate": _rate,
+    "pitch": _pitch,
+    "volume": _volume,
+    "pan": _pan,
+    "voice": _voice,
+    "together": _together,
+    "breath": _breath,
+    "inhale": _inhale,
+    "exhale": _exhale,
+    "bed": _bed,
+    "tone": _tone,
+    "at": _at,
+    "end": _end,
+    "mark": _mark,
+    "sound": _sound,
 }
 """Cue name → parser(args, cue source, argument source). The language reference lists each."""

@@ -7,12 +7,13 @@ reported as file:line:col; unknown keys get a "did you mean" suggestion.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
-from .values import parse_duration
 from ..errors import ScriptError, Source, did_you_mean
+from .values import parse_duration
 
 if TYPE_CHECKING:
     import yaml
@@ -83,8 +84,9 @@ def split_front_matter(lines: list[str]) -> tuple[list[str], int, bool]:
     return lines[1:], len(lines), False
 
 
-def parse_front_matter(lines: list[str], path: str, errors: list[ScriptError],
-                       defaults: dict | None = None) -> tuple[Meta, int]:
+def parse_front_matter(
+    lines: list[str], path: str, errors: list[ScriptError], defaults: dict | None = None
+) -> tuple[Meta, int]:
     """The front matter as ``Meta``; ``defaults`` (from ``--voice``, ``--ambience``) stand in for keys it omits."""
     block, body_start, closed = split_front_matter(lines)
     title = Path(path).stem.replace("-", " ").replace("_", " ").capitalize()
@@ -145,7 +147,9 @@ def _meta_from_yaml(block: list[str], path: str, title: str, errors: list[Script
     for key, value in values.items():
         reader = _READERS.get(key)
         if reader is None:
-            errors.append(ScriptError(f"unknown front-matter key '{key}'{did_you_mean(key, _READERS)}", key_at.get(key)))
+            errors.append(
+                ScriptError(f"unknown front-matter key '{key}'{did_you_mean(key, _READERS)}", key_at.get(key))
+            )
             continue
         try:
             fields.update(reader(key, value))
@@ -160,8 +164,11 @@ def _as_written(node: yaml.MappingNode, key: str) -> dict:
     import yaml
 
     for name, value in node.value:
-        if (name.value == key and isinstance(value, yaml.MappingNode)
-                and all(isinstance(v, yaml.ScalarNode) for _, v in value.value)):
+        if (
+            name.value == key
+            and isinstance(value, yaml.MappingNode)
+            and all(isinstance(v, yaml.ScalarNode) for _, v in value.value)
+        ):
             return {key: {k.value: v.value for k, v in value.value}}
     return {}
 
@@ -251,7 +258,8 @@ def _pace(key: str, value: Any) -> dict:
 def _drafted(key: str, value: Any) -> dict:
     plain = (str, int, float, bool, type(None))
     if not isinstance(value, dict) or not all(
-            isinstance(v, plain) or (isinstance(v, list) and all(isinstance(i, plain) for i in v)) for v in value.values()):
+        isinstance(v, plain) or (isinstance(v, list) and all(isinstance(i, plain) for i in v)) for v in value.values()
+    ):
         raise ScriptError("'drafted' must map names to plain values or lists, as drift draft writes it")
     return {"drafted": dict(value)}
 
@@ -261,9 +269,20 @@ def _not_whole(key: str, value: Any) -> dict:
 
 
 _READERS: dict[str, Callable[[str, Any], dict]] = {
-    "title": _text, "author": _text, "album": _text, "cover": _text, "summary": _text,
-    "voice": _name, "ambience": _name, "profile": _name,
-    "breath": _breath, "vars": _vars, "formats": _formats, "pauses": _pauses, "pace": _pace, "drafted": _drafted,
+    "title": _text,
+    "author": _text,
+    "album": _text,
+    "cover": _text,
+    "summary": _text,
+    "voice": _name,
+    "ambience": _name,
+    "profile": _name,
+    "breath": _breath,
+    "vars": _vars,
+    "formats": _formats,
+    "pauses": _pauses,
+    "pace": _pace,
+    "drafted": _drafted,
     "rate": lambda k, v: {"rate": _number(k, v, 0.3, 2.0)},
     "seed": lambda k, v: {"seed": int(_number(k, v, 0, 2**32 - 1))} if isinstance(v, int) else _not_whole(k, v),
     "duration": lambda k, v: {"duration_s": _seconds(k, v)},

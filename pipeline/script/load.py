@@ -33,8 +33,13 @@ def discover(paths: list[Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
-         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 _XML_ENCODING = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([\w.:-]+)["']""")
 
 
@@ -74,9 +79,16 @@ def repair_double_encoding(text: str, path: str) -> tuple[str, list[ScriptWarnin
     for number, line in enumerate(lines, start=1):
         repaired = ftfy.fix_encoding(line)
         if repaired != line:
-            _, a, b, c, d = next(op for op in difflib.SequenceMatcher(None, line, repaired).get_opcodes() if op[0] != "equal")
-            warnings.append(ScriptWarning(f"text looked double-encoded (UTF-8 read as Latin-1) and was repaired: "
-                                          f"{line[a:b]!r} → {repaired[c:d]!r}", Source(path, number, a + 1)))
+            _, a, b, c, d = next(
+                op for op in difflib.SequenceMatcher(None, line, repaired).get_opcodes() if op[0] != "equal"
+            )
+            warnings.append(
+                ScriptWarning(
+                    f"text looked double-encoded (UTF-8 read as Latin-1) and was repaired: "
+                    f"{line[a:b]!r} → {repaired[c:d]!r}",
+                    Source(path, number, a + 1),
+                )
+            )
             lines[number - 1] = repaired
     return "\n".join(lines), warnings
 

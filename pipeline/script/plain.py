@@ -13,8 +13,9 @@ from .model import Script, Section
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 
 
-def parse_text(text: str, path: str = "<script>", variables: dict[str, str] | None = None,
-               defaults: dict | None = None) -> Script:
+def parse_text(
+    text: str, path: str = "<script>", variables: dict[str, str] | None = None, defaults: dict | None = None
+) -> Script:
     """Parse script text; raise ``ScriptErrors`` listing every problem found.
 
     ``variables`` (for example from ``--vars``) override the front matter's ``vars`` defaults.
@@ -80,7 +81,9 @@ class _PlainReader(BodyBuilder):
             self.errors.append(ScriptError(f"unknown cue '[{body.strip()}]'{hint}", where))
             return
         stripped_args = args.strip()
-        arg_col = open_at + 2 + lead + len(name) + (len(args) - len(args.lstrip())) + 1 if stripped_args else open_at + 1
+        arg_col = (
+            open_at + 2 + lead + len(name) + (len(args) - len(args.lstrip())) + 1 if stripped_args else open_at + 1
+        )
         try:
             event = parser(stripped_args, where, Source(self.path, number, arg_col))
         except ScriptError as error:

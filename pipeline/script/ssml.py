@@ -28,8 +28,23 @@ from .model import Insert, Mark, Pause, Ramp, Script, ScriptErrors, VoicingCue
 from .values import parse_duration
 from .xsampa import xsampa_to_ipa_at
 
-SUPPORTED = ("speak", "p", "s", "break", "prosody", "emphasis", "sub", "say-as", "mark", "audio", "voice", "meta",
-             "amazon:effect", "phoneme", "bookmark")
+SUPPORTED = (
+    "speak",
+    "p",
+    "s",
+    "break",
+    "prosody",
+    "emphasis",
+    "sub",
+    "say-as",
+    "mark",
+    "audio",
+    "voice",
+    "meta",
+    "amazon:effect",
+    "phoneme",
+    "bookmark",
+)
 """Honoured. Any other element's text is spoken as written, with a warning naming the element."""
 _NOT_SPOKEN = ("metadata", "desc", "lexicon", "head", "info")
 """Elements whose content is information for an engine, not words to say."""
@@ -40,7 +55,15 @@ _SAY_AS_AS_WRITTEN = ("cardinal", "number", "date", "time", "fraction", "unit", 
 _STRENGTH_S = {"none": 0.0, "x-weak": 0.25, "weak": 0.5, "medium": 1.0, "strong": 2.0, "x-strong": 3.0}
 _RATE_WORDS = {"x-slow": 0.6, "slow": 0.8, "medium": 1.0, "default": 1.0, "fast": 1.2, "x-fast": 1.4}
 _PITCH_WORDS = {"x-low": -4.0, "low": -2.0, "medium": 0.0, "default": 0.0, "high": 2.0, "x-high": 4.0}
-_VOLUME_WORDS = {"silent": -40.0, "x-soft": -9.0, "soft": -4.5, "medium": 0.0, "default": 0.0, "loud": 3.0, "x-loud": 6.0}
+_VOLUME_WORDS = {
+    "silent": -40.0,
+    "x-soft": -9.0,
+    "soft": -4.5,
+    "medium": 0.0,
+    "default": 0.0,
+    "loud": 3.0,
+    "x-loud": 6.0,
+}
 _RESUME_TEXT = object()
 """In an element's restore list: its text was not spoken; what follows it is."""
 SPEAKING_PITCH_HZ = 180.0
@@ -48,8 +71,9 @@ SPEAKING_PITCH_HZ = 180.0
 _EMPHASIS_DB = {"strong": 2.0, "moderate": 1.0, "none": 0.0, "reduced": -3.0}
 
 
-def parse_ssml(text: str, path: str = "<ssml>", variables: dict[str, str] | None = None,
-               defaults: dict | None = None) -> Script:
+def parse_ssml(
+    text: str, path: str = "<ssml>", variables: dict[str, str] | None = None, defaults: dict | None = None
+) -> Script:
     import defusedxml.sax
     from defusedxml import DefusedXmlException
 
@@ -64,9 +88,13 @@ def parse_ssml(text: str, path: str = "<ssml>", variables: dict[str, str] | None
         where = Source(path, exc.getLineNumber() + body_start, exc.getColumnNumber() + 1)
         errors.append(ScriptError(f"not well-formed SSML: {exc.getMessage()}{handler.left_open(exc)}", where))
     except DefusedXmlException as exc:
-        errors.append(ScriptError(f"SSML may not declare a DTD or entities ({type(exc).__name__}): they are refused, "
-                                  "since one can expand a small file into gigabytes or read files it names",
-                                  handler.where_now()))
+        errors.append(
+            ScriptError(
+                f"SSML may not declare a DTD or entities ({type(exc).__name__}): they are refused, "
+                "since one can expand a small file into gigabytes or read files it names",
+                handler.where_now(),
+            )
+        )
     except ScriptError as error:
         errors.append(error)
     if handler.settings:
@@ -123,14 +151,20 @@ class _Handler(ContentHandler):
         if not message.startswith("mismatched tag"):
             return ""
         row = exc.getLineNumber() - 1
-        line = self.text[self.line_starts[row]:].split("\n", 1)[0] if 0 <= row < len(self.line_starts) else ""
-        closing = re.match(r"[^\s/>]+", line[exc.getColumnNumber():])
+        line = self.text[self.line_starts[row] :].split("\n", 1)[0] if 0 <= row < len(self.line_starts) else ""
+        closing = re.match(r"[^\s/>]+", line[exc.getColumnNumber() :])
         name = closing.group(0) if closing else ""
         matching = [i for i, (opened, _) in enumerate(still_open) if opened == name]
         if matching:
             return f": {_opened_at(still_open[matching[-1] + 1 :])}"
-        innermost = (f"; the innermost open one is <{still_open[-1][0]}>, opened at {still_open[-1][1].line}:"
-                     f"{still_open[-1][1].col}") if still_open else ""
+        innermost = (
+            (
+                f"; the innermost open one is <{still_open[-1][0]}>, opened at {still_open[-1][1].line}:"
+                f"{still_open[-1][1].col}"
+            )
+            if still_open
+            else ""
+        )
         return f": </{name}> closes no element that is open{innermost}"
 
     def startElement(self, name: str, attrs) -> None:
@@ -142,8 +176,9 @@ class _Handler(ContentHandler):
             self.warn(f"SSML element <{name}> is not honoured here; its text is spoken as written", where)
         else:
             try:
-                getattr(self, f"_start_{name.replace('-', '_').replace(':', '_')}", lambda a, w, r: None)(attrs, where,
-                                                                                                          restore)
+                getattr(self, f"_start_{name.replace('-', '_').replace(':', '_')}", lambda a, w, r: None)(
+                    attrs, where, restore
+                )
             except ScriptError as error:  # reported, and the file read on: a later mistake is found too
                 self.body.errors.append(error)
         self.stack.append((name, restore, where))
@@ -218,7 +253,8 @@ class _Handler(ContentHandler):
         for attribute in attrs.keys():
             if attribute not in readers:
                 self.body.errors.append(
-                    ScriptError(f"prosody attribute '{attribute}' is not supported (rate, pitch, volume)", where))
+                    ScriptError(f"prosody attribute '{attribute}' is not supported (rate, pitch, volume)", where)
+                )
         for attribute, reader in readers.items():
             if attribute in attrs:
                 try:
@@ -258,9 +294,9 @@ class _Handler(ContentHandler):
             try:
                 phonemes, offsets = xsampa_to_ipa_at(phonemes)
             except ValueError as error:
-                raise ScriptError(f"<phoneme ph=\"{attrs['ph']}\">: {error}", where) from None
+                raise ScriptError(f'<phoneme ph="{attrs["ph"]}">: {error}', where) from None
         elif alphabet != "ipa":
-            self.warn(f"<phoneme alphabet=\"{alphabet}\"> is not IPA or X-SAMPA: its text is spoken as written", where)
+            self.warn(f'<phoneme alphabet="{alphabet}"> is not IPA or X-SAMPA: its text is spoken as written', where)
             return
         else:
             offsets = range(len(phonemes))
@@ -307,7 +343,7 @@ class _Handler(ContentHandler):
     def _start_meta(self, attrs, where, restore) -> None:
         name = attrs.get("name", "")
         if name.startswith("drift:"):
-            self.settings[name[len("drift:"):]] = (attrs.get("content", ""), where)
+            self.settings[name[len("drift:") :]] = (attrs.get("content", ""), where)
 
     def _start_amazon_effect(self, attrs, where, restore) -> None:
         """Polly's whisper, as near as a voice without one can come: softer (volume −6 dB)."""
@@ -321,8 +357,10 @@ class _Handler(ContentHandler):
         if "src" not in attrs:
             raise ScriptError("<audio> needs a src attribute naming a local audio file", where)
         if not (Path(self.path).parent / attrs["src"]).is_file():  # an address, or a file this library lacks
-            self.warn(f"<audio src=\"{attrs['src']}\"> is not a file beside the script: its fallback text is "
-                      "spoken instead", where)
+            self.warn(
+                f'<audio src="{attrs["src"]}"> is not a file beside the script: its fallback text is spoken instead',
+                where,
+            )
             return
         self.body.add_event(Insert(attrs["src"], where))
         self._skip_text_inside(restore)  # fallback text inside <audio> is for engines that cannot play it
@@ -334,7 +372,9 @@ class _Handler(ContentHandler):
 
 def _opened_at(elements: list[tuple[str, Source]]) -> str:
     """``<prosody> opened at 12:5 and <prosody> at 40:1 are not closed``."""
-    named = [f"<{name}> {'opened ' if i == 0 else ''}at {where.line}:{where.col}" for i, (name, where) in enumerate(elements)]
+    named = [
+        f"<{name}> {'opened ' if i == 0 else ''}at {where.line}:{where.col}" for i, (name, where) in enumerate(elements)
+    ]
     listed = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
     return f"{listed} {'is' if len(named) == 1 else 'are'} not closed"
 
@@ -356,8 +396,9 @@ def _rate(value: str, where: Source) -> tuple[str, float]:
     if rate is not None and value[:1] in "+-":
         rate = 1 + rate if value.endswith("%") else None
     if rate is None or not 0.3 <= rate <= 2.0:
-        raise ScriptError(f"prosody rate '{value}' must be x-slow…x-fast, 30%–200%, a change like -10%, or a "
-                          "number like 0.85", where)
+        raise ScriptError(
+            f"prosody rate '{value}' must be x-slow…x-fast, 30%–200%, a change like -10%, or a number like 0.85", where
+        )
     return ("rate" if relative else "natural_rate"), rate
 
 
@@ -373,8 +414,9 @@ def _pitch(value: str, where: Source) -> tuple[str, float]:
         ratio = 1 + change / 100 if match.group(2) == "%" else (SPEAKING_PITCH_HZ + change) / SPEAKING_PITCH_HZ
         if ratio > 0:
             return "pitch_st", round(12 * math.log2(ratio), 3)
-    raise ScriptError(f"prosody pitch '{value}' must be x-low…x-high, semitones like -2st, or a change like -10% "
-                      "or +20Hz", where)
+    raise ScriptError(
+        f"prosody pitch '{value}' must be x-low…x-high, semitones like -2st, or a change like -10% or +20Hz", where
+    )
 
 
 def _volume(value: str, where: Source) -> tuple[str, float]:
@@ -385,8 +427,9 @@ def _volume(value: str, where: Source) -> tuple[str, float]:
         return "volume_db", float(match.group(1))
     if (match := re.match(r"^([+-]\d+(?:\.\d+)?)%$", value)) and float(match.group(1)) > -100:
         return "volume_db", round(20 * math.log10(1 + float(match.group(1)) / 100), 2)
-    raise ScriptError(f"prosody volume '{value}' must be silent…x-loud, decibels like -3dB, or a change like -20%",
-                      where)
+    raise ScriptError(
+        f"prosody volume '{value}' must be silent…x-loud, decibels like -3dB, or a change like -20%", where
+    )
 
 
 def _said_as(kind: str, text: str) -> str:

@@ -32,4 +32,3 @@ def parse_duration(text: str) -> float | None:
         hours, minutes, seconds = match.groups()
         return int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
     return None
-

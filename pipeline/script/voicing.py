@@ -21,8 +21,14 @@ def resolve_voicing(events: list, meta: Meta, errors: list[ScriptError]) -> list
     phrase estimated to start 3 minutes later (speech at a nominal pace).
     """
     estimated = _estimated_starts(events)
-    state = {"voice": meta.voice, "rate": Ramp(1.0), "natural_rate": Ramp(0.0), "pitch_st": Ramp(0.0),
-             "volume_db": Ramp(0.0), "pan": Ramp(0.0)}
+    state = {
+        "voice": meta.voice,
+        "rate": Ramp(1.0),
+        "natural_rate": Ramp(0.0),
+        "pitch_st": Ramp(0.0),
+        "volume_db": Ramp(0.0),
+        "pan": Ramp(0.0),
+    }
     spans: dict[str, tuple[float, float]] = {}
     together = False
     out: list = []
@@ -37,16 +43,25 @@ def resolve_voicing(events: list, meta: Meta, errors: list[ScriptError]) -> list
                 spans[event.kind] = _ramp_span(event, index, events, estimated, errors)
             continue
         if isinstance(event, Phrase):
-            values = {k: _ramp_value(state[k], spans.get(k), estimated[index])
-                      for k in ("rate", "natural_rate", "pitch_st", "volume_db", "pan")}
+            values = {
+                k: _ramp_value(state[k], spans.get(k), estimated[index])
+                for k in ("rate", "natural_rate", "pitch_st", "volume_db", "pan")
+            }
             word_spans, word_marks = _inline(event, values)
             for _, cue in event.inline:  # a cue inside the sentence goes on for the phrases after it
                 if isinstance(cue, VoicingCue):
                     state[cue.kind], spans[cue.kind] = cue.value, _ramp_span(cue, index, events, estimated, errors)
             values["rate"] *= meta.rate * (EMPHASIS_RATE if event.emphasis else 1.0)
             values["volume_db"] += EMPHASIS_DB if event.emphasis else 0.0
-            event = replace(event, voice=state["voice"], together=together and bool(out), inline=(),
-                            spans=word_spans, word_marks=word_marks, **values)
+            event = replace(
+                event,
+                voice=state["voice"],
+                together=together and bool(out),
+                inline=(),
+                spans=word_spans,
+                word_marks=word_marks,
+                **values,
+            )
             together = False
         out.append(event)
     return out

@@ -14,6 +14,23 @@ from .engines import COQUI_INSTALL_HINT, Engine, engine_for
 from .synthesis import load_insert, speak, synthesize
 from .voices import BUNDLED_PIPER_VOICE, VoiceChain, VoicePreset, load_voice
 
-__all__ = ["synthesize", "speak", "load_insert", "Clip", "ClipCache", "default_cache_dir", "VoicePreset",
-           "VoiceChain", "load_voice", "engine_for", "Engine", "EDGE_PAD_S", "EDGE_FADE_S", "trim_silence",
-           "shift_pitch", "clean_clip", "BUNDLED_PIPER_VOICE", "COQUI_INSTALL_HINT"]
+__all__ = [
+    "synthesize",
+    "speak",
+    "load_insert",
+    "Clip",
+    "ClipCache",
+    "default_cache_dir",
+    "VoicePreset",
+    "VoiceChain",
+    "load_voice",
+    "engine_for",
+    "Engine",
+    "EDGE_PAD_S",
+    "EDGE_FADE_S",
+    "trim_silence",
+    "shift_pitch",
+    "clean_clip",
+    "BUNDLED_PIPER_VOICE",
+    "COQUI_INSTALL_HINT",
+]

@@ -12,7 +12,7 @@ between two words.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -40,12 +40,22 @@ def word_frames(text: str, offsets: list[int], audio: np.ndarray, sounds: Callab
     pad, total = frames(EDGE_PAD_S), max(sounds(text), 1)
     heard = len(audio) - 2 * pad
     energy = _energy(audio)
-    return [_quietest_near(pad + int(heard * min(sounds(text[:offset]) / total, 1.0)), energy)
-            if 0 < offset < len(text) else (0 if offset <= 0 else len(audio)) for offset in offsets]
+    return [
+        _quietest_near(pad + int(heard * min(sounds(text[:offset]) / total, 1.0)), energy)
+        if 0 < offset < len(text)
+        else (0 if offset <= 0 else len(audio))
+        for offset in offsets
+    ]
 
 
-def timed_word_frames(text: str, offsets: list[int], clip_frames: int, said: list[tuple[str, float]],
-                      sounds_before: Callable[[str], int], clip_start: int) -> list[int]:
+def timed_word_frames(
+    text: str,
+    offsets: list[int],
+    clip_frames: int,
+    said: list[tuple[str, float]],
+    sounds_before: Callable[[str], int],
+    clip_start: int,
+) -> list[int]:
     """The frame of the clip where the word at each character offset starts, from the engine's own phoneme times
     (``said``: each phoneme, spaces included, and its start in seconds of the raw audio, which the clip begins
     ``clip_start`` frames into)."""

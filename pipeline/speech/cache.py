@@ -95,8 +95,11 @@ class ClipCache:
             if write_once(self._path(key), lambda tmp: _save(tmp, samples)):
                 return samples
         except OSError as exc:
-            log.warning("could not keep a clip in the cache (%s: %s); it is synthesised again next time",
-                        exc.filename or self.root, exc.strerror)
+            log.warning(
+                "could not keep a clip in the cache (%s: %s); it is synthesised again next time",
+                exc.filename or self.root,
+                exc.strerror,
+            )
             return samples
         stored = self.get(key)
         return samples if stored is None else stored
@@ -128,7 +131,11 @@ def _save(path: Path, samples: np.ndarray) -> None:
 
 def _problem(samples: np.ndarray) -> str:
     """What is wrong with a cache entry as audio, or "" if nothing is."""
-    if samples.dtype != np.float32 or samples.ndim not in (1, 2) or (samples.ndim == 2 and samples.shape[1] not in (1, 2)):
+    if (
+        samples.dtype != np.float32
+        or samples.ndim not in (1, 2)
+        or (samples.ndim == 2 and samples.shape[1] not in (1, 2))
+    ):
         return f"unexpected array {samples.dtype} {samples.shape}"
     if not len(samples):
         return "empty"

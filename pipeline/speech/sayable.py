@@ -14,10 +14,10 @@ import json
 import math
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 from .. import presets
 from ..errors import ConfigError, DriftError, ScriptError, ScriptWarning, Source
@@ -26,14 +26,65 @@ from .text import PHONEMES
 from .voices import SPEED_RANGES, VoicePreset, speed_of
 
 SUBSTITUTES = {
-    "ɝ": ("ɜː", "ɚ", "ɜ"), "ɚ": ("ə", "ɜ"), "˞": ("ɹ",), "ɫ": ("l",), "ʍ": ("w",), "r": ("ɹ", "ɾ"), "g": ("ɡ",),
-    "ʤ": ("dʒ",), "ʧ": ("tʃ",), "ʣ": ("dz",), "ʦ": ("ts",), "ʥ": ("dʑ", "dʒ"), "ʨ": ("tɕ", "tʃ"),
-    "ɐ": ("ə", "ʌ"), "ɘ": ("ə",), "ɵ": ("ə", "o"), "ɞ": ("ɜ",), "ʉ": ("u",), "ɶ": ("œ",), "ʏ": ("y", "ɪ"),
-    "ε": ("ɛ",), "ɦ": ("h",), "ħ": ("h",), "ʕ": ("ʔ",), "ɬ": ("l",), "ɮ": ("l",), "ɭ": ("l",), "ʟ": ("l",),
-    "ɱ": ("m",), "ɺ": ("ɾ",), "ʀ": ("ʁ",), "ɢ": ("ɡ",), "ɓ": ("b",), "ɗ": ("d",), "ɠ": ("ɡ",), "ʄ": ("ɟ",),
-    "ʐ": ("ʒ",), "ʑ": ("ʒ",), "ɕ": ("ʃ",), "ɧ": ("ʃ",), "ʜ": ("h",), "ʡ": ("ʔ",), "ʢ": ("ʔ",), "ⱱ": ("v",),
-    "ʷ": ("w",), "ˑ": ("ː",), "'": ("ˈ",), "ˈ": ("'",), ",": ("ˌ",), ":": ("ː",), "ɛ̈": ("ɛ",), "ᵿ": ("ʊ",),
-    "ɑ": ("a",), "ɒ": ("ɔ",), "ɜ": ("ə",), "ʊ": ("u",), "ɪ": ("i",), "ɔ": ("o",), "ɛ": ("e",),
+    "ɝ": ("ɜː", "ɚ", "ɜ"),
+    "ɚ": ("ə", "ɜ"),
+    "˞": ("ɹ",),
+    "ɫ": ("l",),
+    "ʍ": ("w",),
+    "r": ("ɹ", "ɾ"),
+    "g": ("ɡ",),
+    "ʤ": ("dʒ",),
+    "ʧ": ("tʃ",),
+    "ʣ": ("dz",),
+    "ʦ": ("ts",),
+    "ʥ": ("dʑ", "dʒ"),
+    "ʨ": ("tɕ", "tʃ"),
+    "ɐ": ("ə", "ʌ"),
+    "ɘ": ("ə",),
+    "ɵ": ("ə", "o"),
+    "ɞ": ("ɜ",),
+    "ʉ": ("u",),
+    "ɶ": ("œ",),
+    "ʏ": ("y", "ɪ"),
+    "ε": ("ɛ",),
+    "ɦ": ("h",),
+    "ħ": ("h",),
+    "ʕ": ("ʔ",),
+    "ɬ": ("l",),
+    "ɮ": ("l",),
+    "ɭ": ("l",),
+    "ʟ": ("l",),
+    "ɱ": ("m",),
+    "ɺ": ("ɾ",),
+    "ʀ": ("ʁ",),
+    "ɢ": ("ɡ",),
+    "ɓ": ("b",),
+    "ɗ": ("d",),
+    "ɠ": ("ɡ",),
+    "ʄ": ("ɟ",),
+    "ʐ": ("ʒ",),
+    "ʑ": ("ʒ",),
+    "ɕ": ("ʃ",),
+    "ɧ": ("ʃ",),
+    "ʜ": ("h",),
+    "ʡ": ("ʔ",),
+    "ʢ": ("ʔ",),
+    "ⱱ": ("v",),
+    "ʷ": ("w",),
+    "ˑ": ("ː",),
+    "'": ("ˈ",),
+    "ˈ": ("'",),
+    ",": ("ˌ",),
+    ":": ("ː",),
+    "ɛ̈": ("ɛ",),
+    "ᵿ": ("ʊ",),
+    "ɑ": ("a",),
+    "ɒ": ("ɔ",),
+    "ɜ": ("ə",),
+    "ʊ": ("u",),
+    "ɪ": ("i",),
+    "ɔ": ("o",),
+    "ɛ": ("e",),
 }
 """The sounds a voice would say in place of a symbol it lacks, most faithful first (espeak-ng's English usage:
 ``ɝ`` is a long ``ɜː`` or the unstressed ``ɚ``; ligatures are their two letters; ASCII ``g`` is IPA ``ɡ``)."""
@@ -89,8 +140,9 @@ def nearest(symbol: str, symbols: frozenset[str]) -> list[str]:
     return [names[close[0]]] if close else []
 
 
-def phoneme_problems(preset: VoicePreset, phonemes: str, at: Callable[[int], Source | None],
-                     kind: type[DriftError] = ScriptError) -> list[DriftError]:
+def phoneme_problems(
+    preset: VoicePreset, phonemes: str, at: Callable[[int], Source | None], kind: type[DriftError] = ScriptError
+) -> list[DriftError]:
     """Every symbol of ``phonemes`` the voice lacks (its engine would drop it unsaid), each at ``at(offset)`` and
     named with the nearest the voice has."""
     symbols = phoneme_symbols(preset)
@@ -102,11 +154,19 @@ def phoneme_problems(preset: VoicePreset, phonemes: str, at: Callable[[int], Sou
             continue
         shown = f"'{symbol}'" if unicodedata.category(symbol)[0] != "M" else f"'◌{symbol}'"
         near = nearest(symbol, symbols)
-        hint = (f"; the nearest it has is '{near[0]}'" + (f" (or '{near[1]}')" if len(near) > 1 else "") if near
-                else "; leave it out")
-        problems.append(kind(f"the voice '{preset.name}' ({preset.engine}) has no phoneme {shown} "
-                             f"(U+{ord(symbol):04X} {unicodedata.name(symbol, 'unnamed')}): it would be dropped "
-                             f"unsaid{hint}", at(offset)))
+        hint = (
+            f"; the nearest it has is '{near[0]}'" + (f" (or '{near[1]}')" if len(near) > 1 else "")
+            if near
+            else "; leave it out"
+        )
+        problems.append(
+            kind(
+                f"the voice '{preset.name}' ({preset.engine}) has no phoneme {shown} "
+                f"(U+{ord(symbol):04X} {unicodedata.name(symbol, 'unnamed')}): it would be dropped "
+                f"unsaid{hint}",
+                at(offset),
+            )
+        )
     return problems
 
 
@@ -178,7 +238,9 @@ def _met_warning(met: dict) -> ScriptWarning:
         asked = sorted({round(a, 3) for a, _ in phrases})
         shown = f"{asked[0]:g}" if len(asked) == 1 else f"{asked[0]:g}–{asked[-1]:g}"
         many = len(phrases) > 1
-        parts.append(f"{len(phrases)} phrase{'s ask' if many else ' asks'} the voice '{name}' ({engine}, which speaks "
-                     f"{low:g}–{high:g} of its natural speed) for {shown}: spoken at {used:g}")
+        parts.append(
+            f"{len(phrases)} phrase{'s ask' if many else ' asks'} the voice '{name}' ({engine}, which speaks "
+            f"{low:g}–{high:g} of its natural speed) for {shown}: spoken at {used:g}"
+        )
     first = min((p.source for phrases in met.values() for _, p in phrases), key=lambda s: (s.line, s.col))
     return ScriptWarning(f"SSML rate met as closely as the voice allows: {'; '.join(parts)}", first)

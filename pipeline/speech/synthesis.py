@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from ..audio import SAMPLE_RATE, apply_fades, frames, resample
 from ..errors import ConfigError, RenderError
 from ..script import Insert, Phrase, Script
-from .cache import ClipCache
 from .align import shape, sounds_counter, timed_word_frames, word_frames
+from .cache import ClipCache
 from .clips import EDGE_FADE_S, EDGE_PAD_S, Clip, clean_clip, clip_start_in
 from .engines import Engine, engine_for
 from .text import PACE_MIN_WORDS, SAFE_CHARS, normalise, split_for_engine, spoken_words
 from .voices import PRESET_RATES, SPEED_RANGES, VoicePreset, lexicon_for, speed_of
-
 
 PACE_AIM = 0.04
 """A phrase outside its pace is spoken again aimed this far inside the bound it crossed..."""
@@ -84,8 +83,9 @@ def _with_cues_inside(phrase: Phrase, text: str, audio: np.ndarray, preset: Voic
     return Clip(phrase.text, shape(audio, phrase.spans, edges), tuple(edges[o] for o, _ in phrase.word_marks))
 
 
-def _word_frames(phrase: Phrase, text: str, audio: np.ndarray, preset: VoicePreset, rate: float,
-                 offsets: list[int]) -> list[int]:
+def _word_frames(
+    phrase: Phrase, text: str, audio: np.ndarray, preset: VoicePreset, rate: float, offsets: list[int]
+) -> list[int]:
     """Where the words at these offsets start in the clip: from the engine's own phoneme times where it has them
     (Kokoro; the sentence is spoken again for them, the same samples), otherwise by their share of its sounds."""
     engine, lexicon = engine_for(preset), lexicon_for(preset, phrase)
@@ -99,8 +99,9 @@ def _word_frames(phrase: Phrase, text: str, audio: np.ndarray, preset: VoicePres
     return word_frames(phrase.text, offsets, audio, sounds_counter(said if engine.phonemises else None))
 
 
-def _rate_for_pace(text: str, clip_frames: int, rate: float, pace_wpm: tuple[float, float] | None,
-                   speeds: tuple[float, float] | None) -> float:
+def _rate_for_pace(
+    text: str, clip_frames: int, rate: float, pace_wpm: tuple[float, float] | None, speeds: tuple[float, float] | None
+) -> float:
     """The rate that brings a phrase said at ``rate`` inside the pace (its words over the time they are heard)."""
     words, heard_s = spoken_words(text), clip_frames / SAMPLE_RATE - 2 * EDGE_PAD_S
     if pace_wpm is None or words < PACE_MIN_WORDS or heard_s <= 0:
@@ -123,10 +124,16 @@ def _pieces(text: str, preset: VoicePreset, engine: Engine) -> list[str]:
 def _spoken(phrase: Phrase, text: str, preset: VoicePreset, cache: ClipCache, rate: float) -> np.ndarray:
     """``text`` said by the preset's engine at ``rate``: cached engine output, clean edges."""
     engine = engine_for(preset)
-    keys = [(piece, cache.key(engine.identity, preset.synthesis_settings(), piece, rate))
-            for piece in _pieces(text, preset, engine)]
-    processing = {"highpass_hz": preset.chain.highpass_hz, "gain_db": preset.gain_db,
-                  "pitch_st": preset.pitch_st + phrase.pitch_st, "clip_version": CLIP_VERSION}
+    keys = [
+        (piece, cache.key(engine.identity, preset.synthesis_settings(), piece, rate))
+        for piece in _pieces(text, preset, engine)
+    ]
+    processing = {
+        "highpass_hz": preset.chain.highpass_hz,
+        "gain_db": preset.gain_db,
+        "pitch_st": preset.pitch_st + phrase.pitch_st,
+        "clip_version": CLIP_VERSION,
+    }
     finished_key = cache.derived_key([key for _, key in keys], processing)
     audio = cache.get(finished_key)  # the cleaned clip itself: a warm render does no signal work per phrase
     if audio is None:
@@ -149,8 +156,9 @@ def _engine_output(engine: Engine, text: str, key: str, rate: float, cache: Clip
         except Exception as exc:  # engines raise anything; say where it happened
             raise RenderError(f"speech engine failed on this phrase: {exc}", phrase.source) from exc
         if not np.isfinite(raw).all():
-            raise RenderError("the speech engine returned samples that are not numbers (NaN) for this phrase",
-                              phrase.source)
+            raise RenderError(
+                "the speech engine returned samples that are not numbers (NaN) for this phrase", phrase.source
+            )
         raw = cache.put(key, raw) if len(raw) else raw
     return raw
 
@@ -169,6 +177,9 @@ def load_insert(insert: Insert, base: Path) -> Clip:
     except (soundfile.LibsndfileError, OSError) as exc:
         raise ConfigError(f"cannot read sound file '{insert.path}': {exc}", insert.source) from None
     if not len(data) or not np.isfinite(data).all():
-        raise ConfigError(f"sound file '{insert.path}' {'is empty' if not len(data) else 'holds samples that are not numbers (NaN or infinite)'}",
-                          insert.source)
+        raise ConfigError(
+            f"sound file '{insert.path}' "
+            + ("is empty" if not len(data) else "holds samples that are not numbers (NaN or infinite)"),
+            insert.source,
+        )
     return Clip(insert.label, apply_fades(resample(data, rate), frames(EDGE_FADE_S), frames(EDGE_FADE_S)))

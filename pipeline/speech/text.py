@@ -10,13 +10,21 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import ScriptError, Source
 
 ABBREVIATIONS = {
-    "dr.": "Doctor", "mr.": "Mister", "mrs.": "Missus", "ms.": "Miz", "prof.": "Professor",
-    "e.g.": "for example", "i.e.": "that is", "etc.": "et cetera", "vs.": "versus", "approx.": "approximately",
+    "dr.": "Doctor",
+    "mr.": "Mister",
+    "mrs.": "Missus",
+    "ms.": "Miz",
+    "prof.": "Professor",
+    "e.g.": "for example",
+    "i.e.": "that is",
+    "etc.": "et cetera",
+    "vs.": "versus",
+    "approx.": "approximately",
 }
 SYMBOLS = {"&": " and ", "%": " percent", "+": " plus ", "=": " equals ", "@": " at ", "°": " degrees", "#": " number "}
 _SPEAKABLE_PUNCTUATION = set(".,;:!?'\"-–—…()’‘“”/")
@@ -107,8 +115,9 @@ def unspeakable(text: str, at: Callable[[int], Source | None]) -> list[ScriptErr
             continue
         name = unicodedata.name(char, "<control>" if unicodedata.category(char) == "Cc" else "unnamed")
         shown = f"'{char}'" if char.isprintable() else repr(char)  # an invisible character, shown escaped
-        problems.append(ScriptError(f"the voice cannot speak {shown} (U+{ord(char):04X} {name}); write it as words",
-                                    at(offset)))
+        problems.append(
+            ScriptError(f"the voice cannot speak {shown} (U+{ord(char):04X} {name}); write it as words", at(offset))
+        )
     return problems
 
 
@@ -123,8 +132,10 @@ def length_problem(text: str) -> str:
     """Why a phrase is too long to speak well ("" if it is not): it is still spoken in pieces, but a listener
     would hear one sentence cut where no sentence ends, and a caption the size of a page."""
     if len(text) > LONGEST_PHRASE_CHARS:
-        return (f"this phrase is {len(text):,} characters with no sentence end (at most {LONGEST_PHRASE_CHARS:,}): "
-                "break it into sentences")
+        return (
+            f"this phrase is {len(text):,} characters with no sentence end (at most {LONGEST_PHRASE_CHARS:,}): "
+            "break it into sentences"
+        )
     longest = max(text.split(), key=len, default="")
     if len(longest) > LONGEST_WORD_CHARS:
         return f"a word of {len(longest):,} characters ('{longest[:20]}…') cannot be said: add spaces"

@@ -89,9 +89,17 @@ class VoicePreset:
 
     def synthesis_settings(self) -> dict:
         """The settings that change what the engine returns (part of every cache key)."""
-        return {"engine": self.engine, "model": self.model, "config": self.config, "speaker": self.speaker,
-                "speaker_wav": self.speaker_wav, "language": self.language, "blend": self.blend,
-                "noise_scale": self.noise_scale, "noise_w_scale": self.noise_w_scale}
+        return {
+            "engine": self.engine,
+            "model": self.model,
+            "config": self.config,
+            "speaker": self.speaker,
+            "speaker_wav": self.speaker_wav,
+            "language": self.language,
+            "blend": self.blend,
+            "noise_scale": self.noise_scale,
+            "noise_w_scale": self.noise_w_scale,
+        }
 
     def resolve(self, value: str) -> str:
         """A path from the preset, relative to the preset's own folder."""
@@ -164,8 +172,10 @@ def draft_voice(preset: VoicePreset) -> VoicePreset:
         return preset
     stand_in = load_voice(preset.draft, Source(preset.path))
     if stand_in.engine != "piper":
-        raise ConfigError(f"'draft' names '{preset.draft}', a {stand_in.engine} voice: a draft stand-in must be a "
-                          "Piper voice", Source(preset.path))
+        raise ConfigError(
+            f"'draft' names '{preset.draft}', a {stand_in.engine} voice: a draft stand-in must be a Piper voice",
+            Source(preset.path),
+        )
     return stand_in
 
 
@@ -176,13 +186,20 @@ def _blend(table: dict, path: Path) -> tuple[tuple[str, float], ...]:
         raise ConfigError("give either 'voice' or 'blend', not both", Source(str(path)))
     if voice is not None:
         if not isinstance(voice, str) or not voice.strip():
-            raise ConfigError(f"'voice' must be a Kokoro voice name like \"af_heart\", got {voice!r}", Source(str(path)))
+            raise ConfigError(
+                f"'voice' must be a Kokoro voice name like \"af_heart\", got {voice!r}", Source(str(path))
+            )
         return ((voice.strip(), 1.0),)
     if blend is None:
         return ()
-    if not isinstance(blend, dict) or not blend or not all(
-            isinstance(w, (int, float)) and not isinstance(w, bool) for w in blend.values()):
-        raise ConfigError("'blend' maps voice names to weights, like {af_heart = 0.7, bf_emma = 0.3}", Source(str(path)))
+    if (
+        not isinstance(blend, dict)
+        or not blend
+        or not all(isinstance(w, (int, float)) and not isinstance(w, bool) for w in blend.values())
+    ):
+        raise ConfigError(
+            "'blend' maps voice names to weights, like {af_heart = 0.7, bf_emma = 0.3}", Source(str(path))
+        )
     if not any(w > 0 for w in blend.values()) or any(w < 0 for w in blend.values()):
         raise ConfigError("'blend': weights must not be negative and at least one must be above 0", Source(str(path)))
     return tuple((name, float(weight)) for name, weight in blend.items())
@@ -190,8 +207,12 @@ def _blend(table: dict, path: Path) -> tuple[tuple[str, float], ...]:
 
 def _chain(table: dict, path: Path) -> VoiceChain:
     defaults = VoiceChain()
-    chain = VoiceChain(**{key: presets.take(table, path, key, float, getattr(defaults, key), "chain.")
-                          for key in VoiceChain.__dataclass_fields__})
+    chain = VoiceChain(
+        **{
+            key: presets.take(table, path, key, float, getattr(defaults, key), "chain.")
+            for key in VoiceChain.__dataclass_fields__
+        }
+    )
     presets.reject_unknown(table, path, "chain.")
     return chain
 
@@ -215,11 +236,14 @@ def _lexicon(table: dict, path: Path, engine: str) -> tuple[tuple[str, str], ...
     for word, said in table.items():
         if isinstance(said, dict) and set(said) == {"phonemes"} and isinstance(said["phonemes"], str):
             if engine not in PHONEME_ENGINES:
-                raise ConfigError(f"lexicon entry '{word}': only Piper and Kokoro voices take phonemes; give a "
-                                  "respelling", Source(str(path)))
+                raise ConfigError(
+                    f"lexicon entry '{word}': only Piper and Kokoro voices take phonemes; give a respelling",
+                    Source(str(path)),
+                )
             said = f"[[ {said['phonemes'].strip()} ]]" if said["phonemes"].strip() else ""
         if not isinstance(said, str) or not said.strip():
-            raise ConfigError(f"lexicon entry '{word}' must be a respelling in quotes or {{ phonemes = \"...\" }}",
-                              Source(str(path)))
+            raise ConfigError(
+                f"lexicon entry '{word}' must be a respelling in quotes or {{ phonemes = \"...\" }}", Source(str(path))
+            )
         entries[word] = said
     return tuple(sorted(entries.items(), key=lambda item: -len(item[0])))  # longest first: phrases before words

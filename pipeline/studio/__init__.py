@@ -29,8 +29,15 @@ class Bound:
     app: object
 
 
-def prepare_studio(folder: Path, out_dir: Path, cache_dir: Path | None, host: str = "127.0.0.1", port: int = 0,
-                   token: str | None = None, warm: bool = True) -> Bound:
+def prepare_studio(
+    folder: Path,
+    out_dir: Path,
+    cache_dir: Path | None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    token: str | None = None,
+    warm: bool = True,
+) -> Bound:
     """Bind the studio's socket (port 0: a free one) and make its application; nothing is served yet.
 
     Off the loopback a token is required: ``token``, or one made here (the address printed carries it)."""
@@ -64,8 +71,9 @@ def serve(bound: Bound) -> None:
     """Serve until interrupted; quietly: no access log (a request line can carry the token), warnings only."""
     import uvicorn
 
-    config = uvicorn.Config(bound.app, log_level="warning", access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=3)
+    config = uvicorn.Config(
+        bound.app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3
+    )
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[bound.sock])

@@ -106,8 +106,13 @@ def create_app(workspace: Workspace, rules: Rules, cache_dir: Path | None = None
         Route("/out/{path:path}", partial(_output, studio=studio)),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    handlers = {Refused: _refused, DriftError: _drift_error, TooLarge: _too_large, OSError: _os_error,
-                HTTPException: _http_error}
+    handlers = {
+        Refused: _refused,
+        DriftError: _drift_error,
+        TooLarge: _too_large,
+        OSError: _os_error,
+        HTTPException: _http_error,
+    }
     app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
     app.state.studio = studio
     return Guard(_OneLineErrors(app), rules)
@@ -119,21 +124,38 @@ def create_app(workspace: Workspace, rules: Rules, cache_dir: Path | None = None
 async def _page(request: Request, rules: Rules):
     csrf = rules.csrf_for(request.scope["state"]["session"])
     html = PAGE.read_text(encoding="utf-8").replace("{{csrf}}", csrf)
-    return HTMLResponse(html, headers={"Cache-Control": "no-store", "Content-Security-Policy": _CSP,
-                                       "X-Frame-Options": "SAMEORIGIN", "Referrer-Policy": "same-origin"})
+    return HTMLResponse(
+        html,
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": _CSP,
+            "X-Frame-Options": "SAMEORIGIN",
+            "Referrer-Policy": "same-origin",
+        },
+    )
 
 
-_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
-        "frame-src 'self'; connect-src 'self'; form-action 'none'; base-uri 'none'")
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
+    "frame-src 'self'; connect-src 'self'; form-action 'none'; base-uri 'none'"
+)
 """The page loads nothing from anywhere else, and runs no inline script."""
 
 
 async def _state(request: Request, studio: Studio):
     workspace = studio.workspace
-    return JSONResponse({
-        "folder": str(workspace.folder), "out_dir": str(workspace.out_dir), "scripts": workspace.scripts(),
-        "voices": sorted(presets.available("voices")), "ambiences": sorted(presets.available("ambience")),
-        "profiles": sorted(PROFILES), "themes": THEMES, "drafts": DRAFTS})
+    return JSONResponse(
+        {
+            "folder": str(workspace.folder),
+            "out_dir": str(workspace.out_dir),
+            "scripts": workspace.scripts(),
+            "voices": sorted(presets.available("voices")),
+            "ambiences": sorted(presets.available("ambience")),
+            "profiles": sorted(PROFILES),
+            "themes": THEMES,
+            "drafts": DRAFTS,
+        }
+    )
 
 
 # --- editing ---------------------------------------------------------------------------------------
@@ -165,14 +187,27 @@ async def _lint(request: Request, studio: Studio):
 
 def _diagnostics(text: str, path: Path) -> dict:
     found = [Diagnostic.of(problem, path) for problem in lint_text(text, path)]
-    return {"diagnostics": [asdict(d) for d in found], "errors": sum(d.severity == "error" for d in found),
-            "warnings": sum(d.severity == "warning" for d in found)}
+    return {
+        "diagnostics": [asdict(d) for d in found],
+        "errors": sum(d.severity == "error" for d in found),
+        "warnings": sum(d.severity == "warning" for d in found),
+    }
 
 
 # --- drafting --------------------------------------------------------------------------------------
 
-_INTAKE = {"description": str, "name": str, "partner": str, "mode": str, "minutes": (int, float), "ending": str,
-           "bed_until": str, "voice": str, "ambience": str, "keep": bool}
+_INTAKE = {
+    "description": str,
+    "name": str,
+    "partner": str,
+    "mode": str,
+    "minutes": (int, float),
+    "ending": str,
+    "bed_until": str,
+    "voice": str,
+    "ambience": str,
+    "keep": bool,
+}
 
 
 async def _draft(request: Request, studio: Studio):
@@ -196,14 +231,25 @@ def _draft_now(studio: Studio, settings: dict, keep: bool) -> dict:
     text, sha256 = workspace.read(relative)
     studio.opened(path)
     understanding = result.understanding
-    return {"stopped": False, "path": relative, "text": text, "sha256": sha256, "kept": keep,
-            "minutes": result.target_s / 60, "estimated_minutes": round(result.estimated_s / 60, 1),
-            "modules": list(result.modules), "notes": list(result.notes),
-            "understanding": {"themes": [{"id": t, "label": THEMES[t], "confidence": round(c, 2)} for t, c in understanding.themes],
-                              "chosen": [{"id": t, "label": THEMES[t]} for t in understanding.chosen],
-                              "situation": understanding.situation, "other": understanding.other,
-                              "moment": understanding.moment},
-            **_diagnostics(text, path)}
+    return {
+        "stopped": False,
+        "path": relative,
+        "text": text,
+        "sha256": sha256,
+        "kept": keep,
+        "minutes": result.target_s / 60,
+        "estimated_minutes": round(result.estimated_s / 60, 1),
+        "modules": list(result.modules),
+        "notes": list(result.notes),
+        "understanding": {
+            "themes": [{"id": t, "label": THEMES[t], "confidence": round(c, 2)} for t, c in understanding.themes],
+            "chosen": [{"id": t, "label": THEMES[t]} for t in understanding.chosen],
+            "situation": understanding.situation,
+            "other": understanding.other,
+            "moment": understanding.moment,
+        },
+        **_diagnostics(text, path),
+    }
 
 
 # --- listening -------------------------------------------------------------------------------------
@@ -231,8 +277,14 @@ def _preview_now(studio: Studio, path: Path, section: str | None) -> dict:
         studio.warmer.settle(path)  # its phrases being spoken ahead: wait for them rather than speak them twice
     result = render_preview(path, folder, options, section, span)
     page = result.page.relative_to(studio.workspace.out_dir).as_posix()
-    return {"url": f"/out/{page}", "start_s": result.start_s, "end_s": result.end_s, "reused": result.reused,
-            "section": section, "figures": result.figures}
+    return {
+        "url": f"/out/{page}",
+        "start_s": result.start_s,
+        "end_s": result.end_s,
+        "reused": result.reused,
+        "section": section,
+        "figures": result.figures,
+    }
 
 
 async def _render(request: Request, studio: Studio):
@@ -251,8 +303,11 @@ async def _render(request: Request, studio: Studio):
     command = [sys.executable, "-m", "pipeline.studio.worker", str(path), "--out", str(studio.workspace.out_dir)]
     command += ["--cache", str(studio.cache_dir)] if studio.cache_dir else []
     command += [] if body.get("release") else ["--draft"]
-    return StreamingResponse(_render_events(studio, name, command, not body.get("release")), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        _render_events(studio, name, command, not body.get("release")),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
 
 
 async def _render_events(studio: Studio, name: str, command: list[str], draft_voice: bool):
@@ -262,15 +317,16 @@ async def _render_events(studio: Studio, name: str, command: list[str], draft_vo
     errors: deque[str] = deque(maxlen=5)
     try:
         yield _event("start", {"track": name, "draft": draft_voice})
-        process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE,
-                                                       stderr=asyncio.subprocess.PIPE, start_new_session=True)
+        process = await asyncio.create_subprocess_exec(
+            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True
+        )
         studio.renders[name] = process
         drain = asyncio.ensure_future(_keep_last_lines(process.stderr, errors))
         ended = False
         while True:
             try:
                 line = await asyncio.wait_for(process.stdout.readline(), HEARTBEAT_S)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 yield ": still rendering\n\n"
                 continue
             if not line:

@@ -99,14 +99,17 @@ class Guard:
         rules, cookies = self.rules, _cookies(headers.get("cookie", ""))
         host = headers.get("host", "")
         if not rules.host_allowed(host):
-            return await _refuse(send, 403, f"this studio answers at {rules.origin} only (Host: {host or 'none'})", headers)
+            return await _refuse(
+                send, 403, f"this studio answers at {rules.origin} only (Host: {host or 'none'})", headers
+            )
         set_cookies = []
         if rules.token:
             query_token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0]
             given = headers.get(TOKEN_HEADER) or query_token or cookies.get(rules.token_cookie, "")
             if not given or not secrets.compare_digest(given.encode(), rules.token.encode()):
-                return await _refuse(send, 401, "this studio needs its token: open the address it printed, with ?token=",
-                                     headers)
+                return await _refuse(
+                    send, 401, "this studio needs its token: open the address it printed, with ?token=", headers
+                )
             if query_token and cookies.get(rules.token_cookie) != query_token:
                 set_cookies.append(_cookie(rules.token_cookie, query_token))
         session = cookies.get(rules.session_cookie, "")
@@ -182,6 +185,11 @@ async def _refuse(send, status: int, message: str, headers: dict | None = None) 
         body, kind = f"drift studio: {message}\n".encode(), b"text/plain; charset=utf-8"
     else:
         body, kind = json.dumps({"error": message}).encode(), b"application/json"
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -42,15 +42,19 @@ class Diagnostic:
     """Where the problem is when it is not in the script (a preset or lexicon it uses); None: in the script."""
 
     @classmethod
-    def of(cls, problem: DriftError, script: Path) -> "Diagnostic":
+    def of(cls, problem: DriftError, script: Path) -> Diagnostic:
         source = problem.source
         elsewhere = source is not None and Path(source.path) != Path(script)
         hint = _HINT.search(problem.message)
         message = _HINT.sub("", problem.message, count=1) if hint else problem.message
-        return cls(line=source.line if source else 0, col=source.col if source else 0, message=message,
-                   hint=(hint.group(1).rstrip("?") + "?") if hint else "",
-                   severity="warning" if isinstance(problem, ScriptWarning) else "error",
-                   file=source.path if elsewhere else None)
+        return cls(
+            line=source.line if source else 0,
+            col=source.col if source else 0,
+            message=message,
+            hint=(hint.group(1).rstrip("?") + "?") if hint else "",
+            severity="warning" if isinstance(problem, ScriptWarning) else "error",
+            file=source.path if elsewhere else None,
+        )
 
 
 def lint_text(text: str, path: Path) -> list[DriftError]:

@@ -34,9 +34,22 @@ class Warmer:
         path = Path(path)
         with self._lock:
             self._end()  # another script, or this one changed: start from what it says now
-            command = [sys.executable, "-m", "pipeline.studio.worker", str(path), "--speak", "--cache", str(self.cache_dir)]
-            self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                             stderr=subprocess.DEVNULL, start_new_session=True)
+            command = [
+                sys.executable,
+                "-m",
+                "pipeline.studio.worker",
+                str(path),
+                "--speak",
+                "--cache",
+                str(self.cache_dir),
+            ]
+            self._process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
             self._path = path
 
     def settle(self, path: Path) -> None:

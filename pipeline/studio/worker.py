@@ -33,8 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("build"))
     parser.add_argument("--cache", type=Path, default=None)
     parser.add_argument("--draft", action="store_true")
-    parser.add_argument("--speak", action="store_true",
-                        help="Only speak the script's phrases with the draft voice into the clip cache, at low priority.")
+    parser.add_argument(
+        "--speak",
+        action="store_true",
+        help="Only speak the script's phrases with the draft voice into the clip cache, at low priority.",
+    )
     args = parser.parse_args(argv)
     die_with_parent()  # the studio's server gone, the render goes too
     if args.speak:
@@ -77,20 +80,36 @@ def speak_ahead(script: Path, cache_dir: Path | None) -> int:
 def summary(result: TrackResult, on_disk: Manifest | None = None) -> dict:
     """What the page shows when a render ends: the status, the qc verdict, and the delivery figures (of the track
     on disk when nothing was rendered: up to date, or restored from the cache)."""
-    data = {"status": result.status, "errors": [str(e) for e in result.errors], "warnings": [str(w) for w in result.warnings]}
+    data = {
+        "status": result.status,
+        "errors": [str(e) for e in result.errors],
+        "warnings": [str(w) for w in result.warnings],
+    }
     manifest = result.manifest or on_disk
     if manifest is not None:
         loudness = manifest.loudness
-        data.update({
-            "title": manifest.title, "qc": manifest.qc_status,
-            "failures": list(manifest.qc.failures) if manifest.qc else [],
-            "qc_warnings": list(manifest.qc.warnings) if manifest.qc else [],
-            "duration_s": manifest.duration_s, "draft": manifest.draft, "voice": manifest.voice,
-            "figures": {"integrated": loudness.integrated_lufs, "range_lu": loudness.range_lu,
-                        "true_peak_dbtp": loudness.true_peak_dbtp, "target": loudness.target,
-                        "target_unit": loudness.target_unit, "ceiling_dbtp": loudness.ceiling_dbtp,
-                        "profile": loudness.profile, "words_per_minute": manifest.speech.words_per_minute_spoken},
-            "files": sorted(manifest.files)})
+        data.update(
+            {
+                "title": manifest.title,
+                "qc": manifest.qc_status,
+                "failures": list(manifest.qc.failures) if manifest.qc else [],
+                "qc_warnings": list(manifest.qc.warnings) if manifest.qc else [],
+                "duration_s": manifest.duration_s,
+                "draft": manifest.draft,
+                "voice": manifest.voice,
+                "figures": {
+                    "integrated": loudness.integrated_lufs,
+                    "range_lu": loudness.range_lu,
+                    "true_peak_dbtp": loudness.true_peak_dbtp,
+                    "target": loudness.target,
+                    "target_unit": loudness.target_unit,
+                    "ceiling_dbtp": loudness.ceiling_dbtp,
+                    "profile": loudness.profile,
+                    "words_per_minute": manifest.speech.words_per_minute_spoken,
+                },
+                "files": sorted(manifest.files),
+            }
+        )
     return data
 
 

@@ -48,7 +48,7 @@ class Workspace:
     """Where tracks, previews and library.json go (``drift render -o``)."""
 
     @classmethod
-    def at(cls, folder: Path, out_dir: Path) -> "Workspace":
+    def at(cls, folder: Path, out_dir: Path) -> Workspace:
         folder = Path(folder)
         if not folder.is_dir():
             raise ConfigError("no such folder", Source(str(folder)))
@@ -78,8 +78,13 @@ class Workspace:
 
     def scripts(self) -> list[str]:
         """Every script in the folder (drafts included), as paths inside it; hidden files left out."""
-        found = [p for p in self.folder.rglob("*") if p.suffix in SCRIPT_SUFFIXES and p.is_file()
-                 and not any(part.startswith(".") for part in p.relative_to(self.folder).parts)]
+        found = [
+            p
+            for p in self.folder.rglob("*")
+            if p.suffix in SCRIPT_SUFFIXES
+            and p.is_file()
+            and not any(part.startswith(".") for part in p.relative_to(self.folder).parts)
+        ]
         return sorted(self.relative(p) for p in found)
 
     # --- reading and saving ------------------------------------------------------------------------
@@ -121,13 +126,22 @@ class Workspace:
             manifest = Manifest.find(self.out_dir / f"{name}.json")
             files = [f for f in entry.get("files", []) if (self.out_dir / f).is_file()]
             play = next((f for fmt in PLAYABLE for f in files if f == f"{name}.{fmt}"), None)
-            tracks.append({
-                "name": name, "title": entry.get("title", name), "qc": entry.get("qc", "unchecked"),
-                "duration_s": entry.get("duration_s"), "loudness": entry.get("loudness", {}),
-                "voice": manifest.voice if manifest else None, "voices": list(manifest.voices) if manifest else [],
-                "ambience": manifest.ambience if manifest else None, "draft": bool(manifest and manifest.draft),
-                "files": files + ([f"{name}.json"] if manifest else []), "play": play,
-                "script": entry.get("script")})
+            tracks.append(
+                {
+                    "name": name,
+                    "title": entry.get("title", name),
+                    "qc": entry.get("qc", "unchecked"),
+                    "duration_s": entry.get("duration_s"),
+                    "loudness": entry.get("loudness", {}),
+                    "voice": manifest.voice if manifest else None,
+                    "voices": list(manifest.voices) if manifest else [],
+                    "ambience": manifest.ambience if manifest else None,
+                    "draft": bool(manifest and manifest.draft),
+                    "files": files + ([f"{name}.json"] if manifest else []),
+                    "play": play,
+                    "script": entry.get("script"),
+                }
+            )
         return {"tracks": tracks, "feed": "feed.xml" if (self.out_dir / "feed.xml").is_file() else None}
 
 
