@@ -91,7 +91,8 @@ def run() -> dict:
             "blocked_by_layer": by_layer,
             "right_category": round(sum(v.category == i["expect"] for i, v in danger) / len(danger), 3),
             "seconds_per_description": round(screen_s / len(labelled), 4),
-            "note": "the patterns were written with this set in view; the held-out figures below are the patterns alone "
+            "note": "the patterns were written with this set in view; "
+            "the held-out figures below are the patterns alone "
             "on the examples file, which was written apart from them",
             "patterns_alone_recall_on_examples": pattern_recall_examples,
             "patterns_alone_false_alarms_on_safe_examples": pattern_false_alarms_examples,
@@ -116,7 +117,8 @@ def run() -> dict:
             "seconds_max": round(max(timings), 3),
             "planned_length_error_median": round(statistics.median(errors), 3),
             "planned_length_error_max": round(max(errors), 3),
-            "length_note": "the modules' estimated length against the target; duration: stretches the pauses over the rest, "
+            "length_note": "the modules' estimated length against the target; "
+            "duration: stretches the pauses over the rest, "
             "so a rendered track is the target length (qc checks it)",
             "lint_and_style_clean": lint_clean,
             "shared_trigrams_same_theme_median": round(statistics.median(overlaps), 3) if overlaps else None,

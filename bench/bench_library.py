@@ -1,4 +1,5 @@
-"""Library builds: a no-op rebuild of 20 tracks, --jobs 2 over --jobs 1, and a personalised batch vs separate renders."""
+"""Library builds: a no-op rebuild of 20 tracks, --jobs 2 over --jobs 1, and a personalised batch vs separate
+renders."""
 
 from __future__ import annotations
 

@@ -183,7 +183,8 @@ def _preview(tab, heading: int) -> float:
     tab.evaluate(
         """(n) => { const t = document.getElementById('text'); const lines = t.value.split('\\n');
         const at = lines.map((l, i) => [l, i]).filter(([l]) => l.startsWith('## '))[n][1] + 1;
-        const offset = lines.slice(0, at).reduce((k, l) => k + l.length + 1, 0); t.focus(); t.setSelectionRange(offset, offset); }""",
+        const offset = lines.slice(0, at).reduce((k, l) => k + l.length + 1, 0);
+        t.focus(); t.setSelectionRange(offset, offset); }""",
         heading,
     )
     tab.evaluate("() => { const f = document.getElementById('player'); f.removeAttribute('src'); f.hidden = true; }")

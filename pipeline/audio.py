@@ -55,7 +55,8 @@ def resample(audio: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndar
 def resample_blocks(
     blocks: Iterable[np.ndarray], rate: int, channels: int, target: int = SAMPLE_RATE
 ) -> Iterator[np.ndarray]:
-    """``resample`` for audio arriving in (frames, channels) float32 blocks: soxr's stream, the same filter, no seams."""
+    """``resample`` for audio arriving in (frames, channels) float32 blocks: soxr's stream, the same filter, no
+    seams."""
     import soxr
 
     if rate == target:

@@ -61,7 +61,10 @@ def stem_encodings(job: Job, rendered: Rendered) -> list[Encoding]:
         sorted([(m.start, m.name) for m in timeline.sections] + [(m.start, f"mark {m.name}") for m in timeline.marks])
     )
     title = job.script.meta.title
-    note = f"{title}: the {{name}} stem at the master's gain ({gain_db:+.2f} dB), before the limiter; the stems sum to the mix."
+    note = (
+        f"{title}: the {{name}} stem at the master's gain ({gain_db:+.2f} dB), before the limiter; "
+        "the stems sum to the mix."
+    )
     history = f"A=PCM,F={SAMPLE_RATE},W=32,M=stereo,T=drift-inward {__version__}\r\n"
     encodings = []
     for name, stem in rendered.stems.named().items():

@@ -40,7 +40,8 @@ def _k_weighting() -> np.ndarray:
 
 
 _STEP_S = 0.1
-"""Energies are kept per 100 ms; 400 ms momentary blocks (75 % overlap) and 3 s short-term windows are built from them."""
+"""Energies are kept per 100 ms; 400 ms momentary blocks (75 % overlap) and 3 s short-term windows are built from
+them."""
 
 OVERSAMPLE = 4
 """BS.1770-4 Annex 2: at least 4× oversampling for true peak below 96 kHz."""

@@ -28,7 +28,8 @@ from .files import write_json
 from .loudness import Loudness, Spread
 
 MANIFEST_VERSION = 2
-"""1: the unversioned manifest before 0.2 (``mix.voice_to_bed_db`` was the setting). 2: versioned, the balance measured."""
+"""1: the unversioned manifest before 0.2 (``mix.voice_to_bed_db`` was the setting). 2: versioned, the balance
+measured."""
 STEM_NAMES = ("voice", "bed", "tones")
 STEM_FORMAT = "wav"
 """Stems are 32-bit float WAV whatever the track's formats: taken before the limiter, a voice stem can pass

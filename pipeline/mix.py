@@ -63,7 +63,8 @@ class MixSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class Stems:
-    """Sample-aligned stereo stems at SAMPLE_RATE (signals: arrays, disk arrays or recipes); ``mix`` is exactly their sum."""
+    """Sample-aligned stereo stems at SAMPLE_RATE (signals: arrays, disk arrays or recipes); ``mix`` is exactly their
+    sum."""
 
     voice: Signal
     bed: Signal

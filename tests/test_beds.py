@@ -1,6 +1,6 @@
-import re
-
 """The beds' signals, measured: colour, beats, seams, seeds, loops, breath."""
+
+import re
 
 import numpy as np
 import pytest

@@ -152,7 +152,8 @@ def test_cues_land_on_the_timeline_where_written(voice):
 def spoken(cache_dir):
     script = parse_text(
         "Rest here now. [rate 0.6] Rest here now. [rate 1.2] Rest here now.\n"
-        "[rate 1] [pitch +4st] Rest here now. [pitch 0st] [volume -6dB] Rest here now. [volume 0dB] [pan left] Rest here now.",
+        "[rate 1] [pitch +4st] Rest here now. [pitch 0st] [volume -6dB] Rest here now. [volume 0dB] "
+        "[pan left] Rest here now.",
         "v.txt",
     )
     voices = {"default": load_voice("joe")}  # a Piper voice: [rate 0.6] is below Kokoro's range

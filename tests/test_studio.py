@@ -202,7 +202,7 @@ def test_lint_as_the_person_types_is_drift_lint_style(studio):
     client, headers, (scripts, _) = studio
     text = (scripts / "turning-toward.txt").read_text()
     broken = text.replace("Take a moment to arrive here.", "Take a moment to arrive here. [bedd ocean]")
-    line = broken.splitlines().index(next(l for l in broken.splitlines() if "[bedd ocean]" in l)) + 1
+    line = next(n for n, text in enumerate(broken.splitlines(), start=1) if "[bedd ocean]" in text)
     answer = client.post("/api/lint", json={"path": "turning-toward.txt", "text": broken}, headers=headers).json()
     assert answer["errors"] == 1
     (only,) = answer["diagnostics"]
@@ -528,7 +528,8 @@ def put_cursor(page, line: int, at_end: bool = True) -> None:
     """The cursor at the end (or start) of a line, as a click there would put it."""
     page.evaluate(
         """([line, atEnd]) => { const t = document.getElementById('text'); const lines = t.value.split('\\n');
-        const offset = lines.slice(0, line - 1).reduce((n, l) => n + l.length + 1, 0) + (atEnd ? lines[line - 1].length : 0);
+        const offset = lines.slice(0, line - 1).reduce((n, l) => n + l.length + 1, 0)
+            + (atEnd ? lines[line - 1].length : 0);
         t.focus(); t.setSelectionRange(offset, offset); }""",
         [line, at_end],
     )

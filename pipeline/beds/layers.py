@@ -153,5 +153,6 @@ def _check_file(layer: FileLayer, path: Path, prefix: str) -> None:
 def resolve_files(layers: tuple[Layer, ...], path: Path) -> tuple[Layer, ...]:
     """File layers carry absolute paths once checked, so generation needs no preset path."""
     return tuple(
-        replace(l, file=str((path.parent / l.file).resolve())) if isinstance(l, FileLayer) else l for l in layers
+        replace(layer, file=str((path.parent / layer.file).resolve())) if isinstance(layer, FileLayer) else layer
+        for layer in layers
     )

@@ -41,7 +41,8 @@ def bed_blocks(preset: BedPreset, n_frames: int, seed: int, breath=None, offset:
 
 
 def breath_gain(clock, start: int, count: int, depth_db: float) -> np.ndarray:
-    """Linear gain over [start, start+count): up ``depth_db``/2 at the top of each inhale, down as much at the end of the exhale."""
+    """Linear gain over [start, start+count): up ``depth_db``/2 at the top of each inhale, down as much at the end of
+    the exhale."""
     step = int(BREATH_STEP_S * SAMPLE_RATE)
     coarse = np.arange(start, start + count + step, step)
     cycles = np.array([clock.cycles(f / SAMPLE_RATE) for f in coarse])

@@ -213,7 +213,7 @@ def _plan(
             *by_phase["sleep"],
         ]
 
-    def total(plus: list[Module] = []) -> float:
+    def total(plus: tuple[Module, ...] = ()) -> float:
         return measure(ordered([*chosen.values(), *extras, *plus]))
 
     while total() > target * FIT:  # too long: the longest module that has a shorter sibling steps down to the next
@@ -389,10 +389,12 @@ def _front_matter(intake: Intake, understanding: Understanding, plan: list[Modul
         'breath: {pace: 6, ratio: "4:6"}',
         *([] if intake.bed_until_s else [f"duration: {intake.minutes:g}m"]),
         f"seed: {intake.seed}",
-        f"vars: {{name: {json.dumps(intake.name or 'friend', ensure_ascii=False)}, partner: {json.dumps(partner, ensure_ascii=False)}}}",
+        f"vars: {{name: {json.dumps(intake.name or 'friend', ensure_ascii=False)}, "
+        f"partner: {json.dumps(partner, ensure_ascii=False)}}}",
         f"drafted: {json.dumps(drafted)}",
         "---",
-        "// Drafted by drift draft from the drafting bank (modules/). The description it was made from is not kept here.",
+        "// Drafted by drift draft from the drafting bank (modules/). "
+        "The description it was made from is not kept here.",
         "",
     ]
     return "\n".join(lines)

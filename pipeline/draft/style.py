@@ -131,7 +131,8 @@ def _paragraph_warnings(path: str, chars: list[tuple[str, int, int]]) -> list[Sc
 
 
 def _long_enough(after: str) -> bool:
-    """Whether what follows an instruction starts with a pause of at least ``MIN_PAUSE_S`` (the paragraph's end is one)."""
+    """Whether what follows an instruction starts with a pause of at least ``MIN_PAUSE_S`` (the paragraph's end is
+    one)."""
     seconds = 0.0
     while match := _PAUSE.match(after):
         number, unit = float(match.group(1)), match.group(2).lower()

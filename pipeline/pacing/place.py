@@ -54,9 +54,7 @@ class Pauses:
     """Quiet each clip carries at its ends: subtracted, so the silence *heard* is the pause asked for."""
 
     @classmethod
-    def for_voice(
-        cls, sentence_s: float, paragraph_s: float, overrides: dict[str, float], edge_pad_s: float
-    ) -> Pauses:
+    def for_voice(cls, sentence_s: float, paragraph_s: float, overrides: dict[str, float], edge_pad_s: float) -> Pauses:
         """A voice's sentence and paragraph pauses (commas a quarter, ellipses 0.6 of a sentence's), overridden
         by a script's ``pauses:``."""
         lengths = {

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from typing import Union
 
 from ..errors import ScriptError, ScriptWarning, Source
 from .front_matter import Meta
@@ -205,7 +204,7 @@ class Phrase:
         return Source(base.path, base.line, base.col + max(offset - start, 0))
 
 
-Event = Union[Phrase, Pause, Break, Section, BreathCue, BreathPace, BedCue, ToneCue, At, End, Mark, Insert]
+Event = Phrase | Pause | Break | Section | BreathCue | BreathPace | BedCue | ToneCue | At | End | Mark | Insert
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -304,7 +304,8 @@ def load_insert(insert: Insert, base: Path) -> Clip:
         raise ConfigError(f"cannot read sound file '{insert.path}': {exc}", insert.source) from None
     if not len(data) or not np.isfinite(data).all():
         raise ConfigError(
-            f"sound file '{insert.path}' {'is empty' if not len(data) else 'holds samples that are not numbers (NaN or infinite)'}",
+            f"sound file '{insert.path}' "
+            + ("is empty" if not len(data) else "holds samples that are not numbers (NaN or infinite)"),
             insert.source,
         )
     return Clip(insert.label, apply_fades(resample(data, rate), frames(EDGE_FADE_S), frames(EDGE_FADE_S)))
