@@ -15,7 +15,6 @@ from . import (
     bench_preview,
     bench_qc,
     bench_render,
-    bench_stages,
     bench_startup,
     bench_studio,
     bench_tests,
@@ -37,7 +36,6 @@ BENCHMARKS = {
     "draft": bench_draft.run,
     "studio": bench_studio.run,
     "startup": bench_startup.run,
-    "stages": bench_stages.run,
 }
 
 
