@@ -87,9 +87,8 @@ def endpoint_writer(endpoint: str, slot: str, context: dict) -> str | None:
     }
     endpoint_request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(
-            endpoint_request, timeout=TIMEOUT_S
-        ) as response:  # only the endpoint the user named
+        # the one network call: only to the endpoint the user named (--llm-endpoint)
+        with urllib.request.urlopen(endpoint_request, timeout=TIMEOUT_S) as response:
             answer = json.loads(response.read(1_000_000))
         return str(answer["choices"][0]["message"]["content"]).strip() or None
     except (urllib.error.URLError, OSError, ValueError, KeyError, IndexError, TypeError):
