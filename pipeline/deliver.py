@@ -7,23 +7,39 @@ it is a room of its own: ``export`` stays one layer, below the job."""
 from __future__ import annotations
 
 import dataclasses
+import logging
+import math
 from collections.abc import Callable
 from pathlib import Path
 
 from . import __version__
 from .audio import SAMPLE_RATE, db_to_gain
-from .blocks import BLOCK, counted, scaled
-from .export.audio import Encoding, write_all
+from .blocks import BLOCK, Signal, counted, scaled
+from .errors import RenderError
+from .export.audio import Encoding, write_all, write_audio
 from .export.captions import srt, transcript, webvtt
+from .export.decode import read_blocks
 from .export.tags import Chapter, Tags
 from .export.wave import bext_chunk, cue_chunks, ixml_chunk
 from .files import atomic_path, file_sha256
 from .job import Job, renderer_source_sha256
+from .loudness import PeakMeter
 from .manifest import STEM_FORMAT, FileRecord, Listing, LoudnessReport, Manifest, MixReport, Renderer, Speech, TimePoint
 from .pacing import Timeline
 from .progress import Percent
 from .render import Rendered
 from .speech.text import spoken_words
+
+log = logging.getLogger(__name__)
+
+PEAK_CHECKED_FORMATS = ("m4a",)
+"""Lossy formats whose encoder can lift a peak past the limiter's margin (``master.LIMITER_MARGIN_DB``): ffmpeg's
+AAC took one transient of a short voice track from -1.5 to -0.14 dBTP, over a -1 dBTP ceiling. Each is decoded and
+measured as it is written, and encoded again a little quieter if it went over (the way mastering for AAC stores is
+checked: encode, measure, trim). LAME at 256 kbps and Opus stay inside the margin on the same tracks."""
+PEAK_TRIM_MARGIN_DB = 0.2
+"""A trimmed encode aims this far under the ceiling: AAC's overshoot moves a little with the level it is fed."""
+PEAK_TRIM_TRIES = 3
 
 
 def write_track(job: Job, rendered: Rendered, progress: Callable[[int, int], None] | None = None) -> Manifest:
@@ -40,14 +56,37 @@ def write_track(job: Job, rendered: Rendered, progress: Callable[[int, int], Non
     if job.stems:
         encodings += stem_encodings(job, rendered)
     outputs = write_all(encodings, SAMPLE_RATE)
+    gains = {
+        layout.track(f).name: kept_under_ceiling(layout.track(f), mastered.audio, job.profile.ceiling_dbtp, tags)
+        for f in job.formats
+        if f in PEAK_CHECKED_FORMATS
+    }
     outputs += write_sidecars(job, timeline)
     if job.cover_file:
         with atomic_path(job.cover_file) as tmp:
             tmp.write_bytes(job.cover)
         outputs.append(job.cover_file)
-    manifest = build_manifest(job, rendered, outputs)
+    manifest = build_manifest(job, rendered, outputs, gains)
     manifest.write(layout.manifest)
     return manifest
+
+
+def kept_under_ceiling(path: Path, master: Signal, ceiling_dbtp: float, tags: Tags) -> float:
+    """Decode the lossy file at ``path``, measure its true peak, and while it is over ``ceiling_dbtp`` encode the
+    master again that much quieter (plus a margin). Returns the gain it was left at (0 when the first encode
+    held). A file still over after a few tries is a ``RenderError``: it must not pass as finished."""
+    gain_db = 0.0
+    for _ in range(PEAK_TRIM_TRIES):
+        meter = PeakMeter()
+        for block in read_blocks(path):
+            meter.feed(block)
+        over_db = 20 * math.log10(max(meter.true_peak(), 1e-12)) - ceiling_dbtp
+        if over_db <= 0:
+            return round(gain_db, 2)
+        gain_db -= over_db + PEAK_TRIM_MARGIN_DB
+        log.info("%s: %.2f dB over the ceiling after encoding; encoding again at %+.2f dB", path.name, over_db, gain_db)
+        write_audio(path, scaled(master, db_to_gain(gain_db)), SAMPLE_RATE, path.suffix[1:], tags)
+    raise RenderError(f"cannot keep {path.name} under {ceiling_dbtp:g} dBTP: its encoder overshoots at every level")
 
 
 def stem_encodings(job: Job, rendered: Rendered) -> list[Encoding]:
@@ -130,7 +169,9 @@ def _longest_silence(timeline: Timeline) -> float:
     return max(gaps, default=timeline.frames) / SAMPLE_RATE
 
 
-def build_manifest(job: Job, rendered: Rendered, outputs: list[Path]) -> Manifest:
+def build_manifest(
+    job: Job, rendered: Rendered, outputs: list[Path], gains: dict[str, float] | None = None
+) -> Manifest:
     meta, timeline, stems, mastered = job.script.meta, rendered.timeline, rendered.stems, rendered.master
     words_each = tuple(spoken_words(p.text) if p.voice else 0 for p in timeline.phrases)  # a sound has no words
     words = sum(words_each)
@@ -180,7 +221,7 @@ def build_manifest(job: Job, rendered: Rendered, outputs: list[Path]) -> Manifes
         ),
         sections=tuple(TimePoint(m.name, _seconds(m.start)) for m in timeline.sections),
         marks=tuple(TimePoint(m.name, _seconds(m.start)) for m in timeline.marks),
-        files={p.name: FileRecord(file_sha256(p), p.stat().st_size) for p in outputs},
+        files={p.name: FileRecord(file_sha256(p), p.stat().st_size, (gains or {}).get(p.name, 0.0)) for p in outputs},
         listing=Listing(
             author=meta.author,
             album=meta.album,

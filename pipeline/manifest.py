@@ -181,6 +181,9 @@ class TimePoint:
 class FileRecord:
     sha256: str
     bytes: int
+    gain_db: float = 0.0
+    """The level this file was encoded at against the master: below 0 where a lossy encoder overshot the ceiling
+    and the file was encoded again quieter (``deliver.kept_under_ceiling``)."""
 
 
 @dataclass(frozen=True)

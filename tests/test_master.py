@@ -59,3 +59,25 @@ def test_every_profile_holds_on_the_decoded_mp3(name, short_render, tmp_path):
         assert profile.reading(measure(decoded)) == pytest.approx(profile.target, abs=0.5)  # as qc reads it
     else:
         assert independent.integrated_lufs == pytest.approx(profile.target, abs=0.5)
+
+
+def test_an_aac_that_overshoots_the_ceiling_is_encoded_again_quieter_and_one_that_holds_is_left(tmp_path):
+    """AAC lifts transients past the limiter's margin; the track writer measures the encoded file (as qc and
+    ffmpeg do) and trims it under the ceiling, and leaves a file that held alone."""
+    from pipeline.deliver import PEAK_TRIM_MARGIN_DB, kept_under_ceiling
+    from pipeline.export import write_audio
+    from pipeline.export.tags import Tags
+
+    rng = np.random.default_rng(7)
+    clicks = np.zeros((SAMPLE_RATE * 4, 2), np.float32)
+    clicks[:: SAMPLE_RATE // 3] = 0.7  # isolated full-band transients, the case AAC's pre-echo overshoots on
+    clicks += 0.02 * rng.standard_normal(clicks.shape).astype(np.float32)
+    path = write_audio(tmp_path / "t.m4a", clicks, SAMPLE_RATE, "m4a")
+    first = ebur128(path).true_peak_dbtp
+    ceiling = first - 2.0
+    gain_db = kept_under_ceiling(path, clicks, ceiling, Tags(title="t"))
+    assert gain_db <= -(2.0 + PEAK_TRIM_MARGIN_DB) + 0.3
+    assert ebur128(path).true_peak_dbtp <= ceiling + 0.1  # ffmpeg's meter agrees with ours to a tenth
+    before = path.read_bytes()
+    assert kept_under_ceiling(path, clicks, ceiling + 3.0, Tags(title="t")) == 0.0
+    assert path.read_bytes() == before
