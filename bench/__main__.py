@@ -15,6 +15,7 @@ from . import (
     bench_preview,
     bench_qc,
     bench_render,
+    bench_stages,
     bench_startup,
     bench_studio,
     bench_tests,
@@ -36,6 +37,7 @@ BENCHMARKS = {
     "draft": bench_draft.run,
     "studio": bench_studio.run,
     "startup": bench_startup.run,
+    "stages": bench_stages.run,
 }
 
 

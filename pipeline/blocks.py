@@ -31,7 +31,8 @@ MAX_REDUCTION_DB = 60.0
 """Gain curves never dip further; this bounds how far a look-ahead must read."""
 SCRATCH_BUDGET_MB = 2048
 """Scratch a render may fill with signals it could make again (``$DRIFT_SCRATCH_MB``): a 30-minute track keeps
-them all; an eight-hour sleep session makes its bed and master again for each pass instead of storing 11 GB."""
+them all; an eight-hour sleep session makes its bed again for each pass, and its master from the bed and the
+limiter's recorded peaks, instead of storing 11 GB."""
 
 
 class Signal(Protocol):

@@ -4,6 +4,7 @@ import soundfile
 
 from conftest import ebur128
 from pipeline.audio import SAMPLE_RATE
+from pipeline.blocks import BLOCK, scratch, spans
 from pipeline.loudness import measure
 from pipeline.master import PROFILES, Limited, master
 
@@ -81,3 +82,39 @@ def test_an_aac_that_overshoots_the_ceiling_is_encoded_again_quieter_and_one_tha
     before = path.read_bytes()
     assert kept_under_ceiling(path, clicks, ceiling + 3.0, Tags(title="t")) == 0.0
     assert path.read_bytes() == before
+
+
+def heavy_tailed_noise(seconds: float) -> np.ndarray:
+    """Noise whose peaks stand far above its body, as rain's drops do: the limiter catches many of them."""
+    rng = np.random.default_rng(0)
+    return (rng.standard_t(5, (int(SAMPLE_RATE * seconds), 2)) * 0.02).astype(np.float32)
+
+
+def test_the_first_gain_allows_for_what_the_limiter_will_take():
+    programme = heavy_tailed_noise(30)
+    blocks = -(-len(programme) // BLOCK)
+    totals = []
+    result = master(programme, PROFILES["podcast"], progress=lambda done, total: totals.append(total))
+    assert result.limiter_max_reduction_db > 3.0  # the limiter acts throughout
+    assert result.gain_db > PROFILES["podcast"].target - result.mix_lufs + 0.05  # raised for the loss foreseen
+    assert max(totals) == 2 * blocks  # measured once, limited once: no second pass
+    assert result.after.integrated_lufs == pytest.approx(PROFILES["podcast"].target, abs=0.1)
+
+
+def test_a_master_past_the_scratch_budget_is_made_again_without_running_the_limiter(monkeypatch):
+    programme = heavy_tailed_noise(12)
+    kept = master(programme, PROFILES["podcast"])
+    with scratch(budget=0) as work:
+        again = master(programme, PROFILES["podcast"], work=work)
+
+        def no_limiter(*_, **__):
+            raise AssertionError("the limiter ran again")
+
+        monkeypatch.setattr("pipeline.master.oversampled_peaks", no_limiter)
+        made = np.concatenate([again.audio[a:b] for a, b in spans(len(programme), 10_000)])  # not block-aligned
+    assert np.array_equal(made, kept.audio)  # the same samples, bit for bit
+    assert (again.after, again.gain_db, again.limiter_max_reduction_db) == (
+        kept.after,
+        kept.gain_db,
+        kept.limiter_max_reduction_db,
+    )

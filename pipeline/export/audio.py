@@ -35,7 +35,9 @@ ENCODER_SETTINGS: dict[str, dict] = {
     "m4a": {},  # AAC in MP4: libsndfile has no encoder, so ffmpeg (from imageio-ffmpeg) makes it
 }
 """How each of the track formats (``manifest.FORMATS``) is encoded."""
-M4A_BITRATE = "192k"
+M4A_BITRATE = "256k"
+"""iTunes Plus's rate. At 192 kbps ffmpeg's AAC lifted the limited peaks of two short voice tracks by up to 2.0 dB
+(0.4-2.0 across five levels a tenth of a dB apart); at 256 kbps by at most 0.49, inside the limiter's margin."""
 
 
 def write_audio(
