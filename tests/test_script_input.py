@@ -169,12 +169,14 @@ def test_an_ssml_rate_in_numbers_is_a_share_of_the_voices_natural_speed_and_in_w
 
     script = parse_ssml(
         '<speak><p><prosody rate="85%">Quicker.</prosody> <prosody rate="slow">Slower.</prosody> '
-        '<prosody rate="0.9"><prosody rate="slow">Both.</prosody></prosody> Plain.</p></speak>',
+        '<prosody rate="0.9"><prosody rate="slow">Both.</prosody></prosody> '
+        '<prosody rate="slow"><prosody rate="slow">Slower still.</prosody></prosody> '
+        '<prosody rate="90%"><prosody rate="0.8">A share of a share.</prosody> Back.</prosody> Plain.</p></speak>',
         "r.ssml",
     )
-    heart = load_voice("heart")  # its own rate: 0.55 of Kokoro's natural speed
+    heart = load_voice("heart")  # its own rate, a share of Kokoro's natural speed
     speeds = [round(speed_of(heart, phrase), 3) for phrase in script.phrases]
-    assert speeds == [0.85, round(0.8 * heart.rate, 3), 0.72, heart.rate]
+    assert speeds == [0.85, round(0.8 * heart.rate, 3), 0.72, round(0.64 * heart.rate, 3), 0.72, 0.9, heart.rate]
 
 
 def test_a_script_that_does_not_parse_is_still_checked_for_its_settings(tmp_path):

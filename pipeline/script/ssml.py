@@ -262,6 +262,8 @@ class _Handler(ContentHandler):
                 except ScriptError as error:  # each bad attribute reported; the good ones still hold
                     self.body.errors.append(error)
                     continue
+                if kind in ("rate", "natural_rate") and self.prosody[kind]:
+                    value *= self.prosody[kind]  # nested rates multiply: "slow" inside "slow" is slower still
                 self._set(kind, value, where, restore)
 
     def _start_emphasis(self, attrs, where, restore) -> None:
