@@ -12,6 +12,7 @@ from . import (
     bench_faults,
     bench_library,
     bench_master,
+    bench_mp3,
     bench_preview,
     bench_qc,
     bench_render,
@@ -36,6 +37,7 @@ BENCHMARKS = {
     "draft": bench_draft.run,
     "studio": bench_studio.run,
     "startup": bench_startup.run,
+    "mp3-segments": bench_mp3.run,
 }
 
 
