@@ -12,6 +12,7 @@ from . import (
     bench_faults,
     bench_library,
     bench_master,
+    bench_mp3,
     bench_preview,
     bench_qc,
     bench_render,
@@ -38,6 +39,7 @@ BENCHMARKS = {
     "studio": bench_studio.run,
     "startup": bench_startup.run,
     "stages": bench_stages.run,
+    "mp3-segments": bench_mp3.run,
 }
 
 

@@ -1,5 +1,5 @@
-"""Encoded audio: FLAC, WAV, Opus and Vorbis through libsndfile; MP3 through pedalboard's LAME; M4A/AAC through
-ffmpeg at the edge."""
+"""Encoded audio: FLAC, WAV, Opus and Vorbis through libsndfile; MP3 through pedalboard's LAME (a long track's in
+parallel segments through ffmpeg's, see ``mp3``); M4A/AAC through ffmpeg at the edge."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from ..audio import SAMPLE_RATE
 from ..blocks import Signal, spans
 from ..errors import RenderError
 from ..files import atomic_path
+from . import mp3
 from .ogg import serial_for, set_serial
 from .tags import Tags, ffmetadata, tag_file
 from .wave import append_chunks, clear_peak_time
@@ -78,6 +79,8 @@ def _write_audio(
         with atomic_path(path) as tmp:
             if fmt == "m4a":
                 _encode_m4a(tmp, blocks, channels, rate, tags)
+            elif fmt == "mp3" and mp3.worth_it(shape[0], rate, channels):
+                mp3.encode_segmented(tmp, blocks, shape[0], channels, rate)  # a long track: LAME on every core
             elif fmt == "mp3":
                 _encode_mp3(tmp, blocks, channels, rate)
             else:
