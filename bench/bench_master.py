@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -99,8 +100,9 @@ def sleep_session(hours: int, cache: Path) -> dict:
     with tempfile.TemporaryDirectory() as folder, tempfile.TemporaryDirectory(dir=SCRATCH_FS) as scratch_dir:
         script = Path(folder) / f"sleep-{hours}h.txt"
         script.write_text(SLEEP_SCRIPT.format(hours=hours, words="\n".join([LINE] * 60)))
+        load = os.getloadavg()[0]
         base = shutil.disk_usage(SCRATCH_FS).used
-        started = time.perf_counter()
+        started, children = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -124,6 +126,8 @@ def sleep_session(hours: int, cache: Path) -> dict:
             rss_mb = max(rss_mb, _tree_rss_mb(process.pid))
             time.sleep(0.5)
         wall = time.perf_counter() - started
+        done = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = done.ru_utime + done.ru_stime - children.ru_utime - children.ru_stime
         if process.returncode != 0:
             raise RuntimeError(f"the {hours} h sleep session failed")
         manifest = json.loads((Path(folder) / "out" / f"sleep-{hours}h.json").read_text())
@@ -132,9 +136,13 @@ def sleep_session(hours: int, cache: Path) -> dict:
         "hours": hours,
         "wall_s": round(wall, 1),
         "x_realtime": round(hours * 3600 / wall, 1),
+        "cpu_s": round(cpu, 1),
+        "x_realtime_per_core": round(hours * 3600 / cpu, 1),
+        "load_at_start": round(load, 1),
         "peak_scratch_mb": round(scratch_mb, 1),
         "peak_rss_mb": round(rss_mb, 1),
         "integrated_lufs": manifest["loudness"]["integrated_lufs"],
+        "true_peak_dbtp": manifest["loudness"]["true_peak_dbtp"],
         "qc_passed": manifest["qc"]["passed"],
         "stored_design_scratch_gb": round(old_design_gb, 1),
     }
