@@ -34,6 +34,7 @@ BENCHMARKS = {
     "qc": bench_qc.run,
     "faults": bench_faults.run,
     "voices": bench_voices.run,
+    "float-model": bench_voices.models,
     "tests": bench_tests.run,
     "draft": bench_draft.run,
     "studio": bench_studio.run,

@@ -15,6 +15,10 @@ higher). DNSMOS (speechmos: ITU-T P.808, and P.835 SIG/BAK/OVRL, at 16 kHz) is r
   (same pauses), each stage alone and all together.
 - ``speech_stage``: the speech stage as a render drives it, cold: its aggregate real-time factor and how many
   phrases were decoded more than once, for the default at today's delivery and at the one the issue had.
+- ``models``: Kokoro's two ``model`` settings, ``int8`` (the export as it is) and ``float`` (its graph rewritten
+  to float arithmetic on the same int8 weights), on the held-out paragraphs' eight sentences at the default's
+  rate and lengthening: DistillMOS per sentence, DNSMOS of all of them, the synthesis time of each (the two
+  interleaved, best of three) and the model files' sizes. ``python -m bench float-model`` runs it alone.
 
 Voice stems and clips only, never mixes (beds read as noise to both meters).
 """
@@ -247,6 +251,75 @@ def speech_stage(voice, texts: list[list[str]]) -> dict:
     return row
 
 
+MODEL_REPEATS = 3
+"""Each sentence is synthesised this many times by each model, the two alternating, and the fastest kept."""
+
+
+def models() -> dict:
+    """int8 against float on the held-out sentences, at the default's rate and lengthening."""
+    import os
+
+    from pipeline.speech import kokoro
+
+    def resident() -> int:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    voice = load_voice("default")
+    sentences = [text for paragraph in held_out() for text in paragraph]
+    engines, memory = {}, {}
+    for model in ("int8", "float"):
+        before = resident()
+        engine = kokoro.KokoroEngine(replace(voice, model=model))
+        engine.sessions.size = 1  # one session each, one thread: the two are timed alike
+        engine.synthesize("Breathe.", voice.rate)  # loads the session
+        engines[model], memory[model] = engine, round((resident() - before) / 2**20)
+    rows, audio = [], {"int8": [], "float": []}
+    for text in sentences:
+        said = normalise(text, dict(voice.lexicon), None)
+        seconds = {"int8": [], "float": []}
+        for repeat in range(MODEL_REPEATS):
+            for model in ("int8", "float") if repeat % 2 == 0 else ("float", "int8"):
+                engine = engines[model]
+                engine._memo.clear()
+                start = time.perf_counter()
+                clip = engine.synthesize(said, voice.rate, voice.stretch)
+                seconds[model].append(time.perf_counter() - start)
+        row = {"sentence": text}
+        for model in ("int8", "float"):
+            clip = engines[model].synthesize(said, voice.rate, voice.stretch)
+            audio[model].append(clip)
+            row[model] = {
+                "distillmos": round(distill_mos(clip, kokoro.KokoroEngine.sample_rate), 3),
+                "seconds": round(min(seconds[model]), 3),
+                "audio_s": round(len(clip) / kokoro.KokoroEngine.sample_rate, 2),
+            }
+        row["distillmos_gain"] = round(row["float"]["distillmos"] - row["int8"]["distillmos"], 3)
+        rows.append(row)
+        print(row, flush=True)
+    gap = np.zeros(int(0.3 * kokoro.KokoroEngine.sample_rate), np.float32)
+    summary = {}
+    for model in ("int8", "float"):
+        joined = np.concatenate([part for clip in audio[model] for part in (clip, gap)])
+        summary[model] = {
+            "distillmos_mean": round(float(np.mean([r[model]["distillmos"] for r in rows])), 3),
+            "dnsmos": dnsmos(joined, kokoro.KokoroEngine.sample_rate),
+            "synthesis_s": round(sum(r[model]["seconds"] for r in rows), 2),
+            "audio_s": round(sum(r[model]["audio_s"] for r in rows), 2),
+            "session_memory_mib": memory[model],
+        }
+    files = {"int8": kokoro.paced_model_path(), "float": kokoro.float_model_path()}
+    for model, path in files.items():
+        summary[model]["model_file_bytes"] = os.path.getsize(path)
+    return {
+        "voice": {"preset": "default", "rate": voice.rate, "stretch": voice.stretch, "default_model": voice.model},
+        "sentences": rows,
+        **summary,
+        "float_better_on": f"{sum(r['distillmos_gain'] > 0 for r in rows)} of {len(rows)}",
+        "distillmos_gain_mean": round(summary["float"]["distillmos_mean"] - summary["int8"]["distillmos_mean"], 3),
+        "speed_ratio_float_over_int8": round(summary["float"]["synthesis_s"] / summary["int8"]["synthesis_s"], 3),
+    }
+
+
 def run() -> dict:
     texts = paragraphs()
     folder = tempfile.TemporaryDirectory()
@@ -277,6 +350,7 @@ def run() -> dict:
         "default, today's delivery": speech_stage(default, texts),
         "default at 0.55, no lengthening, no pauses (before)": speech_stage(before, texts),
     }
+    result["models"] = models()
     folder.cleanup()
     stem = rows["default"]
     result["goals"] = {

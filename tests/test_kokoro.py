@@ -1,6 +1,9 @@
 """Kokoro with the real model (installed from the package index, joined and hash-checked on first use)."""
 
 import shutil
+import tempfile
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -218,11 +221,75 @@ def test_vowels_lengthen_more_than_stops(heart):
     assert lengths(drawn, stops) / lengths(natural, stops) < 1.1
 
 
-def test_the_paced_graph_with_no_lengthening_says_what_the_timed_graph_says(heart):
+@pytest.mark.parametrize("model", ["int8", "float"])
+def test_the_paced_graph_with_no_lengthening_says_what_the_timed_graph_says(model):
+    import onnx
     from kokoro_onnx import Kokoro
 
-    timed = Kokoro(str(kokoro.timed_model_path()), str(kokoro._empty_voices(kokoro.timed_model_path().parent)))
-    phonemes = heart.phonemes(CALM)
-    style, _, batches = timed._prepare(phonemes, heart.style, 1.0, heart.language, True, *kokoro.KOKORO_PAUSES)
-    audio, _ = timed._create_batches(batches, style, 0.9, True)
-    assert np.allclose(heart.synthesize(CALM, 0.9), audio, atol=1e-4)
+    from pipeline.speech.pool import single_threaded_session
+
+    engine = kokoro.KokoroEngine(replace(load_voice("heart"), model=model))
+    graph = onnx.load(str(kokoro.timed_model_path()))
+    if model == "float":  # the same rewrite on the timed graph: the paced edit changes nothing at scale 1
+        kokoro.dequantize(graph.graph)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "timed.onnx"
+        onnx.save(graph, str(path))
+        timed = Kokoro.from_session(
+            single_threaded_session(path, kokoro.FLOAT_SESSION if model == "float" else None),
+            str(kokoro._empty_voices(kokoro.timed_model_path().parent)),
+        )
+        phonemes = engine.phonemes(CALM)
+        style, _, batches = timed._prepare(phonemes, engine.style, 1.0, engine.language, True, *kokoro.KOKORO_PAUSES)
+        audio, _ = timed._create_batches(batches, style, 0.9, True)
+    assert np.allclose(engine.synthesize(CALM, 0.9), audio, atol=1e-4)
+
+
+def test_the_float_graph_has_no_integer_arithmetic_and_keeps_the_paced_inputs_and_outputs():
+    import onnx
+
+    paced, rewritten = (
+        onnx.load(str(p), load_external_data=False) for p in (kokoro.paced_model_path(), kokoro.float_model_path())
+    )
+    left = {node.op_type for node in rewritten.graph.node} & set(kokoro.QUANTIZED_OPS)
+    assert not left
+    ops = [node.op_type for node in rewritten.graph.node]
+    assert ops.count("LSTM") == 6 and ops.count("DequantizeLinear") >= 87 + 148
+    assert [i.name for i in rewritten.graph.input] == [i.name for i in paced.graph.input]  # scales among them
+    assert [o.name for o in rewritten.graph.output] == [o.name for o in paced.graph.output]  # duration among them
+    assert kokoro.float_model_path().stat().st_size <= kokoro.paced_model_path().stat().st_size * 1.01  # int8 weights
+
+
+def test_the_float_model_says_a_sentence_as_the_int8_one_does_with_the_same_timing():
+    said = {
+        model: kokoro.KokoroEngine(replace(load_voice("heart"), model=model)).synthesize_timed(CALM, 0.8, 1.8)
+        for model in ("int8", "float")
+    }
+    (audio8, timing8), (audiof, timingf) = said["int8"], said["float"]
+    assert [p for p, _ in timing8] == [p for p, _ in timingf]
+    starts8, startsf = (np.array([t for _, t in timing]) for timing in (timing8, timingf))
+    assert np.max(np.abs(starts8 - startsf)) < 0.05  # a frame (12.5 ms) or two of rounding, here and there
+    assert abs(len(audio8) - len(audiof)) / len(audio8) < 0.02
+    rms = [float(np.sqrt(np.mean(np.square(a)))) for a in (audio8, audiof)]
+    assert rms[1] == pytest.approx(rms[0], rel=0.1)
+    # the same sounds at the same times: their log spectra agree, though a frame's shift undoes the waveform's
+    assert _log_spectrum_correlation(audio8, audiof) > 0.8
+
+
+def _log_spectrum_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    n = min(len(a), len(b))
+    bands = np.geomspace(2, 256, 41).astype(int)[:-1]
+
+    def spectrum(x):
+        frames = np.lib.stride_tricks.sliding_window_view(x[:n], 512)[::240] * np.hanning(512)
+        return np.log10(np.add.reduceat(np.abs(np.fft.rfft(frames, axis=1)) ** 2, bands, axis=1) + 1e-9)
+
+    return float(np.corrcoef(spectrum(a).ravel(), spectrum(b).ravel())[0, 1])
+
+
+def test_the_float_model_speaks_long_text_and_is_part_of_the_engines_identity():
+    engines = {m: kokoro.KokoroEngine(replace(load_voice("heart"), model=m)) for m in ("int8", "float")}
+    assert engines["int8"].identity != engines["float"].identity
+    long = " ".join(["The light settles slowly over the quiet water, and each breath carries you down."] * 6)
+    audio, said = engines["float"].synthesize_timed(long, 0.8, 1.8, 0.3)
+    assert np.isfinite(audio).all() and 0.05 < np.abs(audio).max() < 1.0 and len(audio) / 24_000 > 30

