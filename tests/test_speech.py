@@ -221,7 +221,7 @@ def test_cache_info_and_prune(steady, tmp_path):
 
 def test_pitch_offset_of_a_preset_and_a_cue_add(steady, tmp_path):
     phrase = parse_text("[pitch +2st] Hello.", "a.txt").phrases[0]
-    assert phrase.pitch_st == 2.0 and load_voice("deep").pitch_st == -1.0
+    assert phrase.pitch_st == 2.0 and load_voice("joe-deep").pitch_st == -1.0
 
 
 def test_empty_phrase_and_missing_model_are_clear_errors(tmp_path, monkeypatch):
