@@ -42,9 +42,10 @@ FRAME = 1152
 """Samples per MPEG-1 Layer III frame."""
 BITRATE = 256
 """kbit/s, constant: the same as the single encoder's (``ENCODER_SETTINGS["mp3"]``)."""
-SEGMENTED_FROM_S = 20 * 60
-"""Tracks this long or longer are encoded in segments. A 20-minute MP3 is ~23 CPU s in one LAME: below that the
-saving is a few seconds, and short tracks (every test fixture, every preview) keep the single encoder's bytes."""
+SEGMENTED_FROM_S = 60 * 60
+"""Tracks this long or longer are encoded in segments: sleep sessions, mostly bed, where the MP3 is the largest cost
+(an hour is ~70 CPU s in one LAME). Shorter tracks keep pedalboard's LAME, its high end and its bytes: the segments'
+LAME is another build, with less above 16 kHz on a rain bed (see above), a price paid only where the time is."""
 SEGMENT_S = 60
 """Seconds of audio per segment (rounded down to whole frames): an eight-hour session is 480 segments, each
 costing 12 frames (0.3 s) of extra encoding for its pre- and post-roll, 0.5 % more CPU; and a segment's raw
