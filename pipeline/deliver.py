@@ -170,9 +170,7 @@ def _longest_silence(timeline: Timeline) -> float:
     return max(gaps, default=timeline.frames) / SAMPLE_RATE
 
 
-def build_manifest(
-    job: Job, rendered: Rendered, outputs: list[Path], gains: dict[str, float] | None = None
-) -> Manifest:
+def build_manifest(job: Job, rendered: Rendered, outputs: list[Path], gains: dict[str, float]) -> Manifest:
     meta, timeline, stems, mastered = job.script.meta, rendered.timeline, rendered.stems, rendered.master
     words_each = tuple(spoken_words(p.text) if p.voice else 0 for p in timeline.phrases)  # a sound has no words
     words = sum(words_each)
@@ -222,7 +220,7 @@ def build_manifest(
         ),
         sections=tuple(TimePoint(m.name, _seconds(m.start)) for m in timeline.sections),
         marks=tuple(TimePoint(m.name, _seconds(m.start)) for m in timeline.marks),
-        files={p.name: FileRecord(file_sha256(p), p.stat().st_size, (gains or {}).get(p.name, 0.0)) for p in outputs},
+        files={p.name: FileRecord(file_sha256(p), p.stat().st_size, gains.get(p.name, 0.0)) for p in outputs},
         listing=Listing(
             author=meta.author,
             album=meta.album,
